@@ -1,0 +1,117 @@
+package ingest
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// FileStatus is the state of an ingest file.
+type FileStatus string
+
+// The states of an ingest file. Nothing leaves STORED or FAILED.
+const (
+	FileUploading FileStatus = "UPLOADING"
+	FileStored    FileStatus = "STORED"
+	FileFailed    FileStatus = "FAILED"
+)
+
+var fileMachine = machine[FileStatus]{
+	entity: "ingest file",
+	code:   EInvalidTransition,
+	states: []FileStatus{FileUploading, FileStored, FileFailed},
+	next: map[FileStatus][]FileStatus{
+		FileUploading: {FileStored, FileFailed},
+	},
+}
+
+// FileStatuses returns every file status.
+func FileStatuses() []FileStatus { return fileMachine.states }
+
+// Valid reports whether s is a file status.
+func (s FileStatus) Valid() bool { return fileMachine.valid(s) }
+
+// Terminal reports whether nothing can follow s.
+func (s FileStatus) Terminal() bool { return fileMachine.terminal(s) }
+
+// CanBecome reports whether the file state machine allows s → to.
+func (s FileStatus) CanBecome(to FileStatus) bool { return fileMachine.allows(s, to) }
+
+// CheckFileTransition returns a *TransitionError (code INVALID_TRANSITION) unless from → to is
+// allowed.
+func CheckFileTransition(id uuid.UUID, from, to FileStatus) error {
+	return fileMachine.check(id, from, to)
+}
+
+// StorageBackend names where a file's bytes live.
+type StorageBackend string
+
+// The storage backends.
+const (
+	StorageLocal StorageBackend = "local"
+	StorageS3    StorageBackend = "s3"
+)
+
+// File is one file a user sends: its metadata, and once STORED, where its verified bytes are.
+type File struct {
+	ID               uuid.UUID
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Status           FileStatus
+	SHA256           string // lower-case hex; set once STORED
+	SizeBytes        int64  // declared at creation, verified when STORED
+	StorageBackend   StorageBackend
+	StorageBucket    string
+	StorageKey       string
+	OriginalFilename string // for display only, never used as a path
+	ContentType      string
+	UploadedByID     uuid.UUID
+	BatchID          *uuid.UUID
+	StoredAt         *time.Time
+	FailureReason    string
+}
+
+// Limits on the metadata a client may give a file.
+const (
+	MaxFilenameLength    = 1024 // bytes, after cleaning
+	MaxContentTypeLength = 255
+)
+
+// StoredObject is what makes a file STORED: its verified hash and size, and where its bytes are.
+type StoredObject struct {
+	SHA256    string
+	SizeBytes int64
+	Backend   StorageBackend
+	Bucket    string
+	Key       string
+}
+
+// Validate enforces the STORED invariant: sha256, size, backend and key set, and a bucket for s3.
+// It returns EValidation otherwise.
+func (o StoredObject) Validate() error {
+	if err := ValidateSHA256(o.SHA256); err != nil {
+		return err
+	}
+	switch {
+	case o.SizeBytes < 0:
+		return Errorf(EValidation, "size %d is negative", o.SizeBytes)
+	case o.Backend != StorageLocal && o.Backend != StorageS3:
+		return Errorf(EValidation, "storage backend %q is neither %q nor %q", o.Backend, StorageLocal, StorageS3)
+	case o.Key == "":
+		return Errorf(EValidation, "a stored file needs a storage key")
+	case o.Backend == StorageS3 && o.Bucket == "":
+		return Errorf(EValidation, "a file stored in s3 needs a bucket")
+	}
+	return nil
+}
+
+var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidateSHA256 returns EValidation unless s is 64 lower-case hex digits.
+func ValidateSHA256(s string) error {
+	if !sha256Pattern.MatchString(s) {
+		return Errorf(EValidation, "sha256 %q is not 64 lower-case hex digits", s)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+// Package testdb gives tests a database of their own: a SQLite file in a temporary directory, or
+// a throwaway schema in the PostgreSQL server named by INGEST_TEST_POSTGRES_URL (default: the
+// local server at 127.0.0.1:5432, database test, user postgres).
+//
+// There is deliberately no way to skip the PostgreSQL half: when the server cannot be reached the
+// test fails and says how to start it, so a green run always means both databases were tested.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+)
+
+// DefaultPostgresURL is the server the tests use when INGEST_TEST_POSTGRES_URL is not set.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Dialects lists the databases every store behaviour is tested on.
+var Dialects = []string{"sqlite", "postgres"}
+
+// URL returns the URL of a new, empty database of the dialect ("sqlite" or "postgres"), removed
+// when the test ends.
+func URL(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return SQLiteURL(t)
+	case "postgres":
+		return PostgresURL(t)
+	}
+	t.Fatalf("testdb: unknown dialect %q", dialect)
+	return ""
+}
+
+// SQLiteURL returns the URL of a new SQLite database file in the test's temporary directory.
+func SQLiteURL(t testing.TB) string {
+	t.Helper()
+	return "sqlite://" + filepath.Join(t.TempDir(), "ingest.db")
+}
+
+// PostgresURL creates a schema of its own in the test PostgreSQL database and returns a URL whose
+// search_path points at it. The schema is dropped when the test ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("INGEST_TEST_POSTGRES_URL")
+	if base == "" {
+		base = DefaultPostgresURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("testdb: open %s: %v", base, err)
+	}
+	defer admin.Close()
+	if err := admin.PingContext(ctx); err != nil {
+		t.Fatalf("testdb: PostgreSQL at %s does not answer (%v); start it "+
+			"(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
+			"or point INGEST_TEST_POSTGRES_URL at one", base, err)
+	}
+	schema := "ingest_test_" + randomHex(8)
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("testdb: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Errorf("testdb: drop schema %s: %v", schema, err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("testdb: drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("testdb: parse %s: %v", base, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SessionStatus is the state of an upload session.
+type SessionStatus string
+
+// The states of an upload session. COMPLETE, FAILED and ABORTED are terminal.
+const (
+	SessionInit       SessionStatus = "INIT"
+	SessionInProgress SessionStatus = "IN_PROGRESS"
+	SessionComplete   SessionStatus = "COMPLETE"
+	SessionFailed     SessionStatus = "FAILED"  // expired, checksum mismatch, unrecoverable storage error
+	SessionAborted    SessionStatus = "ABORTED" // by the client, or by cancelling its batch
+)
+
+var sessionMachine = machine[SessionStatus]{
+	entity: "upload session",
+	code:   ESessionNotActive,
+	states: []SessionStatus{SessionInit, SessionInProgress, SessionComplete, SessionFailed, SessionAborted},
+	next: map[SessionStatus][]SessionStatus{
+		SessionInit:       {SessionInProgress, SessionComplete, SessionAborted, SessionFailed},
+		SessionInProgress: {SessionComplete, SessionAborted, SessionFailed},
+	},
+}
+
+// SessionStatuses returns every session status.
+func SessionStatuses() []SessionStatus { return sessionMachine.states }
+
+// Valid reports whether s is a session status.
+func (s SessionStatus) Valid() bool { return sessionMachine.valid(s) }
+
+// Terminal reports whether nothing can follow s.
+func (s SessionStatus) Terminal() bool { return sessionMachine.terminal(s) }
+
+// Active reports whether the session still takes parts: INIT or IN_PROGRESS.
+func (s SessionStatus) Active() bool { return s == SessionInit || s == SessionInProgress }
+
+// CanBecome reports whether the session state machine allows s → to.
+func (s SessionStatus) CanBecome(to SessionStatus) bool { return sessionMachine.allows(s, to) }
+
+// SessionSources returns the states from which a session may become to.
+func SessionSources(to SessionStatus) []SessionStatus { return sessionMachine.sources(to) }
+
+// CheckSessionTransition returns a *TransitionError (code SESSION_NOT_ACTIVE) unless from → to is
+// allowed.
+func CheckSessionTransition(id uuid.UUID, from, to SessionStatus) error {
+	return sessionMachine.check(id, from, to)
+}
+
+// MaxParts is the most parts one upload may have, as in S3 multipart upload.
+const MaxParts = 10000
+
+// UploadSession is the resumable upload of one file, in numbered parts of ChunkSizeBytes (the last
+// part holds the remainder).
+type UploadSession struct {
+	ID                 uuid.UUID
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	FileID             uuid.UUID
+	Status             SessionStatus
+	ChunkSizeBytes     int64
+	TotalParts         int
+	ReceivedPartsCount int
+	IdempotencyKey     string // per user; "" when the client sent none
+	UploadedByID       uuid.UUID
+	ExpiresAt          time.Time
+	DeclaredSHA256     string // the client's whole-file hash, verified at completion; may be ""
+	// HashState is the marshalled SHA-256 state after the first HashedParts parts, so that
+	// completing an in-order upload reads nothing back (DESIGN.md §3).
+	HashState   []byte
+	HashedParts int
+	// StorageUploadID is the blob store's handle on the upload in progress, such as an S3
+	// multipart upload id.
+	StorageUploadID string
+	CompletedAt     *time.Time
+}
+
+// TotalParts returns how many parts of chunk bytes a file of size bytes has: ceil(size/chunk),
+// 0 for an empty file.
+func TotalParts(size, chunk int64) int {
+	return int((size + chunk - 1) / chunk)
+}
+
+// PartSize returns the size of part n (1-based) of a file of size bytes in parts of chunk bytes:
+// chunk, or the remainder for the last part.
+func PartSize(size, chunk int64, n int) int64 {
+	return min(chunk, size-int64(n-1)*chunk)
+}
+
+// ValidateUpload checks a new file and its session against each other and the limits: sizes,
+// part counts, hashes, names. It returns EValidation with the first problem found.
+func ValidateUpload(f *File, s *UploadSession) error {
+	switch {
+	case f.SizeBytes < 0:
+		return Errorf(EValidation, "size_bytes %d is negative", f.SizeBytes)
+	case s.ChunkSizeBytes <= 0:
+		return Errorf(EValidation, "chunk_size_bytes %d must be positive", s.ChunkSizeBytes)
+	case s.TotalParts != TotalParts(f.SizeBytes, s.ChunkSizeBytes):
+		return Errorf(EValidation, "total_parts %d is not ceil(%d / %d)", s.TotalParts, f.SizeBytes, s.ChunkSizeBytes)
+	case s.TotalParts > MaxParts:
+		return Errorf(EValidation, "a file of %d bytes in parts of %d bytes has %d parts, more than %d", f.SizeBytes, s.ChunkSizeBytes, s.TotalParts, MaxParts)
+	case f.OriginalFilename == "" || len(f.OriginalFilename) > MaxFilenameLength:
+		return Errorf(EValidation, "the file name must have 1 to %d bytes", MaxFilenameLength)
+	case len(f.ContentType) > MaxContentTypeLength:
+		return Errorf(EValidation, "the content type must have at most %d bytes", MaxContentTypeLength)
+	case s.DeclaredSHA256 != "":
+		return ValidateSHA256(s.DeclaredSHA256)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// MigrationStatus is one migration and whether it is applied.
+type MigrationStatus struct {
+	Version int64
+	Name    string
+	Applied bool
+}
+
+// Migrator applies the embedded schema migrations of the store's dialect.
+type Migrator struct {
+	provider *goose.Provider
+}
+
+// Migrator returns the store's migrator. On PostgreSQL it holds a session advisory lock while it
+// migrates, so several instances starting at once apply each migration once.
+func (s *Store) Migrator() (*Migrator, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return nil, err
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if s.dialect == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, s.db, sub, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return &Migrator{provider: p}, nil
+}
+
+// Up applies every pending migration and returns the versions it applied.
+func (m *Migrator) Up(ctx context.Context) ([]int64, error) {
+	res, err := m.provider.Up(ctx)
+	return versions(res), err
+}
+
+// DownTo rolls back every migration above version (0 removes the whole schema) and returns the
+// versions it rolled back.
+func (m *Migrator) DownTo(ctx context.Context, version int64) ([]int64, error) {
+	res, err := m.provider.DownTo(ctx, version)
+	return versions(res), err
+}
+
+// Version returns the newest applied migration, 0 for none.
+func (m *Migrator) Version(ctx context.Context) (int64, error) {
+	return m.provider.GetDBVersion(ctx)
+}
+
+// Latest returns the newest migration this binary knows.
+func (m *Migrator) Latest() int64 {
+	sources := m.provider.ListSources()
+	if len(sources) == 0 {
+		return 0
+	}
+	return sources[len(sources)-1].Version
+}
+
+// Status lists every known migration and whether it is applied.
+func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
+	res, err := m.provider.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationStatus, len(res))
+	for i, r := range res {
+		out[i] = MigrationStatus{Version: r.Source.Version, Name: r.Source.Path, Applied: r.State == goose.StateApplied}
+	}
+	return out, nil
+}
+
+// Pending reports whether some known migration is not applied.
+func (m *Migrator) Pending(ctx context.Context) (bool, error) {
+	return m.provider.HasPending(ctx)
+}
+
+func versions(res []*goose.MigrationResult) []int64 {
+	out := make([]int64, 0, len(res))
+	for _, r := range res {
+		if r.Error == nil {
+			out = append(out, r.Source.Version)
+		}
+	}
+	return out
+}

@@ -1,0 +1,500 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+const fileColumns = `id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_bucket,
+	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason`
+
+func scanFile(row interface{ Scan(...any) error }) (*ingest.File, error) {
+	var f ingest.File
+	err := row.Scan(&f.ID, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}, &f.Status, textCol[string]{&f.SHA256},
+		&f.SizeBytes, textCol[ingest.StorageBackend]{&f.StorageBackend}, textCol[string]{&f.StorageBucket},
+		textCol[string]{&f.StorageKey}, &f.OriginalFilename, &f.ContentType, &f.UploadedByID, &f.BatchID,
+		nullTimeCol{&f.StoredAt}, textCol[string]{&f.FailureReason})
+	return &f, err
+}
+
+const sessionColumns = `id, created_at, updated_at, file_id, status, chunk_size_bytes, total_parts,
+	received_parts_count, idempotency_key, uploaded_by_id, expires_at, declared_sha256, hash_state,
+	hashed_parts, storage_upload_id, completed_at`
+
+func scanSession(row interface{ Scan(...any) error }) (*ingest.UploadSession, error) {
+	var s ingest.UploadSession
+	err := row.Scan(&s.ID, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt}, &s.FileID, &s.Status, &s.ChunkSizeBytes,
+		&s.TotalParts, &s.ReceivedPartsCount, textCol[string]{&s.IdempotencyKey}, &s.UploadedByID,
+		timeCol{&s.ExpiresAt}, textCol[string]{&s.DeclaredSHA256}, &s.HashState, &s.HashedParts,
+		textCol[string]{&s.StorageUploadID}, nullTimeCol{&s.CompletedAt})
+	return &s, err
+}
+
+const partColumns = `id, created_at, updated_at, session_id, part_number, status, temp_key, size_bytes, crc32c, sha256`
+
+func scanPart(row interface{ Scan(...any) error }) (*ingest.Part, error) {
+	var p ingest.Part
+	err := row.Scan(&p.ID, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &p.SessionID, &p.PartNumber, &p.Status,
+		&p.TempKey, &p.SizeBytes, crc32cCol{&p.CRC32C}, textCol[string]{&p.SHA256})
+	return &p, err
+}
+
+// CreateUpload implements ingest.UploadStore.
+func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.UploadSession) error {
+	if err := ingest.ValidateUpload(f, sess); err != nil {
+		return err
+	}
+	if sess.ExpiresAt.IsZero() {
+		return ingest.Errorf(ingest.EValidation, "an upload session needs an expiry time")
+	}
+	if f.ID == uuid.Nil {
+		f.ID = ingest.NewID()
+	}
+	if sess.ID == uuid.Nil {
+		sess.ID = ingest.NewID()
+	}
+	now := s.clock()
+	f.CreatedAt, f.UpdatedAt, f.Status = now, now, ingest.FileUploading
+	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey, f.StoredAt, f.FailureReason = "", "", "", "", nil, ""
+	sess.CreatedAt, sess.UpdatedAt, sess.Status, sess.FileID, sess.UploadedByID = now, now, ingest.SessionInit, f.ID, f.UploadedByID
+	sess.ReceivedPartsCount, sess.HashState, sess.HashedParts, sess.CompletedAt = 0, nil, 0, nil
+	sess.ExpiresAt = ingest.Timestamp(sess.ExpiresAt)
+
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if f.BatchID != nil {
+			if err := s.addToBatch(ctx, tx, *f.BatchID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO ingest_files (id, created_at, updated_at, status, size_bytes, original_filename,
+			                          content_type, uploaded_by_id, batch_id)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8)`,
+			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID)
+		if violation(err) == foreignKeyViolation {
+			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
+		}
+		if err != nil {
+			return s.translate(err)
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO upload_sessions (id, created_at, updated_at, file_id, status, chunk_size_bytes,
+			                             total_parts, idempotency_key, uploaded_by_id, expires_at,
+			                             declared_sha256, storage_upload_id)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			sess.ID, at(now), sess.FileID, sess.Status, sess.ChunkSizeBytes, sess.TotalParts,
+			textOrNull(sess.IdempotencyKey), sess.UploadedByID, at(sess.ExpiresAt),
+			textOrNull(sess.DeclaredSHA256), textOrNull(sess.StorageUploadID))
+		if violation(err) == uniqueViolation && sess.IdempotencyKey != "" {
+			return &ingest.Error{Code: ingest.EIdempotencyConflict, Message: "the idempotency key is already used by another upload", Err: err}
+		}
+		return s.translate(err)
+	})
+}
+
+// addToBatch counts a new file in an OPEN batch, locking the batch row first.
+func (s *Store) addToBatch(ctx context.Context, tx *sql.Tx, batchID uuid.UUID) error {
+	res, err := tx.ExecContext(ctx, `
+		UPDATE upload_batches SET total_files = total_files + 1, updated_at = $1
+		WHERE id = $2 AND status = 'OPEN'`, at(s.clock()), batchID)
+	if err != nil {
+		return s.translate(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	current, err := s.currentStatus(ctx, tx, "upload_batches", "upload batch", batchID)
+	if err != nil {
+		return err
+	}
+	return ingest.Errorf(ingest.EBatchNotOpen, "upload batch %s is %s: only an OPEN batch takes new files", batchID, current)
+}
+
+// File implements ingest.UploadStore.
+func (s *Store) File(ctx context.Context, id uuid.UUID) (*ingest.File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM ingest_files WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.notFound(err, "ingest file", id)
+	}
+	return f, nil
+}
+
+// UploadSession implements ingest.UploadStore.
+func (s *Store) UploadSession(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, error) {
+	sess, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.notFound(err, "upload session", id)
+	}
+	return sess, nil
+}
+
+// SessionByIdempotencyKey implements ingest.UploadStore.
+func (s *Store) SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*ingest.UploadSession, error) {
+	sess, err := scanSession(s.db.QueryRowContext(ctx, `
+		SELECT `+sessionColumns+` FROM upload_sessions WHERE uploaded_by_id = $1 AND idempotency_key = $2`, userID, key))
+	if err != nil {
+		return nil, s.notFound(err, "upload session with idempotency key", key)
+	}
+	return sess, nil
+}
+
+// uploadState is what the upload transactions read before they lock anything.
+type uploadState struct {
+	status   ingest.SessionStatus
+	total    int
+	received int
+	hashed   int
+	fileID   uuid.UUID
+	batchID  *uuid.UUID
+	size     int64
+}
+
+func (s *Store) readUpload(ctx context.Context, q querier, sessionID uuid.UUID) (*uploadState, error) {
+	var u uploadState
+	err := q.QueryRowContext(ctx, `
+		SELECT s.status, s.total_parts, s.received_parts_count, s.hashed_parts, s.file_id, f.batch_id, f.size_bytes
+		FROM upload_sessions s JOIN ingest_files f ON f.id = s.file_id
+		WHERE s.id = $1`, sessionID).Scan(&u.status, &u.total, &u.received, &u.hashed, &u.fileID, &u.batchID, &u.size)
+	if err != nil {
+		return nil, s.notFound(err, "upload session", sessionID)
+	}
+	return &u, nil
+}
+
+// notActive returns the error for a session that no longer takes parts, or nil when it does.
+func notActive(sessionID uuid.UUID, status ingest.SessionStatus, to ingest.SessionStatus) error {
+	if status.Active() {
+		return nil
+	}
+	return ingest.CheckSessionTransition(sessionID, status, to)
+}
+
+// BeginPart implements ingest.UploadStore.
+func (s *Store) BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, error) {
+	if p.TempKey == "" || p.SizeBytes < 0 {
+		return nil, ingest.Errorf(ingest.EValidation, "a part needs a temporary key and a size of at least 0")
+	}
+	var out *ingest.Part
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := s.readUpload(ctx, tx, p.SessionID)
+		if err != nil {
+			return err
+		}
+		if err := notActive(p.SessionID, u.status, ingest.SessionInProgress); err != nil {
+			return err
+		}
+		if p.PartNumber < 1 || p.PartNumber > u.total {
+			return ingest.Errorf(ingest.EValidation, "part number %d is outside 1..%d", p.PartNumber, u.total)
+		}
+		now := at(s.clock())
+		out, err = scanPart(tx.QueryRowContext(ctx, `
+			INSERT INTO upload_parts (id, created_at, updated_at, session_id, part_number, status, temp_key, size_bytes)
+			VALUES ($1, $2, $2, $3, $4, 'PENDING', $5, $6)
+			ON CONFLICT (session_id, part_number) DO NOTHING
+			RETURNING `+partColumns, ingest.NewID(), now, p.SessionID, p.PartNumber, p.TempKey, p.SizeBytes))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return s.translate(err)
+		}
+		out, err = s.movePart(ctx, tx, p.SessionID, p.PartNumber, ingest.PartPending,
+			`, temp_key = $5, size_bytes = $6, crc32c = NULL, sha256 = NULL`, p.TempKey, p.SizeBytes)
+		var te *ingest.TransitionError
+		if errors.As(err, &te) {
+			// PENDING or RECEIVED already: the caller decides what a second writer means.
+			out, err = scanPart(tx.QueryRowContext(ctx, `SELECT `+partColumns+`
+				FROM upload_parts WHERE session_id = $1 AND part_number = $2`, p.SessionID, p.PartNumber))
+			return s.translate(err)
+		}
+		return err
+	})
+	return out, err
+}
+
+// ReceivePart implements ingest.UploadStore.
+func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time) (*ingest.Part, error) {
+	if r.SHA256 != "" {
+		if err := ingest.ValidateSHA256(r.SHA256); err != nil {
+			return nil, err
+		}
+	}
+	var p *ingest.Part
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := at(s.clock())
+		res, err := tx.ExecContext(ctx, `
+			UPDATE upload_sessions
+			SET received_parts_count = received_parts_count + 1, status = 'IN_PROGRESS', expires_at = $1, updated_at = $2
+			WHERE id = $3 AND status IN ('INIT', 'IN_PROGRESS')`, at(expiresAt), now, sessionID)
+		if err != nil {
+			return s.translate(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			current, err := s.currentStatus(ctx, tx, "upload_sessions", "upload session", sessionID)
+			if err != nil {
+				return err
+			}
+			return notActive(sessionID, ingest.SessionStatus(current), ingest.SessionInProgress)
+		}
+		p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartReceived,
+			`, size_bytes = $5, crc32c = $6, sha256 = $7`, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256))
+		return err
+	})
+	return p, err
+}
+
+// FailPart implements ingest.UploadStore.
+func (s *Store) FailPart(ctx context.Context, sessionID uuid.UUID, n int) (*ingest.Part, error) {
+	var p *ingest.Part
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartFailed, ``)
+		return err
+	})
+	return p, err
+}
+
+// movePart is the compare-and-set of the part state machine. In set, extra assignments may use
+// $5 onwards, bound to args.
+func (s *Store) movePart(ctx context.Context, tx *sql.Tx, sessionID uuid.UUID, n int, to ingest.PartStatus, set string, args ...any) (*ingest.Part, error) {
+	p, err := scanPart(tx.QueryRowContext(ctx, `
+		UPDATE upload_parts SET status = $1, updated_at = $4`+set+`
+		WHERE session_id = $2 AND part_number = $3 AND status IN (`+statusList(ingest.PartSources(to))+`)
+		RETURNING `+partColumns, append([]any{to, sessionID, n, at(s.clock())}, args...)...))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return p, s.translate(err)
+	}
+	var id uuid.UUID
+	var current ingest.PartStatus
+	err = tx.QueryRowContext(ctx, `SELECT id, status FROM upload_parts WHERE session_id = $1 AND part_number = $2`,
+		sessionID, n).Scan(&id, &current)
+	if err != nil {
+		return nil, s.notFound(err, "upload part", n)
+	}
+	return nil, ingest.CheckPartTransition(id, current, to)
+}
+
+// Parts implements ingest.UploadStore.
+func (s *Store) Parts(ctx context.Context, sessionID uuid.UUID) ([]*ingest.Part, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+partColumns+` FROM upload_parts WHERE session_id = $1 ORDER BY part_number`, sessionID)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var parts []*ingest.Part
+	for rows.Next() {
+		p, err := scanPart(rows)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		parts = append(parts, p)
+	}
+	return parts, s.translate(rows.Err())
+}
+
+// AdvanceHash implements ingest.UploadStore.
+func (s *Store) AdvanceHash(ctx context.Context, sessionID uuid.UUID, fromParts, hashedParts int, state []byte) error {
+	if fromParts < 0 || hashedParts <= fromParts || len(state) == 0 {
+		return ingest.Errorf(ingest.EValidation, "the hash must advance from %d parts to more, with a state", fromParts)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := s.readUpload(ctx, tx, sessionID)
+		if err != nil {
+			return err
+		}
+		if err := notActive(sessionID, u.status, ingest.SessionInProgress); err != nil {
+			return err
+		}
+		if hashedParts > u.received {
+			return ingest.Errorf(ingest.EValidation, "cannot hash %d parts of upload session %s: %d received", hashedParts, sessionID, u.received)
+		}
+		res, err := tx.ExecContext(ctx, `
+			UPDATE upload_sessions SET hash_state = $1, hashed_parts = $2, updated_at = $3
+			WHERE id = $4 AND hashed_parts = $5 AND status IN ('INIT', 'IN_PROGRESS')`,
+			state, hashedParts, at(s.clock()), sessionID, fromParts)
+		if err != nil {
+			return s.translate(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return ingest.Errorf(ingest.EConflict, "the hash of upload session %s is at part %d, not %d", sessionID, u.hashed, fromParts)
+	})
+}
+
+// StoreFile implements ingest.UploadStore.
+func (s *Store) StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.StoredObject) (*ingest.File, error) {
+	if err := obj.Validate(); err != nil {
+		return nil, err
+	}
+	var f *ingest.File
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := s.readUpload(ctx, tx, sessionID)
+		if err != nil {
+			return err
+		}
+		if err := notActive(sessionID, u.status, ingest.SessionComplete); err != nil {
+			return err
+		}
+		if obj.SizeBytes != u.size {
+			return ingest.Errorf(ingest.EValidation, "the stored object has %d bytes, the file was declared with %d", obj.SizeBytes, u.size)
+		}
+		if u.received < u.total {
+			return s.missingParts(ctx, tx, sessionID, u.total)
+		}
+		b, err := s.countInBatch(ctx, tx, u.batchID, true)
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		res, err := tx.ExecContext(ctx, `
+			UPDATE upload_sessions SET status = 'COMPLETE', completed_at = $1, updated_at = $1
+			WHERE id = $2 AND status IN ('INIT', 'IN_PROGRESS') AND received_parts_count = total_parts`,
+			at(now), sessionID)
+		if err != nil {
+			return s.translate(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			return s.whyNotComplete(ctx, tx, sessionID)
+		}
+		f, err = scanFile(tx.QueryRowContext(ctx, `
+			UPDATE ingest_files
+			SET status = 'STORED', sha256 = $1, size_bytes = $2, storage_backend = $3, storage_bucket = $4,
+			    storage_key = $5, stored_at = $6, updated_at = $6
+			WHERE id = $7 AND status = 'UPLOADING'
+			RETURNING `+fileColumns,
+			obj.SHA256, obj.SizeBytes, obj.Backend, textOrNull(obj.Bucket), obj.Key, at(now), u.fileID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.fileTransitionError(ctx, tx, u.fileID, ingest.FileStored)
+		}
+		if err != nil {
+			return s.translate(err)
+		}
+		if err := s.concludeBatch(ctx, tx, b); err != nil {
+			return err
+		}
+		e, err := ingest.NewFileStoredEvent(f, now)
+		if err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, tx, e)
+	})
+	return f, err
+}
+
+// whyNotComplete explains a completion compare-and-set that changed nothing: the session ended
+// meanwhile, or parts are missing.
+func (s *Store) whyNotComplete(ctx context.Context, tx *sql.Tx, sessionID uuid.UUID) error {
+	u, err := s.readUpload(ctx, tx, sessionID)
+	if err != nil {
+		return err
+	}
+	if err := notActive(sessionID, u.status, ingest.SessionComplete); err != nil {
+		return err
+	}
+	return s.missingParts(ctx, tx, sessionID, u.total)
+}
+
+// missingParts returns EMissingParts listing the parts of the session that are not RECEIVED.
+func (s *Store) missingParts(ctx context.Context, q querier, sessionID uuid.UUID, total int) error {
+	rows, err := q.QueryContext(ctx, `
+		SELECT part_number FROM upload_parts WHERE session_id = $1 AND status = 'RECEIVED' ORDER BY part_number`, sessionID)
+	if err != nil {
+		return s.translate(err)
+	}
+	defer rows.Close()
+	received := make(map[int]bool)
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return s.translate(err)
+		}
+		received[n] = true
+	}
+	if err := rows.Err(); err != nil {
+		return s.translate(err)
+	}
+	missing := []int{}
+	for n := 1; n <= total; n++ {
+		if !received[n] {
+			missing = append(missing, n)
+		}
+	}
+	return &ingest.Error{
+		Code:    ingest.EMissingParts,
+		Message: fmt.Sprintf("%d of %d parts are not received yet", len(missing), total),
+		Details: map[string]any{"missing": missing},
+	}
+}
+
+func (s *Store) fileTransitionError(ctx context.Context, q querier, fileID uuid.UUID, to ingest.FileStatus) error {
+	current, err := s.currentStatus(ctx, q, "ingest_files", "ingest file", fileID)
+	if err != nil {
+		return err
+	}
+	return ingest.CheckFileTransition(fileID, ingest.FileStatus(current), to)
+}
+
+// EndUpload implements ingest.UploadStore.
+func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.SessionStatus, reason string) (*ingest.UploadSession, error) {
+	if to != ingest.SessionAborted && to != ingest.SessionFailed {
+		return nil, ingest.Errorf(ingest.EValidation, "an upload ends as %s or %s, not %s", ingest.SessionAborted, ingest.SessionFailed, to)
+	}
+	if reason == "" {
+		reason = "upload " + strings.ToLower(string(to))
+	}
+	var sess *ingest.UploadSession
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := s.readUpload(ctx, tx, sessionID)
+		if err != nil {
+			return err
+		}
+		if err := notActive(sessionID, u.status, to); err != nil {
+			return err
+		}
+		b, err := s.countInBatch(ctx, tx, u.batchID, false)
+		if err != nil {
+			return err
+		}
+		now := at(s.clock())
+		sess, err = scanSession(tx.QueryRowContext(ctx, `
+			UPDATE upload_sessions SET status = $1, updated_at = $2
+			WHERE id = $3 AND status IN ('INIT', 'IN_PROGRESS')
+			RETURNING `+sessionColumns, to, now, sessionID))
+		if errors.Is(err, sql.ErrNoRows) {
+			current, err := s.currentStatus(ctx, tx, "upload_sessions", "upload session", sessionID)
+			if err != nil {
+				return err
+			}
+			return ingest.CheckSessionTransition(sessionID, ingest.SessionStatus(current), to)
+		}
+		if err != nil {
+			return s.translate(err)
+		}
+		res, err := tx.ExecContext(ctx, `
+			UPDATE ingest_files SET status = 'FAILED', failure_reason = $1, updated_at = $2
+			WHERE id = $3 AND status = 'UPLOADING'`, reason, now, u.fileID)
+		if err != nil {
+			return s.translate(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			return s.fileTransitionError(ctx, tx, u.fileID, ingest.FileFailed)
+		}
+		return s.concludeBatch(ctx, tx, b)
+	})
+	return sess, err
+}

@@ -1,0 +1,121 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store keeps the portal's state. Every method runs in one transaction, and every status change
+// is a compare-and-set, so two racing callers can never both win a transition: the loser gets a
+// *TransitionError. Implementations pass the behaviour suite in package storetest.
+type Store interface {
+	UserStore
+	BatchStore
+	UploadStore
+	OutboxStore
+}
+
+// UserStore keeps users and their API tokens.
+type UserStore interface {
+	// CreateUser inserts u, filling in its id and timestamps. It returns EValidation for a bad
+	// username and EConflict when the username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// User returns the user with the id, or ENotFound.
+	User(ctx context.Context, id uuid.UUID) (*User, error)
+	// UserByUsername returns the user with the name, or ENotFound.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// CountUsers returns how many users there are.
+	CountUsers(ctx context.Context) (int, error)
+	// CreateAPIToken inserts t, filling in its timestamps. It returns ENotFound when its user does
+	// not exist and EConflict when its hash is already stored.
+	CreateAPIToken(ctx context.Context, t *APIToken) error
+}
+
+// BatchStore keeps upload batches.
+type BatchStore interface {
+	// CreateBatch inserts b as OPEN with zero counters, filling in its id and timestamps. It
+	// returns ENotFound when its creator does not exist.
+	CreateBatch(ctx context.Context, b *Batch) error
+	// Batch returns the batch with the id, or ENotFound.
+	Batch(ctx context.Context, id uuid.UUID) (*Batch, error)
+	// SealBatch moves an OPEN batch to SEALED, and on to its outcome (COMPLETE, PARTIAL or FAILED)
+	// in the same transaction when all its files have already ended. It returns ENotFound, or a
+	// *TransitionError (BATCH_NOT_OPEN) when the batch is not OPEN.
+	SealBatch(ctx context.Context, id uuid.UUID) (*Batch, error)
+	// CancelBatch moves an OPEN or SEALED batch to CANCELLED, aborting its active upload sessions
+	// and failing their files in the same transaction. It returns ENotFound, or a *TransitionError
+	// (BATCH_NOT_OPEN) when the batch has already ended.
+	CancelBatch(ctx context.Context, id uuid.UUID) (*Batch, error)
+}
+
+// UploadStore keeps ingest files, their upload sessions and parts.
+type UploadStore interface {
+	// CreateUpload inserts f as UPLOADING and s as INIT for it, and counts f in its batch, in one
+	// transaction; it fills in ids (unless set), timestamps and statuses. It returns EValidation
+	// (ValidateUpload), ENotFound for a missing uploader or batch, and a *TransitionError
+	// (BATCH_NOT_OPEN) when the batch is not OPEN. A session idempotency key already used by the
+	// same user returns EIdempotencyConflict with the existing session's id in the details.
+	CreateUpload(ctx context.Context, f *File, s *UploadSession) error
+	// File returns the file with the id, or ENotFound.
+	File(ctx context.Context, id uuid.UUID) (*File, error)
+	// UploadSession returns the session with the id, or ENotFound.
+	UploadSession(ctx context.Context, id uuid.UUID) (*UploadSession, error)
+	// SessionByIdempotencyKey returns the user's session with the key, or ENotFound.
+	SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*UploadSession, error)
+	// BeginPart records that part p.PartNumber of session p.SessionID is being written to
+	// p.TempKey: a new part is inserted PENDING, a FAILED one becomes PENDING again. A PENDING or
+	// RECEIVED part is returned as it is, unchanged; the caller decides what a second writer
+	// means. It returns ENotFound, EValidation for a part number outside 1..total_parts, and
+	// a *TransitionError (SESSION_NOT_ACTIVE) when the session is not INIT or IN_PROGRESS.
+	BeginPart(ctx context.Context, p *Part) (*Part, error)
+	// ReceivePart moves a PENDING part to RECEIVED with its receipt, counts it in its session,
+	// moves an INIT session to IN_PROGRESS and pushes the session's expiry to expiresAt. It
+	// returns ENotFound, a *TransitionError (INVALID_TRANSITION) when the part is not PENDING, and
+	// a *TransitionError (SESSION_NOT_ACTIVE) when the session is not active.
+	ReceivePart(ctx context.Context, sessionID uuid.UUID, partNumber int, r PartReceipt, expiresAt time.Time) (*Part, error)
+	// FailPart moves a PENDING part to FAILED. It returns ENotFound or a *TransitionError.
+	FailPart(ctx context.Context, sessionID uuid.UUID, partNumber int) (*Part, error)
+	// Parts returns the session's parts in part-number order.
+	Parts(ctx context.Context, sessionID uuid.UUID) ([]*Part, error)
+	// AdvanceHash records that the first hashedParts parts are folded into state, if the session
+	// had folded fromParts parts (compare-and-set). It returns ENotFound, EConflict when another
+	// caller advanced it first, and a *TransitionError when the session is not active.
+	AdvanceHash(ctx context.Context, sessionID uuid.UUID, fromParts, hashedParts int, state []byte) error
+	// StoreFile is the completing transaction: the session becomes COMPLETE, its file STORED with
+	// obj, the batch counts it (and reaches its outcome if sealed and settled), and the file's
+	// file.stored event is written to the outbox. It returns EValidation when obj breaks the
+	// STORED invariant, EMissingParts (details: "missing": []int) when not every part is RECEIVED,
+	// ENotFound, and a *TransitionError (SESSION_NOT_ACTIVE) when the session is not active.
+	StoreFile(ctx context.Context, sessionID uuid.UUID, obj StoredObject) (*File, error)
+	// EndUpload moves an active session to ABORTED or FAILED and its file to FAILED with reason,
+	// counting the failure in the batch. It returns EValidation for another target status,
+	// ENotFound, and a *TransitionError (SESSION_NOT_ACTIVE) when the session has already ended.
+	EndUpload(ctx context.Context, sessionID uuid.UUID, to SessionStatus, reason string) (*UploadSession, error)
+}
+
+// OutboxStore keeps the event outbox. Marking the result of a delivery is fenced by the attempt
+// number returned by ClaimEvents, so a relay whose lease expired cannot overwrite a newer attempt:
+// each Mark method returns ENotFound, a *TransitionError when the event is no longer SENDING, and
+// EConflict when it is SENDING under a newer attempt.
+type OutboxStore interface {
+	// EnqueueEvent inserts e as PENDING. Only a STORED file may have events: otherwise it returns
+	// EValidation. An event with the same type and idempotency key already stored returns
+	// EConflict.
+	EnqueueEvent(ctx context.Context, e *OutboxEvent) error
+	// OutboxEvent returns the event with the id, or ENotFound.
+	OutboxEvent(ctx context.Context, id uuid.UUID) (*OutboxEvent, error)
+	// ClaimEvents moves up to limit due events (PENDING, or SENDING with a passed lease) to SENDING,
+	// with a lease until now+lease and their attempt count increased, and returns them.
+	ClaimEvents(ctx context.Context, limit int, lease time.Duration) ([]*OutboxEvent, error)
+	// MarkDelivered moves a SENDING event claimed as attempt to DELIVERED.
+	MarkDelivered(ctx context.Context, id uuid.UUID, attempt int) error
+	// MarkRetry moves a SENDING event claimed as attempt back to PENDING, due at next, keeping
+	// lastError.
+	MarkRetry(ctx context.Context, id uuid.UUID, attempt int, next time.Time, lastError string) error
+	// MarkFailed moves a SENDING event claimed as attempt to FAILED, keeping lastError.
+	MarkFailed(ctx context.Context, id uuid.UUID, attempt int, lastError string) error
+	// RetryEvent moves a FAILED event to PENDING, due now.
+	RetryEvent(ctx context.Context, id uuid.UUID) error
+}
