@@ -128,5 +128,15 @@ func CheckOutboxRetry(id uuid.UUID, from OutboxStatus) error {
 	if from == OutboxFailed {
 		return nil
 	}
-	return &TransitionError{Entity: outboxMachine.entity, ID: id, From: string(from), To: string(OutboxPending), Code: outboxMachine.code}
+	return outboxMachine.refuse(id, from, OutboxPending)
+}
+
+// CheckOutboxResult returns a *TransitionError unless a relay may record the result `to` of a
+// delivery on an event in state from: only a SENDING event takes results. (FAILED → PENDING is an
+// operator's retry, not a delivery result.)
+func CheckOutboxResult(id uuid.UUID, from, to OutboxStatus) error {
+	if from == OutboxSending {
+		return outboxMachine.check(id, from, to)
+	}
+	return outboxMachine.refuse(id, from, to)
 }

@@ -37,6 +37,11 @@ func (m machine[S]) check(id uuid.UUID, from, to S) error {
 	if m.allows(from, to) {
 		return nil
 	}
+	return m.refuse(id, from, to)
+}
+
+// refuse returns the error of a refused transition.
+func (m machine[S]) refuse(id uuid.UUID, from, to S) error {
 	return &TransitionError{Entity: m.entity, ID: id, From: string(from), To: string(to), Code: m.code}
 }
 

@@ -118,11 +118,23 @@ func (s *Store) moveBatch(ctx context.Context, tx *sql.Tx, id uuid.UUID, to inge
 	return b, s.translate(err)
 }
 
-// countInBatch counts a file that has ended, stored or not, in its batch, and concludes the batch
-// if that settled it. Callers lock the batch with it before they touch the file's session.
-func (s *Store) countInBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID, stored bool) (*ingest.Batch, error) {
+// lockBatch locks the row of the file's batch, if it has one. Every transaction that changes a
+// batch's files takes this lock before it touches their sessions, so the lock order is always
+// batch → session → file, no two transactions can deadlock, and a file's outcome is counted only
+// by the one transaction that wins its session's compare-and-set.
+func (s *Store) lockBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID) error {
 	if batchID == nil {
-		return nil, nil
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE upload_batches SET updated_at = $1 WHERE id = $2`, at(s.clock()), *batchID)
+	return s.translate(err)
+}
+
+// countInBatch counts a file that has ended, stored or not, in its batch (locked by lockBatch) and
+// concludes the batch if that settled it.
+func (s *Store) countInBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID, stored bool) error {
+	if batchID == nil {
+		return nil
 	}
 	counter := "failed_count"
 	if stored {
@@ -132,9 +144,9 @@ func (s *Store) countInBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID
 		UPDATE upload_batches SET `+counter+` = `+counter+` + 1, updated_at = $1 WHERE id = $2
 		RETURNING `+batchColumns, at(s.clock()), *batchID))
 	if err != nil {
-		return nil, s.notFound(err, "upload batch", *batchID)
+		return s.notFound(err, "upload batch", *batchID)
 	}
-	return b, nil
+	return s.concludeBatch(ctx, tx, b)
 }
 
 // concludeBatch moves a sealed batch whose files have all ended to its outcome.

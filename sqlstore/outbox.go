@@ -149,7 +149,7 @@ func (s *Store) markEvent(ctx context.Context, id uuid.UUID, attempt int, to ing
 			return s.notFound(err, "outbox event", id)
 		}
 		if current != ingest.OutboxSending {
-			return ingest.CheckOutboxTransition(id, current, to)
+			return ingest.CheckOutboxResult(id, current, to)
 		}
 		return ingest.Errorf(ingest.EConflict, "outbox event %s was claimed again (attempt %d, not %d): the lease was lost", id, attempts, attempt)
 	})

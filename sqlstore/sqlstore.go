@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,9 +51,20 @@ func WithClock(now func() time.Time) Option {
 // Open connects to the database at url: sqlite://PATH (the file and its directory are created
 // when missing) or postgres://… (postgresql://… too). It does not migrate; see Migrator.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	dialect, driver, dsn, err := parseURL(url)
+	dialect, path, err := ParseURL(url)
 	if err != nil {
 		return nil, err
+	}
+	driver, dsn := "pgx", url
+	if dialect == SQLite {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("create the database directory: %w", err)
+		}
+		// WAL with synchronous=FULL: a committed transaction survives a power cut (DESIGN.md §6).
+		// Write transactions begin IMMEDIATE, so they queue on busy_timeout instead of failing
+		// with SQLITE_BUSY when they upgrade from reading to writing.
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
+			"&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -74,27 +86,27 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// parseURL turns a database URL into the dialect, driver name and driver DSN.
-func parseURL(url string) (Dialect, string, string, error) {
+// ParseURL returns the dialect of a database URL and, for SQLite, the file's path. It returns
+// EValidation for any other URL; its messages never repeat the URL, which may hold a password.
+func ParseURL(url string) (Dialect, string, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite://"):
 		path := strings.TrimPrefix(url, "sqlite://")
 		if path == "" || strings.ContainsAny(path, "?#") {
-			return "", "", "", ingest.Errorf(ingest.EValidation, "database URL %q: want sqlite://PATH, a file path without ? or #", url)
+			return "", "", ingest.Errorf(ingest.EValidation, "the database URL sqlite://%s must name a file, with no ? or #", path)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return "", "", "", fmt.Errorf("create the database directory: %w", err)
-		}
-		// WAL with synchronous=FULL: a committed transaction survives a power cut (DESIGN.md §6).
-		// Write transactions begin IMMEDIATE, so they queue on busy_timeout instead of failing
-		// with SQLITE_BUSY when they upgrade from reading to writing.
-		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-		return SQLite, "sqlite", dsn, nil
+		return SQLite, path, nil
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return Postgres, "pgx", url, nil
+		if _, err := neturl.Parse(url); err != nil {
+			var urlErr *neturl.Error
+			if errors.As(err, &urlErr) {
+				err = urlErr.Err // the same error without the URL
+			}
+			return "", "", ingest.Errorf(ingest.EValidation, "the database URL is not a valid postgres:// URL: %v", err)
+		}
+		return Postgres, "", nil
 	}
-	return "", "", "", ingest.Errorf(ingest.EValidation, "database URL %q: want sqlite://PATH or postgres://…", url)
+	return "", "", ingest.Errorf(ingest.EValidation, "the database URL must be sqlite://PATH or postgres://…")
 }
 
 // Close closes the database.

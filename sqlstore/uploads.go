@@ -350,8 +350,7 @@ func (s *Store) StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.S
 		if u.received < u.total {
 			return s.missingParts(ctx, tx, sessionID, u.total)
 		}
-		b, err := s.countInBatch(ctx, tx, u.batchID, true)
-		if err != nil {
+		if err := s.lockBatch(ctx, tx, u.batchID); err != nil {
 			return err
 		}
 		now := s.clock()
@@ -381,7 +380,7 @@ func (s *Store) StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.S
 		if err != nil {
 			return s.translate(err)
 		}
-		if err := s.concludeBatch(ctx, tx, b); err != nil {
+		if err := s.countInBatch(ctx, tx, u.batchID, true); err != nil {
 			return err
 		}
 		e, err := ingest.NewFileStoredEvent(f, now)
@@ -463,8 +462,7 @@ func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.Se
 		if err := notActive(sessionID, u.status, to); err != nil {
 			return err
 		}
-		b, err := s.countInBatch(ctx, tx, u.batchID, false)
-		if err != nil {
+		if err := s.lockBatch(ctx, tx, u.batchID); err != nil {
 			return err
 		}
 		now := at(s.clock())
@@ -494,7 +492,7 @@ func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.Se
 			}
 			return s.fileTransitionError(ctx, tx, u.fileID, ingest.FileFailed)
 		}
-		return s.concludeBatch(ctx, tx, b)
+		return s.countInBatch(ctx, tx, u.batchID, false)
 	})
 	return sess, err
 }

@@ -1,0 +1,70 @@
+// Command ingest is the operator's tool for Ingest Portal: it migrates and checks the database and
+// creates users and API tokens (DESIGN.md §6).
+//
+// This file only builds the command tree and runs it; each subcommand lives in a file of its own.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/ingest-portal/ingest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args (args[0] is the program name) and returns the process's exit
+// code: 0, or 1 after printing the error to stderr as "ingest: <message>".
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if err := newApp(stdout, stderr).Run(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "ingest: %s\n", errorLine(err))
+		return 1
+	}
+	return 0
+}
+
+// newApp returns the root command, writing to stdout and stderr. A cli flag keeps its parsed
+// value, so every call builds a new tree and runs never share state.
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:        "ingest",
+		Usage:       "operate an Ingest Portal",
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		HideVersion: true, // "ingest version" says more than a --version flag would
+		// run prints every error once and chooses the exit code, so cli must neither print nor
+		// exit; its default handler calls os.Exit for some errors.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		Commands: []*cli.Command{
+			migrateCommand(),
+			checkCommand(),
+			userCommand(),
+			tokenCommand(),
+			versionCommand(),
+		},
+	}
+}
+
+// errorLine renders err on one line for the operator: the message of a portal error, or the
+// whole chain of an internal one, whose detail (the driver's, the network's) is what someone at
+// the terminal of their own server needs.
+func errorLine(err error) string {
+	msg := ingest.ErrorMessage(err)
+	switch ingest.ErrorCode(err) {
+	case ingest.EInternal, ingest.EConstraintViolation:
+		msg = err.Error()
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/sqlstore"
+)
+
+// portalTables are the tables of the portal's schema (DESIGN.md §1); goose's own version table
+// is not one of them.
+var portalTables = []string{
+	"api_tokens", "ingest_files", "portal_event_outbox", "upload_batches", "upload_parts",
+	"upload_sessions", "users",
+}
+
+// result is what one run of the command line did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// lastLine returns the last line of s, without its newline.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// ingestCLI runs "ingest args…" in this process, as main would, and returns what it did.
+func ingestCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), append([]string{"ingest"}, args...), &stdout, &stderr)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// mustSucceed runs "ingest args…" and fails the test unless it exits 0.
+func mustSucceed(t *testing.T, args ...string) result {
+	t.Helper()
+	r := ingestCLI(t, args...)
+	if r.code != 0 {
+		t.Fatalf("ingest %s: want exit 0, got\n%v", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// mustFail runs "ingest args…" and fails the test unless it exits 1 with one line on stderr that
+// starts with "ingest: ".
+func mustFail(t *testing.T, args ...string) result {
+	t.Helper()
+	r := ingestCLI(t, args...)
+	if r.code != 1 {
+		t.Fatalf("ingest %s: want exit 1, got\n%v", strings.Join(args, " "), r)
+	}
+	if got := lastLine(r.stderr); !strings.HasPrefix(got, "ingest: ") {
+		t.Fatalf("ingest %s: want the last stderr line to start with %q, got\n%v", strings.Join(args, " "), "ingest: ", r)
+	}
+	return r
+}
+
+// forEachDialect runs test once per database, in subtests named after the dialect, each with a
+// new empty database.
+func forEachDialect(t *testing.T, test func(t *testing.T, dialect, url string)) {
+	t.Helper()
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			test(t, dialect, testdb.URL(t, dialect))
+		})
+	}
+}
+
+// openDB opens the database at url directly, bypassing the command line, for assertions.
+func openDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	store, err := sqlstore.Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store.DB()
+}
+
+// existingPortalTables returns which of the portal's tables exist in the database at url, sorted.
+func existingPortalTables(t *testing.T, dialect, url string) []string {
+	t.Helper()
+	query := `SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ($1, $2, $3, $4, $5, $6, $7) ORDER BY name`
+	if dialect == "postgres" {
+		query = `SELECT table_name FROM information_schema.tables
+			WHERE table_schema = current_schema() AND table_name IN ($1, $2, $3, $4, $5, $6, $7)
+			ORDER BY table_name`
+	}
+	args := make([]any, len(portalTables))
+	for i, name := range portalTables {
+		args[i] = name
+	}
+	rows, err := openDB(t, url).QueryContext(t.Context(), query, args...)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	defer rows.Close()
+	tables := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("list tables: %v", err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	return tables
+}
+
+// unsetIngestEnv removes the INGEST_* variables of the database flags for the test, so that a
+// developer's environment cannot change what the flags default to, and moves the test into an
+// empty working directory, so that a default ./ingest-data never lands in the source tree.
+func unsetIngestEnv(t *testing.T) {
+	t.Helper()
+	for _, key := range []string{"INGEST_DATA_DIR", "INGEST_DATABASE_URL"} {
+		t.Setenv(key, "") // restores the old value when the test ends
+		os.Unsetenv(key)
+	}
+	t.Chdir(t.TempDir())
+}
+
+func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
+	r := mustSucceed(t, "version")
+	if !strings.HasPrefix(r.stdout, "ingest ") {
+		t.Errorf("want stdout to start with %q, got %q", "ingest ", r.stdout)
+	}
+	if !strings.Contains(r.stdout, " (go1.") {
+		t.Errorf("want the Go version in %q", r.stdout)
+	}
+	if n := strings.Count(r.stdout, "\n"); n != 1 {
+		t.Errorf("want one line, got %d in %q", n, r.stdout)
+	}
+}
+
+func TestUnknownCommandFails(t *testing.T) {
+	mustFail(t, "no-such-command")
+}

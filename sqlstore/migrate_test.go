@@ -1,0 +1,115 @@
+package sqlstore_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/sqlstore"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden schema dumps in testdata/")
+
+var portalTables = []string{"api_tokens", "ingest_files", "portal_event_outbox", "upload_batches", "upload_parts", "upload_sessions", "users"}
+
+// tables lists the tables of the store's schema, leaving out goose's own.
+func tables(t *testing.T, s *sqlstore.Store) []string {
+	t.Helper()
+	query := `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version' ORDER BY name`
+	if s.Dialect() == sqlstore.Postgres {
+		query = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
+			AND table_name <> 'goose_db_version' ORDER BY table_name`
+	}
+	rows, err := s.DB().Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			s := mustOpen(t, testdb.URL(t, dialect))
+			m, err := s.Migrator()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pending, err := m.Pending(ctx); err != nil || !pending {
+				t.Fatalf("a new database has pending migrations = %v, %v; want true", pending, err)
+			}
+			for round := 1; round <= 2; round++ {
+				applied, err := m.Up(ctx)
+				if err != nil {
+					t.Fatalf("up, round %d: %v", round, err)
+				}
+				if len(applied) == 0 || applied[len(applied)-1] != m.Latest() {
+					t.Errorf("up applied %v, want up to %d", applied, m.Latest())
+				}
+				if got := tables(t, s); !slices.Equal(got, portalTables) {
+					t.Fatalf("tables after up = %v, want %v", got, portalTables)
+				}
+				if v, err := m.Version(ctx); err != nil || v != m.Latest() {
+					t.Errorf("version = %d, %v; want %d", v, err, m.Latest())
+				}
+				if pending, err := m.Pending(ctx); err != nil || pending {
+					t.Errorf("pending after up = %v, %v", pending, err)
+				}
+				if _, err := m.DownTo(ctx, 0); err != nil {
+					t.Fatalf("down to 0, round %d: %v", round, err)
+				}
+				if got := tables(t, s); len(got) != 0 {
+					t.Fatalf("tables left after down to 0: %v", got)
+				}
+				if v, err := m.Version(ctx); err != nil || v != 0 {
+					t.Errorf("version after down = %d, %v; want 0", v, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSchemaMatchesGolden is the schema drift check (Django's `makemigrations --check`): the
+// migrated schema, as the database describes it, must equal the committed dump. After a deliberate
+// schema change, rewrite the dumps with `go test ./sqlstore -run TestSchemaMatchesGolden -update`
+// and review the diff.
+func TestSchemaMatchesGolden(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			s := mustOpenMigrated(t, testdb.URL(t, dialect))
+			got, err := s.DumpSchema(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "schema."+dialect+".sql")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("the migrated %s schema differs from %s; if the change is intended, run "+
+					"go test ./sqlstore -run TestSchemaMatchesGolden -update and commit the dump.\n%s",
+					dialect, path, lineDiff(string(want), got))
+			}
+		})
+	}
+}

@@ -1,0 +1,80 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/storetest"
+)
+
+// TestStore runs the store behaviour suite on SQLite and on PostgreSQL.
+func TestStore(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T, clock *storetest.Clock) *storetest.Env {
+				s := mustOpenMigrated(t, testdb.URL(t, dialect), sqlstore.WithClock(clock.Now))
+				return &storetest.Env{Store: s, DB: s.DB(), Clock: clock, Dialect: dialect}
+			})
+		})
+	}
+}
+
+// mustOpen opens the store at url, closed when the test ends.
+func mustOpen(t *testing.T, url string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// mustOpenMigrated opens the store at url and applies every migration.
+func mustOpenMigrated(t *testing.T, url string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	s := mustOpen(t, url, opts...)
+	m, err := s.Migrator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOpenRefusesUnknownURLs(t *testing.T) {
+	for _, url := range []string{"mysql://x", "", "sqlite://", "sqlite://a.db?mode=memory", "/tmp/x.db"} {
+		if s, err := sqlstore.Open(context.Background(), url); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+}
+
+func TestURLErrorsDoNotRepeatPasswords(t *testing.T) {
+	for _, url := range []string{"postgress://app:hunter2@db/portal", "postgres://app:hunter2@db:port/portal", "mysql://app:hunter2@db"} {
+		_, err := sqlstore.Open(context.Background(), url)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%q) = %v, want an error without the password", url, err)
+		}
+	}
+}
+
+func TestSQLiteIsDurable(t *testing.T) {
+	s := mustOpen(t, testdb.SQLiteURL(t))
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000"} {
+		var got string
+		if err := s.DB().QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}

@@ -1,0 +1,165 @@
+index api_tokens_user_id_idx
+CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)
+index ingest_files_batch_id_idx
+CREATE INDEX ingest_files_batch_id_idx ON ingest_files (batch_id, id)
+index ingest_files_uploaded_by_id_idx
+CREATE INDEX ingest_files_uploaded_by_id_idx ON ingest_files (uploaded_by_id, id)
+index portal_event_outbox_due_idx
+CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at)
+    WHERE status IN ('PENDING', 'SENDING')
+index portal_event_outbox_file_id_idx
+CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox (file_id)
+index upload_batches_created_by_id_idx
+CREATE INDEX upload_batches_created_by_id_idx ON upload_batches (created_by_id, id)
+index upload_sessions_active_expires_at_idx
+CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions (expires_at)
+    WHERE status IN ('INIT', 'IN_PROGRESS')
+table api_tokens
+CREATE TABLE api_tokens (
+    id           TEXT NOT NULL PRIMARY KEY,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    name         TEXT NOT NULL DEFAULT '',
+    token_hash   TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64 AND token_hash NOT GLOB '*[^0-9a-f]*'),
+    prefix       TEXT NOT NULL,
+    last_used_at TEXT,
+    expires_at   TEXT,
+    revoked_at   TEXT
+) STRICT
+table ingest_files
+CREATE TABLE ingest_files (
+    id                TEXT    NOT NULL PRIMARY KEY,
+    created_at        TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    status            TEXT    NOT NULL DEFAULT 'UPLOADING' CHECK (status IN ('UPLOADING', 'STORED', 'FAILED')),
+    sha256            TEXT    CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+    size_bytes        INTEGER NOT NULL CHECK (size_bytes >= 0),
+    storage_backend   TEXT    CHECK (storage_backend IN ('local', 's3')),
+    storage_bucket    TEXT,
+    storage_key       TEXT,
+    original_filename TEXT    NOT NULL CHECK (length(original_filename) >= 1),
+    content_type      TEXT    NOT NULL DEFAULT '',
+    uploaded_by_id    TEXT    NOT NULL REFERENCES users (id),
+    batch_id          TEXT    REFERENCES upload_batches (id),
+    stored_at         TEXT,
+    failure_reason    TEXT,
+    CONSTRAINT ingest_files_stored_check CHECK (
+        status <> 'STORED' OR (
+            sha256 IS NOT NULL AND size_bytes IS NOT NULL AND storage_backend IS NOT NULL
+            AND storage_key IS NOT NULL AND storage_key <> '' AND stored_at IS NOT NULL
+            AND (storage_backend <> 's3' OR (storage_bucket IS NOT NULL AND storage_bucket <> ''))
+        )
+    ),
+    CONSTRAINT ingest_files_failed_check CHECK (status <> 'FAILED' OR failure_reason IS NOT NULL)
+) STRICT
+table portal_event_outbox
+CREATE TABLE portal_event_outbox (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    created_at      TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    event_type      TEXT    NOT NULL,
+    event_id        TEXT    NOT NULL UNIQUE,
+    idempotency_key TEXT    NOT NULL,
+    payload         TEXT    NOT NULL CHECK (json_valid(payload)),
+    status          TEXT    NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENDING', 'DELIVERED', 'FAILED')),
+    next_attempt_at TEXT    NOT NULL,
+    attempt_count   INTEGER NOT NULL DEFAULT 0 CHECK (attempt_count >= 0),
+    file_id         TEXT    NOT NULL REFERENCES ingest_files (id),
+    last_error      TEXT,
+    delivered_at    TEXT,
+    CONSTRAINT portal_event_outbox_delivered_check CHECK (status <> 'DELIVERED' OR delivered_at IS NOT NULL),
+    CONSTRAINT portal_event_outbox_type_key_unique UNIQUE (event_type, idempotency_key)
+) STRICT
+table upload_batches
+CREATE TABLE upload_batches (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    created_at    TEXT    NOT NULL,
+    updated_at    TEXT    NOT NULL,
+    status        TEXT    NOT NULL DEFAULT 'OPEN'
+                  CHECK (status IN ('OPEN', 'SEALED', 'COMPLETE', 'PARTIAL', 'FAILED', 'CANCELLED')),
+    name          TEXT    NOT NULL DEFAULT '',
+    created_by_id TEXT    NOT NULL REFERENCES users (id),
+    total_files   INTEGER NOT NULL DEFAULT 0 CHECK (total_files >= 0),
+    stored_count  INTEGER NOT NULL DEFAULT 0 CHECK (stored_count >= 0),
+    failed_count  INTEGER NOT NULL DEFAULT 0 CHECK (failed_count >= 0),
+    sealed_at     TEXT,
+    CONSTRAINT upload_batches_counts_check CHECK (stored_count + failed_count <= total_files),
+    CONSTRAINT upload_batches_outcome_check CHECK (
+        (status <> 'COMPLETE' OR (stored_count = total_files AND failed_count = 0))
+        AND (status <> 'PARTIAL' OR (stored_count + failed_count = total_files AND stored_count > 0 AND failed_count > 0))
+        AND (status <> 'FAILED' OR (failed_count = total_files AND total_files > 0))
+    ),
+    CONSTRAINT upload_batches_sealed_check CHECK (status IN ('OPEN', 'CANCELLED') OR sealed_at IS NOT NULL)
+) STRICT
+table upload_parts
+CREATE TABLE upload_parts (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL,
+    session_id  TEXT    NOT NULL REFERENCES upload_sessions (id),
+    part_number INTEGER NOT NULL CHECK (part_number BETWEEN 1 AND 10000),
+    status      TEXT    NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'RECEIVED', 'FAILED')),
+    temp_key    TEXT    NOT NULL,
+    size_bytes  INTEGER NOT NULL CHECK (size_bytes >= 0),
+    crc32c      INTEGER CHECK (crc32c BETWEEN 0 AND 4294967295),
+    sha256      TEXT    CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+    CONSTRAINT upload_parts_received_check CHECK (status <> 'RECEIVED' OR crc32c IS NOT NULL),
+    CONSTRAINT upload_parts_session_part_unique UNIQUE (session_id, part_number)
+) STRICT
+table upload_sessions
+CREATE TABLE upload_sessions (
+    id                   TEXT    NOT NULL PRIMARY KEY,
+    created_at           TEXT    NOT NULL,
+    updated_at           TEXT    NOT NULL,
+    file_id              TEXT    NOT NULL UNIQUE REFERENCES ingest_files (id),
+    status               TEXT    NOT NULL DEFAULT 'INIT'
+                         CHECK (status IN ('INIT', 'IN_PROGRESS', 'COMPLETE', 'FAILED', 'ABORTED')),
+    chunk_size_bytes     INTEGER NOT NULL CHECK (chunk_size_bytes > 0),
+    total_parts          INTEGER NOT NULL CHECK (total_parts BETWEEN 0 AND 10000),
+    received_parts_count INTEGER NOT NULL DEFAULT 0,
+    idempotency_key      TEXT    CHECK (length(idempotency_key) BETWEEN 1 AND 255),
+    uploaded_by_id       TEXT    NOT NULL REFERENCES users (id),
+    expires_at           TEXT    NOT NULL,
+    declared_sha256      TEXT    CHECK (length(declared_sha256) = 64 AND declared_sha256 NOT GLOB '*[^0-9a-f]*'),
+    hash_state           BLOB,
+    hashed_parts         INTEGER NOT NULL DEFAULT 0,
+    storage_upload_id    TEXT,
+    completed_at         TEXT,
+    CONSTRAINT upload_sessions_parts_check CHECK (received_parts_count BETWEEN 0 AND total_parts),
+    CONSTRAINT upload_sessions_hashed_parts_check CHECK (hashed_parts BETWEEN 0 AND received_parts_count),
+    CONSTRAINT upload_sessions_complete_check CHECK (
+        status <> 'COMPLETE' OR (completed_at IS NOT NULL AND received_parts_count = total_parts)
+    ),
+    CONSTRAINT upload_sessions_idempotency_key_unique UNIQUE (uploaded_by_id, idempotency_key)
+) STRICT
+table users
+CREATE TABLE users (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL,
+    username    TEXT    NOT NULL UNIQUE CHECK (length(username) BETWEEN 1 AND 64),
+    is_admin    INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),
+    disabled_at TEXT
+) STRICT
+trigger ingest_files_terminal_status
+CREATE TRIGGER ingest_files_terminal_status
+BEFORE UPDATE OF status ON ingest_files
+WHEN OLD.status IN ('STORED', 'FAILED') AND NEW.status <> OLD.status
+BEGIN
+    SELECT RAISE(ABORT, 'ingest_files: a STORED or FAILED file cannot change status');
+END
+trigger portal_event_outbox_requires_stored_file
+CREATE TRIGGER portal_event_outbox_requires_stored_file
+BEFORE INSERT ON portal_event_outbox
+WHEN (SELECT status FROM ingest_files WHERE id = NEW.file_id) IS NOT 'STORED'
+BEGIN
+    SELECT RAISE(ABORT, 'portal_event_outbox: the file is not STORED');
+END
+trigger portal_event_outbox_requires_stored_file_on_update
+CREATE TRIGGER portal_event_outbox_requires_stored_file_on_update
+BEFORE UPDATE OF file_id ON portal_event_outbox
+WHEN (SELECT status FROM ingest_files WHERE id = NEW.file_id) IS NOT 'STORED'
+BEGIN
+    SELECT RAISE(ABORT, 'portal_event_outbox: the file is not STORED');
+END

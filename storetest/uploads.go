@@ -1,0 +1,289 @@
+package storetest
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+func testUploads(t *testing.T, open Opener) {
+	t.Run("a new upload is an UPLOADING file with an INIT session", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		b := f.batch(u)
+		file, sess := newUpload(f, u, b, 10, 4)
+		sess.IdempotencyKey = "key-1"
+		sess.DeclaredSHA256 = hashOf("declared")
+		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+			t.Fatal(err)
+		}
+		gotFile, gotSess := f.getFile(file.ID), f.getSession(sess.ID)
+		if gotFile.Status != ingest.FileUploading || gotFile.SizeBytes != 10 || *gotFile.BatchID != b.ID ||
+			gotFile.UploadedByID != u.ID || gotFile.OriginalFilename != "report.csv" || gotFile.ContentType != "text/csv" ||
+			gotFile.SHA256 != "" || gotFile.StorageKey != "" || gotFile.StoredAt != nil {
+			t.Errorf("new file = %+v", gotFile)
+		}
+		if gotSess.Status != ingest.SessionInit || gotSess.FileID != file.ID || gotSess.TotalParts != 3 ||
+			gotSess.ChunkSizeBytes != 4 || gotSess.ReceivedPartsCount != 0 || gotSess.IdempotencyKey != "key-1" ||
+			gotSess.DeclaredSHA256 != hashOf("declared") || !gotSess.ExpiresAt.Equal(f.Clock.Now().Add(24*time.Hour)) {
+			t.Errorf("new session = %+v", gotSess)
+		}
+		if got := f.getBatch(b.ID).TotalFiles; got != 1 {
+			t.Errorf("batch total_files = %d, want 1", got)
+		}
+	})
+
+	t.Run("an invalid upload is refused and nothing is written", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		for name, mutate := range map[string]func(*ingest.File, *ingest.UploadSession){
+			"negative size":    func(f *ingest.File, s *ingest.UploadSession) { f.SizeBytes = -1 },
+			"zero chunk":       func(f *ingest.File, s *ingest.UploadSession) { s.ChunkSizeBytes = 0 },
+			"wrong part count": func(f *ingest.File, s *ingest.UploadSession) { s.TotalParts++ },
+			"too many parts": func(f *ingest.File, s *ingest.UploadSession) {
+				f.SizeBytes, s.ChunkSizeBytes, s.TotalParts = 10001, 1, 10001
+			},
+			"no name":               func(f *ingest.File, s *ingest.UploadSession) { f.OriginalFilename = "" },
+			"long name":             func(f *ingest.File, s *ingest.UploadSession) { f.OriginalFilename = strings.Repeat("n", 1025) },
+			"bad declared sha256":   func(f *ingest.File, s *ingest.UploadSession) { s.DeclaredSHA256 = strings.Repeat("A", 64) },
+			"no expiry":             func(f *ingest.File, s *ingest.UploadSession) { s.ExpiresAt = time.Time{} },
+			"long content type":     func(f *ingest.File, s *ingest.UploadSession) { f.ContentType = strings.Repeat("t", 256) },
+			"unknown uploader":      func(f *ingest.File, s *ingest.UploadSession) { f.UploadedByID = uuid.New() },
+			"short declared sha256": func(f *ingest.File, s *ingest.UploadSession) { s.DeclaredSHA256 = "abc" },
+		} {
+			file, sess := newUpload(f, u, nil, 10, 4)
+			mutate(file, sess)
+			err := f.Store.CreateUpload(f.ctx, file, sess)
+			if err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+			if code := ingest.ErrorCode(err); code != ingest.EValidation && code != ingest.ENotFound {
+				t.Errorf("%s: code %s, want VALIDATION_FAILED or NOT_FOUND", name, code)
+			}
+		}
+		if n := f.count(`SELECT count(*) FROM ingest_files`) + f.count(`SELECT count(*) FROM upload_sessions`); n != 0 {
+			t.Errorf("refused uploads left %d rows", n)
+		}
+	})
+
+	t.Run("an empty file has no parts and completes at once", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 0, 4)
+		if sess.TotalParts != 0 {
+			t.Fatalf("total parts = %d, want 0", sess.TotalParts)
+		}
+		file, err := f.Store.StoreFile(f.ctx, sess.ID, object(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if file.Status != ingest.FileStored || file.SizeBytes != 0 {
+			t.Errorf("empty file = %s, %d bytes", file.Status, file.SizeBytes)
+		}
+	})
+
+	t.Run("idempotency keys are unique per user", func(t *testing.T) {
+		f := newFixture(t, open)
+		alice, bob := f.user(false), f.user(false)
+		file, sess := newUpload(f, alice, nil, 10, 4)
+		sess.IdempotencyKey = "same"
+		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+			t.Fatal(err)
+		}
+		again, againSess := newUpload(f, alice, nil, 10, 4)
+		againSess.IdempotencyKey = "same"
+		wantCode(t, f.Store.CreateUpload(f.ctx, again, againSess), ingest.EIdempotencyConflict)
+		if n := f.count(`SELECT count(*) FROM ingest_files`); n != 1 {
+			t.Errorf("a refused duplicate left its file: %d files", n)
+		}
+		other, otherSess := newUpload(f, bob, nil, 10, 4)
+		otherSess.IdempotencyKey = "same"
+		if err := f.Store.CreateUpload(f.ctx, other, otherSess); err != nil {
+			t.Errorf("another user's key collides: %v", err)
+		}
+		found, err := f.Store.SessionByIdempotencyKey(f.ctx, alice.ID, "same")
+		if err != nil || found.ID != sess.ID {
+			t.Errorf("SessionByIdempotencyKey = %v, %v; want %s", found, err, sess.ID)
+		}
+		_, err = f.Store.SessionByIdempotencyKey(f.ctx, alice.ID, "other")
+		wantCode(t, err, ingest.ENotFound)
+	})
+
+	t.Run("the first received part starts the session", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 10, 4)
+		f.Clock.Advance(time.Hour)
+		expires := f.Clock.Now().Add(24 * time.Hour)
+		if _, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: 2, TempKey: "k2", SizeBytes: 4}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.Store.ReceivePart(f.ctx, sess.ID, 2, ingest.PartReceipt{SizeBytes: 4, CRC32C: 0xdeadbeef, SHA256: hashOf("p2")}, expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != ingest.PartReceived || p.CRC32C == nil || *p.CRC32C != 0xdeadbeef || p.SHA256 != hashOf("p2") || p.TempKey != "k2" {
+			t.Errorf("received part = %+v", p)
+		}
+		got := f.getSession(sess.ID)
+		if got.Status != ingest.SessionInProgress || got.ReceivedPartsCount != 1 || !got.ExpiresAt.Equal(expires) {
+			t.Errorf("session after one part = %s, %d received, expires %v", got.Status, got.ReceivedPartsCount, got.ExpiresAt)
+		}
+	})
+
+	t.Run("part numbers outside the upload are refused", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 10, 4)
+		for _, n := range []int{0, -1, 4} {
+			_, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: n, TempKey: "k", SizeBytes: 4})
+			wantCode(t, err, ingest.EValidation)
+		}
+		_, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: uuid.New(), PartNumber: 1, TempKey: "k", SizeBytes: 4})
+		wantCode(t, err, ingest.ENotFound)
+		_, err = f.Store.ReceivePart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: 4}, f.Clock.Now())
+		wantCode(t, err, ingest.ENotFound)
+		if got := f.getSession(sess.ID); got.ReceivedPartsCount != 0 || got.Status != ingest.SessionInit {
+			t.Errorf("a refused part changed the session: %+v", got)
+		}
+	})
+
+	t.Run("beginning a part again returns it unchanged until it failed", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 10, 4)
+		first, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: 1, TempKey: "first", SizeBytes: 4})
+		if err != nil || first.Status != ingest.PartPending {
+			t.Fatalf("BeginPart = %+v, %v", first, err)
+		}
+		second, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: 1, TempKey: "second", SizeBytes: 4})
+		if err != nil || second.ID != first.ID || second.TempKey != "first" || second.Status != ingest.PartPending {
+			t.Errorf("second BeginPart = %+v, %v; want the first part unchanged", second, err)
+		}
+		if _, err := f.Store.FailPart(f.ctx, sess.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		retried, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: 1, TempKey: "retry", SizeBytes: 4})
+		if err != nil || retried.ID != first.ID || retried.Status != ingest.PartPending || retried.TempKey != "retry" {
+			t.Errorf("BeginPart after failure = %+v, %v; want PENDING again with the new key", retried, err)
+		}
+		parts, err := f.Store.Parts(f.ctx, sess.ID)
+		if err != nil || len(parts) != 1 {
+			t.Errorf("Parts = %d, %v; want 1", len(parts), err)
+		}
+	})
+
+	t.Run("completing with parts missing lists them", func(t *testing.T) {
+		f := newFixture(t, open)
+		file, sess := f.upload(f.user(false), nil, 10, 4)
+		f.receive(sess, 1, 4)
+		f.receive(sess, 3, 2)
+		_, err := f.Store.StoreFile(f.ctx, sess.ID, object(10))
+		wantCode(t, err, ingest.EMissingParts)
+		if got := ingest.ErrorDetails(err)["missing"]; !reflect.DeepEqual(got, []int{2}) {
+			t.Errorf("missing = %v, want [2]", got)
+		}
+		if got := f.getFile(file.ID).Status; got != ingest.FileUploading {
+			t.Errorf("file is %s after a refused completion", got)
+		}
+	})
+
+	t.Run("a stored file keeps its verified pointer", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		file, sess := f.upload(u, nil, 10, 4)
+		f.receiveAll(sess, 10)
+		f.Clock.Advance(time.Minute)
+		obj := ingest.StoredObject{SHA256: hashOf("x"), SizeBytes: 10, Backend: ingest.StorageS3, Bucket: "ingest", Key: "p/2026/11/26/" + file.ID.String()}
+		stored, err := f.Store.StoreFile(f.ctx, sess.ID, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.getFile(file.ID)
+		if !reflect.DeepEqual(got, stored) {
+			t.Errorf("StoreFile returned %+v, the store reads %+v", stored, got)
+		}
+		if got.Status != ingest.FileStored || got.SHA256 != obj.SHA256 || got.StorageBackend != ingest.StorageS3 ||
+			got.StorageBucket != "ingest" || got.StorageKey != obj.Key || got.StoredAt == nil || !got.StoredAt.Equal(f.Clock.Now()) {
+			t.Errorf("stored file = %+v", got)
+		}
+		s := f.getSession(sess.ID)
+		if s.Status != ingest.SessionComplete || s.CompletedAt == nil || !s.CompletedAt.Equal(f.Clock.Now()) {
+			t.Errorf("completed session = %s at %v", s.Status, s.CompletedAt)
+		}
+	})
+
+	t.Run("the STORED invariant holds through the store", func(t *testing.T) {
+		f := newFixture(t, open)
+		file, sess := f.upload(f.user(false), nil, 10, 4)
+		f.receiveAll(sess, 10)
+		for name, obj := range map[string]ingest.StoredObject{
+			"no sha256":         {SizeBytes: 10, Backend: ingest.StorageLocal, Key: "k"},
+			"upper-case sha256": {SHA256: strings.ToUpper(hashOf("x")), SizeBytes: 10, Backend: ingest.StorageLocal, Key: "k"},
+			"no backend":        {SHA256: hashOf("x"), SizeBytes: 10, Key: "k"},
+			"unknown backend":   {SHA256: hashOf("x"), SizeBytes: 10, Backend: "ftp", Key: "k"},
+			"no key":            {SHA256: hashOf("x"), SizeBytes: 10, Backend: ingest.StorageLocal},
+			"s3 without bucket": {SHA256: hashOf("x"), SizeBytes: 10, Backend: ingest.StorageS3, Key: "k"},
+			"size not declared": {SHA256: hashOf("x"), SizeBytes: 11, Backend: ingest.StorageLocal, Key: "k"},
+			"negative size":     {SHA256: hashOf("x"), SizeBytes: -1, Backend: ingest.StorageLocal, Key: "k"},
+		} {
+			_, err := f.Store.StoreFile(f.ctx, sess.ID, obj)
+			if code := ingest.ErrorCode(err); code != ingest.EValidation {
+				t.Errorf("%s: code %q (%v), want VALIDATION_FAILED", name, code, err)
+			}
+		}
+		if got := f.getFile(file.ID); got.Status != ingest.FileUploading {
+			t.Errorf("file = %s after refused completions", got.Status)
+		}
+		if n := f.count(`SELECT count(*) FROM portal_event_outbox`); n != 0 {
+			t.Errorf("refused completions wrote %d events", n)
+		}
+	})
+
+	t.Run("the running hash advances by compare-and-set", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 12, 4)
+		f.receive(sess, 1, 4)
+		f.receive(sess, 2, 4)
+		if err := f.Store.AdvanceHash(f.ctx, sess.ID, 0, 2, []byte("state-2")); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, f.Store.AdvanceHash(f.ctx, sess.ID, 0, 1, []byte("stale")), ingest.EConflict)
+		wantCode(t, f.Store.AdvanceHash(f.ctx, sess.ID, 2, 3, []byte("unreceived")), ingest.EValidation)
+		got := f.getSession(sess.ID)
+		if got.HashedParts != 2 || string(got.HashState) != "state-2" {
+			t.Errorf("hash = %d parts, %q; want 2, state-2", got.HashedParts, got.HashState)
+		}
+	})
+
+	t.Run("ending an upload fails its file", func(t *testing.T) {
+		for _, to := range []ingest.SessionStatus{ingest.SessionAborted, ingest.SessionFailed} {
+			t.Run(string(to), func(t *testing.T) {
+				f := newFixture(t, open)
+				u := f.user(false)
+				b := f.batch(u)
+				file, sess := f.upload(u, b, 10, 4)
+				got, err := f.Store.EndUpload(f.ctx, sess.ID, to, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Status != to {
+					t.Errorf("session = %s, want %s", got.Status, to)
+				}
+				if ff := f.getFile(file.ID); ff.Status != ingest.FileFailed || ff.FailureReason == "" {
+					t.Errorf("file = %s (%q), want FAILED with a reason", ff.Status, ff.FailureReason)
+				}
+				if bb := f.getBatch(b.ID); bb.FailedCount != 1 {
+					t.Errorf("batch failed_count = %d, want 1", bb.FailedCount)
+				}
+			})
+		}
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 10, 4)
+		_, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionComplete, "no")
+		wantCode(t, err, ingest.EValidation)
+		_, err = f.Store.EndUpload(f.ctx, uuid.New(), ingest.SessionAborted, "no")
+		wantCode(t, err, ingest.ENotFound)
+	})
+}
