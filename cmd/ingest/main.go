@@ -1,5 +1,5 @@
-// Command ingest is the operator's tool for Ingest Portal: it migrates and checks the database and
-// creates users and API tokens (DESIGN.md §6).
+// Command ingest is Ingest Portal: the server ("ingest serve") and the operator's tool that migrates
+// and checks the database and creates users and API tokens (DESIGN.md §6).
 //
 // This file only builds the command tree and runs it; each subcommand lives in a file of its own.
 package main
@@ -48,6 +48,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		// exit; its default handler calls os.Exit for some errors.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
+			serveCommand(),
 			migrateCommand(),
 			checkCommand(),
 			userCommand(),
