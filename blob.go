@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// BlobStore keeps the bytes of files: uploads in progress, as the numbered parts of one upload per
+// session, and finished objects under keys. Implementations pass the suite in package blobtest.
+//
+// Methods return ENotFound for an upload or object that does not exist; any other error is the
+// store's own (a full disk, a network fault) and reaches clients as INTERNAL.
+type BlobStore interface {
+	// Backend and Bucket say where objects live; a STORED file records both.
+	Backend() StorageBackend
+	Bucket() string
+	// Prefix is prepended to every object key this store makes ("" for none).
+	Prefix() string
+
+	// CreateUpload prepares the upload u and returns the store's handle on it, which the session
+	// keeps as storage_upload_id and passes back in u.StorageID.
+	CreateUpload(ctx context.Context, u BlobUpload) (string, error)
+	// WritePart stores part n of u from r, which yields exactly u.PartSize(n) bytes, and returns
+	// once those bytes are durable. It returns EPartSizeMismatch when r yields fewer or more bytes.
+	// Writing a part again replaces it. Writes of different parts may run at once; two writes of
+	// the same part at once are the caller's to prevent.
+	WritePart(ctx context.Context, u BlobUpload, n int, r io.Reader) (WrittenPart, error)
+	// CompleteUpload makes the object u.Key from parts, which are every part of u in order
+	// (none for an empty file). Once it has succeeded, calling it again succeeds too, so that a
+	// completion interrupted between the object and the database commit can be repeated.
+	CompleteUpload(ctx context.Context, u BlobUpload, parts []WrittenPart) error
+	// AbortUpload deletes whatever u left behind. Aborting twice, or after completion, is no error.
+	AbortUpload(ctx context.Context, u BlobUpload) error
+
+	// ReadObject streams length bytes of the object at key from offset; a negative length reads
+	// to the end.
+	ReadObject(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// StatObject returns the size of the object at key.
+	StatObject(ctx context.Context, key string) (int64, error)
+	// DeleteObject removes the object at key; removing a missing object is no error.
+	DeleteObject(ctx context.Context, key string) error
+
+	// Ping checks that the store can be reached and written, for /readyz.
+	Ping(ctx context.Context) error
+}
+
+// PartReader is the optional capability of reading a part back before its upload completes. The
+// running file hash uses it to fold in parts that arrived out of order without waiting for
+// completion; a store without it (S3) has them read back from the finished object instead.
+type PartReader interface {
+	ReadPart(ctx context.Context, u BlobUpload, n int) (io.ReadCloser, error)
+}
+
+// BlobUpload names one upload in a BlobStore.
+type BlobUpload struct {
+	SessionID uuid.UUID
+	StorageID string // the store's handle, from CreateUpload; "" before it
+	Key       string // the key of the object the upload becomes
+	Size      int64
+	ChunkSize int64
+}
+
+// TotalParts returns the number of parts of u.
+func (u BlobUpload) TotalParts() int { return TotalParts(u.Size, u.ChunkSize) }
+
+// PartSize returns the size of part n of u.
+func (u BlobUpload) PartSize(n int) int64 { return PartSize(u.Size, u.ChunkSize, n) }
+
+// PartOffset returns where part n of u starts in the file.
+func (u BlobUpload) PartOffset(n int) int64 { return int64(n-1) * u.ChunkSize }
+
+// WrittenPart is a part a blob store holds.
+type WrittenPart struct {
+	Number int
+	Size   int64
+	// ETag is the store's tag of the part's bytes (S3's ETag), which completion must present;
+	// "" for a store that needs none.
+	ETag string
+}
+
+// ObjectKey returns the key of a file's object: prefix/yyyy/mm/dd/file_id, dated by the file's
+// creation. Keys come from ids, never from client file names (DESIGN.md §5).
+func ObjectKey(prefix string, fileID uuid.UUID, created time.Time) string {
+	created = created.UTC()
+	return path.Join(prefix, fmt.Sprintf("%04d/%02d/%02d", created.Year(), created.Month(), created.Day()), fileID.String())
+}
+
+// UploadPrefix returns the key prefix under which a session's temporary data lives:
+// prefix/.uploads/session_id.
+func UploadPrefix(prefix string, sessionID uuid.UUID) string {
+	return path.Join(prefix, ".uploads", sessionID.String())
+}
