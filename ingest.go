@@ -23,3 +23,10 @@ func NewID() uuid.UUID {
 func Timestamp(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
+
+// IDTime returns the instant a UUIDv7 was made, to the millisecond. Object keys are dated by it, so
+// a file's key follows from its id alone.
+func IDTime(id uuid.UUID) time.Time {
+	sec, nsec := id.Time().UnixTime()
+	return time.Unix(sec, nsec).UTC()
+}

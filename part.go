@@ -56,6 +56,7 @@ type Part struct {
 	SizeBytes  int64
 	CRC32C     *uint32 // set once RECEIVED
 	SHA256     string  // lower-case hex; only when the client sent a SHA-256 Content-Digest
+	ETag       string  // the blob store's tag of the part's bytes, where it has one (S3)
 }
 
 // PartReceipt is what the service learned about a part's bytes once they were durable.
@@ -63,6 +64,7 @@ type PartReceipt struct {
 	SizeBytes int64
 	CRC32C    uint32
 	SHA256    string // "" unless computed
+	ETag      string // the blob store's tag, from WrittenPart
 }
 
 // PartSources returns the states from which a part may become to.

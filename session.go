@@ -108,8 +108,13 @@ func ValidateUpload(f *File, s *UploadSession) error {
 		return Errorf(EValidation, "the file name must have 1 to %d bytes", MaxFilenameLength)
 	case len(f.ContentType) > MaxContentTypeLength:
 		return Errorf(EValidation, "the content type must have at most %d bytes", MaxContentTypeLength)
+	case len(s.IdempotencyKey) > MaxIdempotencyKeyLength:
+		return Errorf(EValidation, "an idempotency key has at most %d bytes", MaxIdempotencyKeyLength)
 	case s.DeclaredSHA256 != "":
 		return ValidateSHA256(s.DeclaredSHA256)
 	}
 	return nil
 }
+
+// MaxIdempotencyKeyLength bounds a client's idempotency key, in bytes.
+const MaxIdempotencyKeyLength = 255

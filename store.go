@@ -9,7 +9,9 @@ import (
 
 // Store keeps the portal's state. Every method runs in one transaction, and every status change
 // is a compare-and-set, so two racing callers can never both win a transition: the loser gets a
-// *TransitionError. Implementations pass the behaviour suite in package storetest.
+// *TransitionError, or EConflict when the row moved under it to a state from which its transition
+// would have been allowed (retrying may then succeed). Implementations pass the behaviour suite
+// in package storetest.
 type Store interface {
 	UserStore
 	BatchStore
@@ -31,6 +33,10 @@ type UserStore interface {
 	// CreateAPIToken inserts t, filling in its timestamps. It returns ENotFound when its user does
 	// not exist and EConflict when its hash is already stored.
 	CreateAPIToken(ctx context.Context, t *APIToken) error
+	// Authenticate returns the user whose token has the hash, and records the token's use (at
+	// most once a minute, so that requests do not each cost a write). It returns EUnauthenticated
+	// for an unknown, revoked or expired token and for a disabled user, saying nothing of which.
+	Authenticate(ctx context.Context, tokenHash string) (*User, error)
 }
 
 // BatchStore keeps upload batches.
@@ -44,6 +50,8 @@ type BatchStore interface {
 	// in the same transaction when all its files have already ended. It returns ENotFound, or a
 	// *TransitionError (BATCH_NOT_OPEN) when the batch is not OPEN.
 	SealBatch(ctx context.Context, id uuid.UUID) (*Batch, error)
+	// ListBatches returns a page of batches, newest first.
+	ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, error)
 	// CancelBatch moves an OPEN or SEALED batch to CANCELLED, aborting its active upload sessions
 	// and failing their files in the same transaction. It returns ENotFound, or a *TransitionError
 	// (BATCH_NOT_OPEN) when the batch has already ended.
@@ -54,14 +62,18 @@ type BatchStore interface {
 type UploadStore interface {
 	// CreateUpload inserts f as UPLOADING and s as INIT for it, and counts f in its batch, in one
 	// transaction; it fills in ids (unless set), timestamps and statuses. It returns EValidation
-	// (ValidateUpload), ENotFound for a missing uploader or batch, and a *TransitionError
-	// (BATCH_NOT_OPEN) when the batch is not OPEN. A session idempotency key already used by the
-	// same user returns EIdempotencyConflict with the existing session's id in the details.
+	// (ValidateUpload, or no expiry), ENotFound for a missing uploader or batch, and EBatchNotOpen
+	// when the batch is not OPEN. When the user already used the session's idempotency key it
+	// returns EIdempotencyConflict; the caller finds that session with SessionByIdempotencyKey.
 	CreateUpload(ctx context.Context, f *File, s *UploadSession) error
 	// File returns the file with the id, or ENotFound.
 	File(ctx context.Context, id uuid.UUID) (*File, error)
 	// UploadSession returns the session with the id, or ENotFound.
 	UploadSession(ctx context.Context, id uuid.UUID) (*UploadSession, error)
+	// ListFiles returns a page of files, newest first.
+	ListFiles(ctx context.Context, f FileFilter) ([]*File, error)
+	// ExpiredSessions returns up to limit active sessions whose expiry is before t, oldest first.
+	ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]*UploadSession, error)
 	// SessionByIdempotencyKey returns the user's session with the key, or ENotFound.
 	SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*UploadSession, error)
 	// BeginPart records that part p.PartNumber of session p.SessionID is being written to
@@ -72,8 +84,9 @@ type UploadStore interface {
 	BeginPart(ctx context.Context, p *Part) (*Part, error)
 	// ReceivePart moves a PENDING part to RECEIVED with its receipt, counts it in its session,
 	// moves an INIT session to IN_PROGRESS and pushes the session's expiry to expiresAt. It
-	// returns ENotFound, a *TransitionError (INVALID_TRANSITION) when the part is not PENDING, and
-	// a *TransitionError (SESSION_NOT_ACTIVE) when the session is not active.
+	// returns EValidation for a bad receipt, ENotFound, a *TransitionError (INVALID_TRANSITION)
+	// when the part is not PENDING, and a *TransitionError (SESSION_NOT_ACTIVE) when the session is
+	// not active.
 	ReceivePart(ctx context.Context, sessionID uuid.UUID, partNumber int, r PartReceipt, expiresAt time.Time) (*Part, error)
 	// FailPart moves a PENDING part to FAILED. It returns ENotFound or a *TransitionError.
 	FailPart(ctx context.Context, sessionID uuid.UUID, partNumber int) (*Part, error)
@@ -118,4 +131,32 @@ type OutboxStore interface {
 	MarkFailed(ctx context.Context, id uuid.UUID, attempt int, lastError string) error
 	// RetryEvent moves a FAILED event to PENDING, due now.
 	RetryEvent(ctx context.Context, id uuid.UUID) error
+}
+
+// Page is a keyset page: items after the cursor (the id of the last item of the previous page;
+// ids are time-ordered), at most Limit of them.
+type Page struct {
+	After *uuid.UUID
+	Limit int
+}
+
+// MaxPageLimit bounds a page; DefaultPageLimit is a page's size when none is asked.
+const (
+	MaxPageLimit     = 1000
+	DefaultPageLimit = 100
+)
+
+// BatchFilter selects batches. Nil fields select all.
+type BatchFilter struct {
+	CreatedByID *uuid.UUID
+	Status      *BatchStatus
+	Page
+}
+
+// FileFilter selects files. Nil fields select all.
+type FileFilter struct {
+	UploadedByID *uuid.UUID
+	BatchID      *uuid.UUID
+	Status       *FileStatus
+	Page
 }

@@ -113,7 +113,7 @@ func (s *Store) moveBatch(ctx context.Context, tx *sql.Tx, id uuid.UUID, to inge
 		if err != nil {
 			return nil, err
 		}
-		return nil, ingest.CheckBatchTransition(id, ingest.BatchStatus(current), to)
+		return nil, refused(ingest.CheckBatchTransition(id, ingest.BatchStatus(current), to))
 	}
 	return b, s.translate(err)
 }

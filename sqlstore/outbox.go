@@ -148,8 +148,8 @@ func (s *Store) markEvent(ctx context.Context, id uuid.UUID, attempt int, to ing
 		if err != nil {
 			return s.notFound(err, "outbox event", id)
 		}
-		if current != ingest.OutboxSending {
-			return ingest.CheckOutboxResult(id, current, to)
+		if current != ingest.OutboxSending || attempts == attempt {
+			return refused(ingest.CheckOutboxResult(id, current, to))
 		}
 		return ingest.Errorf(ingest.EConflict, "outbox event %s was claimed again (attempt %d, not %d): the lease was lost", id, attempts, attempt)
 	})
@@ -173,6 +173,6 @@ func (s *Store) RetryEvent(ctx context.Context, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
-		return ingest.CheckOutboxRetry(id, ingest.OutboxStatus(current))
+		return refused(ingest.CheckOutboxRetry(id, ingest.OutboxStatus(current)))
 	})
 }

@@ -156,6 +156,17 @@ func (s *Store) notFound(err error, entity string, id any) error {
 	return s.translate(err)
 }
 
+// refused is the error of a compare-and-set that changed nothing, given the domain's verdict on
+// the state the row was found in afterwards. When the domain would allow the transition from that
+// state, the row moved between the update and the read (another transaction committed in between;
+// PostgreSQL runs each statement on a fresh snapshot): that is a conflict to retry, never success.
+func refused(verdict error) error {
+	if verdict != nil {
+		return verdict
+	}
+	return ingest.Errorf(ingest.EConflict, "the row changed while this request ran; try again")
+}
+
 // currentStatus reads the status of the row of table with id: the follow-up of a compare-and-set
 // that changed nothing, to tell "not found" from "in another state".
 func (s *Store) currentStatus(ctx context.Context, q querier, table, entity string, id uuid.UUID) (string, error) {

@@ -38,12 +38,12 @@ func scanSession(row interface{ Scan(...any) error }) (*ingest.UploadSession, er
 	return &s, err
 }
 
-const partColumns = `id, created_at, updated_at, session_id, part_number, status, temp_key, size_bytes, crc32c, sha256`
+const partColumns = `id, created_at, updated_at, session_id, part_number, status, temp_key, size_bytes, crc32c, sha256, etag`
 
 func scanPart(row interface{ Scan(...any) error }) (*ingest.Part, error) {
 	var p ingest.Part
 	err := row.Scan(&p.ID, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &p.SessionID, &p.PartNumber, &p.Status,
-		&p.TempKey, &p.SizeBytes, crc32cCol{&p.CRC32C}, textCol[string]{&p.SHA256})
+		&p.TempKey, &p.SizeBytes, crc32cCol{&p.CRC32C}, textCol[string]{&p.SHA256}, textCol[string]{&p.ETag})
 	return &p, err
 }
 
@@ -204,7 +204,7 @@ func (s *Store) BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, er
 			return s.translate(err)
 		}
 		out, err = s.movePart(ctx, tx, p.SessionID, p.PartNumber, ingest.PartPending,
-			`, temp_key = $5, size_bytes = $6, crc32c = NULL, sha256 = NULL`, p.TempKey, p.SizeBytes)
+			`, temp_key = $5, size_bytes = $6, crc32c = NULL, sha256 = NULL, etag = NULL`, p.TempKey, p.SizeBytes)
 		var te *ingest.TransitionError
 		if errors.As(err, &te) {
 			// PENDING or RECEIVED already: the caller decides what a second writer means.
@@ -219,6 +219,9 @@ func (s *Store) BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, er
 
 // ReceivePart implements ingest.UploadStore.
 func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time) (*ingest.Part, error) {
+	if r.SizeBytes < 0 {
+		return nil, ingest.Errorf(ingest.EValidation, "a part's size is at least 0, not %d", r.SizeBytes)
+	}
 	if r.SHA256 != "" {
 		if err := ingest.ValidateSHA256(r.SHA256); err != nil {
 			return nil, err
@@ -242,10 +245,10 @@ func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r i
 			if err != nil {
 				return err
 			}
-			return notActive(sessionID, ingest.SessionStatus(current), ingest.SessionInProgress)
+			return refused(notActive(sessionID, ingest.SessionStatus(current), ingest.SessionInProgress))
 		}
 		p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartReceived,
-			`, size_bytes = $5, crc32c = $6, sha256 = $7`, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256))
+			`, size_bytes = $5, crc32c = $6, sha256 = $7, etag = $8`, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256), textOrNull(r.ETag))
 		return err
 	})
 	return p, err
@@ -279,7 +282,7 @@ func (s *Store) movePart(ctx context.Context, tx *sql.Tx, sessionID uuid.UUID, n
 	if err != nil {
 		return nil, s.notFound(err, "upload part", n)
 	}
-	return nil, ingest.CheckPartTransition(id, current, to)
+	return nil, refused(ingest.CheckPartTransition(id, current, to))
 }
 
 // Parts implements ingest.UploadStore.
@@ -402,6 +405,9 @@ func (s *Store) whyNotComplete(ctx context.Context, tx *sql.Tx, sessionID uuid.U
 	if err := notActive(sessionID, u.status, ingest.SessionComplete); err != nil {
 		return err
 	}
+	if u.received == u.total {
+		return refused(nil) // the last parts arrived between the update and this read
+	}
 	return s.missingParts(ctx, tx, sessionID, u.total)
 }
 
@@ -442,7 +448,7 @@ func (s *Store) fileTransitionError(ctx context.Context, q querier, fileID uuid.
 	if err != nil {
 		return err
 	}
-	return ingest.CheckFileTransition(fileID, ingest.FileStatus(current), to)
+	return refused(ingest.CheckFileTransition(fileID, ingest.FileStatus(current), to))
 }
 
 // EndUpload implements ingest.UploadStore.
@@ -475,7 +481,7 @@ func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.Se
 			if err != nil {
 				return err
 			}
-			return ingest.CheckSessionTransition(sessionID, ingest.SessionStatus(current), to)
+			return refused(ingest.CheckSessionTransition(sessionID, ingest.SessionStatus(current), to))
 		}
 		if err != nil {
 			return s.translate(err)

@@ -11,8 +11,14 @@ import (
 const userColumns = `id, created_at, updated_at, username, is_admin, disabled_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*ingest.User, error) {
+	return scanUserAnd(row)
+}
+
+// scanUserAnd scans a user's columns followed by more.
+func scanUserAnd(row interface{ Scan(...any) error }, more ...any) (*ingest.User, error) {
 	var u ingest.User
-	err := row.Scan(&u.ID, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Username, &u.IsAdmin, nullTimeCol{&u.DisabledAt})
+	err := row.Scan(append([]any{&u.ID, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Username, &u.IsAdmin,
+		nullTimeCol{&u.DisabledAt}}, more...)...)
 	return &u, err
 }
 

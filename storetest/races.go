@@ -146,6 +146,8 @@ func testRaces(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("a part received while it fails and reopens is counted exactly", func(t *testing.T) { testRacingReopen(t, open) })
+
 	t.Run("concurrent claims never hand out one event twice", func(t *testing.T) {
 		const events, claimers = 40, 4
 		f := newFixture(t, open)
@@ -181,4 +183,38 @@ func testRaces(t *testing.T, open Opener) {
 			}
 		}
 	})
+}
+
+// testRacingReopen races a part's receipt against its failure and reopening, many times. Whatever
+// interleaving wins, a method either succeeds with a result or fails with an error, and the
+// session's count of received parts equals the parts that are RECEIVED.
+func testRacingReopen(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	_, sess := f.upload(f.user(false), nil, 4*200, 4)
+	for n := 1; n <= 200; n++ {
+		begin := func() error {
+			_, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: n, TempKey: "k", SizeBytes: 4})
+			return err
+		}
+		if err := begin(); err != nil {
+			t.Fatal(err)
+		}
+		race(2, func(i int) error {
+			if i == 0 {
+				if _, err := f.Store.FailPart(f.ctx, sess.ID, n); err == nil {
+					_ = begin()
+				}
+				return nil
+			}
+			p, err := f.Store.ReceivePart(f.ctx, sess.ID, n, ingest.PartReceipt{SizeBytes: 4, CRC32C: 1}, f.Clock.Now().Add(time.Hour))
+			if (p == nil) == (err == nil) {
+				t.Errorf("part %d: ReceivePart returned %v, %v", n, p, err)
+			}
+			return nil
+		})
+	}
+	received := f.count(`SELECT count(*) FROM upload_parts WHERE session_id = $1 AND status = 'RECEIVED'`, sess.ID)
+	if got := f.getSession(sess.ID).ReceivedPartsCount; got != received {
+		t.Errorf("received_parts_count = %d, but %d parts are RECEIVED", got, received)
+	}
 }

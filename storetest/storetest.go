@@ -33,6 +33,8 @@ func Run(t *testing.T, open Opener) {
 		run  func(*testing.T, Opener)
 	}{
 		{"Users", testUsers},
+		{"Authentication", testAuthentication},
+		{"Lists", testLists},
 		{"Batches", testBatches},
 		{"Uploads", testUploads},
 		{"Outbox", testOutbox},

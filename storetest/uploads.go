@@ -55,6 +55,7 @@ func testUploads(t *testing.T, open Opener) {
 			"long content type":     func(f *ingest.File, s *ingest.UploadSession) { f.ContentType = strings.Repeat("t", 256) },
 			"unknown uploader":      func(f *ingest.File, s *ingest.UploadSession) { f.UploadedByID = uuid.New() },
 			"short declared sha256": func(f *ingest.File, s *ingest.UploadSession) { s.DeclaredSHA256 = "abc" },
+			"long idempotency key":  func(f *ingest.File, s *ingest.UploadSession) { s.IdempotencyKey = strings.Repeat("k", 256) },
 		} {
 			file, sess := newUpload(f, u, nil, 10, 4)
 			mutate(file, sess)
@@ -145,6 +146,8 @@ func testUploads(t *testing.T, open Opener) {
 		wantCode(t, err, ingest.ENotFound)
 		_, err = f.Store.ReceivePart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: 4}, f.Clock.Now())
 		wantCode(t, err, ingest.ENotFound)
+		_, err = f.Store.ReceivePart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: -1}, f.Clock.Now())
+		wantCode(t, err, ingest.EValidation)
 		if got := f.getSession(sess.ID); got.ReceivedPartsCount != 0 || got.Status != ingest.SessionInit {
 			t.Errorf("a refused part changed the session: %+v", got)
 		}

@@ -54,17 +54,22 @@ func PostgresURL(t testing.TB) string {
 	if base == "" {
 		base = DefaultPostgresURL
 	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("testdb: INGEST_TEST_POSTGRES_URL is not a URL")
+	}
+	shown := u.Redacted() // the URL may hold a password
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
-		t.Fatalf("testdb: open %s: %v", base, err)
+		t.Fatalf("testdb: open %s: %v", shown, err)
 	}
 	defer admin.Close()
 	if err := admin.PingContext(ctx); err != nil {
 		t.Fatalf("testdb: PostgreSQL at %s does not answer (%v); start it "+
 			"(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
-			"or point INGEST_TEST_POSTGRES_URL at one", base, err)
+			"or point INGEST_TEST_POSTGRES_URL at one", shown, err)
 	}
 	schema := "ingest_test_" + randomHex(8)
 	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
@@ -81,10 +86,6 @@ func PostgresURL(t testing.TB) string {
 			t.Errorf("testdb: drop schema %s: %v", schema, err)
 		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("testdb: parse %s: %v", base, err)
-	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()

@@ -101,6 +101,7 @@ table upload_parts column temp_key text NOT NULL
 table upload_parts column size_bytes bigint NOT NULL
 table upload_parts column crc32c bigint
 table upload_parts column sha256 text
+table upload_parts column etag text
 table upload_parts constraint upload_parts_crc32c_check CHECK (((crc32c >= 0) AND (crc32c <= '4294967295'::bigint)))
 table upload_parts constraint upload_parts_part_number_check CHECK (((part_number >= 1) AND (part_number <= 10000)))
 table upload_parts constraint upload_parts_pkey PRIMARY KEY (id)

@@ -103,7 +103,7 @@ CREATE TABLE upload_parts (
     temp_key    TEXT    NOT NULL,
     size_bytes  INTEGER NOT NULL CHECK (size_bytes >= 0),
     crc32c      INTEGER CHECK (crc32c BETWEEN 0 AND 4294967295),
-    sha256      TEXT    CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+    sha256      TEXT    CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'), etag TEXT,
     CONSTRAINT upload_parts_received_check CHECK (status <> 'RECEIVED' OR crc32c IS NOT NULL),
     CONSTRAINT upload_parts_session_part_unique UNIQUE (session_id, part_number)
 ) STRICT

@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// where builds the WHERE clause of a filtered, keyset-paged list: each condition is added only
+// when its value is set, numbering its parameter in turn.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(w.args))))
+}
+
+// page finishes the query: newest first, after the cursor, at most limit rows.
+func (w *where) page(p ingest.Page) (string, []any, error) {
+	limit := p.Limit
+	switch {
+	case limit == 0:
+		limit = ingest.DefaultPageLimit
+	case limit < 0 || limit > ingest.MaxPageLimit:
+		return "", nil, ingest.Errorf(ingest.EValidation, "a page holds 1 to %d items", ingest.MaxPageLimit)
+	}
+	if p.After != nil {
+		w.add("id < ?", *p.After)
+	}
+	clause := ""
+	if len(w.conds) > 0 {
+		clause = " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	return clause + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit), w.args, nil
+}
+
+// list runs a list query and scans every row.
+func list[T any](ctx context.Context, s *Store, query string, args []any, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	items := []T{}
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		items = append(items, item)
+	}
+	return items, s.translate(rows.Err())
+}
+
+// ListBatches implements ingest.BatchStore.
+func (s *Store) ListBatches(ctx context.Context, f ingest.BatchFilter) ([]*ingest.Batch, error) {
+	var w where
+	if f.CreatedByID != nil {
+		w.add("created_by_id = ?", *f.CreatedByID)
+	}
+	if f.Status != nil {
+		w.add("status = ?", *f.Status)
+	}
+	clause, args, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	return list(ctx, s, `SELECT `+batchColumns+` FROM upload_batches`+clause, args, scanBatch)
+}
+
+// ListFiles implements ingest.UploadStore.
+func (s *Store) ListFiles(ctx context.Context, f ingest.FileFilter) ([]*ingest.File, error) {
+	var w where
+	if f.UploadedByID != nil {
+		w.add("uploaded_by_id = ?", *f.UploadedByID)
+	}
+	if f.BatchID != nil {
+		w.add("batch_id = ?", *f.BatchID)
+	}
+	if f.Status != nil {
+		w.add("status = ?", *f.Status)
+	}
+	clause, args, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	return list(ctx, s, `SELECT `+fileColumns+` FROM ingest_files`+clause, args, scanFile)
+}
+
+// ExpiredSessions implements ingest.UploadStore.
+func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]*ingest.UploadSession, error) {
+	return list(ctx, s, `SELECT `+sessionColumns+` FROM upload_sessions
+		WHERE status IN ('INIT', 'IN_PROGRESS') AND expires_at < $1 ORDER BY expires_at LIMIT $2`,
+		[]any{at(t), limit}, scanSession)
+}
+
+// Authenticate implements ingest.UserStore.
+func (s *Store) Authenticate(ctx context.Context, tokenHash string) (*ingest.User, error) {
+	now := s.clock()
+	var tokenID string
+	var lastUsed *time.Time
+	u, err := scanUserAnd(s.db.QueryRowContext(ctx, `
+		SELECT u.id, u.created_at, u.updated_at, u.username, u.is_admin, u.disabled_at, t.id, t.last_used_at
+		FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
+		  AND u.disabled_at IS NULL`, tokenHash, at(now)), &tokenID, nullTimeCol{&lastUsed})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ingest.Errorf(ingest.EUnauthenticated, "the API token is unknown, revoked or expired")
+	}
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	if lastUsed == nil || now.Sub(*lastUsed) >= time.Minute {
+		if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, at(now), tokenID); err != nil {
+			return nil, s.translate(err)
+		}
+	}
+	return u, nil
+}
