@@ -13,8 +13,10 @@ import (
 // BlobStore keeps the bytes of files: uploads in progress, as the numbered parts of one upload per
 // session, and finished objects under keys. Implementations pass the suite in package blobtest.
 //
-// Methods return ENotFound for an upload or object that does not exist; any other error is the
-// store's own (a full disk, a network fault) and reaches clients as INTERNAL.
+// Methods return ENotFound for an upload or object that does not exist, and EValidation for a part
+// number outside the upload, a key the store refuses, or parts that are not every part in order;
+// any other error is the store's own (a full disk, a network fault) and reaches clients as
+// INTERNAL.
 type BlobStore interface {
 	// Backend and Bucket say where objects live; a STORED file records both.
 	Backend() StorageBackend
@@ -27,8 +29,10 @@ type BlobStore interface {
 	CreateUpload(ctx context.Context, u BlobUpload) (string, error)
 	// WritePart stores part n of u from r, which yields exactly u.PartSize(n) bytes, and returns
 	// once those bytes are durable. It returns EPartSizeMismatch when r yields fewer or more bytes.
-	// Writing a part again replaces it. Writes of different parts may run at once; two writes of
-	// the same part at once are the caller's to prevent.
+	// Writing a part again replaces it; after a refused or failed write the part's bytes are
+	// undefined (local disk writes in place), so the caller writes it again before completing.
+	// Writes of different parts may run at once; two writes of the same part at once are the
+	// caller's to prevent (the local store has no way to, across processes sharing one root).
 	WritePart(ctx context.Context, u BlobUpload, n int, r io.Reader) (WrittenPart, error)
 	// CompleteUpload makes the object u.Key from parts, which are every part of u in order
 	// (none for an empty file). Once it has succeeded, calling it again succeeds too, so that a
@@ -45,7 +49,7 @@ type BlobStore interface {
 	// DeleteObject removes the object at key; removing a missing object is no error.
 	DeleteObject(ctx context.Context, key string) error
 
-	// Ping checks that the store can be reached and written, for /readyz.
+	// Ping checks that the store can be reached with the portal's credentials, for /readyz.
 	Ping(ctx context.Context) error
 }
 
@@ -95,3 +99,12 @@ func ObjectKey(prefix string, fileID uuid.UUID, created time.Time) string {
 func UploadPrefix(prefix string, sessionID uuid.UUID) string {
 	return path.Join(prefix, ".uploads", sessionID.String())
 }
+
+// PartLimiter is the optional capability of a store that limits the size of parts (S3: 5 MiB to
+// 5 GiB, the last part excepted). A store without it takes parts of 1 byte to MaxPartSize.
+type PartLimiter interface {
+	PartSizeLimits() (min, max int64)
+}
+
+// MaxPartSize is the largest part any store takes, as in S3.
+const MaxPartSize = 5 << 30

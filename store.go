@@ -35,7 +35,8 @@ type UserStore interface {
 	CreateAPIToken(ctx context.Context, t *APIToken) error
 	// Authenticate returns the user whose token has the hash, and records the token's use (at
 	// most once a minute, so that requests do not each cost a write). It returns EUnauthenticated
-	// for an unknown, revoked or expired token and for a disabled user, saying nothing of which.
+	// for an unknown, revoked or expired token, saying nothing of which, and EForbidden for a valid
+	// token of a disabled user: who is asking is known, but they may no longer.
 	Authenticate(ctx context.Context, tokenHash string) (*User, error)
 }
 
@@ -53,9 +54,10 @@ type BatchStore interface {
 	// ListBatches returns a page of batches, newest first.
 	ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, error)
 	// CancelBatch moves an OPEN or SEALED batch to CANCELLED, aborting its active upload sessions
-	// and failing their files in the same transaction. It returns ENotFound, or a *TransitionError
-	// (BATCH_NOT_OPEN) when the batch has already ended.
-	CancelBatch(ctx context.Context, id uuid.UUID) (*Batch, error)
+	// and failing their files in the same transaction, and returns the batch and the sessions it
+	// aborted (whose temporary data the caller removes). It returns ENotFound, or a
+	// *TransitionError (BATCH_NOT_OPEN) when the batch has already ended.
+	CancelBatch(ctx context.Context, id uuid.UUID) (*Batch, []*UploadSession, error)
 }
 
 // UploadStore keeps ingest files, their upload sessions and parts.

@@ -65,8 +65,9 @@ func (s *Store) SealBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, err
 }
 
 // CancelBatch implements ingest.BatchStore.
-func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, error) {
+func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, []*ingest.UploadSession, error) {
 	var b *ingest.Batch
+	var aborted []*ingest.UploadSession
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The batch row is locked first, as in every transaction that touches a batch and its
 		// files, so that the lock order is always batch → session → file and no two transactions
@@ -77,10 +78,15 @@ func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, e
 			return err
 		}
 		now := at(s.clock())
-		if _, err := tx.ExecContext(ctx, `
+		rows, err := tx.QueryContext(ctx, `
 			UPDATE upload_sessions SET status = 'ABORTED', updated_at = $1
 			WHERE status IN ('INIT', 'IN_PROGRESS')
-			  AND file_id IN (SELECT id FROM ingest_files WHERE batch_id = $2)`, now, id); err != nil {
+			  AND file_id IN (SELECT id FROM ingest_files WHERE batch_id = $2)
+			RETURNING `+sessionColumns, now, id)
+		if err != nil {
+			return s.translate(err)
+		}
+		if aborted, err = scanRows(rows, scanSession); err != nil {
 			return s.translate(err)
 		}
 		res, err := tx.ExecContext(ctx, `
@@ -98,7 +104,7 @@ func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, e
 			RETURNING `+batchColumns, failed, id))
 		return s.translate(err)
 	})
-	return b, err
+	return b, aborted, err
 }
 
 // moveBatch is the compare-and-set of the batch state machine: it moves the batch to `to` from any

@@ -48,16 +48,22 @@ func list[T any](ctx context.Context, s *Store, query string, args []any, scan f
 	if err != nil {
 		return nil, s.translate(err)
 	}
+	items, err := scanRows(rows, scan)
+	return items, s.translate(err)
+}
+
+// scanRows scans every row with scan and closes the rows.
+func scanRows[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	defer rows.Close()
 	items := []T{}
 	for rows.Next() {
 		item, err := scan(rows)
 		if err != nil {
-			return nil, s.translate(err)
+			return nil, err
 		}
 		items = append(items, item)
 	}
-	return items, s.translate(rows.Err())
+	return items, rows.Err()
 }
 
 // ListBatches implements ingest.BatchStore.
@@ -110,13 +116,16 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash string) (*ingest.Use
 	u, err := scanUserAnd(s.db.QueryRowContext(ctx, `
 		SELECT u.id, u.created_at, u.updated_at, u.username, u.is_admin, u.disabled_at, t.id, t.last_used_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
-		  AND u.disabled_at IS NULL`, tokenHash, at(now)), &tokenID, nullTimeCol{&lastUsed})
+		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
+		tokenHash, at(now)), &tokenID, nullTimeCol{&lastUsed})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ingest.Errorf(ingest.EUnauthenticated, "the API token is unknown, revoked or expired")
 	}
 	if err != nil {
 		return nil, s.translate(err)
+	}
+	if u.DisabledAt != nil {
+		return nil, ingest.Errorf(ingest.EForbidden, "user %s is disabled", u.Username)
 	}
 	if lastUsed == nil || now.Sub(*lastUsed) >= time.Minute {
 		if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, at(now), tokenID); err != nil {

@@ -123,9 +123,13 @@ func testBatches(t *testing.T, open Opener) {
 		pending, s1 := f.upload(u, b, 6, 4)
 		f.receive(s1, 1, 4)
 		_, s2 := f.upload(u, b, 6, 4)
-		got, err := f.Store.CancelBatch(f.ctx, b.ID)
+		got, aborted, err := f.Store.CancelBatch(f.ctx, b.ID)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(aborted) != 2 || aborted[0].Status != ingest.SessionAborted || aborted[1].Status != ingest.SessionAborted ||
+			!(aborted[0].ID == s1.ID && aborted[1].ID == s2.ID || aborted[0].ID == s2.ID && aborted[1].ID == s1.ID) {
+			t.Errorf("aborted sessions = %+v, want %s and %s, ABORTED", aborted, s1.ID, s2.ID)
 		}
 		if got.Status != ingest.BatchCancelled || got.TotalFiles != 3 || got.StoredCount != 1 || got.FailedCount != 2 {
 			t.Errorf("cancelled batch = %s %d/%d/%d, want CANCELLED 3/1/2", got.Status, got.TotalFiles, got.StoredCount, got.FailedCount)

@@ -47,7 +47,7 @@ func testAuthentication(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("unknown, revoked and expired tokens and disabled users are refused alike", func(t *testing.T) {
+	t.Run("unknown, revoked and expired tokens are refused alike, a disabled user is forbidden", func(t *testing.T) {
 		f := newFixture(t, open)
 		now := sqlTime(f.Clock.Now())
 		_, err := f.Store.Authenticate(f.ctx, ingest.HashToken("ingest_unknown"))
@@ -67,8 +67,12 @@ func testAuthentication(t *testing.T, open Opener) {
 			}
 			f.exec(spoil, now, tok.ID)
 			_, err := f.Store.Authenticate(f.ctx, ingest.HashToken(secret))
-			if ingest.ErrorCode(err) != ingest.EUnauthenticated {
-				t.Errorf("%s: %v, want UNAUTHENTICATED", name, err)
+			want := ingest.EUnauthenticated
+			if name == "disabled" {
+				want = ingest.EForbidden
+			}
+			if ingest.ErrorCode(err) != want {
+				t.Errorf("%s: %v, want %s", name, err, want)
 			}
 		}
 	})

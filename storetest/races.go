@@ -90,7 +90,7 @@ func testRaces(t *testing.T, open Opener) {
 	t.Run("racing seals and cancels of one batch: one of each wins", func(t *testing.T) {
 		for _, op := range []func(*fixture, uuid.UUID) error{
 			func(f *fixture, id uuid.UUID) error { _, err := f.Store.SealBatch(f.ctx, id); return err },
-			func(f *fixture, id uuid.UUID) error { _, err := f.Store.CancelBatch(f.ctx, id); return err },
+			func(f *fixture, id uuid.UUID) error { _, _, err := f.Store.CancelBatch(f.ctx, id); return err },
 		} {
 			f := newFixture(t, open)
 			u := f.user(false)

@@ -48,7 +48,10 @@ func testBatchTransitions(t *testing.T, open Opener) {
 			[]ingest.BatchStatus{ingest.BatchOpen},
 		},
 		ingest.BatchCancelled: {
-			func(f *fixture, id uuid.UUID) (*ingest.Batch, error) { return f.Store.CancelBatch(f.ctx, id) },
+			func(f *fixture, id uuid.UUID) (*ingest.Batch, error) {
+				b, _, err := f.Store.CancelBatch(f.ctx, id)
+				return b, err
+			},
 			[]ingest.BatchStatus{ingest.BatchOpen, ingest.BatchSealed},
 		},
 	}

@@ -32,7 +32,7 @@ func TestDataDirNamesTheDefaultDatabase(t *testing.T) {
 			mustSucceed(t, args(dir)...)
 			assertFile(t, filepath.Join(dir, "ingest.db"))
 			r := mustSucceed(t, "check", "--data-dir", dir)
-			if want := "ok: sqlite database at version 1, no pending migration\n"; r.stdout != want {
+			if want := checkOK(t, "sqlite"); r.stdout != want {
 				t.Errorf("check --data-dir: got %q, want %q", r.stdout, want)
 			}
 		})
@@ -83,7 +83,7 @@ func TestDatabaseURLFromTheEnvironment(t *testing.T) {
 			mustFail(t, "check")
 			mustSucceed(t, "migrate", "up")
 			r := mustSucceed(t, "check")
-			if want := "ok: " + dialect + " database at version 1, no pending migration\n"; r.stdout != want {
+			if want := checkOK(t, dialect); r.stdout != want {
 				t.Errorf("check: got %q, want %q", r.stdout, want)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ingest-portal/ingest/internal/testdb"
@@ -149,4 +150,70 @@ func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
 
 func TestUnknownCommandFails(t *testing.T) {
 	mustFail(t, "no-such-command")
+}
+
+var latestOnce struct {
+	sync.Once
+	version int64
+	err     error
+}
+
+// latest returns the newest migration this binary knows, so that the tests' expected output
+// follows the migrations instead of naming a version.
+func latest(t *testing.T) int64 {
+	t.Helper()
+	latestOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ingest-latest")
+		if err != nil {
+			latestOnce.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		store, err := sqlstore.Open(context.Background(), "sqlite://"+dir+"/probe.db")
+		if err != nil {
+			latestOnce.err = err
+			return
+		}
+		defer store.Close()
+		m, err := store.Migrator()
+		if err != nil {
+			latestOnce.err = err
+			return
+		}
+		latestOnce.version = m.Latest()
+	})
+	if latestOnce.err != nil {
+		t.Fatal(latestOnce.err)
+	}
+	return latestOnce.version
+}
+
+// appliedAll is what "migrate up" prints on an empty database.
+func appliedAll(t *testing.T) string {
+	var b strings.Builder
+	for v := int64(1); v <= latest(t); v++ {
+		fmt.Fprintf(&b, "applied migration %d\n", v)
+	}
+	return b.String()
+}
+
+// rolledBackAll is what "migrate down --to 0" prints on an up-to-date database.
+func rolledBackAll(t *testing.T) string {
+	var b strings.Builder
+	for v := latest(t); v >= 1; v-- {
+		fmt.Fprintf(&b, "rolled back migration %d\n", v)
+	}
+	return b.String() + "database at version 0\n"
+}
+
+// checkOK is what "check" prints on an up-to-date database.
+func checkOK(t *testing.T, dialect string) string {
+	return fmt.Sprintf("ok: %s database at version %d, no pending migration\n", dialect, latest(t))
+}
+
+// allPending is the error of command on an empty database.
+func allPending(t *testing.T, command string) string {
+	n := latest(t)
+	return fmt.Sprintf(`ingest: %s: %d %s pending (database at version 0, binary knows %d); run "ingest migrate up"`+"\n",
+		command, n, plural(int(n), "migration", "migrations"), n)
 }

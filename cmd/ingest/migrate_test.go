@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,37 +10,37 @@ import (
 func TestMigrateUpDownUpRoundTrip(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := mustSucceed(t, "migrate", "up", "--database-url", url)
-		if got, want := r.stdout, "applied migration 1\n"; got != want {
+		if got, want := r.stdout, appliedAll(t); got != want {
 			t.Errorf("migrate up: got %q, want %q", got, want)
 		}
 		if got := existingPortalTables(t, dialect, url); !slices.Equal(got, portalTables) {
 			t.Fatalf("after migrate up: got tables %q, want %q", got, portalTables)
 		}
 		r = mustSucceed(t, "check", "--database-url", url)
-		if got, want := r.stdout, "ok: "+dialect+" database at version 1, no pending migration\n"; got != want {
+		if got, want := r.stdout, checkOK(t, dialect); got != want {
 			t.Errorf("check: got %q, want %q", got, want)
 		}
 
 		r = mustSucceed(t, "migrate", "up", "--database-url", url)
-		if got, want := r.stdout, "database is up to date (version 1)\n"; got != want {
+		if got, want := r.stdout, fmt.Sprintf("database is up to date (version %d)\n", latest(t)); got != want {
 			t.Errorf("second migrate up: got %q, want %q", got, want)
 		}
 
 		r = mustSucceed(t, "migrate", "down", "--to", "0", "--database-url", url)
-		if got, want := r.stdout, "rolled back migration 1\ndatabase at version 0\n"; got != want {
+		if got, want := r.stdout, rolledBackAll(t); got != want {
 			t.Errorf("migrate down --to 0: got %q, want %q", got, want)
 		}
 		if got := existingPortalTables(t, dialect, url); len(got) != 0 {
 			t.Fatalf("after migrate down --to 0: want no portal table, got %q", got)
 		}
 		r = mustFail(t, "check", "--database-url", url)
-		wantErr := `ingest: check: 1 migration pending (database at version 0, binary knows 1); run "ingest migrate up"` + "\n"
+		wantErr := allPending(t, "check")
 		if r.stderr != wantErr {
 			t.Errorf("check after migrate down: got stderr %q, want %q", r.stderr, wantErr)
 		}
 
 		r = mustSucceed(t, "migrate", "up", "--database-url", url)
-		if got, want := r.stdout, "applied migration 1\n"; got != want {
+		if got, want := r.stdout, appliedAll(t); got != want {
 			t.Errorf("migrate up after down: got %q, want %q", got, want)
 		}
 		if got := existingPortalTables(t, dialect, url); !slices.Equal(got, portalTables) {
@@ -52,14 +53,21 @@ func TestMigrateUpDownUpRoundTrip(t *testing.T) {
 func TestMigrateDownWithoutToRollsBackTheNewestMigration(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
+		for v := latest(t); v >= 1; v-- {
+			r := mustSucceed(t, "migrate", "down", "--database-url", url)
+			want := fmt.Sprintf("rolled back migration %d\ndatabase at version %d\n", v, v-1)
+			if got := r.stdout; got != want {
+				t.Errorf("migrate down from %d: got %q, want %q", v, got, want)
+			}
+			tables := existingPortalTables(t, dialect, url)
+			if v > 1 && !slices.Equal(tables, portalTables) {
+				t.Errorf("after rolling back only migration %d: got tables %q, want %q", v, tables, portalTables)
+			}
+			if v == 1 && len(tables) != 0 {
+				t.Errorf("after rolling back migration 1: want no portal table, got %q", tables)
+			}
+		}
 		r := mustSucceed(t, "migrate", "down", "--database-url", url)
-		if got, want := r.stdout, "rolled back migration 1\ndatabase at version 0\n"; got != want {
-			t.Errorf("migrate down: got %q, want %q", got, want)
-		}
-		if got := existingPortalTables(t, dialect, url); len(got) != 0 {
-			t.Errorf("after migrate down: want no portal table, got %q", got)
-		}
-		r = mustSucceed(t, "migrate", "down", "--database-url", url)
 		if got, want := r.stdout, "nothing to roll back (database at version 0)\n"; got != want {
 			t.Errorf("migrate down at version 0: got %q, want %q", got, want)
 		}
@@ -98,13 +106,13 @@ func TestMigrateStatus(t *testing.T) {
 		}
 
 		state, summary := migrationState(t)
-		if state != "pending" || summary != "database at version 0 (binary knows 1)" {
-			t.Errorf("before migrate up: got %q, %q; want pending, database at version 0 (binary knows 1)", state, summary)
+		if want := fmt.Sprintf("database at version 0 (binary knows %d)", latest(t)); state != "pending" || summary != want {
+			t.Errorf("before migrate up: got %q, %q; want pending, %s", state, summary, want)
 		}
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		state, summary = migrationState(t)
-		if state != "applied" || summary != "database at version 1 (binary knows 1)" {
-			t.Errorf("after migrate up: got %q, %q; want applied, database at version 1 (binary knows 1)", state, summary)
+		if want := fmt.Sprintf("database at version %d (binary knows %d)", latest(t), latest(t)); state != "applied" || summary != want {
+			t.Errorf("after migrate up: got %q, %q; want applied, %s", state, summary, want)
 		}
 		mustSucceed(t, "migrate", "down", "--to", "0", "--database-url", url)
 		if state, _ := migrationState(t); state != "pending" {

@@ -1,0 +1,587 @@
+// Package s3 keeps blobs in S3-compatible object storage. Each upload session is one S3 multipart
+// upload whose parts are streamed straight from the client's request, and completion is
+// CompleteMultipartUpload: no byte is buffered whole in memory or copied after it has been sent.
+//
+// S3 does not let anyone read the parts of an unfinished multipart upload, so the store does not
+// implement ingest.PartReader.
+package s3
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// S3API is the part of the S3 client the store uses. *s3.Client implements it; tests may wrap it.
+type S3API interface {
+	CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	ListParts(ctx context.Context, in *s3.ListPartsInput, optFns ...func(*s3.Options)) (*s3.ListPartsOutput, error)
+	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+}
+
+var (
+	_ S3API              = (*s3.Client)(nil)
+	_ ingest.BlobStore   = (*Store)(nil)
+	_ ingest.PartLimiter = (*Store)(nil)
+)
+
+// S3's limits on multipart uploads: every part but the last has at least minPartSize bytes, none
+// has more than ingest.MaxPartSize, and there are at most maxParts.
+const (
+	minPartSize = 5 << 20
+	maxParts    = 10000
+)
+
+// DefaultRegion is the region Open uses when the URL names none.
+const DefaultRegion = "us-east-1"
+
+// Store is an ingest.BlobStore on one bucket of S3-compatible storage.
+type Store struct {
+	client S3API
+	bucket string
+	prefix string
+}
+
+// New returns a store that keeps objects in bucket through client, with keys under prefix
+// (slashes at its ends are dropped; "" for none). Any client will do: WritePart sets, for its own
+// requests, what streaming a part needs (see streamBody).
+func New(client S3API, bucket, prefix string) *Store {
+	return &Store{client: client, bucket: bucket, prefix: strings.Trim(prefix, "/")}
+}
+
+// Open returns a store for a URL of the form
+//
+//	s3://bucket[/prefix][?endpoint=http://127.0.0.1:7070][&region=us-east-1]
+//
+// Without an endpoint the store talks to AWS; with one, to that S3-compatible server with
+// path-style addressing. The region defaults to DefaultRegion. The credentials come from the
+// environment variables AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, optionally,
+// AWS_SESSION_TOKEN. Open sends no request; Ping checks the settings against the server.
+//
+// It returns EValidation for a URL it cannot use and when credentials are missing. Its errors
+// never repeat the URL, which could hold a secret.
+func Open(_ context.Context, rawURL string) (*Store, error) {
+	loc, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	access, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if access == "" || secret == "" {
+		return nil, ingest.Errorf(ingest.EValidation, "s3 storage needs the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	opts := s3.Options{
+		Region:      loc.region,
+		Credentials: credentials.NewStaticCredentialsProvider(access, secret, os.Getenv("AWS_SESSION_TOKEN")),
+		// Checksums the protocol does not require are neither sent nor asked for: S3-compatible
+		// servers differ in which they support, and the service checks every part's CRC32C and
+		// the file's SHA-256 itself.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+	if loc.endpoint != "" {
+		opts.BaseEndpoint = aws.String(loc.endpoint)
+		// A server addressed by IP address or a plain host name has no per-bucket host names.
+		opts.UsePathStyle = true
+	}
+	return New(s3.New(opts), loc.bucket, loc.prefix), nil
+}
+
+// location is what a storage URL says.
+type location struct {
+	bucket, prefix, endpoint, region string
+}
+
+// parseURL reads an s3:// URL. Its errors describe what is wrong without quoting the URL.
+func parseURL(rawURL string) (location, error) {
+	invalid := func(format string, args ...any) (location, error) {
+		return location{}, ingest.Errorf(ingest.EValidation, "s3 storage URL: "+format, args...)
+	}
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		return invalid("not a URL")
+	case u.Scheme != "s3":
+		return invalid("the scheme must be s3")
+	case u.User != nil:
+		return invalid("credentials belong in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL")
+	case u.Opaque != "" || u.Host == "":
+		return invalid("no bucket; want s3://bucket/prefix")
+	case u.Port() != "" || strings.Contains(u.Host, ":"):
+		return invalid("a bucket name has no port")
+	case u.Fragment != "":
+		return invalid("unexpected fragment")
+	}
+	loc := location{bucket: u.Host, prefix: strings.Trim(u.Path, "/"), region: DefaultRegion}
+	if loc.prefix != "" {
+		for seg := range strings.SplitSeq(loc.prefix, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return invalid("the prefix must not have empty, . or .. segments")
+			}
+		}
+	}
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return invalid("malformed query")
+	}
+	for name, values := range query {
+		if len(values) != 1 || values[0] == "" {
+			return invalid("each query parameter needs exactly one value")
+		}
+		switch name {
+		case "endpoint":
+			if err := checkEndpoint(values[0]); err != nil {
+				return location{}, err
+			}
+			loc.endpoint = strings.TrimSuffix(values[0], "/")
+		case "region":
+			loc.region = values[0]
+		default:
+			return invalid("unknown query parameter; known are endpoint and region")
+		}
+	}
+	return loc, nil
+}
+
+// checkEndpoint accepts the base URL of an S3 server.
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint is not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint must be an http or https URL")
+	case u.User != nil:
+		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint must not hold credentials")
+	case u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
+		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint must be scheme://host[:port] alone")
+	}
+	return nil
+}
+
+// Backend returns ingest.StorageS3.
+func (s *Store) Backend() ingest.StorageBackend { return ingest.StorageS3 }
+
+// Bucket returns the bucket the store keeps objects in.
+func (s *Store) Bucket() string { return s.bucket }
+
+// Prefix returns the key prefix of the store's objects, without slashes at its ends.
+func (s *Store) Prefix() string { return s.prefix }
+
+// PartSizeLimits returns S3's limits on the size of every part but the last: 5 MiB to 5 GiB.
+func (s *Store) PartSizeLimits() (int64, int64) { return minPartSize, ingest.MaxPartSize }
+
+// CreateUpload starts a multipart upload for u.Key and returns its upload id. It returns
+// EValidation for parts S3 would refuse to put together.
+func (s *Store) CreateUpload(ctx context.Context, u ingest.BlobUpload) (string, error) {
+	if err := checkShape(u); err != nil {
+		return "", err
+	}
+	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(u.Key),
+	})
+	if err != nil {
+		return "", fmt.Errorf("s3: create multipart upload: %w", err)
+	}
+	if aws.ToString(out.UploadId) == "" {
+		return "", errors.New("s3: create multipart upload: the server returned no upload id")
+	}
+	return *out.UploadId, nil
+}
+
+// WritePart streams r into part n of u's multipart upload. The body goes to the server as it is
+// read; a body that turns out too short or too long, or fails, fails the request before the server
+// has all the bytes it was promised, so a refused part does not replace a stored one.
+func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.Reader) (ingest.WrittenPart, error) {
+	if err := checkUpload(u); err != nil {
+		return ingest.WrittenPart{}, err
+	}
+	if total := u.TotalParts(); n < 1 || n > total {
+		return ingest.WrittenPart{}, ingest.Errorf(ingest.EValidation, "part %d is outside 1..%d", n, total)
+	}
+	size := u.PartSize(n)
+	body := &partBody{r: r, part: n, size: size, left: size}
+	out, err := s.client.UploadPart(body.trace(ctx), &s3.UploadPartInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(u.Key),
+		UploadId:      aws.String(u.StorageID),
+		PartNumber:    aws.Int32(int32(n)),
+		ContentLength: aws.Int64(size),
+		Body:          body,
+	}, streamBody)
+	// The body's own verdict comes first: the SDK reports it only as a failed request.
+	if berr := body.failure(); berr != nil {
+		return ingest.WrittenPart{}, berr
+	}
+	if err != nil {
+		return ingest.WrittenPart{}, translate(err, fmt.Sprintf("write part %d", n))
+	}
+	if aws.ToString(out.ETag) == "" {
+		return ingest.WrittenPart{}, fmt.Errorf("s3: write part %d: the server returned no ETag", n)
+	}
+	return ingest.WrittenPart{Number: n, Size: size, ETag: *out.ETag}, nil
+}
+
+// streamBody sets up an UploadPart request whose body can be read only once, from the client's
+// request, without holding it in memory:
+//
+//   - The payload is signed as UNSIGNED-PAYLOAD. The SDK otherwise hashes the body before sending
+//     it over plain HTTP, which needs a body it can rewind.
+//   - No request checksum is added. The SDK's default (a CRC32 per part) needs either a body it
+//     can rewind or, over HTTPS only, aws-chunked encoding with a trailer, which not every
+//     S3-compatible server accepts.
+//   - No retry: a body that has been read cannot be sent again; the client retries the part.
+//
+// Integrity comes from the service, which checks every part's CRC32C and the file's SHA-256.
+func streamBody(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	o.Retryer = aws.NopRetryer{}
+}
+
+// partBody yields the size bytes of one part from r and fails, instead of handing over its last
+// bytes, when r holds fewer or more. It hides any Seek or Len of r, so the SDK treats every body
+// alike: as a stream of the declared length.
+//
+// When the body fails, the connection it was going out on is reset rather than closed: a server
+// may take a connection closed normally in the middle of a body for the end of a shorter body and
+// store that as the part (versitygw does), while a reset is an error to every server.
+type partBody struct {
+	r    io.Reader
+	part int
+	size int64 // the bytes the part must have
+	left int64 // the bytes still to come
+
+	mu   sync.Mutex // guards err and conn, which the SDK's goroutines and WritePart share
+	err  error
+	conn net.Conn // the connection carrying the body, once the HTTP client has one
+}
+
+// trace returns ctx with a hook that records the connection the body goes out on.
+func (b *partBody) trace(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.conn = info.Conn
+		},
+	})
+}
+
+func (b *partBody) Read(p []byte) (int, error) {
+	if err := b.failure(); err != nil {
+		return 0, err
+	}
+	if b.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left > 0 {
+		switch {
+		case err == io.EOF:
+			return 0, b.fail(ingest.Errorf(ingest.EPartSizeMismatch,
+				"part %d has %d bytes, want %d", b.part, b.size-b.left, b.size))
+		case err != nil:
+			return 0, b.fail(fmt.Errorf("s3: write part %d: read body: %w", b.part, err))
+		}
+		return n, nil
+	}
+	// These bytes complete the part; they go out only when nothing follows them.
+	switch {
+	case err == nil:
+		err = b.atEnd()
+	case err != io.EOF:
+		err = fmt.Errorf("s3: write part %d: read body: %w", b.part, err)
+	}
+	if err != io.EOF {
+		return 0, b.fail(err)
+	}
+	return n, io.EOF
+}
+
+// atEnd returns io.EOF when r has nothing more to yield, EPartSizeMismatch when it has and the
+// read error otherwise.
+func (b *partBody) atEnd() error {
+	var one [1]byte
+	// As bufio does, give up on a reader that keeps returning nothing.
+	for range 100 {
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			return ingest.Errorf(ingest.EPartSizeMismatch, "part %d has more than %d bytes", b.part, b.size)
+		}
+		if err == io.EOF {
+			return io.EOF
+		}
+		if err != nil {
+			return fmt.Errorf("s3: write part %d: read body: %w", b.part, err)
+		}
+	}
+	return fmt.Errorf("s3: write part %d: read body: %w", b.part, io.ErrNoProgress)
+}
+
+// fail records err as the body's verdict and arranges for the HTTP client, which closes the
+// connection when the body fails, to reset it.
+func (b *partBody) fail(err error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.err = err
+	conn := b.conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0) // closing now sends RST and drops what has not been sent
+	}
+	return err
+}
+
+func (b *partBody) failure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// CompleteUpload completes u's multipart upload from parts. An empty file, which S3 cannot make
+// from a multipart upload, is put as an empty object instead. When the upload is gone but the
+// object is there with u's size, an earlier completion made it, and CompleteUpload succeeds again.
+func (s *Store) CompleteUpload(ctx context.Context, u ingest.BlobUpload, parts []ingest.WrittenPart) error {
+	if err := checkUpload(u); err != nil {
+		return err
+	}
+	if err := checkParts(u, parts); err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return s.completeEmpty(ctx, u)
+	}
+	completed := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
+	}
+	_, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(s.bucket),
+		Key:             aws.String(u.Key),
+		UploadId:        aws.String(u.StorageID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
+	})
+	switch code := apiCode(err); {
+	case err == nil:
+		return nil
+	case code == "NoSuchUpload":
+		return s.completedBefore(ctx, u, err)
+	case code == "InvalidPart":
+		return &ingest.Error{Code: ingest.ENotFound, Message: "a part of the upload is not in storage", Err: err}
+	case code == "EntityTooSmall":
+		return &ingest.Error{Code: ingest.EValidation, Message: "a part other than the last is smaller than S3's minimum of 5 MiB", Err: err}
+	}
+	return fmt.Errorf("s3: complete multipart upload: %w", err)
+}
+
+// completeEmpty makes the empty object of an empty file and aborts its upload. The upload is
+// looked up first, so that an aborted upload does not complete; putting the object before the
+// abort lets a completion interrupted between the two be repeated.
+func (s *Store) completeEmpty(ctx context.Context, u ingest.BlobUpload) error {
+	_, err := s.client.ListParts(ctx, &s3.ListPartsInput{
+		Bucket:   aws.String(s.bucket),
+		Key:      aws.String(u.Key),
+		UploadId: aws.String(u.StorageID),
+		MaxParts: aws.Int32(1),
+	})
+	if apiCode(err) == "NoSuchUpload" {
+		return s.completedBefore(ctx, u, err)
+	}
+	if err != nil {
+		return fmt.Errorf("s3: complete empty upload: list parts: %w", err)
+	}
+	if _, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(u.Key),
+		ContentLength: aws.Int64(0),
+	}); err != nil {
+		return fmt.Errorf("s3: complete empty upload: put object: %w", err)
+	}
+	return s.AbortUpload(ctx, u)
+}
+
+// completedBefore decides a completion whose upload is gone: it succeeded before when the object
+// is there with the upload's size; otherwise the upload was aborted or never existed.
+func (s *Store) completedBefore(ctx context.Context, u ingest.BlobUpload, cause error) error {
+	size, err := s.StatObject(ctx, u.Key)
+	switch {
+	case err == nil && size == u.Size:
+		return nil
+	case err != nil && ingest.ErrorCode(err) != ingest.ENotFound:
+		return err
+	}
+	return &ingest.Error{Code: ingest.ENotFound, Message: "upload not found", Err: cause}
+}
+
+// AbortUpload aborts u's multipart upload, which deletes its parts. An upload that is already gone
+// is no error.
+func (s *Store) AbortUpload(ctx context.Context, u ingest.BlobUpload) error {
+	if u.StorageID == "" {
+		return nil // never created: nothing was left behind
+	}
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket:   aws.String(s.bucket),
+		Key:      aws.String(u.Key),
+		UploadId: aws.String(u.StorageID),
+	})
+	if err != nil && apiCode(err) != "NoSuchUpload" {
+		return fmt.Errorf("s3: abort multipart upload: %w", err)
+	}
+	return nil
+}
+
+// ReadObject streams length bytes of the object at key from offset, to its end for a negative
+// length. Reading at or past the end reads nothing, as it does from a file.
+func (s *Store) ReadObject(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, ingest.Errorf(ingest.EValidation, "offset %d is negative", offset)
+	}
+	if length == 0 {
+		// HTTP cannot ask for no bytes; the object must still exist.
+		if _, err := s.StatObject(ctx, key); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}
+	switch {
+	case length > 0 && length <= math.MaxInt64-offset:
+		in.Range = aws.String("bytes=" + strconv.FormatInt(offset, 10) + "-" + strconv.FormatInt(offset+length-1, 10))
+	case offset > 0:
+		in.Range = aws.String("bytes=" + strconv.FormatInt(offset, 10) + "-")
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if apiCode(err) == "InvalidRange" {
+		// S3 refuses a range that starts at or past the end; a missing object is NoSuchKey.
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if err != nil {
+		return nil, translate(err, "read object")
+	}
+	return out.Body, nil
+}
+
+// StatObject returns the size of the object at key.
+func (s *Store) StatObject(ctx context.Context, key string) (int64, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, translate(err, "stat object")
+	}
+	if out.ContentLength == nil {
+		return 0, errors.New("s3: stat object: the server returned no size")
+	}
+	return *out.ContentLength, nil
+}
+
+// DeleteObject deletes the object at key; a missing object is no error.
+func (s *Store) DeleteObject(ctx context.Context, key string) error {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("s3: delete object: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the bucket exists and the credentials may use it.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
+		return fmt.Errorf("s3: head bucket: %w", err)
+	}
+	return nil
+}
+
+// checkUpload refuses an upload that CreateUpload cannot have returned.
+func checkUpload(u ingest.BlobUpload) error {
+	if u.StorageID == "" {
+		return ingest.Errorf(ingest.EValidation, "the upload has no storage id")
+	}
+	return checkShape(u)
+}
+
+// checkShape refuses an upload that S3 cannot hold.
+func checkShape(u ingest.BlobUpload) error {
+	switch {
+	case u.Key == "":
+		return ingest.Errorf(ingest.EValidation, "the upload has no object key")
+	case u.Size < 0 || u.ChunkSize <= 0:
+		return ingest.Errorf(ingest.EValidation, "the upload's size %d or chunk size %d is out of range", u.Size, u.ChunkSize)
+	case u.TotalParts() > maxParts:
+		return ingest.Errorf(ingest.EValidation, "the upload has %d parts; S3 allows %d", u.TotalParts(), maxParts)
+	case u.TotalParts() > 1 && u.ChunkSize < minPartSize || u.PartSize(1) > ingest.MaxPartSize:
+		return ingest.Errorf(ingest.EValidation, "parts of %d bytes are outside S3's limits of %d to %d", u.ChunkSize, minPartSize, int64(ingest.MaxPartSize))
+	}
+	return nil
+}
+
+// checkParts insists on every part of u, in order, each with its ETag.
+func checkParts(u ingest.BlobUpload, parts []ingest.WrittenPart) error {
+	if len(parts) != u.TotalParts() {
+		return ingest.Errorf(ingest.EValidation, "completion needs all %d parts, got %d", u.TotalParts(), len(parts))
+	}
+	for i, p := range parts {
+		if p.Number != i+1 || p.ETag == "" {
+			return ingest.Errorf(ingest.EValidation, "completion needs parts 1..%d in order, each with its ETag", len(parts))
+		}
+	}
+	return nil
+}
+
+// apiCode returns the S3 error code of err ("NoSuchKey", …), or "" when err has none.
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// isNotFound tells whether err says that an object or upload does not exist. HEAD requests have
+// no error body, so their 404 comes as the code NotFound.
+func isNotFound(err error) bool {
+	switch apiCode(err) {
+	case "NoSuchKey", "NotFound", "NoSuchUpload":
+		return true
+	}
+	return false
+}
+
+// translate turns a not-found answer into ENotFound and wraps any other error with what failed.
+func translate(err error, what string) error {
+	if isNotFound(err) {
+		return &ingest.Error{Code: ingest.ENotFound, Message: what + ": not found in storage", Err: err}
+	}
+	return fmt.Errorf("s3: %s: %w", what, err)
+}

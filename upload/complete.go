@@ -1,0 +1,245 @@
+package upload
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// checksumMismatch prefixes the failure reason of a file whose bytes contradicted the declared
+// hash, so that a repeated completion answers CHECKSUM_MISMATCH again.
+const checksumMismatch = "checksum mismatch"
+
+// Complete finishes an upload whose parts are all received: it makes the object, finishes the
+// file's SHA-256 (reading back only what the running hash has not covered), checks it against the
+// declared hash, and in one transaction stores the file, completes the session, counts the file in
+// its batch and writes the file.stored event. Completing again returns the same file. A completion
+// interrupted after the object was made is finished by the next one.
+//
+// It returns EMissingParts (details: "missing"), EChecksumMismatch (the session and file are then
+// FAILED), ESessionNotActive, ESessionExpired and ENotFound.
+func (s *Service) Complete(ctx context.Context, actor *ingest.User, sessionID uuid.UUID) (*ingest.File, error) {
+	if _, err := s.session(ctx, actor, sessionID); err != nil {
+		return nil, err
+	}
+	// One completion of a session at a time in this process; the store's compare-and-set decides
+	// between processes. The session is read again under the lock.
+	unlock, err := s.hashes.Lock(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	sess, err := s.store.UploadSession(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	file, err := s.store.File(ctx, sess.FileID)
+	if err != nil {
+		return nil, err
+	}
+	if done, err := s.ended(sess, file); done || err != nil {
+		return file, err
+	}
+	if err := s.expired(ctx, sess); err != nil {
+		return nil, err
+	}
+	written, err := s.writtenParts(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	u := s.blobUpload(sess, file.SizeBytes)
+	if err := s.blobs.CompleteUpload(ctx, u, written); err != nil {
+		return nil, fmt.Errorf("complete the object: %w", err)
+	}
+	sum, err := s.finishHash(ctx, sess, u)
+	if err != nil {
+		return nil, err
+	}
+	if sess.DeclaredSHA256 != "" && sum != sess.DeclaredSHA256 {
+		return nil, s.rejectChecksum(ctx, sess, u, sum)
+	}
+	stored, err := s.store.StoreFile(ctx, sessionID, ingest.StoredObject{
+		SHA256: sum, SizeBytes: file.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: u.Key,
+	})
+	var te *ingest.TransitionError
+	if errors.As(err, &te) {
+		// Another process completed (or ended) the session meanwhile: answer what it decided.
+		if again, againErr := s.store.UploadSession(ctx, sessionID); againErr == nil {
+			if f, fileErr := s.store.File(ctx, sess.FileID); fileErr == nil {
+				if done, endErr := s.ended(again, f); done {
+					return f, endErr
+				}
+			}
+		}
+	}
+	return stored, err
+}
+
+// ended answers a completion of a session that has already ended: the stored file for a complete
+// one, CHECKSUM_MISMATCH again for one that failed on its hash, SESSION_NOT_ACTIVE otherwise.
+func (s *Service) ended(sess *ingest.UploadSession, file *ingest.File) (bool, error) {
+	switch {
+	case sess.Status == ingest.SessionComplete:
+		return true, nil
+	case sess.Status.Active():
+		return false, nil
+	case strings.HasPrefix(file.FailureReason, checksumMismatch):
+		return true, &ingest.Error{Code: ingest.EChecksumMismatch, Message: file.FailureReason}
+	}
+	return true, ingest.CheckSessionTransition(sess.ID, sess.Status, ingest.SessionComplete)
+}
+
+// writtenParts returns every part of the session as the blob store wrote it, or EMissingParts.
+func (s *Service) writtenParts(ctx context.Context, sess *ingest.UploadSession) ([]ingest.WrittenPart, error) {
+	parts, err := s.store.Parts(ctx, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	byNumber := make(map[int]*ingest.Part, len(parts))
+	for _, p := range parts {
+		if p.Status == ingest.PartReceived {
+			byNumber[p.PartNumber] = p
+		}
+	}
+	written := make([]ingest.WrittenPart, 0, sess.TotalParts)
+	missing := []int{}
+	for n := 1; n <= sess.TotalParts; n++ {
+		p, ok := byNumber[n]
+		if !ok {
+			missing = append(missing, n)
+			continue
+		}
+		written = append(written, ingest.WrittenPart{Number: n, Size: p.SizeBytes, ETag: p.ETag})
+	}
+	if len(missing) > 0 {
+		return nil, &ingest.Error{Code: ingest.EMissingParts,
+			Message: fmt.Sprintf("%d of %d parts are not received yet", len(missing), sess.TotalParts),
+			Details: map[string]any{"missing": missing}}
+	}
+	return written, nil
+}
+
+// finishHash completes the running hash with the bytes it has not covered, read from the object.
+func (s *Service) finishHash(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload) (string, error) {
+	h, err := restoreHash(sess.HashState)
+	if err != nil {
+		return "", err
+	}
+	if offset := u.PartOffset(sess.HashedParts + 1); offset < u.Size {
+		r, err := s.blobs.ReadObject(ctx, u.Key, offset, -1)
+		if err != nil {
+			return "", fmt.Errorf("read the object back: %w", err)
+		}
+		defer r.Close()
+		if _, err := io.Copy(h, r); err != nil {
+			return "", fmt.Errorf("read the object back: %w", err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// rejectChecksum fails an upload whose bytes are not what the client declared, and deletes them.
+func (s *Service) rejectChecksum(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload, sum string) error {
+	reason := fmt.Sprintf("%s: declared sha256 %s, received bytes hash to %s", checksumMismatch, sess.DeclaredSHA256, sum)
+	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reason); err != nil {
+		return err
+	}
+	if err := s.blobs.DeleteObject(context.WithoutCancel(ctx), u.Key); err != nil {
+		s.logger.Warn("delete the object of a file that failed its checksum", "session", sess.ID, "err", err)
+	}
+	return &ingest.Error{Code: ingest.EChecksumMismatch, Message: reason,
+		Details: map[string]any{"declared_sha256": sess.DeclaredSHA256, "computed_sha256": sum}}
+}
+
+// Abort ends an upload at the client's request: the session becomes ABORTED, its file FAILED and
+// counted in its batch, and its temporary data is deleted. Aborting an aborted session answers it
+// again. It returns ESessionNotActive for a session that completed or failed, and ENotFound.
+func (s *Service) Abort(ctx context.Context, actor *ingest.User, sessionID uuid.UUID) (*ingest.UploadSession, error) {
+	sess, err := s.session(ctx, actor, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Status == ingest.SessionAborted {
+		return sess, nil
+	}
+	ended, err := s.store.EndUpload(ctx, sessionID, ingest.SessionAborted, "aborted by the client")
+	if err != nil {
+		return nil, err
+	}
+	s.removeTemporary(ctx, ended)
+	return ended, nil
+}
+
+// removeTemporary deletes the blob data of an ended session. The database change came first, so
+// a failure here leaves only garbage, never a session without its data; it is logged.
+func (s *Service) removeTemporary(ctx context.Context, sess *ingest.UploadSession) {
+	file, err := s.store.File(ctx, sess.FileID)
+	if err != nil {
+		s.logger.Warn("find the file of an ended session", "session", sess.ID, "err", err)
+		return
+	}
+	s.discard(ctx, s.blobUpload(sess, file.SizeBytes))
+}
+
+// expire fails an expired session and removes its temporary data. It reports whether the session
+// has ended, by this call or another.
+func (s *Service) expire(ctx context.Context, sess *ingest.UploadSession) bool {
+	ended, err := s.store.EndUpload(context.WithoutCancel(ctx), sess.ID, ingest.SessionFailed, "expired")
+	if err != nil {
+		if ingest.ErrorCode(err) == ingest.ESessionNotActive {
+			return true
+		}
+		s.logger.Warn("expire an upload session", "session", sess.ID, "err", err)
+		return false
+	}
+	s.logger.Info("upload session expired", "session", sess.ID, "file", sess.FileID)
+	s.removeTemporary(ctx, ended)
+	return true
+}
+
+// Sweep fails every session past its expiry and removes its temporary data, and returns how many
+// it ended. It stops early when a round ends none (the failures are logged).
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	const round = 100
+	total := 0
+	for {
+		due, err := s.store.ExpiredSessions(ctx, s.now(), round)
+		if err != nil {
+			return total, err
+		}
+		ended := 0
+		for _, sess := range due {
+			if s.expire(ctx, sess) {
+				ended++
+			}
+		}
+		total += ended
+		if len(due) < round || ended == 0 {
+			return total, nil
+		}
+	}
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("sweep expired upload sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

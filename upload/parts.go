@@ -1,0 +1,314 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Digest is what a client claims about a part's bytes in a Content-Digest (RFC 9530); nil fields
+// were not sent.
+type Digest struct {
+	SHA256 []byte
+	CRC32C *uint32
+}
+
+// PutPart stores part n of a session from body, which must hold exactly the part's size, and
+// records it RECEIVED once its bytes are durable. Sending a received part again with the same
+// bytes answers the part again; with other bytes it answers EPartAlreadyReceived, and nothing
+// stored changes. It returns EValidation for a part number outside the upload, EPartSizeMismatch
+// when size is not the part's, EChecksumMismatch when the bytes contradict the digest,
+// ESessionNotActive, ESessionExpired, and ENotFound.
+func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uuid.UUID, n int, size int64, body io.Reader, d Digest) (*ingest.Part, error) {
+	sess, err := s.session(ctx, actor, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.takesParts(ctx, sess); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > sess.TotalParts {
+		return nil, &ingest.Error{Code: ingest.EValidation, Message: fmt.Sprintf("part %d is not a part of this upload", n),
+			Details: map[string]any{"total_parts": sess.TotalParts}}
+	}
+	file, err := s.store.File(ctx, sess.FileID)
+	if err != nil {
+		return nil, err
+	}
+	u := s.blobUpload(sess, file.SizeBytes)
+	if want := u.PartSize(n); size != want {
+		return nil, &ingest.Error{Code: ingest.EPartSizeMismatch, Message: fmt.Sprintf("part %d has %d bytes, not %d", n, want, size),
+			Details: map[string]any{"expected_size_bytes": want}}
+	}
+
+	unlock, err := s.parts.Lock(ctx, partKey{sessionID, n})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	part, err := s.store.BeginPart(ctx, &ingest.Part{SessionID: sessionID, PartNumber: n, TempKey: u.StorageID, SizeBytes: size})
+	if err != nil {
+		return nil, err
+	}
+	if part.Status == ingest.PartReceived {
+		return s.compareReceived(part, body, size, d)
+	}
+	// Holding the part's lock, any PENDING part is a writer that died: write over it.
+
+	// The running hash follows the part being streamed when it is the next one in order, so that
+	// an upload sent in order is hashed once, as it arrives, and never read back.
+	fresh, err := s.store.UploadSession(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	var running hash.Hash
+	if fresh.HashedParts == n-1 {
+		if running, err = restoreHash(fresh.HashState); err != nil {
+			return nil, err
+		}
+	}
+	sums := newPartSums(d, running)
+	written, err := s.blobs.WritePart(ctx, u, n, io.TeeReader(body, sums))
+	if err != nil {
+		s.failPart(ctx, sessionID, n)
+		return nil, err
+	}
+	receipt, err := sums.verify(d, size)
+	if err != nil {
+		s.failPart(ctx, sessionID, n)
+		return nil, err
+	}
+	receipt.ETag = written.ETag
+	part, err = s.store.ReceivePart(ctx, sessionID, n, receipt, s.now().Add(s.cfg.SessionTTL))
+	var te *ingest.TransitionError
+	if errors.As(err, &te) && te.Code == ingest.EInvalidTransition {
+		// Another instance recorded the part first: answer as a repeated send would.
+		current, lookupErr := s.partOf(ctx, sessionID, n)
+		if lookupErr != nil {
+			return nil, lookupErr
+		}
+		return sameBytes(current, receipt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if running != nil {
+		s.advanceHash(ctx, sessionID, n-1, n, running)
+	}
+	s.foldReceived(ctx, sess, u)
+	return part, nil
+}
+
+// takesParts returns the error for a session that no longer takes parts.
+func (s *Service) takesParts(ctx context.Context, sess *ingest.UploadSession) error {
+	if !sess.Status.Active() {
+		return ingest.CheckSessionTransition(sess.ID, sess.Status, ingest.SessionInProgress)
+	}
+	return s.expired(ctx, sess)
+}
+
+// failPart records that a write of the part failed; the client's retry reopens it.
+func (s *Service) failPart(ctx context.Context, sessionID uuid.UUID, n int) {
+	if _, err := s.store.FailPart(context.WithoutCancel(ctx), sessionID, n); err != nil {
+		s.logger.Warn("record a failed part", "session", sessionID, "part", n, "err", err)
+	}
+}
+
+// compareReceived answers a part sent again: the bytes are read and summed, never stored.
+func (s *Service) compareReceived(part *ingest.Part, body io.Reader, size int64, d Digest) (*ingest.Part, error) {
+	sums := newPartSums(d, nil)
+	if n, err := io.Copy(sums, io.LimitReader(body, size+1)); err != nil {
+		return nil, err
+	} else if n != size {
+		return nil, ingest.Errorf(ingest.EPartSizeMismatch, "part %d: the body has %d bytes, not %d", part.PartNumber, n, size)
+	}
+	receipt, err := sums.verify(d, size)
+	if err != nil {
+		return nil, err
+	}
+	return sameBytes(part, receipt)
+}
+
+// sameBytes answers the received part if receipt describes the same bytes, and
+// EPartAlreadyReceived otherwise.
+func sameBytes(part *ingest.Part, receipt ingest.PartReceipt) (*ingest.Part, error) {
+	same := part.CRC32C != nil && *part.CRC32C == receipt.CRC32C && part.SizeBytes == receipt.SizeBytes &&
+		(part.SHA256 == "" || receipt.SHA256 == "" || part.SHA256 == receipt.SHA256)
+	if !same {
+		return nil, &ingest.Error{Code: ingest.EPartAlreadyReceived,
+			Message: fmt.Sprintf("part %d was already received with other bytes", part.PartNumber),
+			Details: map[string]any{"part_number": part.PartNumber}}
+	}
+	return part, nil
+}
+
+func (s *Service) partOf(ctx context.Context, sessionID uuid.UUID, n int) (*ingest.Part, error) {
+	parts, err := s.store.Parts(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		if p.PartNumber == n {
+			return p, nil
+		}
+	}
+	return nil, ingest.Errorf(ingest.ENotFound, "part %d not found", n)
+}
+
+// partSums computes what the service learns of a part's bytes as they stream: always the
+// CRC32C, the SHA-256 of the part only when the client sent one to verify, and the running file
+// hash when this part is next in order.
+type partSums struct {
+	crc     hash.Hash32
+	sha     hash.Hash // nil unless the client sent a SHA-256 digest
+	running hash.Hash // nil unless this part is folded into the file hash as it streams
+	n       int64
+}
+
+func newPartSums(d Digest, running hash.Hash) *partSums {
+	p := &partSums{crc: crc32.New(castagnoli), running: running}
+	if d.SHA256 != nil {
+		p.sha = sha256.New()
+	}
+	return p
+}
+
+// Write implements io.Writer; hash writes never fail.
+func (p *partSums) Write(b []byte) (int, error) {
+	p.crc.Write(b)
+	if p.sha != nil {
+		p.sha.Write(b)
+	}
+	if p.running != nil {
+		p.running.Write(b)
+	}
+	p.n += int64(len(b))
+	return len(b), nil
+}
+
+// verify checks the sums against the client's digest and returns the part's receipt.
+func (p *partSums) verify(d Digest, size int64) (ingest.PartReceipt, error) {
+	r := ingest.PartReceipt{SizeBytes: size, CRC32C: p.crc.Sum32()}
+	if d.CRC32C != nil && *d.CRC32C != r.CRC32C {
+		return r, &ingest.Error{Code: ingest.EChecksumMismatch, Message: "the part's CRC32C differs from its Content-Digest"}
+	}
+	if p.sha != nil {
+		sum := p.sha.Sum(nil)
+		if !bytes.Equal(sum, d.SHA256) {
+			return r, &ingest.Error{Code: ingest.EChecksumMismatch, Message: "the part's SHA-256 differs from its Content-Digest"}
+		}
+		r.SHA256 = hex.EncodeToString(sum)
+	}
+	return r, nil
+}
+
+// restoreHash returns a SHA-256 in the state marshalled into state (empty: the initial state).
+func restoreHash(state []byte) (hash.Hash, error) {
+	h := sha256.New()
+	if len(state) > 0 {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return nil, fmt.Errorf("restore the running hash: %w", err)
+		}
+	}
+	return h, nil
+}
+
+func marshalHash(h hash.Hash) []byte {
+	// sha256's digest always marshals; the error exists for other hashes.
+	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+	return state
+}
+
+// advanceHash records that the running hash covers parts 1..to. Losing the compare-and-set means
+// another request advanced it first, which is fine: the work is only wasted.
+func (s *Service) advanceHash(ctx context.Context, sessionID uuid.UUID, from, to int, h hash.Hash) {
+	unlock, err := s.hashes.Lock(ctx, sessionID)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	if err := s.store.AdvanceHash(ctx, sessionID, from, to, marshalHash(h)); err != nil && ingest.ErrorCode(err) != ingest.EConflict {
+		s.logger.Warn("advance the running hash", "session", sessionID, "err", err)
+	}
+}
+
+// foldReceived folds parts that arrived out of order into the running hash as soon as the parts
+// before them are in, reading them back from a store that can (local disk: from the page cache),
+// so that completing a file sent in parallel has little left to read. Without the capability
+// (S3) the rest is read from the finished object at completion.
+func (s *Service) foldReceived(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload) {
+	pr, ok := s.blobs.(ingest.PartReader)
+	if !ok {
+		return
+	}
+	unlock, err := s.hashes.Lock(ctx, sess.ID)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	fresh, err := s.store.UploadSession(ctx, sess.ID)
+	if err != nil || !fresh.Status.Active() {
+		return
+	}
+	parts, err := s.store.Parts(ctx, sess.ID)
+	if err != nil {
+		return
+	}
+	received := make(map[int]bool, len(parts))
+	for _, p := range parts {
+		received[p.PartNumber] = p.Status == ingest.PartReceived
+	}
+	next := fresh.HashedParts + 1
+	if !received[next] {
+		return
+	}
+	h, err := restoreHash(fresh.HashState)
+	if err != nil {
+		return
+	}
+	for ; next <= fresh.TotalParts && received[next]; next++ {
+		if err := readPart(ctx, pr, u, next, h); err != nil {
+			s.logger.Warn("fold a part into the running hash", "session", sess.ID, "part", next, "err", err)
+			return
+		}
+	}
+	if err := s.store.AdvanceHash(ctx, sess.ID, fresh.HashedParts, next-1, marshalHash(h)); err != nil && ingest.ErrorCode(err) != ingest.EConflict {
+		s.logger.Warn("advance the running hash", "session", sess.ID, "err", err)
+	}
+}
+
+func readPart(ctx context.Context, pr ingest.PartReader, u ingest.BlobUpload, n int, w io.Writer) error {
+	r, err := pr.ReadPart(ctx, u, n)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(w, r)
+	return err
+}
+
+// Parts returns the parts of a session the actor can see.
+func (s *Service) Parts(ctx context.Context, actor *ingest.User, sessionID uuid.UUID) ([]*ingest.Part, error) {
+	if _, err := s.session(ctx, actor, sessionID); err != nil {
+		return nil, err
+	}
+	return s.store.Parts(ctx, sessionID)
+}
+
+// Session returns a session the actor can see.
+func (s *Service) Session(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadSession, error) {
+	return s.session(ctx, actor, id)
+}

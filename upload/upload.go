@@ -1,0 +1,134 @@
+// Package upload is the portal's upload service: it creates upload sessions, takes their parts,
+// completes, aborts and expires them, and manages batches, talking only to the root package's
+// Store and BlobStore. Every method takes the acting user: a user sees only what they own (another
+// user's resource is "not found"), an admin sees everything.
+package upload
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// Config holds the service's limits.
+type Config struct {
+	SessionTTL      time.Duration // a session expires this long after its last activity
+	DefaultChunk    int64         // the part size when the client asks for none
+	MaxFileSize     int64         // the largest file a session may declare
+	MaxSingleUpload int64         // the largest body of a single-request upload
+}
+
+// DefaultConfig returns the defaults of DESIGN.md §3 and §6.
+func DefaultConfig() Config {
+	return Config{
+		SessionTTL:      24 * time.Hour,
+		DefaultChunk:    8 << 20,
+		MaxFileSize:     1 << 40,
+		MaxSingleUpload: 64 << 20,
+	}
+}
+
+// Validate returns EValidation for a configuration the service cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.SessionTTL <= 0:
+		return ingest.Errorf(ingest.EValidation, "the session TTL must be positive")
+	case c.DefaultChunk <= 0:
+		return ingest.Errorf(ingest.EValidation, "the default part size must be positive")
+	case c.MaxFileSize < 0 || c.MaxSingleUpload < 0:
+		return ingest.Errorf(ingest.EValidation, "size limits cannot be negative")
+	}
+	return nil
+}
+
+// Service is the upload service.
+type Service struct {
+	store  ingest.Store
+	blobs  ingest.BlobStore
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+	// parts serialises writers of one part, and hashes writers of one session's running hash,
+	// within this process. The local backend writes every part of a session into one file, so
+	// two writers of a part must never overlap; across processes S3's ETags fence instead.
+	parts  keyedMutex[partKey]
+	hashes keyedMutex[uuid.UUID]
+}
+
+type partKey struct {
+	session uuid.UUID
+	number  int
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the service read the time from now.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger makes the service log to logger.
+func WithLogger(logger *slog.Logger) Option { return func(s *Service) { s.logger = logger } }
+
+// New returns the service over store and blobs.
+func New(store ingest.Store, blobs ingest.BlobStore, cfg Config, opts ...Option) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{store: store, blobs: blobs, cfg: cfg, now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// visible reports whether actor may see a resource of owner.
+func visible(actor *ingest.User, owner uuid.UUID) bool {
+	return actor.IsAdmin || actor.ID == owner
+}
+
+// notFound is the answer for a resource that does not exist or that actor may not see: the two
+// must be indistinguishable.
+func notFound(entity string, id uuid.UUID) error {
+	return ingest.Errorf(ingest.ENotFound, "%s %s not found", entity, id)
+}
+
+// session returns the session with the id, if actor may see it.
+func (s *Service) session(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadSession, error) {
+	sess, err := s.store.UploadSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !visible(actor, sess.UploadedByID) {
+		return nil, notFound("upload session", id)
+	}
+	return sess, nil
+}
+
+// blobUpload names the session's upload in the blob store. The object key follows from the file
+// id alone (ObjectKey dated by the id's time), so nothing else needs storing.
+func (s *Service) blobUpload(sess *ingest.UploadSession, size int64) ingest.BlobUpload {
+	return ingest.BlobUpload{
+		SessionID: sess.ID,
+		StorageID: sess.StorageUploadID,
+		Key:       ingest.ObjectKey(s.blobs.Prefix(), sess.FileID, ingest.IDTime(sess.FileID)),
+		Size:      size,
+		ChunkSize: sess.ChunkSizeBytes,
+	}
+}
+
+// expired reports whether an active session is past its expiry, and if so fails it (as the
+// sweeper would) and returns ESessionExpired.
+func (s *Service) expired(ctx context.Context, sess *ingest.UploadSession) error {
+	if !sess.Status.Active() || s.now().Before(sess.ExpiresAt) {
+		return nil
+	}
+	s.expire(ctx, sess)
+	return ingest.Errorf(ingest.ESessionExpired, "upload session %s expired at %s", sess.ID, sess.ExpiresAt.Format(time.RFC3339))
+}
