@@ -74,6 +74,8 @@ type UploadStore interface {
 	UploadSession(ctx context.Context, id uuid.UUID) (*UploadSession, error)
 	// ListFiles returns a page of files, newest first.
 	ListFiles(ctx context.Context, f FileFilter) ([]*File, error)
+	// CountActiveSessions returns how many sessions are INIT or IN_PROGRESS.
+	CountActiveSessions(ctx context.Context) (int, error)
 	// ExpiredSessions returns up to limit active sessions whose expiry is before t, oldest first.
 	ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]*UploadSession, error)
 	// SessionByIdempotencyKey returns the user's session with the key, or ENotFound.

@@ -10,6 +10,9 @@ import (
 // matter, so it lives here and not among the domain's codes.
 const codeMethodNotAllowed ingest.Code = "METHOD_NOT_ALLOWED"
 
+// codeRangeNotSatisfiable answers a download range wholly outside the file.
+const codeRangeNotSatisfiable ingest.Code = "RANGE_NOT_SATISFIABLE"
+
 // statuses maps every code a client may see to its HTTP status (DESIGN.md §4).
 var statuses = map[ingest.Code]int{
 	ingest.EUnauthenticated:     http.StatusUnauthorized,
@@ -29,6 +32,7 @@ var statuses = map[ingest.Code]int{
 	ingest.EConflict:            http.StatusConflict,
 	ingest.EInvalidTransition:   http.StatusConflict,
 	codeMethodNotAllowed:        http.StatusMethodNotAllowed,
+	codeRangeNotSatisfiable:     http.StatusRequestedRangeNotSatisfiable,
 }
 
 // errorBody is the JSON of every error answer.

@@ -22,7 +22,7 @@ func TestEveryCodeAnswersItsDesignedStatus(t *testing.T) {
 		"MISSING_PARTS": 409, "BATCH_NOT_OPEN": 409, "SESSION_EXPIRED": 410, "CHECKSUM_MISMATCH": 422, "RATE_LIMITED": 429,
 		"CONFLICT": 409, "INVALID_TRANSITION": 409,
 	} {
-		s := httpapi.New(slog.New(slog.DiscardHandler))
+		s := httpapi.New(httpapi.Config{})
 		rec := httptest.NewRecorder()
 		err := fmt.Errorf("wrapped: %w", &ingest.Error{Code: code, Message: "the message", Details: map[string]any{"missing": []int{2}}})
 		s.WriteError(rec, httptest.NewRequest("GET", "/x", nil), err)
@@ -49,7 +49,7 @@ func TestInternalErrorsSayNothingMore(t *testing.T) {
 		&ingest.Error{Code: ingest.EInternal, Message: "disk /var/lib/ingest at 10.0.0.7 full"},
 	} {
 		var logs bytes.Buffer
-		s := httpapi.New(slog.New(slog.NewTextHandler(&logs, nil)))
+		s := httpapi.New(httpapi.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		rec := httptest.NewRecorder()
 		s.WriteError(rec, httptest.NewRequest("PUT", "/api/v1/uploads/x/parts/1", nil), err)
 		if rec.Code != 500 || strings.TrimSpace(rec.Body.String()) != `{"error":{"code":"INTERNAL","message":"internal error"}}` {

@@ -1,16 +1,17 @@
-// Package httpapi is the portal's HTTP interface: routes, JSON, and the one place where error codes
-// become HTTP statuses. Clients see an error's code and message; an unexpected error reaches them
-// as INTERNAL with nothing more, and its detail goes to the log.
+// Package httpapi is the portal's HTTP interface: routes, authentication, JSON, and the one place
+// where error codes become HTTP statuses. Clients see an error's code and message; an unexpected
+// error reaches them as INTERNAL with nothing more, and its detail goes to the log.
 package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/upload"
 )
 
 // Check is one dependency that /readyz verifies, such as the database.
@@ -19,20 +20,152 @@ type Check struct {
 	Probe func(ctx context.Context) error
 }
 
-// Server is the portal's HTTP handler.
-type Server struct {
-	mux    *http.ServeMux
-	logger *slog.Logger
-	checks []Check
+// Config is what the server needs.
+type Config struct {
+	Service *upload.Service
+	Users   ingest.UserStore // authenticates bearer tokens
+	Logger  *slog.Logger
+	Checks  []Check // what /readyz verifies
+	Metrics *Metrics
+	// IdleReadTimeout bounds the wait for each read of a request body, so that a stalled client
+	// cannot hold a part open forever; 0 means 1 minute.
+	IdleReadTimeout time.Duration
+	// RateLimit is the sustained requests per second allowed to each user, with bursts of twice
+	// that; 0 means no limit.
+	RateLimit float64
 }
 
-// New returns the handler. checks are what /readyz verifies.
-func New(logger *slog.Logger, checks ...Check) *Server {
-	s := &Server{mux: http.NewServeMux(), logger: logger, checks: checks}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+// Server is the portal's HTTP handler.
+type Server struct {
+	cfg     Config
+	mux     *http.ServeMux
+	logger  *slog.Logger
+	limiter *rateLimiter
+}
+
+// route is one endpoint. The table is also what the OpenAPI test checks the document against.
+type route struct {
+	method, pattern string
+	public          bool // no token needed
+	handle          func(s *Server, w http.ResponseWriter, r *http.Request, actor *ingest.User) error
+}
+
+var routes = []route{
+	{method: "GET", pattern: "/healthz", public: true, handle: (*Server).healthz},
+	{method: "GET", pattern: "/readyz", public: true, handle: (*Server).readyz},
+	{method: "GET", pattern: "/metrics", public: true, handle: (*Server).metrics},
+	{method: "GET", pattern: "/api/openapi.json", public: true, handle: (*Server).openAPI},
+
+	{method: "POST", pattern: "/api/v1/batches", handle: (*Server).createBatch},
+	{method: "GET", pattern: "/api/v1/batches", handle: (*Server).listBatches},
+	{method: "GET", pattern: "/api/v1/batches/{id}", handle: (*Server).getBatch},
+	{method: "POST", pattern: "/api/v1/batches/{id}/seal", handle: (*Server).sealBatch},
+	{method: "POST", pattern: "/api/v1/batches/{id}/cancel", handle: (*Server).cancelBatch},
+
+	{method: "POST", pattern: "/api/v1/uploads", handle: (*Server).createUpload},
+	{method: "GET", pattern: "/api/v1/uploads/{id}", handle: (*Server).getUpload},
+	{method: "DELETE", pattern: "/api/v1/uploads/{id}", handle: (*Server).abortUpload},
+	{method: "PUT", pattern: "/api/v1/uploads/{id}/parts/{n}", handle: (*Server).putPart},
+	{method: "GET", pattern: "/api/v1/uploads/{id}/parts", handle: (*Server).listParts},
+	{method: "POST", pattern: "/api/v1/uploads/{id}/complete", handle: (*Server).completeUpload},
+
+	{method: "POST", pattern: "/api/v1/files", handle: (*Server).putFile},
+	{method: "GET", pattern: "/api/v1/files", handle: (*Server).listFiles},
+	{method: "GET", pattern: "/api/v1/files/{id}", handle: (*Server).getFile},
+	{method: "GET", pattern: "/api/v1/files/{id}/content", handle: (*Server).getContent},
+}
+
+// New returns the handler.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleReadTimeout == 0 {
+		cfg.IdleReadTimeout = time.Minute
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), logger: cfg.Logger, limiter: newRateLimiter(cfg.RateLimit)}
+	for _, rt := range routes {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.endpoint(rt))
+	}
 	return s
 }
+
+// endpoint wraps a route's handler: authentication, rate limiting, the error answer, metrics and
+// the request log.
+func (s *Server) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &responseRecorder{ResponseWriter: w, status: http.StatusOK}
+		var actor *ingest.User
+		err := func() error {
+			if rt.public {
+				return nil
+			}
+			var err error
+			if actor, err = s.authenticate(r); err != nil {
+				if ingest.ErrorCode(err) == ingest.EUnauthenticated {
+					rec.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
+				}
+				return err
+			}
+			if wait, ok := s.limiter.allow(actor.ID, start); !ok {
+				rec.Header().Set("Retry-After", retryAfter(wait))
+				return &ingest.Error{Code: ingest.ERateLimited, Message: "too many requests; slow down",
+					Details: map[string]any{"retry_after_seconds": wait.Seconds()}}
+			}
+			return nil
+		}()
+		if err == nil {
+			err = rt.handle(s, rec, r, actor)
+		}
+		if err != nil {
+			s.writeError(rec, r, err)
+		}
+		elapsed := time.Since(start)
+		s.cfg.Metrics.observeRequest(rt, rec.status, ingest.ErrorCode(err), elapsed)
+		attrs := []any{"method", r.Method, "route", rt.pattern, "status", rec.status, "duration", elapsed, "bytes_out", rec.written}
+		if actor != nil {
+			attrs = append(attrs, "user", actor.Username)
+		}
+		if err != nil {
+			attrs = append(attrs, "code", ingest.ErrorCode(err))
+		}
+		s.logger.Info("request", attrs...)
+	})
+}
+
+// authenticate returns the user of the request's bearer token.
+func (s *Server) authenticate(r *http.Request) (*ingest.User, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, ingest.Errorf(ingest.EUnauthenticated, "send an API token: Authorization: Bearer <token>")
+	}
+	return s.cfg.Users.Authenticate(r.Context(), ingest.HashToken(strings.TrimSpace(token)))
+}
+
+// responseRecorder remembers the status and size of an answer, for metrics and the log.
+type responseRecorder struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (r *responseRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.written += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (for read deadlines).
+func (r *responseRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // ServeHTTP implements http.Handler. Requests no route matches get the API's JSON errors, not
 // the mux's plain text.
@@ -64,17 +197,18 @@ func (r *statusRecorder) Header() http.Header         { return r.header }
 func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *ingest.User) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 // readyz answers 200 when every check passes and 503 otherwise, naming the failed checks but not
 // why: the reason goes to the log.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *ingest.User) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	status, results := http.StatusOK, map[string]string{}
-	for _, c := range s.checks {
+	for _, c := range s.cfg.Checks {
 		if err := c.Probe(ctx); err != nil {
 			s.logger.Warn("readiness check failed", "check", c.Name, "err", err)
 			status, results[c.Name] = http.StatusServiceUnavailable, "unavailable"
@@ -87,10 +221,5 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		state = "unavailable"
 	}
 	writeJSON(w, status, map[string]any{"status": state, "checks": results})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	return nil
 }

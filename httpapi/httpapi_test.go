@@ -42,7 +42,7 @@ func errorCode(a answer) string {
 }
 
 func TestHealthzIsAlwaysOK(t *testing.T) {
-	h := httpapi.New(slog.New(slog.DiscardHandler), httpapi.Check{Name: "database", Probe: func(context.Context) error { return errors.New("down") }})
+	h := httpapi.New(httpapi.Config{Checks: []httpapi.Check{{Name: "database", Probe: func(context.Context) error { return errors.New("down") }}}})
 	if a := serve(t, h, "GET", "/healthz"); a.status != 200 || a.body["status"] != "ok" {
 		t.Errorf("healthz = %d %v", a.status, a.body)
 	}
@@ -55,7 +55,7 @@ func TestReadyzNamesFailedChecksWithoutTheirErrors(t *testing.T) {
 		{Name: "database", Probe: func(context.Context) error { return down }},
 		{Name: "storage", Probe: func(context.Context) error { return nil }},
 	}
-	h := httpapi.New(slog.New(slog.NewTextHandler(&logs, nil)), checks...)
+	h := httpapi.New(httpapi.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Checks: checks})
 	a := serve(t, h, "GET", "/readyz")
 	want := map[string]any{"database": "unavailable", "storage": "ok"}
 	got, _ := a.body["checks"].(map[string]any)
@@ -71,14 +71,14 @@ func TestReadyzNamesFailedChecksWithoutTheirErrors(t *testing.T) {
 	}
 
 	checks[0].Probe = func(context.Context) error { return nil }
-	h = httpapi.New(slog.New(slog.DiscardHandler), checks...)
+	h = httpapi.New(httpapi.Config{Checks: checks})
 	if a := serve(t, h, "GET", "/readyz"); a.status != 200 || a.body["status"] != "ok" {
 		t.Errorf("readyz with every check passing = %d %v", a.status, a.body)
 	}
 }
 
 func TestUnknownRoutesAnswerJSONErrors(t *testing.T) {
-	h := httpapi.New(slog.New(slog.DiscardHandler))
+	h := httpapi.New(httpapi.Config{})
 	if a := serve(t, h, "GET", "/nope"); a.status != 404 || errorCode(a) != "NOT_FOUND" {
 		t.Errorf("GET /nope = %d %v", a.status, a.body)
 	}
@@ -89,7 +89,7 @@ func TestUnknownRoutesAnswerJSONErrors(t *testing.T) {
 }
 
 func TestHeadIsServedLikeGet(t *testing.T) {
-	h := httpapi.New(slog.New(slog.DiscardHandler))
+	h := httpapi.New(httpapi.Config{})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("HEAD", "/healthz", nil))
 	if rec.Code != 200 {

@@ -108,6 +108,13 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 		[]any{at(t), limit}, scanSession)
 }
 
+// CountActiveSessions implements ingest.UploadStore.
+func (s *Store) CountActiveSessions(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM upload_sessions WHERE status IN ('INIT', 'IN_PROGRESS')`).Scan(&n)
+	return n, s.translate(err)
+}
+
 // Authenticate implements ingest.UserStore.
 func (s *Store) Authenticate(ctx context.Context, tokenHash string) (*ingest.User, error) {
 	now := s.clock()

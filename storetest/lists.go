@@ -185,5 +185,8 @@ func testLists(t *testing.T, open Opener) {
 		if len(got) != 1 || got[0].ID != old.ID {
 			t.Errorf("expired = %v, want only %s (not the ended one, not %s)", got, old.ID, fresh.ID)
 		}
+		if n, err := f.Store.CountActiveSessions(f.ctx); err != nil || n != 2 {
+			t.Errorf("active sessions = %d, %v; want 2", n, err)
+		}
 	})
 }

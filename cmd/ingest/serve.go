@@ -15,10 +15,12 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/upload"
 )
 
 // serveCommand is "ingest serve": the portal's HTTP server.
 func serveCommand() *cli.Command {
+	defaults := upload.DefaultConfig()
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the portal: apply migrations, create the first admin if there is no user, and serve HTTP",
@@ -28,6 +30,33 @@ func serveCommand() *cli.Command {
 				Usage:   "the `HOST:PORT` to listen on",
 				Value:   "127.0.0.1:8080",
 				Sources: cli.EnvVars("INGEST_ADDR"),
+			},
+			storageFlag(),
+			&cli.DurationFlag{
+				Name:    "session-ttl",
+				Usage:   "an upload session expires this long after its last activity",
+				Value:   defaults.SessionTTL,
+				Sources: cli.EnvVars("INGEST_SESSION_TTL"),
+			},
+			sizeFlag("max-file-size", "INGEST_MAX_FILE_SIZE", "1TiB", "the largest file a session may declare"),
+			sizeFlag("max-single-upload", "INGEST_MAX_SINGLE_UPLOAD", "64MiB", "the largest body of POST /api/v1/files"),
+			sizeFlag("chunk-size", "INGEST_CHUNK_SIZE", "8MiB", "the part size when a client asks for none"),
+			&cli.DurationFlag{
+				Name:    "idle-read-timeout",
+				Usage:   "drop a client that sends nothing of a request body for this long",
+				Value:   time.Minute,
+				Sources: cli.EnvVars("INGEST_IDLE_READ_TIMEOUT"),
+			},
+			&cli.Float64Flag{
+				Name:    "rate-limit",
+				Usage:   "requests per second allowed to each user, bursts of twice that (0: no limit)",
+				Sources: cli.EnvVars("INGEST_RATE_LIMIT"),
+			},
+			&cli.DurationFlag{
+				Name:    "sweep-interval",
+				Usage:   "how often expired upload sessions are failed and their data removed",
+				Value:   time.Minute,
+				Sources: cli.EnvVars("INGEST_SWEEP_INTERVAL"),
 			},
 			&cli.DurationFlag{
 				Name:    "shutdown-timeout",
@@ -40,8 +69,33 @@ func serveCommand() *cli.Command {
 	}
 }
 
+// serviceConfig reads the upload service's limits from the flags.
+func serviceConfig(cmd *cli.Command) (upload.Config, error) {
+	cfg := upload.DefaultConfig()
+	cfg.SessionTTL = cmd.Duration("session-ttl")
+	var err error
+	if cfg.MaxFileSize, err = flagSize(cmd, "max-file-size"); err != nil {
+		return cfg, err
+	}
+	if cfg.MaxSingleUpload, err = flagSize(cmd, "max-single-upload"); err != nil {
+		return cfg, err
+	}
+	if cfg.DefaultChunk, err = flagSize(cmd, "chunk-size"); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
 func serve(ctx context.Context, cmd *cli.Command) error {
 	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, nil))
+	cfg, err := serviceConfig(cmd)
+	if err != nil {
+		return err
+	}
+	blobs, err := openStorage(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
 	store, m, err := migrator(ctx, cmd)
 	if err != nil {
 		return err
@@ -57,29 +111,56 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	if err := bootstrapAdmin(ctx, store, cmd.Root().Writer, logger); err != nil {
 		return err
 	}
+	svc, err := upload.New(store, blobs, cfg, upload.WithLogger(logger))
+	if err != nil {
+		return err
+	}
 
+	metrics := httpapi.NewMetrics()
+	metrics.WatchActiveSessions(store.CountActiveSessions)
+	api := httpapi.New(httpapi.Config{
+		Service:         svc,
+		Users:           store,
+		Logger:          logger,
+		Metrics:         metrics,
+		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
+		RateLimit:       cmd.Float64("rate-limit"),
+		Checks: []httpapi.Check{
+			{Name: "database", Probe: store.Ping},
+			{Name: "storage", Probe: blobs.Ping},
+		},
+	})
 	ln, err := net.Listen("tcp", cmd.String("addr"))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.New(logger, httpapi.Check{Name: "database", Probe: store.Ping}),
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "url", "http://"+ln.Addr().String(), "database", store.Dialect())
+	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() { defer close(swept); svc.RunSweeper(sweepCtx, cmd.Duration("sweep-interval")) }()
+	logger.Info("listening", "url", "http://"+ln.Addr().String(), "database", store.Dialect(),
+		"storage", blobs.Backend(), "bucket", blobs.Bucket())
 
 	select {
 	case err := <-served:
+		stopSweeping()
+		<-swept
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", cmd.Duration("shutdown-timeout"))
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmd.Duration("shutdown-timeout"))
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	err = srv.Shutdown(shutdownCtx)
+	stopSweeping()
+	<-swept
+	if err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {

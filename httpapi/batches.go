@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+func (s *Server) createBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(r, &req, true); err != nil {
+		return err
+	}
+	b, err := s.cfg.Service.CreateBatch(r.Context(), actor, req.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/batches/"+b.ID.String())
+	writeJSON(w, http.StatusCreated, batchView(b))
+	return nil
+}
+
+func (s *Server) listBatches(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	var f ingest.BatchFilter
+	var err error
+	if f.Page, err = queryPage(r); err != nil {
+		return err
+	}
+	if err := queryStatus(r, &f.Status); err != nil {
+		return err
+	}
+	batches, err := s.cfg.Service.ListBatches(r.Context(), actor, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page(batches, f.Limit, batchView, func(b *ingest.Batch) uuid.UUID { return b.ID }))
+	return nil
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	return s.batchAction(w, r, actor, s.cfg.Service.Batch)
+}
+
+func (s *Server) sealBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	return s.batchAction(w, r, actor, s.cfg.Service.SealBatch)
+}
+
+func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	return s.batchAction(w, r, actor, s.cfg.Service.CancelBatch)
+}
+
+// batchAction answers a call on the batch of the path with the batch it returns.
+func (s *Server) batchAction(w http.ResponseWriter, r *http.Request, actor *ingest.User,
+	do func(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.Batch, error)) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	b, err := do(r.Context(), actor, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, batchView(b))
+	return nil
+}

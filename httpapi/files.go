@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/upload"
+)
+
+// putFile is the single-request upload: the raw body is the file.
+func (s *Server) putFile(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	q := r.URL.Query()
+	name := q.Get("filename")
+	if name == "" {
+		name = dispositionFilename(r.Header.Get("Content-Disposition"))
+	}
+	if name == "" {
+		return ingest.Errorf(ingest.EValidation, "name the file: ?filename= or Content-Disposition: attachment; filename=…")
+	}
+	if r.ContentLength < 0 {
+		return ingest.Errorf(ingest.EValidation, "send the file with a Content-Length")
+	}
+	req := upload.CreateRequest{Filename: name, ContentType: mediaType(r.Header.Get("Content-Type")), SizeBytes: r.ContentLength,
+		SHA256: strings.ToLower(q.Get("sha256"))}
+	if err := queryID(r, "batch_id", &req.BatchID); err != nil {
+		return err
+	}
+	var err error
+	if req.IdempotencyKey, err = idempotencyKey(r); err != nil {
+		return err
+	}
+	digest, err := parseContentDigest(r.Header.Get("Content-Digest"))
+	if err != nil {
+		return err
+	}
+	f, created, err := s.cfg.Service.Put(r.Context(), actor, req, s.deadlineBody(w, r), digest)
+	s.cfg.Metrics.completion(ingest.ErrorCode(err))
+	if err != nil {
+		return err
+	}
+	if created {
+		s.cfg.Metrics.partReceived(f.SizeBytes)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/api/v1/files/"+f.ID.String())
+	writeJSON(w, status, fileView(f))
+	return nil
+}
+
+// mediaType keeps a well-formed media type from a Content-Type header and drops anything else.
+func mediaType(header string) string {
+	mt, params, err := mime.ParseMediaType(header)
+	if err != nil {
+		return ""
+	}
+	return mime.FormatMediaType(mt, params)
+}
+
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	var f ingest.FileFilter
+	var err error
+	if f.Page, err = queryPage(r); err != nil {
+		return err
+	}
+	if err := queryStatus(r, &f.Status); err != nil {
+		return err
+	}
+	if err := queryID(r, "batch_id", &f.BatchID); err != nil {
+		return err
+	}
+	files, err := s.cfg.Service.ListFiles(r.Context(), actor, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page(files, f.Limit, fileView, func(f *ingest.File) uuid.UUID { return f.ID }))
+	return nil
+}
+
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	f, err := s.cfg.Service.File(r.Context(), actor, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, fileView(f))
+	return nil
+}
+
+// getContent downloads a stored file: one byte range at most (a multi-range request gets the
+// whole file, as RFC 9110 allows), the sha256 as a strong ETag, and always as an attachment with
+// nosniff and a sandboxing CSP, because the content type is whatever the uploader said.
+func (s *Server) getContent(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	f, err := s.cfg.Service.File(r.Context(), actor, id)
+	if err != nil {
+		return err
+	}
+	if f.Status != ingest.FileStored {
+		return ingest.Errorf(ingest.ENotFound, "ingest file %s has no content: it is %s", id, f.Status)
+	}
+	etag := `"` + f.SHA256 + `"`
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.OriginalFilename}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	ct := f.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	if match := r.Header.Get("If-None-Match"); match != "" && (match == etag || match == "*") {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	offset, length, status := int64(0), f.SizeBytes, http.StatusOK
+	if rng := r.Header.Get("Range"); rng != "" && (r.Header.Get("If-Range") == "" || r.Header.Get("If-Range") == etag) {
+		start, end, ok, satisfiable := parseRange(rng, f.SizeBytes)
+		if !satisfiable {
+			h.Set("Content-Range", fmt.Sprintf("bytes */%d", f.SizeBytes))
+			h.Set("Content-Type", "application/json")
+			return &ingest.Error{Code: codeRangeNotSatisfiable, Message: "the range is outside the file"}
+		}
+		if ok {
+			offset, length, status = start, end-start+1, http.StatusPartialContent
+			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, f.SizeBytes))
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+	_, body, err := s.cfg.Service.Content(r.Context(), actor, id, offset, length)
+	if err != nil {
+		h.Del("Content-Length")
+		return err
+	}
+	defer body.Close()
+	w.WriteHeader(status)
+	if _, err := io.Copy(w, body); err != nil {
+		// The status is sent; all that is left is to log why the body broke off.
+		s.logger.Warn("download broke off", "file", id, "err", err)
+	}
+	return nil
+}
+
+// parseRange parses a single "bytes=" range of a file of size bytes into the first and last byte.
+// ok is false for a header to ignore (not bytes, several ranges, malformed); satisfiable is false
+// for a well-formed range wholly outside the file.
+func parseRange(header string, size int64) (start, end int64, ok, satisfiable bool) {
+	spec, found := strings.CutPrefix(header, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, true
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, true
+	}
+	if first == "" { // the last N bytes
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, true
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, false, false
+		}
+		return max(size-n, 0), size - 1, true, true
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false, true
+	}
+	end = size - 1
+	if last != "" {
+		if end, err = strconv.ParseInt(last, 10, 64); err != nil || end < start {
+			return 0, 0, false, true
+		}
+		end = min(end, size-1)
+	}
+	if start >= size {
+		return 0, 0, false, false
+	}
+	return start, end, true, true
+}

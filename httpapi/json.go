@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// The JSON of the API's resources: their columns, ids as strings, times in RFC 3339, NULL as
+// null. Internal columns (a session's hash state and storage handle, a part's temporary key and
+// tag) are left out.
+
+type batchJSON struct {
+	ID          uuid.UUID          `json:"id"`
+	CreatedAt   time.Time          `json:"created_at"`
+	UpdatedAt   time.Time          `json:"updated_at"`
+	Status      ingest.BatchStatus `json:"status"`
+	Name        string             `json:"name"`
+	CreatedByID uuid.UUID          `json:"created_by_id"`
+	TotalFiles  int                `json:"total_files"`
+	StoredCount int                `json:"stored_count"`
+	FailedCount int                `json:"failed_count"`
+	SealedAt    *time.Time         `json:"sealed_at"`
+}
+
+func batchView(b *ingest.Batch) batchJSON {
+	return batchJSON{b.ID, b.CreatedAt, b.UpdatedAt, b.Status, b.Name, b.CreatedByID, b.TotalFiles, b.StoredCount, b.FailedCount, b.SealedAt}
+}
+
+type fileJSON struct {
+	ID               uuid.UUID         `json:"id"`
+	CreatedAt        time.Time         `json:"created_at"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+	Status           ingest.FileStatus `json:"status"`
+	SHA256           *string           `json:"sha256"`
+	SizeBytes        int64             `json:"size_bytes"`
+	StorageBackend   *string           `json:"storage_backend"`
+	StorageBucket    *string           `json:"storage_bucket"`
+	StorageKey       *string           `json:"storage_key"`
+	OriginalFilename string            `json:"original_filename"`
+	ContentType      string            `json:"content_type"`
+	UploadedByID     uuid.UUID         `json:"uploaded_by_id"`
+	BatchID          *uuid.UUID        `json:"batch_id"`
+	StoredAt         *time.Time        `json:"stored_at"`
+	FailureReason    *string           `json:"failure_reason"`
+}
+
+func fileView(f *ingest.File) fileJSON {
+	return fileJSON{f.ID, f.CreatedAt, f.UpdatedAt, f.Status, null(f.SHA256), f.SizeBytes, null(string(f.StorageBackend)),
+		null(f.StorageBucket), null(f.StorageKey), f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.StoredAt,
+		null(f.FailureReason)}
+}
+
+type sessionJSON struct {
+	ID                 uuid.UUID            `json:"id"`
+	CreatedAt          time.Time            `json:"created_at"`
+	UpdatedAt          time.Time            `json:"updated_at"`
+	FileID             uuid.UUID            `json:"file_id"`
+	Status             ingest.SessionStatus `json:"status"`
+	ChunkSizeBytes     int64                `json:"chunk_size_bytes"`
+	TotalParts         int                  `json:"total_parts"`
+	ReceivedPartsCount int                  `json:"received_parts_count"`
+	HashedParts        int                  `json:"hashed_parts"`
+	IdempotencyKey     *string              `json:"idempotency_key"`
+	UploadedByID       uuid.UUID            `json:"uploaded_by_id"`
+	ExpiresAt          time.Time            `json:"expires_at"`
+	DeclaredSHA256     *string              `json:"declared_sha256"`
+	CompletedAt        *time.Time           `json:"completed_at"`
+}
+
+func sessionView(s *ingest.UploadSession) sessionJSON {
+	return sessionJSON{s.ID, s.CreatedAt, s.UpdatedAt, s.FileID, s.Status, s.ChunkSizeBytes, s.TotalParts,
+		s.ReceivedPartsCount, s.HashedParts, null(s.IdempotencyKey), s.UploadedByID, s.ExpiresAt, null(s.DeclaredSHA256),
+		s.CompletedAt}
+}
+
+type partJSON struct {
+	ID         uuid.UUID         `json:"id"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+	SessionID  uuid.UUID         `json:"session_id"`
+	PartNumber int               `json:"part_number"`
+	Status     ingest.PartStatus `json:"status"`
+	SizeBytes  int64             `json:"size_bytes"`
+	CRC32C     *uint32           `json:"crc32c"`
+	SHA256     *string           `json:"sha256"`
+}
+
+func partView(p *ingest.Part) partJSON {
+	return partJSON{p.ID, p.CreatedAt, p.UpdatedAt, p.SessionID, p.PartNumber, p.Status, p.SizeBytes, p.CRC32C, null(p.SHA256)}
+}
+
+// null is nil for "" (a NULL column) and the string otherwise.
+func null(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// listJSON is a page of a list: next_cursor is absent on the last page.
+type listJSON[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// page renders items as a list page, with a cursor when the page is full.
+func page[E any, T any](items []E, limit int, view func(E) T, id func(E) uuid.UUID) listJSON[T] {
+	out := listJSON[T]{Items: make([]T, len(items))}
+	for i, item := range items {
+		out.Items[i] = view(item)
+	}
+	if len(items) == limit && limit > 0 {
+		out.NextCursor = id(items[len(items)-1]).String()
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// maxJSONBody bounds a JSON request body.
+const maxJSONBody = 1 << 20
+
+// decodeJSON reads a JSON object into v, refusing unknown fields (a typo must not pass silently)
+// and trailing data. An empty body decodes as {} when allowEmpty.
+func decodeJSON(r *http.Request, v any, allowEmpty bool) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > maxJSONBody {
+		return ingest.Errorf(ingest.EPayloadTooLarge, "a JSON body has at most %d bytes", maxJSONBody)
+	}
+	if len(body) == 0 && allowEmpty {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return ingest.Errorf(ingest.EValidation, "the body is not the JSON this endpoint takes: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return ingest.Errorf(ingest.EValidation, "the body has data after its JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the body back.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return "field " + strconv.Quote(typeErr.Field) + " must be " + typeErr.Type.String()
+	case errors.As(err, &syntaxErr):
+		return "invalid JSON at byte " + strconv.FormatInt(syntaxErr.Offset, 10)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	}
+	return err.Error() // "json: unknown field \"x\"" and the like name only the field
+}
+
+// pathID parses the path parameter name as a UUID; a malformed id names nothing: ENotFound.
+func pathID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue(name))
+	if err != nil {
+		return uuid.Nil, ingest.Errorf(ingest.ENotFound, "%s %q is not an id", name, r.PathValue(name))
+	}
+	return id, nil
+}
+
+// queryPage parses ?cursor= and ?limit=.
+func queryPage(r *http.Request) (ingest.Page, error) {
+	var p ingest.Page
+	q := r.URL.Query()
+	if c := q.Get("cursor"); c != "" {
+		id, err := uuid.Parse(c)
+		if err != nil {
+			return p, ingest.Errorf(ingest.EValidation, "cursor %q is not a cursor this API gave", c)
+		}
+		p.After = &id
+	}
+	p.Limit = ingest.DefaultPageLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > ingest.MaxPageLimit {
+			return p, ingest.Errorf(ingest.EValidation, "limit must be 1 to %d", ingest.MaxPageLimit)
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// queryID parses the optional id ?name= into *into, leaving it nil when absent.
+func queryID(r *http.Request, name string, into **uuid.UUID) error {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return nil
+	}
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return ingest.Errorf(ingest.EValidation, "%s %q is not an id", name, v)
+	}
+	*into = &id
+	return nil
+}
+
+// queryStatus parses the optional ?status= into *into, refusing a status that does not exist.
+func queryStatus[S interface {
+	~string
+	Valid() bool
+}](r *http.Request, into **S) error {
+	v := r.URL.Query().Get("status")
+	if v == "" {
+		return nil
+	}
+	st := S(v)
+	if !st.Valid() {
+		return ingest.Errorf(ingest.EValidation, "status %q is not one of this resource's statuses", v)
+	}
+	*into = &st
+	return nil
+}
