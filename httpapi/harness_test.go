@@ -1,0 +1,164 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/local"
+	"github.com/ingest-portal/ingest/blob/s3"
+	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/versitygw"
+	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/upload"
+)
+
+// portal is a whole portal over real HTTP: a real database, a real blob store, the real service
+// and handler behind an httptest server.
+type portal struct {
+	t       *testing.T
+	URL     string
+	Store   *sqlstore.Store
+	Blobs   ingest.BlobStore
+	Service *upload.Service
+	Admin   string // an admin's token
+}
+
+// portalOptions tune newPortal.
+type portalOptions struct {
+	storage   string // "local" (default) or "s3"
+	rateLimit float64
+	config    func(*upload.Config)
+}
+
+// newPortal starts a portal on the database dialect ("sqlite" or "postgres").
+func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, testdb.URL(t, dialect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	m, err := store.Migrator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var blobs ingest.BlobStore
+	switch opts.storage {
+	case "", "local":
+		if blobs, err = local.New(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	case "s3":
+		gw := versitygw.Start(t)
+		blobs = s3.New(gw.Client(), gw.NewBucket(t), "portal")
+	default:
+		t.Fatalf("unknown storage %q", opts.storage)
+	}
+	cfg := upload.DefaultConfig()
+	if opts.config != nil {
+		opts.config(&cfg)
+	}
+	svc, err := upload.New(store, blobs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{
+		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit,
+		Checks: []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
+	}))
+	t.Cleanup(srv.Close)
+	p := &portal{t: t, URL: srv.URL, Store: store, Blobs: blobs, Service: svc}
+	p.Admin = p.NewUser("admin", true)
+	return p
+}
+
+// NewUser creates a user and returns a token of theirs.
+func (p *portal) NewUser(name string, admin bool) string {
+	p.t.Helper()
+	u := &ingest.User{Username: name, IsAdmin: admin}
+	if err := p.Store.CreateUser(context.Background(), u); err != nil {
+		p.t.Fatal(err)
+	}
+	tok, secret := ingest.NewAPIToken(u.ID, "test")
+	if err := p.Store.CreateAPIToken(context.Background(), tok); err != nil {
+		p.t.Fatal(err)
+	}
+	return secret
+}
+
+// response is an answer: its status, headers and body.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a map.
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("answer %d %q is not a JSON object: %v", r.Status, r.Body, err)
+	}
+	return v
+}
+
+// Code is the error code of an error answer, or "".
+func (r response) Code(t *testing.T) string {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// Do sends a request with token (none if ""), body (JSON-encoded unless []byte or an io.Reader)
+// and extra headers as name, value pairs.
+func (p *portal) Do(method, path, token string, body any, headers ...string) response {
+	p.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case io.Reader:
+		r = b
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		r = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, p.URL+path, r)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
