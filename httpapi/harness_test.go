@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
@@ -33,9 +34,10 @@ type portal struct {
 
 // portalOptions tune newPortal.
 type portalOptions struct {
-	storage   string // "local" (default) or "s3"
-	rateLimit float64
-	config    func(*upload.Config)
+	storage     string // "local" (default) or "s3"
+	rateLimit   float64
+	idleTimeout time.Duration
+	config      func(*upload.Config)
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -75,7 +77,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit,
+		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
 		Checks: []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
 	}))
 	t.Cleanup(srv.Close)

@@ -1,0 +1,458 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/upload"
+)
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func hexSHA(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// must fails unless the answer has the status.
+func (r response) must(t *testing.T, status int) response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("answer %d %s, want %d", r.Status, r.Body, status)
+	}
+	return r
+}
+
+// str returns a string field of a JSON answer.
+func (r response) str(t *testing.T, field string) string {
+	t.Helper()
+	v, _ := r.JSON(t)[field].(string)
+	return v
+}
+
+// num returns a number field of a JSON answer.
+func (r response) num(t *testing.T, field string) int64 {
+	t.Helper()
+	v, _ := r.JSON(t)[field].(float64)
+	return int64(v)
+}
+
+// session starts an upload of data and returns its id and part size.
+func (p *portal) session(token string, data []byte, extra map[string]any) (string, int64) {
+	p.t.Helper()
+	body := map[string]any{"filename": "data.bin", "size_bytes": len(data)}
+	for k, v := range extra {
+		body[k] = v
+	}
+	r := p.Do("POST", "/api/v1/uploads", token, body).must(p.t, http.StatusCreated)
+	return r.str(p.t, "id"), r.num(p.t, "chunk_size_bytes")
+}
+
+func (p *portal) putPart(token, id string, data []byte, chunk int64, n int) response {
+	start := int64(n-1) * chunk
+	return p.Do("PUT", fmt.Sprintf("/api/v1/uploads/%s/parts/%d", id, n), token, data[start:min(start+chunk, int64(len(data)))])
+}
+
+// upload sends data in parts, in parallel and out of order, completes it and returns the file.
+func (p *portal) upload(token string, data []byte, extra map[string]any) map[string]any {
+	p.t.Helper()
+	id, chunk := p.session(token, data, extra)
+	parts := int((int64(len(data)) + chunk - 1) / chunk)
+	var wg sync.WaitGroup
+	for n := parts; n >= 1; n-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := p.putPart(token, id, data, chunk, n); r.Status != http.StatusOK {
+				p.t.Errorf("part %d: %d %s", n, r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	return p.Do("POST", "/api/v1/uploads/"+id+"/complete", token, nil).must(p.t, http.StatusOK).JSON(p.t)
+}
+
+func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		for _, storage := range []string{"local", "s3"} {
+			t.Run(dialect+"/"+storage, func(t *testing.T) {
+				p := newPortal(t, dialect, portalOptions{storage: storage})
+				token := p.NewUser("alice", false)
+				data := randomBytes(t, 12<<20+12345) // S3 takes parts of 5 MiB and more
+				f := p.upload(token, data, map[string]any{"chunk_size_bytes": 5 << 20, "sha256": hexSHA(data)})
+				if f["status"] != "STORED" || f["sha256"] != hexSHA(data) || f["storage_backend"] != storage {
+					t.Fatalf("file = %v", f)
+				}
+				got := p.Do("GET", "/api/v1/files/"+f["id"].(string)+"/content", token, nil).must(t, http.StatusOK)
+				if !bytes.Equal(got.Body, data) {
+					t.Fatalf("the download (%d bytes) differs from the upload (%d bytes)", len(got.Body), len(data))
+				}
+				if got.Header.Get("ETag") != `"`+hexSHA(data)+`"` {
+					t.Errorf("ETag %q", got.Header.Get("ETag"))
+				}
+			})
+		}
+	}
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	p := newPortal(t, "sqlite", portalOptions{})
+	alice, bob := p.NewUser("alice", false), p.NewUser("bob", false)
+	data := randomBytes(t, 100)
+
+	// Alice's resources: a batch, an upload in progress, a stored file.
+	batch := p.Do("POST", "/api/v1/batches", alice, map[string]any{"name": "a"}).must(t, 201).str(t, "id")
+	doomed := p.Do("POST", "/api/v1/batches", alice, map[string]any{"name": "b"}).must(t, 201).str(t, "id")
+	session, _ := p.session(alice, data, nil)
+	file := p.upload(alice, data, nil)["id"].(string)
+
+	type call struct {
+		method, path string
+		body         any
+		// owner is the status the owner (and an admin) gets; another user gets 404 where the
+		// path names the owner's resource, and owner where it does not.
+		owner    int
+		resource bool
+	}
+	calls := []call{
+		{"GET", "/api/v1/batches", nil, 200, false},
+		{"POST", "/api/v1/batches", map[string]any{}, 201, false},
+		{"GET", "/api/v1/batches/" + batch, nil, 200, true},
+		{"GET", "/api/v1/uploads/" + session, nil, 200, true},
+		{"GET", "/api/v1/uploads/" + session + "/parts", nil, 200, true},
+		{"PUT", "/api/v1/uploads/" + session + "/parts/1", data, 200, true},
+		{"GET", "/api/v1/files", nil, 200, false},
+		{"GET", "/api/v1/files/" + file, nil, 200, true},
+		{"GET", "/api/v1/files/" + file + "/content", nil, 200, true},
+		{"POST", "/api/v1/uploads", map[string]any{"filename": "x", "size_bytes": 1}, 201, false},
+		{"POST", "/api/v1/files?filename=x", []byte("x"), 201, false},
+		// State-changing calls last, so the calls before see the resources as they were.
+		{"POST", "/api/v1/uploads/" + session + "/complete", nil, 200, true},
+		{"POST", "/api/v1/batches/" + batch + "/seal", nil, 200, true},
+		{"POST", "/api/v1/batches/" + doomed + "/cancel", nil, 200, true},
+	}
+	for _, c := range calls {
+		name := c.method + " " + strings.ReplaceAll(c.path, "/", "_")
+		t.Run(name, func(t *testing.T) {
+			if r := p.Do(c.method, c.path, "", c.body); r.Status != 401 || r.Code(t) != "UNAUTHENTICATED" || r.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("anonymous: %d %s", r.Status, r.Body)
+			}
+			if r := p.Do(c.method, c.path, "ingest_not-a-token", c.body); r.Status != 401 {
+				t.Errorf("a wrong token: %d %s", r.Status, r.Body)
+			}
+			wantBob := c.owner
+			if c.resource {
+				wantBob = 404
+			}
+			if r := p.Do(c.method, c.path, bob, c.body); r.Status != wantBob {
+				t.Errorf("another user: %d %s, want %d", r.Status, r.Body, wantBob)
+			} else if wantBob == 404 && r.Code(t) != "NOT_FOUND" {
+				t.Errorf("another user: code %s", r.Code(t))
+			}
+			if r := p.Do(c.method, c.path, alice, c.body); r.Status != c.owner {
+				t.Errorf("the owner: %d %s, want %d", r.Status, r.Body, c.owner)
+			}
+		})
+	}
+	// Admins see everything, including what others own.
+	for _, path := range []string{"/api/v1/batches/" + batch, "/api/v1/uploads/" + session, "/api/v1/files/" + file, "/api/v1/files/" + file + "/content"} {
+		if r := p.Do("GET", path, p.Admin, nil); r.Status != 200 {
+			t.Errorf("admin GET %s: %d %s", path, r.Status, r.Body)
+		}
+	}
+	owners := func(token, path string) map[string]int {
+		out := map[string]int{}
+		for _, item := range p.Do("GET", path, token, nil).must(t, 200).JSON(t)["items"].([]any) {
+			m := item.(map[string]any)
+			owner, _ := m["uploaded_by_id"].(string)
+			if owner == "" {
+				owner, _ = m["created_by_id"].(string)
+			}
+			out[owner]++
+		}
+		return out
+	}
+	aliceID := p.Do("GET", "/api/v1/files/"+file, alice, nil).str(t, "uploaded_by_id")
+	for _, path := range []string{"/api/v1/files", "/api/v1/batches"} {
+		if mine := owners(bob, path); mine[aliceID] != 0 || len(mine) != 1 {
+			t.Errorf("bob's %s shows other users' items: %v", path, mine)
+		}
+		if all := owners(p.Admin, path); all[aliceID] == 0 || len(all) < 2 {
+			t.Errorf("the admin's %s does not show everyone's: %v", path, all)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api/openapi.json"} {
+		if r := p.Do("GET", path, "", nil); r.Status != 200 {
+			t.Errorf("public %s: %d", path, r.Status)
+		}
+	}
+}
+
+func TestEveryErrorCode(t *testing.T) {
+	p := newPortal(t, "sqlite", portalOptions{config: func(c *upload.Config) {
+		c.MaxSingleUpload = 1 << 10
+		c.DefaultChunk = 1 << 10
+	}})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 3<<10)
+	want := func(r response, status int, code string) {
+		t.Helper()
+		if r.Status != status || r.Code(t) != code {
+			t.Errorf("got %d %s, want %d %s", r.Status, r.Body, status, code)
+		}
+	}
+
+	want(p.Do("GET", "/api/v1/files", "", nil), 401, "UNAUTHENTICATED")
+	want(p.Do("GET", "/api/v1/files/"+"01936d2e-0000-7000-8000-000000000001", token, nil), 404, "NOT_FOUND")
+	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "x"}), 400, "VALIDATION_FAILED")
+	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "x", "size_bytes": 1, "colour": "red"}), 400, "VALIDATION_FAILED")
+	want(p.Do("POST", "/api/v1/files?filename=big", token, make([]byte, 2<<10)), 413, "PAYLOAD_TOO_LARGE")
+
+	id, chunk := p.session(token, data, nil)
+	want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/1", token, data[:10]), 400, "PART_SIZE_MISMATCH")
+	p.putPart(token, id, data, chunk, 1).must(t, 200)
+	want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/1", token, data[chunk:2*chunk]), 409, "PART_ALREADY_RECEIVED")
+	r := p.Do("POST", "/api/v1/uploads/"+id+"/complete", token, nil)
+	want(r, 409, "MISSING_PARTS")
+	if d, _ := r.JSON(t)["error"].(map[string]any)["details"].(map[string]any); fmt.Sprint(d["missing"]) != "[2 3]" {
+		t.Errorf("missing = %v", d)
+	}
+	sum := sha256.Sum256([]byte("not this part"))
+	want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/2", token, data[chunk:2*chunk], "Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":"),
+		422, "CHECKSUM_MISMATCH")
+	want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/2", token, data[chunk:2*chunk], "Content-Digest", "sha-256=notbase64"), 400, "VALIDATION_FAILED")
+	p.Do("DELETE", "/api/v1/uploads/"+id, token, nil).must(t, 200)
+	want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/2", token, data[chunk:2*chunk]), 409, "SESSION_NOT_ACTIVE")
+
+	p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "k", "size_bytes": 5}, "Idempotency-Key", "key-1").must(t, 201)
+	p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "k", "size_bytes": 5}, "Idempotency-Key", "key-1").must(t, 200)
+	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "k", "size_bytes": 6}, "Idempotency-Key", "key-1"), 409, "IDEMPOTENCY_CONFLICT")
+
+	batch := p.Do("POST", "/api/v1/batches", token, nil).must(t, 201).str(t, "id")
+	p.Do("POST", "/api/v1/batches/"+batch+"/seal", token, nil).must(t, 200)
+	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "b", "size_bytes": 1, "batch_id": batch}), 409, "BATCH_NOT_OPEN")
+	want(p.Do("POST", "/api/v1/batches/"+batch+"/seal", token, nil), 409, "BATCH_NOT_OPEN")
+
+	bad, _ := p.session(token, data[:5], map[string]any{"sha256": hexSHA([]byte("other"))})
+	p.Do("PUT", "/api/v1/uploads/"+bad+"/parts/1", token, data[:5]).must(t, 200)
+	want(p.Do("POST", "/api/v1/uploads/"+bad+"/complete", token, nil), 422, "CHECKSUM_MISMATCH")
+
+	want(p.Do("DELETE", "/api/v1/files", token, nil), 405, "METHOD_NOT_ALLOWED")
+	f := p.upload(token, data[:100], nil)["id"].(string)
+	want(p.Do("GET", "/api/v1/files/"+f+"/content", token, nil, "Range", "bytes=500-"), 416, "RANGE_NOT_SATISFIABLE")
+
+	t.Run("SESSION_EXPIRED", func(t *testing.T) {
+		p := newPortal(t, "sqlite", portalOptions{config: func(c *upload.Config) { c.SessionTTL = time.Millisecond }})
+		token := p.NewUser("alice", false)
+		id, _ := p.session(token, []byte("x"), nil)
+		time.Sleep(5 * time.Millisecond)
+		want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/1", token, []byte("x")), 410, "SESSION_EXPIRED")
+		if s := p.Do("GET", "/api/v1/uploads/"+id, token, nil).str(t, "status"); s != "FAILED" {
+			t.Errorf("the expired session is %s, want FAILED", s)
+		}
+	})
+	t.Run("RATE_LIMITED", func(t *testing.T) {
+		p := newPortal(t, "sqlite", portalOptions{rateLimit: 1})
+		token := p.NewUser("alice", false)
+		var last response
+		for range 5 {
+			last = p.Do("GET", "/api/v1/files", token, nil)
+		}
+		want(last, 429, "RATE_LIMITED")
+		if last.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After on 429")
+		}
+		if r := p.Do("GET", "/api/v1/files", p.NewUser("bob", false), nil); r.Status != 200 {
+			t.Errorf("another user is limited too: %d", r.Status)
+		}
+	})
+	t.Run("FORBIDDEN", func(t *testing.T) {
+		p := newPortal(t, "sqlite", portalOptions{})
+		token := p.NewUser("carol", false)
+		if _, err := p.Store.DB().Exec(`UPDATE users SET disabled_at = '2026-01-01T00:00:00.000000Z' WHERE username = 'carol'`); err != nil {
+			t.Fatal(err)
+		}
+		want(p.Do("GET", "/api/v1/files", token, nil), 403, "FORBIDDEN")
+	})
+	t.Run("INTERNAL", func(t *testing.T) {
+		p := newPortal(t, "sqlite", portalOptions{})
+		token := p.NewUser("dave", false)
+		p.Store.Close() // every query now fails inside the server
+		r := p.Do("GET", "/api/v1/files", token, nil)
+		if r.Status != 500 || strings.TrimSpace(string(r.Body)) != `{"error":{"code":"INTERNAL","message":"internal error"}}` {
+			t.Errorf("got %d %s, want 500 INTERNAL and nothing more", r.Status, r.Body)
+		}
+		if r := p.Do("GET", "/readyz", "", nil); r.Status != 503 {
+			t.Errorf("readyz with the database closed: %d", r.Status)
+		}
+	})
+}
+
+func TestBatchOverHTTP(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			p := newPortal(t, dialect, portalOptions{})
+			token := p.NewUser("alice", false)
+			batch := p.Do("POST", "/api/v1/batches", token, map[string]any{"name": "three"}).must(t, 201).str(t, "id")
+			data := randomBytes(t, 1000)
+			var ids []string
+			for range 3 {
+				id, _ := p.session(token, data, map[string]any{"batch_id": batch})
+				ids = append(ids, id)
+			}
+			p.Do("DELETE", "/api/v1/uploads/"+ids[1], token, nil).must(t, 200)
+			for _, i := range []int{0, 2} {
+				p.Do("PUT", "/api/v1/uploads/"+ids[i]+"/parts/1", token, data).must(t, 200)
+				p.Do("POST", "/api/v1/uploads/"+ids[i]+"/complete", token, nil).must(t, 200)
+			}
+			b := p.Do("POST", "/api/v1/batches/"+batch+"/seal", token, nil).must(t, 200).JSON(t)
+			if b["status"] != "PARTIAL" || b["total_files"] != 3.0 || b["stored_count"] != 2.0 || b["failed_count"] != 1.0 {
+				t.Errorf("batch = %v, want PARTIAL 3/2/1", b)
+			}
+
+			// Twenty completions at once in one sealed batch keep its counters exact.
+			many := p.Do("POST", "/api/v1/batches", token, nil).must(t, 201).str(t, "id")
+			var sessions []string
+			for range 20 {
+				id, _ := p.session(token, data, map[string]any{"batch_id": many})
+				p.Do("PUT", "/api/v1/uploads/"+id+"/parts/1", token, data).must(t, 200)
+				sessions = append(sessions, id)
+			}
+			p.Do("POST", "/api/v1/batches/"+many+"/seal", token, nil).must(t, 200)
+			var wg sync.WaitGroup
+			for _, id := range sessions {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if r := p.Do("POST", "/api/v1/uploads/"+id+"/complete", token, nil); r.Status != 200 {
+						t.Errorf("complete: %d %s", r.Status, r.Body)
+					}
+				}()
+			}
+			wg.Wait()
+			got := p.Do("GET", "/api/v1/batches/"+many, token, nil).must(t, 200).JSON(t)
+			if got["status"] != "COMPLETE" || got["stored_count"] != 20.0 || got["failed_count"] != 0.0 {
+				t.Errorf("batch after 20 concurrent completions = %v", got)
+			}
+			files := p.Do("GET", "/api/v1/files?batch_id="+many+"&status=STORED&limit=15", token, nil).must(t, 200).JSON(t)
+			rest := p.Do("GET", "/api/v1/files?batch_id="+many+"&status=STORED&limit=15&cursor="+files["next_cursor"].(string), token, nil).must(t, 200).JSON(t)
+			if len(files["items"].([]any)) != 15 || len(rest["items"].([]any)) != 5 || rest["next_cursor"] != nil {
+				t.Errorf("pages of 15: %d then %d (next %v)", len(files["items"].([]any)), len(rest["items"].([]any)), rest["next_cursor"])
+			}
+		})
+	}
+}
+
+// sendPartially opens a raw connection, sends a part's headers and only some of its body, and then
+// either closes the connection or stalls until the server closes it.
+func sendPartially(t *testing.T, p *portal, token, path string, size int, send []byte, stall bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", path, token, size)
+	conn.Write(send)
+	if !stall {
+		return
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1024)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			return // the server hung up, or answered and hung up
+		}
+	}
+}
+
+func TestAClientThatDisconnectsOrStallsMidPartLeavesNothingReceived(t *testing.T) {
+	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 64<<10)
+	id, _ := p.session(token, data, nil)
+	path := "/api/v1/uploads/" + id + "/parts/1"
+
+	sendPartially(t, p, token, path, len(data), data[:1000], false)
+	start := time.Now()
+	sendPartially(t, p, token, path, len(data), data[:1000], true)
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("a stalled client held the part for %v", waited)
+	}
+	// Give the server a moment to notice the first connection's end.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		parts := p.Do("GET", path[:len(path)-len("/1")], token, nil).must(t, 200).JSON(t)["items"].([]any)
+		settled := true
+		for _, part := range parts {
+			st := part.(map[string]any)["status"]
+			if st == "RECEIVED" {
+				t.Fatalf("a part whose body never arrived is RECEIVED: %v", part)
+			}
+			settled = settled && st == "FAILED"
+		}
+		if settled || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := p.Do("GET", "/api/v1/uploads/"+id, token, nil).JSON(t); s["received_parts_count"] != 0.0 {
+		t.Errorf("received parts = %v", s["received_parts_count"])
+	}
+	p.Do("PUT", path, token, data).must(t, 200)
+	f := p.Do("POST", "/api/v1/uploads/"+id+"/complete", token, nil).must(t, 200).JSON(t)
+	if f["sha256"] != hexSHA(data) {
+		t.Errorf("sha256 = %v, want %s", f["sha256"], hexSHA(data))
+	}
+}
+
+func TestDownloads(t *testing.T) {
+	p := newPortal(t, "sqlite", portalOptions{})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 1000)
+	r := p.Do("POST", "/api/v1/files?filename=../../evil%22name%0A.txt", token, data, "Content-Type", "text/html").must(t, 201)
+	id := r.str(t, "id")
+	content := "/api/v1/files/" + id + "/content"
+	for rng, want := range map[string][]byte{"bytes=0-9": data[:10], "bytes=990-": data[990:], "bytes=-5": data[995:], "bytes=995-2000": data[995:]} {
+		got := p.Do("GET", content, token, nil, "Range", rng).must(t, 206)
+		if !bytes.Equal(got.Body, want) || !strings.HasPrefix(got.Header.Get("Content-Range"), "bytes ") {
+			t.Errorf("Range %s: %d bytes, Content-Range %q", rng, len(got.Body), got.Header.Get("Content-Range"))
+		}
+	}
+	if got := p.Do("GET", content, token, nil, "Range", "bytes=0-1,5-6").must(t, 200); len(got.Body) != 1000 {
+		t.Errorf("several ranges: %d bytes, want the whole file", len(got.Body))
+	}
+	full := p.Do("GET", content, token, nil).must(t, 200)
+	cd := full.Header.Get("Content-Disposition")
+	if !strings.HasPrefix(cd, "attachment;") || strings.ContainsAny(cd, "/\n") || full.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.Contains(full.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("headers: %v", full.Header)
+	}
+	p.Do("GET", content, token, nil, "If-None-Match", full.Header.Get("ETag")).must(t, 304)
+	if got := p.Do("GET", content, token, nil, "Range", "bytes=0-9", "If-Range", `"stale"`).must(t, 200); len(got.Body) != 1000 {
+		t.Errorf("a Range under a stale If-Range: %d bytes, want the whole file", len(got.Body))
+	}
+	unfinished, _ := p.session(token, data, nil)
+	fileOf := p.Do("GET", "/api/v1/uploads/"+unfinished, token, nil).str(t, "file_id")
+	if got := p.Do("GET", "/api/v1/files/"+fileOf+"/content", token, nil); got.Status != 404 {
+		t.Errorf("content of an unfinished file: %d", got.Status)
+	}
+}
