@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +25,8 @@ import (
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout []string // lines
+	mu     sync.Mutex
+	stdout []string // lines, guarded by mu while the process runs
 	done   chan error
 }
 
@@ -73,7 +78,9 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 	}()
 	go func() {
 		for l := range lines {
+			s.mu.Lock()
 			s.stdout = append(s.stdout, l)
+			s.mu.Unlock()
 		}
 		s.done <- cmd.Wait()
 	}()
@@ -168,4 +175,111 @@ func TestServeDefaultsToTheDataDirectory(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ingest.db")); err != nil {
 		t.Errorf("no database in the data directory: %v", err)
 	}
+}
+
+// adminToken returns the token the server printed on its first start.
+func (s *server) adminToken(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		for _, l := range s.stdout {
+			if secret, ok := strings.CutPrefix(l, "admin token: "); ok {
+				s.mu.Unlock()
+				return secret
+			}
+		}
+		s.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the server printed no admin token")
+	return ""
+}
+
+func TestSIGTERMLetsPartsInFlightFinishWithinTheTimeout(t *testing.T) {
+	bin := buildIngest(t)
+	forEachDialect(t, func(t *testing.T, dialect, url string) {
+		env := []string{"INGEST_DATABASE_URL=" + url}
+		s := startServer(t, bin, env, "--storage", "file://"+t.TempDir(), "--shutdown-timeout", "2s")
+		token := s.adminToken(t)
+		part := bytes.Repeat([]byte("p"), 1<<20)
+		sess := apiCall(t, s.url, token, "POST", "/api/v1/uploads", strings.NewReader(`{"filename":"f","size_bytes":2097152,"chunk_size_bytes":1048576}`))
+
+		// Part 1 is half sent when SIGTERM arrives, then finished: the server waits for it.
+		finishing := make(chan int, 1)
+		pr1, pw1 := io.Pipe()
+		go func() { finishing <- putStatus(t, s.url, token, sess, 1, pr1, int64(len(part))) }()
+		// Part 2 stalls forever: the server gives up on it when the timeout ends.
+		stalled := make(chan int, 1)
+		pr2, pw2 := io.Pipe()
+		go func() { stalled <- putStatus(t, s.url, token, sess, 2, pr2, int64(len(part))) }()
+		pw1.Write(part[:len(part)/2])
+		pw2.Write(part[:len(part)/2])
+		time.Sleep(200 * time.Millisecond)
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		pw1.Write(part[len(part)/2:])
+		pw1.Close()
+		if got := <-finishing; got != http.StatusOK {
+			t.Errorf("the part in flight at SIGTERM answered %d, want 200", got)
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+		case <-time.After(15 * time.Second):
+			t.Fatal("the server did not stop after its shutdown timeout")
+		}
+		pw2.CloseWithError(errors.New("the client gives up"))
+		<-stalled
+
+		db := openDB(t, url)
+		statuses := map[int]string{}
+		rows, err := db.Query(`SELECT part_number, status FROM upload_parts`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n int
+			var st string
+			rows.Scan(&n, &st)
+			statuses[n] = st
+		}
+		if statuses[1] != "RECEIVED" || statuses[2] == "RECEIVED" {
+			t.Errorf("parts after shutdown = %v; want 1 RECEIVED and 2 not", statuses)
+		}
+	})
+}
+
+// apiCall sends a request that must succeed and returns the "id" of its JSON answer.
+func apiCall(t *testing.T, base, token, method, path string, body io.Reader) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, v, err)
+	}
+	id, _ := v["id"].(string)
+	return id
+}
+
+// putStatus sends a part from body and returns the answer's status, 0 when the request failed.
+func putStatus(t *testing.T, base, token, session string, n int, body io.Reader, size int64) int {
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/uploads/%s/parts/%d", base, session, n), body)
+	req.ContentLength = size
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
