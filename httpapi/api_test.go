@@ -118,66 +118,76 @@ func TestAuthorizationMatrix(t *testing.T) {
 	alice, bob := p.NewUser("alice", false), p.NewUser("bob", false)
 	data := randomBytes(t, 100)
 
-	// Alice's resources: a batch, an upload in progress, a stored file.
-	batch := p.Do("POST", "/api/v1/batches", alice, map[string]any{"name": "a"}).must(t, 201).str(t, "id")
-	doomed := p.Do("POST", "/api/v1/batches", alice, map[string]any{"name": "b"}).must(t, 201).str(t, "id")
-	session, _ := p.session(alice, data, nil)
-	file := p.upload(alice, data, nil)["id"].(string)
-
 	type call struct {
 		method, path string
 		body         any
-		// owner is the status the owner (and an admin) gets; another user gets 404 where the
-		// path names the owner's resource, and owner where it does not.
-		owner    int
-		resource bool
+		// created is the status of a call that makes something new; 0 for a call on one of
+		// alice's resources, which she and an admin get 200 for and anyone else 404.
+		created int
 	}
-	calls := []call{
-		{"GET", "/api/v1/batches", nil, 200, false},
-		{"POST", "/api/v1/batches", map[string]any{}, 201, false},
-		{"GET", "/api/v1/batches/" + batch, nil, 200, true},
-		{"GET", "/api/v1/uploads/" + session, nil, 200, true},
-		{"GET", "/api/v1/uploads/" + session + "/parts", nil, 200, true},
-		{"PUT", "/api/v1/uploads/" + session + "/parts/1", data, 200, true},
-		{"GET", "/api/v1/files", nil, 200, false},
-		{"GET", "/api/v1/files/" + file, nil, 200, true},
-		{"GET", "/api/v1/files/" + file + "/content", nil, 200, true},
-		{"POST", "/api/v1/uploads", map[string]any{"filename": "x", "size_bytes": 1}, 201, false},
-		{"POST", "/api/v1/files?filename=x", []byte("x"), 201, false},
-		// State-changing calls last, so the calls before see the resources as they were.
-		{"POST", "/api/v1/uploads/" + session + "/complete", nil, 200, true},
-		{"POST", "/api/v1/batches/" + batch + "/seal", nil, 200, true},
-		{"POST", "/api/v1/batches/" + doomed + "/cancel", nil, 200, true},
+	// calls returns every endpoint, aimed at a fresh set of alice's resources: a batch to read
+	// and seal, one to cancel, an upload in progress and a stored file.
+	calls := func() []call {
+		batch := p.Do("POST", "/api/v1/batches", alice, map[string]any{"name": "a"}).must(t, 201).str(t, "id")
+		doomed := p.Do("POST", "/api/v1/batches", alice, map[string]any{"name": "b"}).must(t, 201).str(t, "id")
+		session, _ := p.session(alice, data, nil)
+		file := p.upload(alice, data, nil)["id"].(string)
+		return []call{
+			{"GET", "/api/v1/batches", nil, 200},
+			{"POST", "/api/v1/batches", map[string]any{}, 201},
+			{"GET", "/api/v1/batches/" + batch, nil, 0},
+			{"GET", "/api/v1/uploads/" + session, nil, 0},
+			{"GET", "/api/v1/uploads/" + session + "/parts", nil, 0},
+			{"PUT", "/api/v1/uploads/" + session + "/parts/1", data, 0},
+			{"GET", "/api/v1/files", nil, 200},
+			{"GET", "/api/v1/files/" + file, nil, 0},
+			{"GET", "/api/v1/files/" + file + "/content", nil, 0},
+			{"POST", "/api/v1/uploads", map[string]any{"filename": "x", "size_bytes": 1}, 201},
+			{"POST", "/api/v1/files?filename=x", []byte("x"), 201},
+			{"POST", "/api/v1/uploads/" + session + "/complete", nil, 0},
+			{"POST", "/api/v1/batches/" + batch + "/seal", nil, 0},
+			{"POST", "/api/v1/batches/" + doomed + "/cancel", nil, 0},
+			{"DELETE", "/api/v1/uploads/" + p.mustSession(alice, data), nil, 0},
+		}
 	}
-	for _, c := range calls {
-		name := c.method + " " + strings.ReplaceAll(c.path, "/", "_")
-		t.Run(name, func(t *testing.T) {
-			if r := p.Do(c.method, c.path, "", c.body); r.Status != 401 || r.Code(t) != "UNAUTHENTICATED" || r.Header.Get("WWW-Authenticate") == "" {
-				t.Errorf("anonymous: %d %s", r.Status, r.Body)
-			}
-			if r := p.Do(c.method, c.path, "ingest_not-a-token", c.body); r.Status != 401 {
-				t.Errorf("a wrong token: %d %s", r.Status, r.Body)
-			}
-			wantBob := c.owner
-			if c.resource {
-				wantBob = 404
-			}
-			if r := p.Do(c.method, c.path, bob, c.body); r.Status != wantBob {
-				t.Errorf("another user: %d %s, want %d", r.Status, r.Body, wantBob)
-			} else if wantBob == 404 && r.Code(t) != "NOT_FOUND" {
-				t.Errorf("another user: code %s", r.Code(t))
-			}
-			if r := p.Do(c.method, c.path, alice, c.body); r.Status != c.owner {
-				t.Errorf("the owner: %d %s, want %d", r.Status, r.Body, c.owner)
+	for _, who := range []struct {
+		name, token   string
+		authenticated bool
+		owns          bool // may act on alice's resources
+	}{
+		{"anonymous", "", false, false}, {"a wrong token", "ingest_not-a-token", false, false},
+		{"alice", alice, true, true}, {"bob", bob, true, false}, {"an admin", p.Admin, true, true},
+	} {
+		t.Run(who.name, func(t *testing.T) {
+			for _, c := range calls() {
+				want := c.created
+				switch {
+				case !who.authenticated:
+					want = 401
+				case c.created == 0 && who.owns:
+					want = 200
+				case c.created == 0:
+					want = 404
+				}
+				r := p.Do(c.method, c.path, who.token, c.body)
+				if r.Status != want {
+					t.Errorf("%s %s: %d %s, want %d", c.method, c.path, r.Status, r.Body, want)
+					continue
+				}
+				switch want {
+				case 401:
+					if r.Code(t) != "UNAUTHENTICATED" || r.Header.Get("WWW-Authenticate") == "" {
+						t.Errorf("%s %s: %s, WWW-Authenticate %q", c.method, c.path, r.Body, r.Header.Get("WWW-Authenticate"))
+					}
+				case 404:
+					if r.Code(t) != "NOT_FOUND" {
+						t.Errorf("%s %s: code %s, want NOT_FOUND", c.method, c.path, r.Code(t))
+					}
+				}
 			}
 		})
 	}
-	// Admins see everything, including what others own.
-	for _, path := range []string{"/api/v1/batches/" + batch, "/api/v1/uploads/" + session, "/api/v1/files/" + file, "/api/v1/files/" + file + "/content"} {
-		if r := p.Do("GET", path, p.Admin, nil); r.Status != 200 {
-			t.Errorf("admin GET %s: %d %s", path, r.Status, r.Body)
-		}
-	}
+
 	owners := func(token, path string) map[string]int {
 		out := map[string]int{}
 		for _, item := range p.Do("GET", path, token, nil).must(t, 200).JSON(t)["items"].([]any) {
@@ -190,7 +200,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		return out
 	}
-	aliceID := p.Do("GET", "/api/v1/files/"+file, alice, nil).str(t, "uploaded_by_id")
+	aliceFile := p.upload(alice, data, nil)["id"].(string)
+	aliceID := p.Do("GET", "/api/v1/files/"+aliceFile, alice, nil).str(t, "uploaded_by_id")
 	for _, path := range []string{"/api/v1/files", "/api/v1/batches"} {
 		if mine := owners(bob, path); mine[aliceID] != 0 || len(mine) != 1 {
 			t.Errorf("bob's %s shows other users' items: %v", path, mine)
@@ -204,6 +215,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Errorf("public %s: %d", path, r.Status)
 		}
 	}
+}
+
+// mustSession starts an upload and returns its id.
+func (p *portal) mustSession(token string, data []byte) string {
+	p.t.Helper()
+	id, _ := p.session(token, data, nil)
+	return id
 }
 
 func TestEveryErrorCode(t *testing.T) {
