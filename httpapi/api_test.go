@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ingest-portal/ingest/internal/testdb"
 	"github.com/ingest-portal/ingest/upload"
@@ -472,5 +475,33 @@ func TestDownloads(t *testing.T) {
 	fileOf := p.Do("GET", "/api/v1/uploads/"+unfinished, token, nil).str(t, "file_id")
 	if got := p.Do("GET", "/api/v1/files/"+fileOf+"/content", token, nil); got.Status != 404 {
 		t.Errorf("content of an unfinished file: %d", got.Status)
+	}
+}
+
+func TestEndedUploadsLeaveNoMultipartUploadInS3(t *testing.T) {
+	p := newPortal(t, "sqlite", portalOptions{storage: "s3", config: func(c *upload.Config) { c.SessionTTL = time.Second }})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 6<<20)
+	aborted, chunk := p.session(token, data, nil)
+	p.putPart(token, aborted, data, chunk, 1).must(t, 200)
+	expired, _ := p.session(token, data, nil)
+	p.putPart(token, expired, data, chunk, 1).must(t, 200)
+	pending := func() int {
+		out, err := p.S3.Client().ListMultipartUploads(context.Background(), &s3api.ListMultipartUploadsInput{Bucket: &p.Bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Uploads)
+	}
+	if n := pending(); n != 2 {
+		t.Fatalf("multipart uploads in progress = %d, want 2", n)
+	}
+	p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
+	time.Sleep(1100 * time.Millisecond)
+	if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
+	}
+	if n := pending(); n != 0 {
+		t.Errorf("multipart uploads left after an abort and an expiry: %d", n)
 	}
 }

@@ -30,6 +30,9 @@ type portal struct {
 	Blobs   ingest.BlobStore
 	Service *upload.Service
 	Admin   string // an admin's token
+	// S3 and Bucket are the gateway and bucket behind an "s3" portal.
+	S3     *versitygw.Server
+	Bucket string
 }
 
 // portalOptions tune newPortal.
@@ -57,14 +60,17 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		t.Fatal(err)
 	}
 	var blobs ingest.BlobStore
+	var gw *versitygw.Server
+	var bucket string
 	switch opts.storage {
 	case "", "local":
 		if blobs, err = local.New(t.TempDir()); err != nil {
 			t.Fatal(err)
 		}
 	case "s3":
-		gw := versitygw.Start(t)
-		blobs = s3.New(gw.Client(), gw.NewBucket(t), "portal")
+		gw = versitygw.Start(t)
+		bucket = gw.NewBucket(t)
+		blobs = s3.New(gw.Client(), bucket, "portal")
 	default:
 		t.Fatalf("unknown storage %q", opts.storage)
 	}
@@ -81,7 +87,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		Checks: []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
 	}))
 	t.Cleanup(srv.Close)
-	p := &portal{t: t, URL: srv.URL, Store: store, Blobs: blobs, Service: svc}
+	p := &portal{t: t, URL: srv.URL, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}
 	p.Admin = p.NewUser("admin", true)
 	return p
 }
