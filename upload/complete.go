@@ -178,15 +178,22 @@ func (s *Service) Abort(ctx context.Context, actor *ingest.User, sessionID uuid.
 	return ended, nil
 }
 
-// removeTemporary deletes the blob data of an ended session. The database change came first, so
-// a failure here leaves only garbage, never a session without its data; it is logged.
+// removeTemporary deletes the blob data of a session that ended without its file being stored:
+// the upload's temporary data, and the object itself if a completion made it before the process
+// died (the key belongs to this file alone, and the file will never be STORED). The database
+// change came first, so a failure here leaves only garbage, never a session without its data;
+// it is logged.
 func (s *Service) removeTemporary(ctx context.Context, sess *ingest.UploadSession) {
 	file, err := s.store.File(ctx, sess.FileID)
 	if err != nil {
 		s.logger.Warn("find the file of an ended session", "session", sess.ID, "err", err)
 		return
 	}
-	s.discard(ctx, s.blobUpload(sess, file.SizeBytes))
+	u := s.blobUpload(sess, file.SizeBytes)
+	s.discard(ctx, u)
+	if err := s.blobs.DeleteObject(context.WithoutCancel(ctx), u.Key); err != nil {
+		s.logger.Warn("delete the object of an ended session", "session", sess.ID, "err", err)
+	}
 }
 
 // expire fails an expired session and removes its temporary data. It reports whether the session

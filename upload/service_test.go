@@ -614,6 +614,36 @@ func TestACompletionInterruptedAfterTheObjectIsFinishedLater(t *testing.T) {
 	})
 }
 
+func TestAnUploadEndedAfterAnInterruptedCompletionLeavesNoObject(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		for _, end := range []string{"abort", "expire"} {
+			data := random(t, 2*chunk)
+			sess := e.create(e.alice, data)
+			e.mustPut(e.alice, sess, data, 1, 2)
+			fresh, _ := e.svc.Session(e.ctx, e.alice, sess.ID)
+			key := ingest.ObjectKey("", sess.FileID, ingest.IDTime(sess.FileID))
+			u := ingest.BlobUpload{SessionID: sess.ID, StorageID: fresh.StorageUploadID, Key: key, Size: int64(len(data)), ChunkSize: chunk}
+			// What a process killed between making the object and committing leaves behind.
+			if err := e.blobs.CompleteUpload(e.ctx, u, []ingest.WrittenPart{{Number: 1, Size: chunk}, {Number: 2, Size: chunk}}); err != nil {
+				t.Fatal(err)
+			}
+			if end == "abort" {
+				if _, err := e.svc.Abort(e.ctx, e.alice, sess.ID); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				e.clock.Advance(25 * time.Hour)
+				if n, err := e.svc.Sweep(e.ctx); err != nil || n != 1 {
+					t.Fatalf("Sweep = %d, %v", n, err)
+				}
+			}
+			if _, err := e.blobs.StatObject(e.ctx, key); ingest.ErrorCode(err) != ingest.ENotFound {
+				t.Errorf("%s: the object of a file that will never be stored is kept: %v", end, err)
+			}
+		}
+	})
+}
+
 func TestRacingWritersOfOnePart(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
