@@ -138,7 +138,9 @@ type OutboxStore interface {
 }
 
 // Page is a keyset page: items after the cursor (the id of the last item of the previous page;
-// ids are time-ordered), at most Limit of them.
+// ids are time-ordered), at most Limit of them. A store takes a Limit of up to MaxPageLimit+1, so
+// that a caller showing MaxPageLimit items can ask for one more to learn whether a next page
+// exists.
 type Page struct {
 	After *uuid.UUID
 	Limit int

@@ -245,6 +245,7 @@ func TestEveryErrorCode(t *testing.T) {
 	want(p.Do("GET", "/api/v1/files/"+"01936d2e-0000-7000-8000-000000000001", token, nil), 404, "NOT_FOUND")
 	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "x"}), 400, "VALIDATION_FAILED")
 	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "x", "size_bytes": 1, "colour": "red"}), 400, "VALIDATION_FAILED")
+	want(p.Do("POST", "/api/v1/uploads", token, map[string]any{"filename": "x", "size_bytes": 1, "content_type": "not a type"}), 400, "VALIDATION_FAILED")
 	want(p.Do("POST", "/api/v1/files?filename=big", token, make([]byte, 2<<10)), 413, "PAYLOAD_TOO_LARGE")
 
 	id, chunk := p.session(token, data, nil)
@@ -286,6 +287,8 @@ func TestEveryErrorCode(t *testing.T) {
 		id, _ := p.session(token, []byte("x"), nil)
 		time.Sleep(5 * time.Millisecond)
 		want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/1", token, []byte("x")), 410, "SESSION_EXPIRED")
+		want(p.Do("PUT", "/api/v1/uploads/"+id+"/parts/1", token, []byte("x")), 410, "SESSION_EXPIRED")
+		want(p.Do("POST", "/api/v1/uploads/"+id+"/complete", token, nil), 410, "SESSION_EXPIRED")
 		if s := p.Do("GET", "/api/v1/uploads/"+id, token, nil).str(t, "status"); s != "FAILED" {
 			t.Errorf("the expired session is %s, want FAILED", s)
 		}
@@ -378,6 +381,11 @@ func TestBatchOverHTTP(t *testing.T) {
 			if len(files["items"].([]any)) != 15 || len(rest["items"].([]any)) != 5 || rest["next_cursor"] != nil {
 				t.Errorf("pages of 15: %d then %d (next %v)", len(files["items"].([]any)), len(rest["items"].([]any)), rest["next_cursor"])
 			}
+			half := p.Do("GET", "/api/v1/files?batch_id="+many+"&limit=10", token, nil).must(t, 200).JSON(t)
+			last := p.Do("GET", "/api/v1/files?batch_id="+many+"&limit=10&cursor="+half["next_cursor"].(string), token, nil).must(t, 200).JSON(t)
+			if len(last["items"].([]any)) != 10 || last["next_cursor"] != nil {
+				t.Errorf("an exactly full last page: %d items, next_cursor %v; want 10 and none", len(last["items"].([]any)), last["next_cursor"])
+			}
 		})
 	}
 }
@@ -468,6 +476,8 @@ func TestDownloads(t *testing.T) {
 		t.Errorf("headers: %v", full.Header)
 	}
 	p.Do("GET", content, token, nil, "If-None-Match", full.Header.Get("ETag")).must(t, 304)
+	p.Do("GET", content, token, nil, "If-None-Match", `"other", W/`+full.Header.Get("ETag")).must(t, 304)
+	p.Do("GET", content, token, nil, "If-None-Match", `"other"`).must(t, 200)
 	if got := p.Do("GET", content, token, nil, "Range", "bytes=0-9", "If-Range", `"stale"`).must(t, 200); len(got.Body) != 1000 {
 		t.Errorf("a Range under a stale If-Range: %d bytes, want the whole file", len(got.Body))
 	}

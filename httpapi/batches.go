@@ -28,7 +28,8 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request, actor *inge
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
 	var f ingest.BatchFilter
 	var err error
-	if f.Page, err = queryPage(r); err != nil {
+	var limit int
+	if f.Page, limit, err = queryPage(r); err != nil {
 		return err
 	}
 	if err := queryStatus(r, &f.Status); err != nil {
@@ -38,7 +39,7 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request, actor *inge
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page(batches, f.Limit, batchView, func(b *ingest.Batch) uuid.UUID { return b.ID }))
+	writeJSON(w, http.StatusOK, page(batches, limit, batchView, func(b *ingest.Batch) uuid.UUID { return b.ID }))
 	return nil
 }
 

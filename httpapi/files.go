@@ -27,7 +27,7 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, actor *ingest.U
 	if r.ContentLength < 0 {
 		return ingest.Errorf(ingest.EValidation, "send the file with a Content-Length")
 	}
-	req := upload.CreateRequest{Filename: name, ContentType: mediaType(r.Header.Get("Content-Type")), SizeBytes: r.ContentLength,
+	req := upload.CreateRequest{Filename: name, ContentType: r.Header.Get("Content-Type"), SizeBytes: r.ContentLength,
 		SHA256: strings.ToLower(q.Get("sha256"))}
 	if err := queryID(r, "batch_id", &req.BatchID); err != nil {
 		return err
@@ -57,19 +57,11 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, actor *ingest.U
 	return nil
 }
 
-// mediaType keeps a well-formed media type from a Content-Type header and drops anything else.
-func mediaType(header string) string {
-	mt, params, err := mime.ParseMediaType(header)
-	if err != nil {
-		return ""
-	}
-	return mime.FormatMediaType(mt, params)
-}
-
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
 	var f ingest.FileFilter
 	var err error
-	if f.Page, err = queryPage(r); err != nil {
+	var limit int
+	if f.Page, limit, err = queryPage(r); err != nil {
 		return err
 	}
 	if err := queryStatus(r, &f.Status); err != nil {
@@ -82,7 +74,7 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, actor *ingest
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page(files, f.Limit, fileView, func(f *ingest.File) uuid.UUID { return f.ID }))
+	writeJSON(w, http.StatusOK, page(files, limit, fileView, func(f *ingest.File) uuid.UUID { return f.ID }))
 	return nil
 }
 
@@ -126,7 +118,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, actor *inges
 		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	if match := r.Header.Get("If-None-Match"); match != "" && (match == etag || match == "*") {
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -160,6 +152,18 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, actor *inges
 		s.logger.Warn("download broke off", "file", id, "err", err)
 	}
 	return nil
+}
+
+// etagMatches reports whether an If-None-Match header names etag: "*", or a list of tags compared
+// weakly (W/ ignored), as RFC 9110 §13.1.2 says.
+func etagMatches(header, etag string) bool {
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // parseRange parses a single "bytes=" range of a file of size bytes into the first and last byte.

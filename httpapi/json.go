@@ -112,13 +112,19 @@ type listJSON[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// page renders items as a list page, with a cursor when the page is full.
+// page renders items as a list page of at most limit items (0: all). The caller fetched one more
+// than the page (ingest.Page.Limit = limit+1): if it came, there is a next page, and the cursor
+// points after the page's last item.
 func page[E any, T any](items []E, limit int, view func(E) T, id func(E) uuid.UUID) listJSON[T] {
+	more := limit > 0 && len(items) > limit
+	if more {
+		items = items[:limit]
+	}
 	out := listJSON[T]{Items: make([]T, len(items))}
 	for i, item := range items {
 		out.Items[i] = view(item)
 	}
-	if len(items) == limit && limit > 0 {
+	if more {
 		out.NextCursor = id(items[len(items)-1]).String()
 	}
 	return out
@@ -127,7 +133,9 @@ func page[E any, T any](items []E, limit int, view func(E) T, id func(E) uuid.UU
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // answers are JSON, never embedded in HTML: keep "<token>" readable
+	_ = enc.Encode(v)
 }
 
 // maxJSONBody bounds a JSON request body.
@@ -181,26 +189,28 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-// queryPage parses ?cursor= and ?limit=.
-func queryPage(r *http.Request) (ingest.Page, error) {
+// queryPage parses ?cursor= and ?limit=. The page it returns asks the store for one item more
+// than the client's limit (see page); the limit itself is the second result.
+func queryPage(r *http.Request) (ingest.Page, int, error) {
 	var p ingest.Page
 	q := r.URL.Query()
 	if c := q.Get("cursor"); c != "" {
 		id, err := uuid.Parse(c)
 		if err != nil {
-			return p, ingest.Errorf(ingest.EValidation, "cursor %q is not a cursor this API gave", c)
+			return p, 0, ingest.Errorf(ingest.EValidation, "cursor %q is not a cursor this API gave", c)
 		}
 		p.After = &id
 	}
-	p.Limit = ingest.DefaultPageLimit
+	limit := ingest.DefaultPageLimit
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > ingest.MaxPageLimit {
-			return p, ingest.Errorf(ingest.EValidation, "limit must be 1 to %d", ingest.MaxPageLimit)
+			return p, 0, ingest.Errorf(ingest.EValidation, "limit must be 1 to %d", ingest.MaxPageLimit)
 		}
-		p.Limit = n
+		limit = n
 	}
-	return p, nil
+	p.Limit = limit + 1
+	return p, limit, nil
 }
 
 // queryID parses the optional id ?name= into *into, leaving it nil when absent.

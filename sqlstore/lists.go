@@ -29,7 +29,7 @@ func (w *where) page(p ingest.Page) (string, []any, error) {
 	switch {
 	case limit == 0:
 		limit = ingest.DefaultPageLimit
-	case limit < 0 || limit > ingest.MaxPageLimit:
+	case limit < 0 || limit > ingest.MaxPageLimit+1:
 		return "", nil, ingest.Errorf(ingest.EValidation, "a page holds 1 to %d items", ingest.MaxPageLimit)
 	}
 	if p.After != nil {

@@ -126,7 +126,7 @@ func testLists(t *testing.T, open Opener) {
 		if err != nil || len(all) != 6 {
 			t.Errorf("all batches = %d, %v; want 6", len(all), err)
 		}
-		_, err = f.Store.ListBatches(f.ctx, ingest.BatchFilter{Page: ingest.Page{Limit: ingest.MaxPageLimit + 1}})
+		_, err = f.Store.ListBatches(f.ctx, ingest.BatchFilter{Page: ingest.Page{Limit: ingest.MaxPageLimit + 2}})
 		wantCode(t, err, ingest.EValidation)
 	})
 

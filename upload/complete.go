@@ -18,6 +18,9 @@ import (
 // hash, so that a repeated completion answers CHECKSUM_MISMATCH again.
 const checksumMismatch = "checksum mismatch"
 
+// reasonExpired is the failure reason of a file whose session expired.
+const reasonExpired = "expired"
+
 // Complete finishes an upload whose parts are all received: it makes the object, finishes the
 // file's SHA-256 (reading back only what the running hash has not covered), checks it against the
 // declared hash, and in one transaction stores the file, completes the session, counts the file in
@@ -83,8 +86,9 @@ func (s *Service) Complete(ctx context.Context, actor *ingest.User, sessionID uu
 	return stored, err
 }
 
-// ended answers a completion of a session that has already ended: the stored file for a complete
-// one, CHECKSUM_MISMATCH again for one that failed on its hash, SESSION_NOT_ACTIVE otherwise.
+// ended answers a request on a session that has already ended: the stored file for a complete
+// one, CHECKSUM_MISMATCH again for one that failed on its hash, SESSION_EXPIRED again for an
+// expired one, SESSION_NOT_ACTIVE otherwise.
 func (s *Service) ended(sess *ingest.UploadSession, file *ingest.File) (bool, error) {
 	switch {
 	case sess.Status == ingest.SessionComplete:
@@ -93,6 +97,8 @@ func (s *Service) ended(sess *ingest.UploadSession, file *ingest.File) (bool, er
 		return false, nil
 	case strings.HasPrefix(file.FailureReason, checksumMismatch):
 		return true, &ingest.Error{Code: ingest.EChecksumMismatch, Message: file.FailureReason}
+	case file.FailureReason == reasonExpired:
+		return true, ingest.Errorf(ingest.ESessionExpired, "upload session %s expired", sess.ID)
 	}
 	return true, ingest.CheckSessionTransition(sess.ID, sess.Status, ingest.SessionComplete)
 }
@@ -199,7 +205,7 @@ func (s *Service) removeTemporary(ctx context.Context, sess *ingest.UploadSessio
 // expire fails an expired session and removes its temporary data. It reports whether the session
 // has ended, by this call or another.
 func (s *Service) expire(ctx context.Context, sess *ingest.UploadSession) bool {
-	ended, err := s.store.EndUpload(context.WithoutCancel(ctx), sess.ID, ingest.SessionFailed, "expired")
+	ended, err := s.store.EndUpload(context.WithoutCancel(ctx), sess.ID, ingest.SessionFailed, reasonExpired)
 	if err != nil {
 		if ingest.ErrorCode(err) == ingest.ESessionNotActive {
 			return true

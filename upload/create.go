@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"mime"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -28,8 +29,8 @@ type CreateRequest struct {
 // size, ENotFound for a batch the actor cannot see and EBatchNotOpen for a batch that is not OPEN.
 func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req CreateRequest) (sess *ingest.UploadSession, created bool, err error) {
 	req.Filename = CleanFilename(req.Filename)
-	if req.ContentType == "" {
-		req.ContentType = "application/octet-stream"
+	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
+		return nil, false, err
 	}
 	req.SHA256 = strings.ToLower(req.SHA256)
 	if req.SizeBytes < 0 {
@@ -110,7 +111,8 @@ func (s *Service) replay(ctx context.Context, existing *ingest.UploadSession, re
 		((file.BatchID == nil && req.BatchID == nil) || (file.BatchID != nil && req.BatchID != nil && *file.BatchID == *req.BatchID))
 	if !same {
 		return nil, false, &ingest.Error{Code: ingest.EIdempotencyConflict,
-			Message: "the idempotency key was used for a different upload", Details: map[string]any{"upload_id": existing.ID}}
+			Message: "the idempotency key was used for a different upload",
+			Details: map[string]any{"upload_id": existing.ID, "file_id": existing.FileID}}
 	}
 	return existing, false, nil
 }
@@ -147,6 +149,19 @@ func (s *Service) planChunk(size, requested int64) (int64, error) {
 		return 0, ingest.Errorf(ingest.EPayloadTooLarge, "a file of %d bytes needs more than %d parts of at most %d bytes", size, ingest.MaxParts, hi)
 	}
 	return chunk, nil
+}
+
+// cleanContentType returns a media type in its canonical form, application/octet-stream for none,
+// and EValidation for something that is not a media type.
+func cleanContentType(ct string) (string, error) {
+	if strings.TrimSpace(ct) == "" {
+		return "application/octet-stream", nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", ingest.Errorf(ingest.EValidation, "content type %q is not a media type such as text/csv", ct)
+	}
+	return mime.FormatMediaType(mt, params), nil
 }
 
 // CleanFilename makes a client's file name safe to display and to put in a Content-Disposition:

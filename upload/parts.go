@@ -115,7 +115,12 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 // takesParts returns the error for a session that no longer takes parts.
 func (s *Service) takesParts(ctx context.Context, sess *ingest.UploadSession) error {
 	if !sess.Status.Active() {
-		return ingest.CheckSessionTransition(sess.ID, sess.Status, ingest.SessionInProgress)
+		file, err := s.store.File(ctx, sess.FileID)
+		if err != nil {
+			return err
+		}
+		_, err = s.ended(sess, file)
+		return err
 	}
 	return s.expired(ctx, sess)
 }

@@ -516,6 +516,12 @@ func TestSingleRequestUpload(t *testing.T) {
 		wrong := sha256.Sum256([]byte("x"))
 		_, _, err = e.svc.Put(e.ctx, e.alice, req, bytes.NewReader(data), upload.Digest{SHA256: wrong[:]})
 		wantCode(t, err, ingest.EChecksumMismatch)
+		retried := req
+		retried.IdempotencyKey = "fails"
+		for range 2 { // a retry with the same key answers the first outcome again
+			_, _, err = e.svc.Put(e.ctx, e.alice, retried, bytes.NewReader(data), upload.Digest{SHA256: wrong[:]})
+			wantCode(t, err, ingest.EChecksumMismatch)
+		}
 		req.SizeBytes = 16*chunk + 1
 		_, _, err = e.svc.Put(e.ctx, e.alice, req, bytes.NewReader(make([]byte, req.SizeBytes)), upload.Digest{})
 		wantCode(t, err, ingest.EPayloadTooLarge)

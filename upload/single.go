@@ -35,16 +35,14 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if err != nil {
 		return nil, false, err
 	}
-	if sess.Status == ingest.SessionComplete {
-		f, err := s.store.File(ctx, sess.FileID)
-		return f, false, err
-	}
-	if sess.TotalParts == 1 {
+	if sess.TotalParts == 1 && sess.Status.Active() {
 		if _, err := s.PutPart(ctx, actor, sess.ID, 1, req.SizeBytes, body, Digest{CRC32C: d.CRC32C}); err != nil {
 			s.abandon(ctx, actor, sess, req.IdempotencyKey)
 			return nil, false, err
 		}
 	}
+	// For a replayed upload that has ended, Complete answers its outcome: the stored file, or
+	// the error it ended with.
 	f, err := s.Complete(ctx, actor, sess.ID)
 	if err != nil {
 		return nil, false, err
