@@ -41,6 +41,10 @@ type BlobStore interface {
 	// AbortUpload deletes whatever u left behind. Aborting twice, or after completion, is no error.
 	AbortUpload(ctx context.Context, u BlobUpload) error
 
+	// PutObject stores exactly size bytes of r as the object at key in one request, durably, with
+	// no upload to create or complete: the single-request upload's path. It returns
+	// EPartSizeMismatch when r yields fewer or more bytes, and then no object is made.
+	PutObject(ctx context.Context, key string, r io.Reader, size int64) error
 	// ReadObject streams length bytes of the object at key from offset; a negative length reads
 	// to the end.
 	ReadObject(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)

@@ -106,6 +106,14 @@ type UploadStore interface {
 	// STORED invariant, EMissingParts (details: "missing": []int) when not every part is RECEIVED,
 	// ENotFound, and a *TransitionError (SESSION_NOT_ACTIVE) when the session is not active.
 	StoreFile(ctx context.Context, sessionID uuid.UUID, obj StoredObject) (*File, error)
+	// RecordStoredUpload records, in one transaction, a whole upload whose bytes the blob store
+	// already holds (the single-request upload): f as STORED with obj, s as COMPLETE with every
+	// part received and hashed, its one part RECEIVED with r (none for an empty file), f counted
+	// as stored in its batch, which must be OPEN, and the file.stored event. It fills in ids (unless
+	// set), timestamps and statuses. It returns EValidation (ValidateUpload, the STORED invariant,
+	// more than one part), ENotFound for a missing uploader or batch, EBatchNotOpen, and
+	// EIdempotencyConflict when the user already used the session's idempotency key.
+	RecordStoredUpload(ctx context.Context, f *File, s *UploadSession, r PartReceipt, obj StoredObject) error
 	// EndUpload moves an active session to ABORTED or FAILED and its file to FAILED with reason,
 	// counting the failure in the batch. It returns EValidation for another target status,
 	// ENotFound, and a *TransitionError (SESSION_NOT_ACTIVE) when the session has already ended.

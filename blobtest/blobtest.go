@@ -42,6 +42,8 @@ func Run(t *testing.T, h Harness) {
 		{"missing objects are not found", testMissing},
 		{"deleted objects are gone", testDelete},
 		{"uploads at once do not mix", testConcurrentUploads},
+		{"an object put in one request reads back", testPutObject},
+		{"an object put with the wrong size is not made", testPutObjectWrongSize},
 		{"the store answers a ping", testPing},
 	}
 	for _, tc := range tests {
@@ -343,6 +345,39 @@ func testConcurrentUploads(t *testing.T, h Harness) {
 	}
 	for i := range n {
 		wantSame(t, "object", readAll(t, store, uploads[i].Key, 0, -1), data[i])
+	}
+}
+
+func testPutObject(t *testing.T, h Harness) {
+	store := h.New(t)
+	for _, size := range []int64{0, 1, h.ChunkSize + 7} {
+		data := randomBytes(t, size)
+		key := ingest.ObjectKey(store.Prefix(), ingest.NewID(), time.Now())
+		if err := store.PutObject(context.Background(), key, bytes.NewReader(data), size); err != nil {
+			t.Fatalf("PutObject of %d bytes: %v", size, err)
+		}
+		wantSame(t, "object", readAll(t, store, key, 0, -1), data)
+		if got, err := store.StatObject(context.Background(), key); err != nil || got != size {
+			t.Errorf("StatObject = %d, %v; want %d", got, err, size)
+		}
+	}
+}
+
+func testPutObjectWrongSize(t *testing.T, h Harness) {
+	store := h.New(t)
+	data := randomBytes(t, 1000)
+	key := ingest.ObjectKey(store.Prefix(), ingest.NewID(), time.Now())
+	for _, body := range [][]byte{data[:999], append(append([]byte{}, data...), 'x')} {
+		err := store.PutObject(context.Background(), key, bytes.NewReader(body), 1000)
+		if code := ingest.ErrorCode(err); code != ingest.EPartSizeMismatch {
+			t.Errorf("a body of %d bytes for 1000: %v, want PART_SIZE_MISMATCH", len(body), err)
+		}
+	}
+	if err := store.PutObject(context.Background(), key, io.MultiReader(bytes.NewReader(data[:10]), errReader{}), 1000); err == nil {
+		t.Error("a body that failed was accepted")
+	}
+	if _, err := store.StatObject(context.Background(), key); ingest.ErrorCode(err) != ingest.ENotFound {
+		t.Errorf("a refused PutObject left an object: %v", err)
 	}
 }
 

@@ -44,28 +44,29 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request, actor *inge
 }
 
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	return s.batchAction(w, r, actor, s.cfg.Service.Batch)
+	return onPathID(w, r, actor, s.cfg.Service.Batch, batchView)
 }
 
 func (s *Server) sealBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	return s.batchAction(w, r, actor, s.cfg.Service.SealBatch)
+	return onPathID(w, r, actor, s.cfg.Service.SealBatch, batchView)
 }
 
 func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	return s.batchAction(w, r, actor, s.cfg.Service.CancelBatch)
+	return onPathID(w, r, actor, s.cfg.Service.CancelBatch, batchView)
 }
 
-// batchAction answers a call on the batch of the path with the batch it returns.
-func (s *Server) batchAction(w http.ResponseWriter, r *http.Request, actor *ingest.User,
-	do func(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.Batch, error)) error {
+// onPathID calls do on the resource the path's {id} names and answers 200 with the view of what
+// it returns.
+func onPathID[T, V any](w http.ResponseWriter, r *http.Request, actor *ingest.User,
+	do func(ctx context.Context, actor *ingest.User, id uuid.UUID) (T, error), view func(T) V) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	b, err := do(r.Context(), actor, id)
+	v, err := do(r.Context(), actor, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, batchView(b))
+	writeJSON(w, http.StatusOK, view(v))
 	return nil
 }

@@ -79,16 +79,7 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, actor *ingest
 }
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	f, err := s.cfg.Service.File(r.Context(), actor, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, fileView(f))
-	return nil
+	return onPathID(w, r, actor, s.cfg.Service.File, fileView)
 }
 
 // getContent downloads a stored file: one byte range at most (a multi-range request gets the

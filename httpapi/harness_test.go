@@ -46,20 +46,9 @@ type portalOptions struct {
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
 func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, testdb.URL(t, dialect))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	m, err := store.Migrator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := testdb.Store(t, dialect)
 	var blobs ingest.BlobStore
+	var err error
 	var gw *versitygw.Server
 	var bucket string
 	switch opts.storage {

@@ -70,25 +70,11 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	return s.sessionAction(w, r, actor, s.cfg.Service.Session)
+	return onPathID(w, r, actor, s.cfg.Service.Session, sessionView)
 }
 
 func (s *Server) abortUpload(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	return s.sessionAction(w, r, actor, s.cfg.Service.Abort)
-}
-
-func (s *Server) sessionAction(w http.ResponseWriter, r *http.Request, actor *ingest.User,
-	do func(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadSession, error)) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sess, err := do(r.Context(), actor, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, sessionView(sess))
-	return nil
+	return onPathID(w, r, actor, s.cfg.Service.Abort, sessionView)
 }
 
 func (s *Server) putPart(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
@@ -127,30 +113,18 @@ func partETag(p *ingest.Part) string {
 }
 
 func (s *Server) listParts(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	parts, err := s.cfg.Service.Parts(r.Context(), actor, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, page(parts, 0, partView, func(p *ingest.Part) uuid.UUID { return p.ID }))
-	return nil
+	return onPathID(w, r, actor, s.cfg.Service.Parts, func(parts []*ingest.Part) listJSON[partJSON] {
+		return page(parts, 0, partView, func(p *ingest.Part) uuid.UUID { return p.ID })
+	})
 }
 
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
+	complete := func(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.File, error) {
+		f, err := s.cfg.Service.Complete(ctx, actor, id)
+		s.cfg.Metrics.completion(ingest.ErrorCode(err))
+		return f, err
 	}
-	f, err := s.cfg.Service.Complete(r.Context(), actor, id)
-	s.cfg.Metrics.completion(ingest.ErrorCode(err))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, fileView(f))
-	return nil
+	return onPathID(w, r, actor, complete, fileView)
 }
 
 // dispositionFilename returns the file name of a Content-Disposition header, or "".

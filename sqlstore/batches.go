@@ -31,7 +31,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *ingest.Batch) error {
 	now := s.clock()
 	b.CreatedAt, b.UpdatedAt = now, now
 	b.Status, b.TotalFiles, b.StoredCount, b.FailedCount, b.SealedAt = ingest.BatchOpen, 0, 0, 0, nil
-	_, err := s.db.ExecContext(ctx, `
+	_, err := s.exec(ctx, `
 		INSERT INTO upload_batches (id, created_at, updated_at, status, name, created_by_id)
 		VALUES ($1, $2, $2, $3, $4, $5)`,
 		b.ID, at(now), b.Status, b.Name, b.CreatedByID)

@@ -135,7 +135,7 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash string) (*ingest.Use
 		return nil, ingest.Errorf(ingest.EForbidden, "user %s is disabled", u.Username)
 	}
 	if lastUsed == nil || now.Sub(*lastUsed) >= time.Minute {
-		if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, at(now), tokenID); err != nil {
+		if _, err := s.exec(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, at(now), tokenID); err != nil {
 			return nil, s.translate(err)
 		}
 	}

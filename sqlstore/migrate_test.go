@@ -90,7 +90,7 @@ func TestMigrations(t *testing.T) {
 func TestSchemaMatchesGolden(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			s := mustOpenMigrated(t, testdb.URL(t, dialect))
+			s := testdb.Store(t, dialect)
 			got, err := s.DumpSchema(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -26,7 +26,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*ingest.OutboxEvent, error)
 
 // EnqueueEvent implements ingest.OutboxStore.
 func (s *Store) EnqueueEvent(ctx context.Context, e *ingest.OutboxEvent) error {
-	return s.insertEvent(ctx, s.db, e)
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertEvent(ctx, tx, e) })
 }
 
 // insertEvent writes e as PENDING if, and only if, its file is STORED: the service's half of the

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,11 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	// writers queues this process's SQLite write transactions. SQLite has one writer at a time,
+	// and a writer that finds it busy sleeps and retries (busy_timeout) instead of queueing: under
+	// load, such writers starve and fail with SQLITE_BUSY. Waiting here, in order, they do not.
+	// PostgreSQL needs no such lock. Writers in other processes still meet busy_timeout.
+	writers sync.Mutex
 }
 
 // Option configures a Store.
@@ -124,8 +130,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // clock returns the current time as the database stores it.
 func (s *Store) clock() time.Time { return ingest.Timestamp(s.now()) }
 
-// inTx runs fn in one transaction, committing when it returns nil.
+// inTx runs fn in one write transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	unlock := s.lockWriters()
+	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.translate(fmt.Errorf("begin: %w", err))
@@ -138,6 +146,22 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return s.translate(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// lockWriters takes this process's turn to write to SQLite, and returns its release.
+func (s *Store) lockWriters() func() {
+	if s.dialect != SQLite {
+		return func() {}
+	}
+	s.writers.Lock()
+	return s.writers.Unlock
+}
+
+// exec runs one statement that writes, outside any transaction of the caller's.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	unlock := s.lockWriters()
+	defer unlock()
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 // querier is what *sql.DB and *sql.Tx have in common, so read helpers serve both.

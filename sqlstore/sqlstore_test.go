@@ -16,7 +16,7 @@ func TestStore(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T, clock *storetest.Clock) *storetest.Env {
-				s := mustOpenMigrated(t, testdb.URL(t, dialect), sqlstore.WithClock(clock.Now))
+				s := testdb.Store(t, dialect, sqlstore.WithClock(clock.Now))
 				return &storetest.Env{Store: s, DB: s.DB(), Clock: clock, Dialect: dialect}
 			})
 		})
@@ -31,20 +31,6 @@ func mustOpen(t *testing.T, url string, opts ...sqlstore.Option) *sqlstore.Store
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// mustOpenMigrated opens the store at url and applies every migration.
-func mustOpenMigrated(t *testing.T, url string, opts ...sqlstore.Option) *sqlstore.Store {
-	t.Helper()
-	s := mustOpen(t, url, opts...)
-	m, err := s.Migrator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return s
 }
 

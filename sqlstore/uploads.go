@@ -100,6 +100,86 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 	})
 }
 
+// RecordStoredUpload implements ingest.UploadStore.
+func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *ingest.UploadSession, r ingest.PartReceipt, obj ingest.StoredObject) error {
+	if err := ingest.ValidateUpload(f, sess); err != nil {
+		return err
+	}
+	if err := obj.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case obj.SizeBytes != f.SizeBytes || (sess.TotalParts == 1 && r.SizeBytes != f.SizeBytes):
+		return ingest.Errorf(ingest.EValidation, "the stored object has %d bytes, the file was declared with %d", obj.SizeBytes, f.SizeBytes)
+	case sess.TotalParts > 1:
+		return ingest.Errorf(ingest.EValidation, "an upload recorded at once has one part, not %d", sess.TotalParts)
+	}
+	if f.ID == uuid.Nil {
+		f.ID = ingest.NewID()
+	}
+	if sess.ID == uuid.Nil {
+		sess.ID = ingest.NewID()
+	}
+	now := s.clock()
+	f.CreatedAt, f.UpdatedAt, f.Status, f.StoredAt, f.FailureReason = now, now, ingest.FileStored, &now, ""
+	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey = obj.SHA256, obj.Backend, obj.Bucket, obj.Key
+	sess.CreatedAt, sess.UpdatedAt, sess.Status, sess.FileID, sess.UploadedByID = now, now, ingest.SessionComplete, f.ID, f.UploadedByID
+	sess.ReceivedPartsCount, sess.HashedParts, sess.HashState, sess.CompletedAt = sess.TotalParts, sess.TotalParts, nil, &now
+	sess.ExpiresAt = now
+
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if f.BatchID != nil {
+			if err := s.addToBatch(ctx, tx, *f.BatchID); err != nil {
+				return err
+			}
+			if err := s.countInBatch(ctx, tx, f.BatchID, true); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO ingest_files (id, created_at, updated_at, status, sha256, size_bytes, storage_backend,
+			                          storage_bucket, storage_key, original_filename, content_type, uploaded_by_id,
+			                          batch_id, stored_at)
+			VALUES ($1, $2, $2, 'STORED', $3, $4, $5, $6, $7, $8, $9, $10, $11, $2)`,
+			f.ID, at(now), f.SHA256, f.SizeBytes, f.StorageBackend, textOrNull(f.StorageBucket), f.StorageKey,
+			f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID)
+		if violation(err) == foreignKeyViolation {
+			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
+		}
+		if err != nil {
+			return s.translate(err)
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO upload_sessions (id, created_at, updated_at, file_id, status, chunk_size_bytes, total_parts,
+			                             received_parts_count, idempotency_key, uploaded_by_id, expires_at,
+			                             declared_sha256, hashed_parts, completed_at)
+			VALUES ($1, $2, $2, $3, 'COMPLETE', $4, $5, $5, $6, $7, $2, $8, $5, $2)`,
+			sess.ID, at(now), f.ID, sess.ChunkSizeBytes, sess.TotalParts, textOrNull(sess.IdempotencyKey),
+			sess.UploadedByID, textOrNull(sess.DeclaredSHA256))
+		if violation(err) == uniqueViolation && sess.IdempotencyKey != "" {
+			return &ingest.Error{Code: ingest.EIdempotencyConflict, Message: "the idempotency key is already used by another upload", Err: err}
+		}
+		if err != nil {
+			return s.translate(err)
+		}
+		if sess.TotalParts == 1 {
+			_, err = tx.ExecContext(ctx, `
+				INSERT INTO upload_parts (id, created_at, updated_at, session_id, part_number, status, temp_key,
+				                          size_bytes, crc32c, sha256, etag)
+				VALUES ($1, $2, $2, $3, 1, 'RECEIVED', $4, $5, $6, $7, $8)`,
+				ingest.NewID(), at(now), sess.ID, f.StorageKey, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256), textOrNull(r.ETag))
+			if err != nil {
+				return s.translate(err)
+			}
+		}
+		e, err := ingest.NewFileStoredEvent(f, now)
+		if err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, tx, e)
+	})
+}
+
 // addToBatch counts a new file in an OPEN batch, locking the batch row first.
 func (s *Store) addToBatch(ctx context.Context, tx *sql.Tx, batchID uuid.UUID) error {
 	res, err := tx.ExecContext(ctx, `

@@ -32,7 +32,7 @@ func (s *Store) CreateUser(ctx context.Context, u *ingest.User) error {
 	}
 	now := s.clock()
 	u.CreatedAt, u.UpdatedAt = now, now
-	_, err := s.db.ExecContext(ctx, `
+	_, err := s.exec(ctx, `
 		INSERT INTO users (id, created_at, updated_at, username, is_admin, disabled_at)
 		VALUES ($1, $2, $2, $3, $4, $5)`,
 		u.ID, at(now), u.Username, u.IsAdmin, atOrNull(u.DisabledAt))
@@ -77,7 +77,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *ingest.APIToken) error {
 	}
 	now := s.clock()
 	t.CreatedAt, t.UpdatedAt = now, now
-	_, err := s.db.ExecContext(ctx, `
+	_, err := s.exec(ctx, `
 		INSERT INTO api_tokens (id, created_at, updated_at, user_id, name, token_hash, prefix,
 		                        last_used_at, expires_at, revoked_at)
 		VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)`,

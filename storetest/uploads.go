@@ -244,6 +244,56 @@ func testUploads(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("an upload stored at once is recorded whole in one transaction", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		b := f.batch(u)
+		file, sess := newUpload(f, u, b, 10, 10)
+		sess.IdempotencyKey = "once"
+		obj := object(10)
+		receipt := ingest.PartReceipt{SizeBytes: 10, CRC32C: 99}
+		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj); err != nil {
+			t.Fatal(err)
+		}
+		got := f.getFile(file.ID)
+		if got.Status != ingest.FileStored || got.SHA256 != obj.SHA256 || got.StorageKey != obj.Key || got.StoredAt == nil || *got.BatchID != b.ID {
+			t.Errorf("file = %+v", got)
+		}
+		if s := f.getSession(sess.ID); s.Status != ingest.SessionComplete || s.ReceivedPartsCount != 1 || s.HashedParts != 1 || s.CompletedAt == nil {
+			t.Errorf("session = %+v", s)
+		}
+		parts, _ := f.Store.Parts(f.ctx, sess.ID)
+		if len(parts) != 1 || parts[0].Status != ingest.PartReceived || *parts[0].CRC32C != 99 {
+			t.Errorf("parts = %+v", parts)
+		}
+		if bb := f.getBatch(b.ID); bb.TotalFiles != 1 || bb.StoredCount != 1 {
+			t.Errorf("batch = %+v", bb)
+		}
+		if e := f.eventOf(got); e.Status != ingest.OutboxPending {
+			t.Errorf("event = %+v", e)
+		}
+		again, againSess := newUpload(f, u, nil, 10, 10)
+		againSess.IdempotencyKey = "once"
+		wantCode(t, f.Store.RecordStoredUpload(f.ctx, again, againSess, receipt, object(10)), ingest.EIdempotencyConflict)
+		empty, emptySess := newUpload(f, u, nil, 0, 1)
+		if err := f.Store.RecordStoredUpload(f.ctx, empty, emptySess, ingest.PartReceipt{}, object(0)); err != nil {
+			t.Fatal(err)
+		}
+		if parts, _ := f.Store.Parts(f.ctx, emptySess.ID); len(parts) != 0 {
+			t.Errorf("an empty file has %d parts", len(parts))
+		}
+		if _, err := f.Store.SealBatch(f.ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		late, lateSess := newUpload(f, u, b, 10, 10)
+		wantCode(t, f.Store.RecordStoredUpload(f.ctx, late, lateSess, receipt, object(10)), ingest.EBatchNotOpen)
+		bad, badSess := newUpload(f, u, nil, 10, 10)
+		wantCode(t, f.Store.RecordStoredUpload(f.ctx, bad, badSess, receipt, ingest.StoredObject{SizeBytes: 10}), ingest.EValidation)
+		if n := f.count(`SELECT count(*) FROM ingest_files`); n != 2 {
+			t.Errorf("files = %d after refused records, want 2", n)
+		}
+	})
+
 	t.Run("the running hash advances by compare-and-set", func(t *testing.T) {
 		f := newFixture(t, open)
 		_, sess := f.upload(f.user(false), nil, 12, 4)

@@ -54,18 +54,7 @@ func newEnv(t *testing.T, dialect string) *env {
 	t.Helper()
 	ctx := context.Background()
 	clock := storetest.NewClock()
-	store, err := sqlstore.Open(ctx, testdb.URL(t, dialect), sqlstore.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	m, err := store.Migrator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := testdb.Store(t, dialect, sqlstore.WithClock(clock.Now))
 	root := t.TempDir()
 	blobs, err := local.New(root)
 	if err != nil {

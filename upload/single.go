@@ -2,22 +2,40 @@ package upload
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ingest-portal/ingest"
 )
 
 // Put is the single-request upload: req.SizeBytes bytes of body become a stored file in one call.
-// A SHA-256 digest of the body is the file's declared hash (so the bytes are still hashed once);
-// a CRC32C digest is checked as the part's. With an idempotency key already used for the same
-// request it finishes or returns that upload (created=false). It returns EPayloadTooLarge beyond
-// the single-upload limit and whatever CreateSession, PutPart and Complete return.
+// The body streams straight to its object (BlobStore.PutObject) while its SHA-256 and CRC32C are
+// computed, and one transaction then records the file, its session, its part, its batch count
+// and its event: no session to create, no part to record, no upload to complete one by one.
+//
+// A SHA-256 digest of the body is the file's declared hash; a CRC32C digest is checked as the
+// part's. With an idempotency key the user already used for the same request it answers that
+// upload's outcome again (created=false): its file, or the error it ended with. It returns
+// EPayloadTooLarge beyond the single-upload limit, EChecksumMismatch, and what CreateSession
+// returns.
 func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest, body io.Reader, d Digest) (*ingest.File, bool, error) {
 	if req.SizeBytes > s.cfg.MaxSingleUpload {
 		return nil, false, &ingest.Error{Code: ingest.EPayloadTooLarge, Message: "the body is larger than a single-request upload takes; upload it in parts",
 			Details: map[string]any{"max_single_upload": s.cfg.MaxSingleUpload}}
 	}
+	if req.SizeBytes < 0 {
+		return nil, false, ingest.Errorf(ingest.EValidation, "size_bytes must be 0 or more")
+	}
+	var err error
+	req.Filename = CleanFilename(req.Filename)
+	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
+		return nil, false, err
+	}
+	req.SHA256 = strings.ToLower(req.SHA256)
 	if d.SHA256 != nil {
 		declared := hex.EncodeToString(d.SHA256)
 		if req.SHA256 != "" && req.SHA256 != declared {
@@ -31,32 +49,100 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 		lo, _ := l.PartSizeLimits()
 		req.ChunkSizeBytes = max(req.ChunkSizeBytes, lo)
 	}
-	sess, created, err := s.CreateSession(ctx, actor, req)
-	if err != nil {
-		return nil, false, err
-	}
-	if sess.TotalParts == 1 && sess.Status.Active() {
-		if _, err := s.PutPart(ctx, actor, sess.ID, 1, req.SizeBytes, body, Digest{CRC32C: d.CRC32C}); err != nil {
-			s.abandon(ctx, actor, sess, req.IdempotencyKey)
+	if req.IdempotencyKey != "" {
+		existing, err := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey)
+		if err == nil {
+			return s.replayPut(ctx, actor, existing, req, body, d)
+		}
+		if ingest.ErrorCode(err) != ingest.ENotFound {
 			return nil, false, err
 		}
 	}
-	// For a replayed upload that has ended, Complete answers its outcome: the stored file, or
-	// the error it ended with.
-	f, err := s.Complete(ctx, actor, sess.ID)
-	if err != nil {
+	if req.BatchID != nil {
+		if _, err := s.batch(ctx, actor, *req.BatchID); err != nil {
+			return nil, false, err
+		}
+	}
+
+	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
+		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID}
+	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: req.ChunkSizeBytes,
+		TotalParts: ingest.TotalParts(req.SizeBytes, req.ChunkSizeBytes), IdempotencyKey: req.IdempotencyKey,
+		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256}
+	if err := ingest.ValidateUpload(file, sess); err != nil {
 		return nil, false, err
 	}
-	return f, created, nil
+	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
+	sums := newPartSums(Digest{CRC32C: d.CRC32C}, sha256.New())
+	if err := s.blobs.PutObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes); err != nil {
+		return nil, false, err
+	}
+	receipt, err := sums.verify(Digest{CRC32C: d.CRC32C}, req.SizeBytes)
+	sum := hex.EncodeToString(sums.running.Sum(nil))
+	if err == nil && req.SHA256 != "" && sum != req.SHA256 {
+		err = &ingest.Error{Code: ingest.EChecksumMismatch,
+			Message: fmt.Sprintf("%s: declared sha256 %s, received bytes hash to %s", checksumMismatch, req.SHA256, sum),
+			Details: map[string]any{"declared_sha256": req.SHA256, "computed_sha256": sum}}
+	}
+	if err != nil {
+		s.deleteObject(ctx, key)
+		s.recordFailure(ctx, file, sess, err)
+		return nil, false, err
+	}
+	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key}
+	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj); err != nil {
+		s.deleteObject(ctx, key)
+		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
+			// Another request with the same key won the race: answer as if it had come first.
+			if existing, lookupErr := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey); lookupErr == nil {
+				return s.replayPut(ctx, actor, existing, req, nil, d)
+			}
+		}
+		return nil, false, err
+	}
+	return file, true, nil
 }
 
-// abandon aborts a single-request upload whose body did not arrive, unless the client can resume
-// it with its idempotency key.
-func (s *Service) abandon(ctx context.Context, actor *ingest.User, sess *ingest.UploadSession, key string) {
-	if key != "" {
+// replayPut answers a single-request upload repeated with its idempotency key: a different
+// request conflicts; an upload that ended answers its outcome (its file or the error it ended
+// with); one still in progress — begun in parts under the same key — is finished with this body.
+func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *ingest.UploadSession, req CreateRequest, body io.Reader, d Digest) (*ingest.File, bool, error) {
+	if _, _, err := s.replay(ctx, existing, req); err != nil {
+		return nil, false, err
+	}
+	if existing.Status.Active() && existing.TotalParts == 1 && body != nil {
+		if _, err := s.PutPart(ctx, actor, existing.ID, 1, req.SizeBytes, body, Digest{CRC32C: d.CRC32C}); err != nil {
+			return nil, false, err
+		}
+	}
+	f, err := s.Complete(ctx, actor, existing.ID)
+	return f, false, err
+}
+
+// recordFailure records a failed single-request upload when the client sent an idempotency key,
+// so that its retry answers the same error; without a key there is nothing to answer again.
+func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *ingest.UploadSession, cause error) {
+	if sess.IdempotencyKey == "" {
 		return
 	}
-	if _, err := s.Abort(context.WithoutCancel(ctx), actor, sess.ID); err != nil {
-		s.logger.Warn("abort an abandoned single-request upload", "session", sess.ID, "err", err)
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
+		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
+		return
+	}
+	reason := ingest.ErrorMessage(cause)
+	var coded *ingest.Error
+	if errors.As(cause, &coded) && coded.Code == ingest.EChecksumMismatch && !strings.HasPrefix(reason, checksumMismatch) {
+		reason = checksumMismatch + ": " + reason
+	}
+	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reason); err != nil {
+		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
+	}
+}
+
+// deleteObject removes an object that will never be recorded; a failure leaves garbage only.
+func (s *Service) deleteObject(ctx context.Context, key string) {
+	if err := s.blobs.DeleteObject(context.WithoutCancel(ctx), key); err != nil {
+		s.logger.Warn("delete an unrecorded object", "key", key, "err", err)
 	}
 }

@@ -57,6 +57,10 @@ var (
 type Store struct {
 	root    string // absolute and clean
 	uploads string // root/.uploads
+	// durable holds the object directories this process has made durable (created and synced up
+	// to the root), so that each object after the first of a day costs one directory sync, not a
+	// sync of the whole chain. A restart forgets it and syncs each chain once again.
+	durable sync.Map
 }
 
 // New returns a store in the directory root, creating it if it is missing.
@@ -281,7 +285,7 @@ func (s *Store) moveData(u ingest.BlobUpload) error {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	if err := makeDirs(filepath.Dir(obj), s.root); err != nil {
+	if err := s.objectDir(obj); err != nil {
 		return err
 	}
 	if err := os.Rename(data, obj); isNotExist(err) {
@@ -290,6 +294,62 @@ func (s *Store) moveData(u ingest.BlobUpload) error {
 	} else if err != nil {
 		return err
 	}
+	return syncDir(filepath.Dir(obj))
+}
+
+// objectDir makes the directory of the object at path durable, once per directory and process.
+func (s *Store) objectDir(path string) error {
+	dir := filepath.Dir(path)
+	if _, done := s.durable.Load(dir); done {
+		return nil
+	}
+	if err := makeDirs(dir, s.root); err != nil {
+		return err
+	}
+	s.durable.Store(dir, struct{}{})
+	return nil
+}
+
+// PutObject stores exactly size bytes of r as the object at key in one go: written to a file of
+// its own beside the uploads, synced, renamed into place and its directory synced, so the object
+// is there whole or not at all. It returns EPartSizeMismatch when r yields fewer or more bytes, and
+// leaves nothing behind when it fails.
+func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if size < 0 {
+		return ingest.Errorf(ingest.EValidation, "an object has at least 0 bytes, not %d", size)
+	}
+	tmp := filepath.Join(s.uploads, "put-"+ingest.NewID().String())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	placed := false
+	defer func() {
+		if !placed {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := copyPart(ctx, f, 0, size, r); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	if err := fdatasync(f); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	obj := s.objectPath(key)
+	if err := s.objectDir(obj); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	if err := os.Rename(tmp, obj); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	placed = true
 	return syncDir(filepath.Dir(obj))
 }
 

@@ -248,6 +248,29 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	return ingest.WrittenPart{Number: n, Size: size, ETag: *out.ETag}, nil
 }
 
+// PutObject streams size bytes of r to the object at key in one PutObject request, as WritePart
+// streams a part (S3 takes at most 5 GiB so). A body too short, too long or failing fails the
+// request before the server has every byte it was promised, so no object is made.
+func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int64) error {
+	if size < 0 || size > ingest.MaxPartSize {
+		return ingest.Errorf(ingest.EValidation, "S3 takes objects of 0 to %d bytes in one request, not %d", int64(ingest.MaxPartSize), size)
+	}
+	body := &partBody{r: r, part: 1, size: size, left: size}
+	_, err := s.client.PutObject(body.trace(ctx), &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(key),
+		ContentLength: aws.Int64(size),
+		Body:          body,
+	}, streamBody)
+	if berr := body.failure(); berr != nil {
+		return berr
+	}
+	if err != nil {
+		return translate(err, "put object")
+	}
+	return nil
+}
+
 // streamBody sets up an UploadPart request whose body can be read only once, from the client's
 // request, without holding it in memory:
 //

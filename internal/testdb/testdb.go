@@ -1,6 +1,6 @@
 // Package testdb gives tests a database of their own: a SQLite file in a temporary directory, or
 // a throwaway schema in the PostgreSQL server named by INGEST_TEST_POSTGRES_URL (default: the
-// local server at 127.0.0.1:5432, database test, user postgres).
+// local server at 127.0.0.1:5432, database test, user postgres), and a migrated store on it.
 //
 // There is deliberately no way to skip the PostgreSQL half: when the server cannot be reached the
 // test fails and says how to start it, so a green run always means both databases were tested.
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+
+	"github.com/ingest-portal/ingest/sqlstore"
 )
 
 // DefaultPostgresURL is the server the tests use when INGEST_TEST_POSTGRES_URL is not set.
@@ -96,4 +98,24 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Store opens a store on a new database of the dialect with every migration applied, closed when
+// the test ends.
+func Store(t testing.TB, dialect string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, URL(t, dialect), opts...)
+	if err != nil {
+		t.Fatalf("testdb: open the store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m, err := s.Migrator()
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("testdb: migrate: %v", err)
+	}
+	return s
 }

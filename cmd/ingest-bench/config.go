@@ -1,0 +1,252 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The scenarios, in the order "all" runs them.
+const (
+	scenarioLarge    = "large"
+	scenarioSmall    = "small"
+	scenarioMemory   = "memory"
+	scenarioComplete = "complete"
+)
+
+var allScenarios = []string{scenarioLarge, scenarioSmall, scenarioMemory, scenarioComplete}
+
+// config is the bench's configuration, read from its flags.
+type config struct {
+	ingest    string   // the ingest binary
+	scenarios []string // in run order
+	dir       string   // where the run's temporary directory is made; "" for the system's
+	keep      bool     // keep the work directory
+	quick     bool
+	rounds    int // measurements of each of large, small and complete
+	timeout   time.Duration
+
+	partSize int64 // large, memory and complete
+
+	largeSize     int64
+	largeParallel int
+
+	smallCount       int
+	smallSize        int64
+	smallConcurrency int
+
+	memoryUploads  int
+	memorySize     int64
+	memoryInflight int // parts in flight per upload
+	memorySample   time.Duration
+
+	completeSize int64
+}
+
+// defaultConfig is the full-size run.
+func defaultConfig() config {
+	return config{
+		scenarios:        allScenarios,
+		rounds:           3,
+		timeout:          time.Hour,
+		partSize:         8 << 20,
+		largeSize:        1 << 30,
+		largeParallel:    4,
+		smallCount:       3000,
+		smallSize:        4 << 10,
+		smallConcurrency: 16,
+		memoryUploads:    32,
+		memorySize:       256 << 20,
+		memoryInflight:   2,
+		memorySample:     50 * time.Millisecond,
+		completeSize:     1 << 30,
+	}
+}
+
+// quickSizes shrinks the run about ten times. Flags given on the command line win.
+var quickSizes = map[string]func(*config){
+	"rounds":        func(c *config) { c.rounds = 1 },
+	"large-size":    func(c *config) { c.largeSize = 128 << 20 },
+	"small-count":   func(c *config) { c.smallCount = 300 },
+	"memory-size":   func(c *config) { c.memorySize = 32 << 20 },
+	"complete-size": func(c *config) { c.completeSize = 128 << 20 },
+}
+
+// parseFlags reads the configuration from the command line (without the program name).
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("ingest-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ingest-bench --ingest PATH [flags]\n\n"+
+			"Measures \"ingest serve\" against a minimal reference ingest server, scenario by scenario.\n"+
+			"Build the server first: go build -o /tmp/ingest ./cmd/ingest\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	scenarios := "all"
+	fs.StringVar(&cfg.ingest, "ingest", "", "the `PATH` of the ingest binary to measure (required)")
+	fs.StringVar(&scenarios, "scenario", scenarios, "the scenarios to run, comma-separated: "+strings.Join(allScenarios, ", ")+" or all")
+	fs.StringVar(&cfg.dir, "dir", "", "the `DIR` in which the run's work directory is made (default: the system's temporary directory)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data, server logs) after the run")
+	fs.BoolVar(&cfg.quick, "quick", false, "shrink sizes and counts about 10x and measure once")
+	fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "measurements of large, small and complete, each alternating which server goes first")
+	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up after this long")
+	fs.Var(sizeFlag{&cfg.partSize}, "part-size", "the part size of large, memory and complete")
+	fs.Var(sizeFlag{&cfg.largeSize}, "large-size", "large: the size of the file")
+	fs.IntVar(&cfg.largeParallel, "large-parallel", cfg.largeParallel, "large: parts in flight")
+	fs.IntVar(&cfg.smallCount, "small-count", cfg.smallCount, "small: files uploaded")
+	fs.Var(sizeFlag{&cfg.smallSize}, "small-size", "small: the size of each file")
+	fs.IntVar(&cfg.smallConcurrency, "small-concurrency", cfg.smallConcurrency, "small: uploads in flight")
+	fs.IntVar(&cfg.memoryUploads, "memory-uploads", cfg.memoryUploads, "memory: uploads at once")
+	fs.Var(sizeFlag{&cfg.memorySize}, "memory-size", "memory: the size of each upload")
+	fs.IntVar(&cfg.memoryInflight, "memory-inflight", cfg.memoryInflight, "memory: parts in flight per upload")
+	fs.DurationVar(&cfg.memorySample, "memory-sample", cfg.memorySample, "memory: how often the server's RSS is read")
+	fs.Var(sizeFlag{&cfg.completeSize}, "complete-size", "complete: the size of the file")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, shrink := range quickSizes {
+			if !set[name] {
+				shrink(&cfg)
+			}
+		}
+	}
+	var err error
+	if cfg.scenarios, err = parseScenarios(scenarios); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+// parseScenarios reads a comma-separated list of scenarios, or "all", into run order.
+func parseScenarios(s string) ([]string, error) {
+	if s == "all" {
+		return allScenarios, nil
+	}
+	want := map[string]bool{}
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(allScenarios, name) {
+			return nil, fmt.Errorf("--scenario: unknown scenario %q (want %s or all)", name, strings.Join(allScenarios, ", "))
+		}
+		want[name] = true
+	}
+	var out []string
+	for _, name := range allScenarios {
+		if want[name] {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+func (c config) validate() error {
+	if c.ingest == "" {
+		return errors.New("--ingest is required: go build -o /tmp/ingest ./cmd/ingest, then --ingest /tmp/ingest")
+	}
+	if fi, err := os.Stat(c.ingest); err != nil {
+		return fmt.Errorf("--ingest: %w", err)
+	} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("--ingest: %s is not an executable file", c.ingest)
+	}
+	positive := []struct {
+		name  string
+		value int64
+	}{
+		{"rounds", int64(c.rounds)}, {"part-size", c.partSize},
+		{"large-size", c.largeSize}, {"large-parallel", int64(c.largeParallel)},
+		{"small-count", int64(c.smallCount)}, {"small-size", c.smallSize}, {"small-concurrency", int64(c.smallConcurrency)},
+		{"memory-uploads", int64(c.memoryUploads)}, {"memory-size", c.memorySize}, {"memory-inflight", int64(c.memoryInflight)},
+		{"memory-sample", int64(c.memorySample)}, {"complete-size", c.completeSize}, {"timeout", int64(c.timeout)},
+	}
+	for _, p := range positive {
+		if p.value <= 0 {
+			return fmt.Errorf("--%s must be positive", p.name)
+		}
+	}
+	if c.smallCount > 1_000_000 || int64(c.smallCount)*c.smallSize > 2<<30 {
+		return errors.New("--small-count x --small-size: the small files are kept in memory; keep them under 2 GiB")
+	}
+	return nil
+}
+
+// datasetSize is the size of the random file the scenarios read their bytes from.
+func (c config) datasetSize() int64 {
+	var size int64
+	for _, s := range c.scenarios {
+		switch s {
+		case scenarioLarge:
+			size = max(size, c.largeSize)
+		case scenarioMemory:
+			size = max(size, c.memorySize)
+		case scenarioComplete:
+			size = max(size, c.completeSize)
+		}
+	}
+	return size
+}
+
+// sizeFlag is a flag.Value holding a size in bytes, written 8MiB, 1GiB, 4KiB, 1GB or 4096.
+type sizeFlag struct{ p *int64 }
+
+func (f sizeFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return formatSize(*f.p)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.p = n
+	return nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1},
+}
+
+// parseSize reads a size such as 8MiB, 1GiB or 4096 (bytes).
+func parseSize(s string) (int64, error) {
+	number, factor := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(number, u.suffix); ok {
+			number, factor = strings.TrimSpace(rest), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(number, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/factor {
+		return 0, fmt.Errorf("%q is not a size such as 8MiB, 1GiB or 4096", s)
+	}
+	return n * factor, nil
+}
+
+// formatSize writes n bytes in the largest binary unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits[:4] {
+		if n >= u.factor && n%u.factor == 0 {
+			return strconv.FormatInt(n/u.factor, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
