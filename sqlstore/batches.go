@@ -43,7 +43,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *ingest.Batch) error {
 
 // Batch implements ingest.BatchStore.
 func (s *Store) Batch(ctx context.Context, id uuid.UUID) (*ingest.Batch, error) {
-	b, err := scanBatch(s.db.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM upload_batches WHERE id = $1`, id))
+	b, err := scanBatch(s.q().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM upload_batches WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.notFound(err, "upload batch", id)
 	}
@@ -53,7 +53,7 @@ func (s *Store) Batch(ctx context.Context, id uuid.UUID) (*ingest.Batch, error) 
 // SealBatch implements ingest.BatchStore.
 func (s *Store) SealBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, error) {
 	var b *ingest.Batch
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		b, err = s.moveBatch(ctx, tx, id, ingest.BatchSealed, `, sealed_at = $3`)
 		if err != nil {
@@ -68,7 +68,7 @@ func (s *Store) SealBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, err
 func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, []*ingest.UploadSession, error) {
 	var b *ingest.Batch
 	var aborted []*ingest.UploadSession
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		// The batch row is locked first, as in every transaction that touches a batch and its
 		// files, so that the lock order is always batch → session → file and no two transactions
 		// can deadlock.
@@ -109,7 +109,7 @@ func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, [
 
 // moveBatch is the compare-and-set of the batch state machine: it moves the batch to `to` from any
 // state allowed to reach it. In set, extra assignments may use $3, the current time.
-func (s *Store) moveBatch(ctx context.Context, tx *sql.Tx, id uuid.UUID, to ingest.BatchStatus, set string) (*ingest.Batch, error) {
+func (s *Store) moveBatch(ctx context.Context, tx *txn, id uuid.UUID, to ingest.BatchStatus, set string) (*ingest.Batch, error) {
 	b, err := scanBatch(tx.QueryRowContext(ctx, `
 		UPDATE upload_batches SET status = $1, updated_at = $3`+set+`
 		WHERE id = $2 AND status IN (`+statusList(ingest.BatchSources(to))+`)
@@ -128,7 +128,7 @@ func (s *Store) moveBatch(ctx context.Context, tx *sql.Tx, id uuid.UUID, to inge
 // batch's files takes this lock before it touches their sessions, so the lock order is always
 // batch → session → file, no two transactions can deadlock, and a file's outcome is counted only
 // by the one transaction that wins its session's compare-and-set.
-func (s *Store) lockBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID) error {
+func (s *Store) lockBatch(ctx context.Context, tx *txn, batchID *uuid.UUID) error {
 	if batchID == nil {
 		return nil
 	}
@@ -138,7 +138,7 @@ func (s *Store) lockBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID) e
 
 // countInBatch counts a file that has ended, stored or not, in its batch (locked by lockBatch) and
 // concludes the batch if that settled it.
-func (s *Store) countInBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID, stored bool) error {
+func (s *Store) countInBatch(ctx context.Context, tx *txn, batchID *uuid.UUID, stored bool) error {
 	if batchID == nil {
 		return nil
 	}
@@ -156,7 +156,7 @@ func (s *Store) countInBatch(ctx context.Context, tx *sql.Tx, batchID *uuid.UUID
 }
 
 // concludeBatch moves a sealed batch whose files have all ended to its outcome.
-func (s *Store) concludeBatch(ctx context.Context, tx *sql.Tx, b *ingest.Batch) error {
+func (s *Store) concludeBatch(ctx context.Context, tx *txn, b *ingest.Batch) error {
 	if b == nil || b.Status != ingest.BatchSealed || !b.Settled() {
 		return nil
 	}

@@ -39,12 +39,13 @@ func (w *where) page(p ingest.Page) (string, []any, error) {
 	if len(w.conds) > 0 {
 		clause = " WHERE " + strings.Join(w.conds, " AND ")
 	}
-	return clause + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit), w.args, nil
+	w.args = append(w.args, limit)
+	return clause + fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(w.args)), w.args, nil
 }
 
 // list runs a list query and scans every row.
 func list[T any](ctx context.Context, s *Store, query string, args []any, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.q().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.translate(err)
 	}
@@ -111,7 +112,7 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 // CountActiveSessions implements ingest.UploadStore.
 func (s *Store) CountActiveSessions(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM upload_sessions WHERE status IN ('INIT', 'IN_PROGRESS')`).Scan(&n)
+	err := s.q().QueryRowContext(ctx, `SELECT count(*) FROM upload_sessions WHERE status IN ('INIT', 'IN_PROGRESS')`).Scan(&n)
 	return n, s.translate(err)
 }
 
@@ -120,7 +121,7 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash string) (*ingest.Use
 	now := s.clock()
 	var tokenID string
 	var lastUsed *time.Time
-	u, err := scanUserAnd(s.db.QueryRowContext(ctx, `
+	u, err := scanUserAnd(s.q().QueryRowContext(ctx, `
 		SELECT u.id, u.created_at, u.updated_at, u.username, u.is_admin, u.disabled_at, t.id, t.last_used_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -26,7 +25,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*ingest.OutboxEvent, error)
 
 // EnqueueEvent implements ingest.OutboxStore.
 func (s *Store) EnqueueEvent(ctx context.Context, e *ingest.OutboxEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertEvent(ctx, tx, e) })
+	return s.inTx(ctx, func(tx *txn) error { return s.insertEvent(ctx, tx, e) })
 }
 
 // insertEvent writes e as PENDING if, and only if, its file is STORED: the service's half of the
@@ -67,7 +66,7 @@ func (s *Store) insertEvent(ctx context.Context, q querier, e *ingest.OutboxEven
 
 // OutboxEvent implements ingest.OutboxStore.
 func (s *Store) OutboxEvent(ctx context.Context, id uuid.UUID) (*ingest.OutboxEvent, error) {
-	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM portal_event_outbox WHERE id = $1`, id))
+	e, err := scanEvent(s.q().QueryRowContext(ctx, `SELECT `+eventColumns+` FROM portal_event_outbox WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.notFound(err, "outbox event", id)
 	}
@@ -86,7 +85,7 @@ func (s *Store) ClaimEvents(ctx context.Context, limit int, lease time.Duration)
 		skipLocked = " FOR UPDATE SKIP LOCKED"
 	}
 	var events []*ingest.OutboxEvent
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		now := s.clock()
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE portal_event_outbox
@@ -131,7 +130,7 @@ func (s *Store) MarkFailed(ctx context.Context, id uuid.UUID, attempt int, lastE
 // markEvent is the fenced compare-and-set of a delivery's result: the event must still be SENDING
 // under the same attempt. In set, $4 is the current time and $5 onwards are args.
 func (s *Store) markEvent(ctx context.Context, id uuid.UUID, attempt int, to ingest.OutboxStatus, set string, args ...any) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE portal_event_outbox SET status = $1, updated_at = $4`+set+`
 			WHERE id = $2 AND status = 'SENDING' AND attempt_count = $3`,
@@ -158,7 +157,7 @@ func (s *Store) markEvent(ctx context.Context, id uuid.UUID, attempt int, to ing
 // RetryEvent implements ingest.OutboxStore. The attempt count is kept, not reset, because it also
 // fences delivery results: a relay that lost an old lease must never match a new attempt.
 func (s *Store) RetryEvent(ctx context.Context, id uuid.UUID) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		now := at(s.clock())
 		res, err := tx.ExecContext(ctx, `
 			UPDATE portal_event_outbox SET status = 'PENDING', next_attempt_at = $1, updated_at = $1

@@ -44,6 +44,7 @@ type Store struct {
 	// load, such writers starve and fail with SQLITE_BUSY. Waiting here, in order, they do not.
 	// PostgreSQL needs no such lock. Writers in other processes still meet busy_timeout.
 	writers sync.Mutex
+	stmts   *stmtCache
 }
 
 // Option configures a Store.
@@ -85,7 +86,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now}
+	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,7 +117,13 @@ func ParseURL(url string) (Dialect, string, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
+
+// q runs statements outside a transaction, prepared once.
+func (s *Store) q() cachedDB { return cachedDB{s.stmts} }
 
 // DB returns the underlying database, for migrations and for tests that must bypass the store.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -131,7 +138,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func (s *Store) clock() time.Time { return ingest.Timestamp(s.now()) }
 
 // inTx runs fn in one write transaction, committing when it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	unlock := s.lockWriters()
 	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -139,7 +146,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return s.translate(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(&txn{tx: tx, c: s.stmts}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -161,7 +168,7 @@ func (s *Store) lockWriters() func() {
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	unlock := s.lockWriters()
 	defer unlock()
-	return s.db.ExecContext(ctx, query, args...)
+	return s.q().ExecContext(ctx, query, args...)
 }
 
 // querier is what *sql.DB and *sql.Tx have in common, so read helpers serve both.

@@ -68,7 +68,7 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 	sess.ReceivedPartsCount, sess.HashState, sess.HashedParts, sess.CompletedAt = 0, nil, 0, nil
 	sess.ExpiresAt = ingest.Timestamp(sess.ExpiresAt)
 
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if f.BatchID != nil {
 			if err := s.addToBatch(ctx, tx, *f.BatchID); err != nil {
 				return err
@@ -127,7 +127,7 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 	sess.ReceivedPartsCount, sess.HashedParts, sess.HashState, sess.CompletedAt = sess.TotalParts, sess.TotalParts, nil, &now
 	sess.ExpiresAt = now
 
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if f.BatchID != nil {
 			if err := s.addToBatch(ctx, tx, *f.BatchID); err != nil {
 				return err
@@ -181,7 +181,7 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 }
 
 // addToBatch counts a new file in an OPEN batch, locking the batch row first.
-func (s *Store) addToBatch(ctx context.Context, tx *sql.Tx, batchID uuid.UUID) error {
+func (s *Store) addToBatch(ctx context.Context, tx *txn, batchID uuid.UUID) error {
 	res, err := tx.ExecContext(ctx, `
 		UPDATE upload_batches SET total_files = total_files + 1, updated_at = $1
 		WHERE id = $2 AND status = 'OPEN'`, at(s.clock()), batchID)
@@ -200,7 +200,7 @@ func (s *Store) addToBatch(ctx context.Context, tx *sql.Tx, batchID uuid.UUID) e
 
 // File implements ingest.UploadStore.
 func (s *Store) File(ctx context.Context, id uuid.UUID) (*ingest.File, error) {
-	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM ingest_files WHERE id = $1`, id))
+	f, err := scanFile(s.q().QueryRowContext(ctx, `SELECT `+fileColumns+` FROM ingest_files WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.notFound(err, "ingest file", id)
 	}
@@ -209,7 +209,7 @@ func (s *Store) File(ctx context.Context, id uuid.UUID) (*ingest.File, error) {
 
 // UploadSession implements ingest.UploadStore.
 func (s *Store) UploadSession(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, error) {
-	sess, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE id = $1`, id))
+	sess, err := scanSession(s.q().QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.notFound(err, "upload session", id)
 	}
@@ -218,7 +218,7 @@ func (s *Store) UploadSession(ctx context.Context, id uuid.UUID) (*ingest.Upload
 
 // SessionByIdempotencyKey implements ingest.UploadStore.
 func (s *Store) SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*ingest.UploadSession, error) {
-	sess, err := scanSession(s.db.QueryRowContext(ctx, `
+	sess, err := scanSession(s.q().QueryRowContext(ctx, `
 		SELECT `+sessionColumns+` FROM upload_sessions WHERE uploaded_by_id = $1 AND idempotency_key = $2`, userID, key))
 	if err != nil {
 		return nil, s.notFound(err, "upload session with idempotency key", key)
@@ -263,7 +263,7 @@ func (s *Store) BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, er
 		return nil, ingest.Errorf(ingest.EValidation, "a part needs a temporary key and a size of at least 0")
 	}
 	var out *ingest.Part
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		u, err := s.readUpload(ctx, tx, p.SessionID)
 		if err != nil {
 			return err
@@ -308,7 +308,7 @@ func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r i
 		}
 	}
 	var p *ingest.Part
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		now := at(s.clock())
 		res, err := tx.ExecContext(ctx, `
 			UPDATE upload_sessions
@@ -337,7 +337,7 @@ func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r i
 // FailPart implements ingest.UploadStore.
 func (s *Store) FailPart(ctx context.Context, sessionID uuid.UUID, n int) (*ingest.Part, error) {
 	var p *ingest.Part
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartFailed, ``)
 		return err
@@ -347,7 +347,7 @@ func (s *Store) FailPart(ctx context.Context, sessionID uuid.UUID, n int) (*inge
 
 // movePart is the compare-and-set of the part state machine. In set, extra assignments may use
 // $5 onwards, bound to args.
-func (s *Store) movePart(ctx context.Context, tx *sql.Tx, sessionID uuid.UUID, n int, to ingest.PartStatus, set string, args ...any) (*ingest.Part, error) {
+func (s *Store) movePart(ctx context.Context, tx *txn, sessionID uuid.UUID, n int, to ingest.PartStatus, set string, args ...any) (*ingest.Part, error) {
 	p, err := scanPart(tx.QueryRowContext(ctx, `
 		UPDATE upload_parts SET status = $1, updated_at = $4`+set+`
 		WHERE session_id = $2 AND part_number = $3 AND status IN (`+statusList(ingest.PartSources(to))+`)
@@ -367,7 +367,7 @@ func (s *Store) movePart(ctx context.Context, tx *sql.Tx, sessionID uuid.UUID, n
 
 // Parts implements ingest.UploadStore.
 func (s *Store) Parts(ctx context.Context, sessionID uuid.UUID) ([]*ingest.Part, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+partColumns+` FROM upload_parts WHERE session_id = $1 ORDER BY part_number`, sessionID)
+	rows, err := s.q().QueryContext(ctx, `SELECT `+partColumns+` FROM upload_parts WHERE session_id = $1 ORDER BY part_number`, sessionID)
 	if err != nil {
 		return nil, s.translate(err)
 	}
@@ -388,7 +388,7 @@ func (s *Store) AdvanceHash(ctx context.Context, sessionID uuid.UUID, fromParts,
 	if fromParts < 0 || hashedParts <= fromParts || len(state) == 0 {
 		return ingest.Errorf(ingest.EValidation, "the hash must advance from %d parts to more, with a state", fromParts)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		u, err := s.readUpload(ctx, tx, sessionID)
 		if err != nil {
 			return err
@@ -419,7 +419,7 @@ func (s *Store) StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.S
 		return nil, err
 	}
 	var f *ingest.File
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		u, err := s.readUpload(ctx, tx, sessionID)
 		if err != nil {
 			return err
@@ -477,7 +477,7 @@ func (s *Store) StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.S
 
 // whyNotComplete explains a completion compare-and-set that changed nothing: the session ended
 // meanwhile, or parts are missing.
-func (s *Store) whyNotComplete(ctx context.Context, tx *sql.Tx, sessionID uuid.UUID) error {
+func (s *Store) whyNotComplete(ctx context.Context, tx *txn, sessionID uuid.UUID) error {
 	u, err := s.readUpload(ctx, tx, sessionID)
 	if err != nil {
 		return err
@@ -540,7 +540,7 @@ func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.Se
 		reason = "upload " + strings.ToLower(string(to))
 	}
 	var sess *ingest.UploadSession
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		u, err := s.readUpload(ctx, tx, sessionID)
 		if err != nil {
 			return err

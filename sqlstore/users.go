@@ -44,7 +44,7 @@ func (s *Store) CreateUser(ctx context.Context, u *ingest.User) error {
 
 // User implements ingest.UserStore.
 func (s *Store) User(ctx context.Context, id uuid.UUID) (*ingest.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.q().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.notFound(err, "user", id)
 	}
@@ -53,7 +53,7 @@ func (s *Store) User(ctx context.Context, id uuid.UUID) (*ingest.User, error) {
 
 // UserByUsername implements ingest.UserStore.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*ingest.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+	u, err := scanUser(s.q().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
 	if err != nil {
 		return nil, s.notFound(err, "user", username)
 	}
@@ -63,7 +63,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*ingest.Us
 // CountUsers implements ingest.UserStore.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := s.q().QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, s.translate(err)
 }
 
