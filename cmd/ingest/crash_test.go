@@ -6,26 +6,19 @@ package main
 // with the right bytes, hash, counters and event.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,239 +27,11 @@ import (
 	"github.com/ingest-portal/ingest"
 )
 
+// crashChunk is the part size of the crash tests' uploads.
+const crashChunk = 1 << 20
+
 // errTestClosedBody is what a request body fails with once the test closes it.
 var errTestClosedBody = errors.New("the test closed the request body")
-
-// crashListening finds the server's URL in its log.
-var crashListening = regexp.MustCompile(`msg=listening url=(\S+)`)
-
-const (
-	crashChunk = 1 << 20
-	// crashWait bounds every wait for the server or a request.
-	crashWait = 15 * time.Second
-)
-
-// crashRig runs "ingest serve" on one database and one storage directory, possibly several times
-// in a row, and collects the logs of every run for failure messages.
-type crashRig struct {
-	t       *testing.T
-	bin     string
-	dialect string
-	dbURL   string
-	storage string // the local blob store's directory
-	dataDir string // --data-dir, the same for every run
-	client  *http.Client
-
-	mu     sync.Mutex
-	logs   strings.Builder
-	starts int
-
-	srv   *crashServer
-	token string // the bootstrap admin's secret, printed by the first start
-	db    *sql.DB
-}
-
-// crashServer is one run of "ingest serve".
-type crashServer struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{} // closed once the process has been waited for
-}
-
-func newCrashRig(t *testing.T, bin, dialect, dbURL string) *crashRig {
-	transport := &http.Transport{}
-	r := &crashRig{
-		t: t, bin: bin, dialect: dialect, dbURL: dbURL, storage: t.TempDir(), dataDir: t.TempDir(),
-		client: &http.Client{Transport: transport, Timeout: crashWait},
-	}
-	t.Cleanup(transport.CloseIdleConnections)
-	return r
-}
-
-// log returns everything every run of the server has written so far.
-func (r *crashRig) log() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logs.String()
-}
-
-// fatalf fails the test with the servers' logs.
-func (r *crashRig) fatalf(format string, args ...any) {
-	r.t.Helper()
-	r.t.Fatalf(format+"\n--- server logs ---\n%s", append(args, r.log())...)
-}
-
-// errorf records a failure with the servers' logs.
-func (r *crashRig) errorf(format string, args ...any) {
-	r.t.Helper()
-	r.t.Errorf(format+"\n--- server logs ---\n%s", append(args, r.log())...)
-}
-
-// start runs "ingest serve" and waits until it listens and, on the first start, has printed the
-// admin token.
-func (r *crashRig) start() {
-	r.t.Helper()
-	r.starts++
-	n := r.starts
-	cmd := exec.Command(r.bin, "serve", "--addr", "127.0.0.1:0", "--storage", "file://"+r.storage,
-		"--data-dir", r.dataDir)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "INGEST_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "INGEST_DATABASE_URL="+r.dbURL)
-	cmd.Dir = r.t.TempDir()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	s := &crashServer{cmd: cmd, done: make(chan struct{})}
-	r.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-s.done:
-		case <-time.After(crashWait):
-			r.t.Errorf("serve #%d (pid %d) was not reaped within %v of SIGKILL", n, cmd.Process.Pid, crashWait)
-		}
-	})
-
-	urls := make(chan string, 1)
-	tokens := make(chan string, 1)
-	var readers sync.WaitGroup
-	scan := func(pipe io.Reader, stream string, match func(line string)) {
-		defer readers.Done()
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			r.mu.Lock()
-			fmt.Fprintf(&r.logs, "serve#%d %s: %s\n", n, stream, line)
-			r.mu.Unlock()
-			match(line)
-		}
-	}
-	readers.Add(2)
-	go scan(stderr, "stderr", func(line string) {
-		if m := crashListening.FindStringSubmatch(line); m != nil {
-			select {
-			case urls <- m[1]:
-			default:
-			}
-		}
-	})
-	go scan(stdout, "stdout", func(line string) {
-		if secret, ok := strings.CutPrefix(line, "admin token: "); ok {
-			select {
-			case tokens <- secret:
-			default:
-			}
-		}
-	})
-	go func() {
-		readers.Wait() // Wait may only be called once the pipes are drained
-		_ = cmd.Wait()
-		close(s.done)
-	}()
-
-	select {
-	case s.url = <-urls:
-	case <-s.done:
-		r.fatalf("serve #%d exited before listening: %v", n, cmd.ProcessState)
-	case <-time.After(crashWait):
-		r.fatalf("serve #%d did not listen within %v", n, crashWait)
-	}
-	if r.token == "" {
-		select {
-		case r.token = <-tokens:
-		case <-time.After(crashWait):
-			r.fatalf("serve #%d printed no admin token within %v", n, crashWait)
-		}
-	}
-	r.srv = s
-}
-
-// kill sends SIGKILL to the running server and waits until it is gone. It fails the test unless
-// the process died of that signal, so a server that had already exited cannot pass for a crash.
-func (r *crashRig) kill() {
-	r.t.Helper()
-	s := r.srv
-	if err := s.cmd.Process.Kill(); err != nil {
-		r.fatalf("kill serve: %v", err)
-	}
-	select {
-	case <-s.done:
-	case <-time.After(crashWait):
-		r.fatalf("serve was not gone within %v of SIGKILL", crashWait)
-	}
-	ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		r.fatalf("serve ended with %v, not by our SIGKILL", s.cmd.ProcessState)
-	}
-	r.srv = nil
-}
-
-// request sends an authenticated request to the running server; body is JSON unless it is a
-// []byte, which is sent raw with its length.
-func (r *crashRig) request(method, path string, body any) (*http.Response, []byte, error) {
-	r.t.Helper()
-	var rd io.Reader
-	contentType := ""
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-		contentType = "application/octet-stream"
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-		contentType = "application/json"
-	}
-	req, err := http.NewRequest(method, r.srv.url+path, rd)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	return resp, raw, err
-}
-
-// call sends a request, fails the test unless it answers want, and decodes the JSON answer into
-// out (when out is not nil). It returns the raw answer.
-func (r *crashRig) call(method, path string, body any, want int, out any) []byte {
-	r.t.Helper()
-	resp, raw, err := r.request(method, path, body)
-	if err != nil {
-		r.fatalf("%s %s: %v", method, path, err)
-	}
-	if resp.StatusCode != want {
-		r.fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			r.fatalf("%s %s: %q is not the JSON expected: %v", method, path, raw, err)
-		}
-	}
-	return raw
-}
 
 // The parts of the API's JSON the tests read.
 type (
@@ -300,7 +65,7 @@ type (
 	}
 )
 
-func (r *crashRig) createSession(size int64, batchID *uuid.UUID) crashSession {
+func (r *serveRig) createSession(size int64, batchID *uuid.UUID) crashSession {
 	r.t.Helper()
 	body := map[string]any{"filename": "crash.bin", "size_bytes": size, "chunk_size_bytes": crashChunk}
 	if batchID != nil {
@@ -314,7 +79,7 @@ func (r *crashRig) createSession(size int64, batchID *uuid.UUID) crashSession {
 	return sess
 }
 
-func (r *crashRig) putPart(sess crashSession, n int, data []byte) crashPart {
+func (r *serveRig) putPart(sess crashSession, n int, data []byte) crashPart {
 	r.t.Helper()
 	var p crashPart
 	r.call("PUT", fmt.Sprintf("/api/v1/uploads/%s/parts/%d", sess.ID, n), crashPartBytes(data, n), http.StatusOK, &p)
@@ -324,7 +89,7 @@ func (r *crashRig) putPart(sess crashSession, n int, data []byte) crashPart {
 	return p
 }
 
-func (r *crashRig) session(id uuid.UUID) crashSession {
+func (r *serveRig) session(id uuid.UUID) crashSession {
 	r.t.Helper()
 	var sess crashSession
 	r.call("GET", "/api/v1/uploads/"+id.String(), nil, http.StatusOK, &sess)
@@ -332,7 +97,7 @@ func (r *crashRig) session(id uuid.UUID) crashSession {
 }
 
 // parts returns the session's parts by number.
-func (r *crashRig) parts(id uuid.UUID) map[int]crashPart {
+func (r *serveRig) parts(id uuid.UUID) map[int]crashPart {
 	r.t.Helper()
 	var list struct {
 		Items []crashPart `json:"items"`
@@ -347,7 +112,7 @@ func (r *crashRig) parts(id uuid.UUID) map[int]crashPart {
 
 // complete completes the session and checks the answer: the file STORED with data's hash and
 // size at its key.
-func (r *crashRig) complete(sess crashSession, data []byte) crashFile {
+func (r *serveRig) complete(sess crashSession, data []byte) crashFile {
 	r.t.Helper()
 	var f crashFile
 	r.call("POST", "/api/v1/uploads/"+sess.ID.String()+"/complete", nil, http.StatusOK, &f)
@@ -368,7 +133,7 @@ func (r *crashRig) complete(sess crashSession, data []byte) crashFile {
 }
 
 // assertDownload checks that the file's content is data.
-func (r *crashRig) assertDownload(fileID uuid.UUID, data []byte) {
+func (r *serveRig) assertDownload(fileID uuid.UUID, data []byte) {
 	r.t.Helper()
 	raw := r.call("GET", "/api/v1/files/"+fileID.String()+"/content", nil, http.StatusOK, nil)
 	if !bytes.Equal(raw, data) {
@@ -378,7 +143,7 @@ func (r *crashRig) assertDownload(fileID uuid.UUID, data []byte) {
 }
 
 // database opens the database directly, for assertions and locks.
-func (r *crashRig) database() *sql.DB {
+func (r *serveRig) database() *sql.DB {
 	if r.db == nil {
 		r.db = openDB(r.t, r.dbURL)
 	}
@@ -386,7 +151,7 @@ func (r *crashRig) database() *sql.DB {
 }
 
 // queryInt runs a query of one integer.
-func (r *crashRig) queryInt(query string, args ...any) int {
+func (r *serveRig) queryInt(query string, args ...any) int {
 	r.t.Helper()
 	var n int
 	if err := r.database().QueryRowContext(r.t.Context(), query, args...).Scan(&n); err != nil {
@@ -395,7 +160,7 @@ func (r *crashRig) queryInt(query string, args ...any) int {
 	return n
 }
 
-func (r *crashRig) queryString(query string, args ...any) string {
+func (r *serveRig) queryString(query string, args ...any) string {
 	r.t.Helper()
 	var s string
 	if err := r.database().QueryRowContext(r.t.Context(), query, args...).Scan(&s); err != nil {
@@ -406,7 +171,7 @@ func (r *crashRig) queryString(query string, args ...any) string {
 
 // assertStoredHaveObjects checks the invariant a crash must never break: every STORED file's
 // object exists in the storage directory, at its size. It returns how many STORED files there are.
-func (r *crashRig) assertStoredHaveObjects() int {
+func (r *serveRig) assertStoredHaveObjects() int {
 	r.t.Helper()
 	rows, err := r.database().QueryContext(r.t.Context(),
 		`SELECT id, storage_key, size_bytes FROM ingest_files WHERE status = 'STORED'`)
@@ -475,13 +240,13 @@ func crashFirstDifference(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// waitFor polls cond every 10 ms until it holds, and fails the test with what after crashWait.
-func (r *crashRig) waitFor(what string, cond func() bool) {
+// waitFor polls cond every 10 ms until it holds, and fails the test with what after serveWait.
+func (r *serveRig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(crashWait)
+	deadline := time.Now().Add(serveWait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			r.fatalf("timed out after %v waiting for %s", crashWait, what)
+			r.fatalf("timed out after %v waiting for %s", serveWait, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -494,7 +259,7 @@ func (r *crashRig) waitFor(what string, cond func() bool) {
 func TestCrashMidPartLosesOnlyThatPart(t *testing.T) {
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		r := newCrashRig(t, bin, dialect, url)
+		r := newServeRig(t, bin, dialect, url)
 		r.start()
 		data := crashInput(3*crashChunk - 1000) // three parts, the last one short
 		sess := r.createSession(int64(len(data)), nil)
@@ -537,8 +302,8 @@ func TestCrashMidPartLosesOnlyThatPart(t *testing.T) {
 			}
 		case a := <-answered:
 			r.fatalf("PUT part 2 ended before half its body was sent: %v %v", a.resp, a.err)
-		case <-time.After(crashWait):
-			r.fatalf("half of part 2 was not taken within %v", crashWait)
+		case <-time.After(serveWait):
+			r.fatalf("half of part 2 was not taken within %v", serveWait)
 		}
 		// The server has begun the part (a PENDING row is written before the body is read) and
 		// is reading its body.
@@ -566,8 +331,8 @@ func TestCrashMidPartLosesOnlyThatPart(t *testing.T) {
 				r.fatalf("PUT part 2 failed only because the test closed its body: %v", a.err)
 			}
 			t.Logf("PUT part 2 failed as it should: %v", a.err)
-		case <-time.After(crashWait):
-			r.fatalf("PUT part 2 did not fail within %v of the server's death", crashWait)
+		case <-time.After(serveWait):
+			r.fatalf("PUT part 2 did not fail within %v of the server's death", serveWait)
 		}
 		pw.CloseWithError(errTestClosedBody)
 
@@ -636,7 +401,7 @@ func TestCrashMidPartLosesOnlyThatPart(t *testing.T) {
 func TestCrashBetweenObjectAndCommitIsRecovered(t *testing.T) {
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		r := newCrashRig(t, bin, dialect, url)
+		r := newServeRig(t, bin, dialect, url)
 		r.start()
 		data := crashInput(2*crashChunk + crashChunk/2)
 		var batch crashBatch
@@ -737,8 +502,8 @@ func TestCrashBetweenObjectAndCommitIsRecovered(t *testing.T) {
 			if a.err == nil {
 				r.fatalf("complete answered %d %s though the server was killed before its commit", a.status, a.body)
 			}
-		case <-time.After(crashWait):
-			r.fatalf("complete did not fail within %v of the server's death", crashWait)
+		case <-time.After(serveWait):
+			r.fatalf("complete did not fail within %v of the server's death", serveWait)
 		}
 		unlock()
 

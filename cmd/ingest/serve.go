@@ -160,7 +160,12 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	err = srv.Shutdown(shutdownCtx)
 	stopSweeping()
 	<-swept
-	if err != nil {
+	if errors.Is(err, context.DeadlineExceeded) {
+		// What is still in flight after the timeout is cut off: a part is recorded only once all
+		// its bytes are durable, so nothing half-sent is kept.
+		logger.Warn("shutdown timeout reached; closing the connections still open")
+		srv.Close()
+	} else if err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
