@@ -60,6 +60,9 @@ func (s *Service) Complete(ctx context.Context, actor *ingest.User, sessionID uu
 	}
 	u := s.blobUpload(sess, file.SizeBytes)
 	if err := s.blobs.CompleteUpload(ctx, u, written); err != nil {
+		if ingest.ErrorCode(err) == ingest.ENotFound {
+			return nil, s.lostData(ctx, sess, err)
+		}
 		return nil, fmt.Errorf("complete the object: %w", err)
 	}
 	sum, err := s.finishHash(ctx, sess, u)
@@ -150,6 +153,20 @@ func (s *Service) finishHash(ctx context.Context, sess *ingest.UploadSession, u 
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// reasonLost is the failure reason of a file whose upload data the storage no longer holds.
+const reasonLost = "the storage no longer holds the upload's data"
+
+// lostData fails an upload whose data the storage no longer holds — removed behind the portal's
+// back, or an S3 multipart upload ended by a bucket lifecycle rule — so that the client learns to
+// start again instead of being told the upload it is completing does not exist.
+func (s *Service) lostData(ctx context.Context, sess *ingest.UploadSession, cause error) error {
+	s.logger.Error("the storage lost an upload's data", "session", sess.ID, "err", cause)
+	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reasonLost); err != nil {
+		return err
+	}
+	return ingest.Errorf(ingest.ESessionNotActive, "upload session %s failed: %s; upload the file again", sess.ID, reasonLost)
 }
 
 // rejectChecksum fails an upload whose bytes are not what the client declared, and deletes them.

@@ -639,6 +639,25 @@ func TestAnUploadEndedAfterAnInterruptedCompletionLeavesNoObject(t *testing.T) {
 	})
 }
 
+func TestAnUploadWhoseDataTheStorageLostFailsAtCompletion(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		data := random(t, 2*chunk)
+		sess := e.create(e.alice, data)
+		e.mustPut(e.alice, sess, data, 1, 2)
+		if err := os.RemoveAll(filepath.Join(e.root, ".uploads", sess.ID.String())); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.Complete(e.ctx, e.alice, sess.ID)
+		wantCode(t, err, ingest.ESessionNotActive)
+		f, _ := e.svc.File(e.ctx, e.alice, sess.FileID)
+		if got, _ := e.svc.Session(e.ctx, e.alice, sess.ID); got.Status != ingest.SessionFailed || f.Status != ingest.FileFailed || !strings.Contains(f.FailureReason, "storage") {
+			t.Errorf("after the storage lost the data: session %s, file %s %q", got.Status, f.Status, f.FailureReason)
+		}
+		_, err = e.svc.Complete(e.ctx, e.alice, sess.ID)
+		wantCode(t, err, ingest.ESessionNotActive)
+	})
+}
+
 func TestRacingWritersOfOnePart(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
