@@ -96,6 +96,9 @@ type UploadStore interface {
 	FailPart(ctx context.Context, sessionID uuid.UUID, partNumber int) (*Part, error)
 	// Parts returns the session's parts in part-number order.
 	Parts(ctx context.Context, sessionID uuid.UUID) ([]*Part, error)
+	// PartsFrom returns the session's parts numbered from and above, in part-number order: what
+	// follows a prefix already hashed, without reading the whole list again on every part.
+	PartsFrom(ctx context.Context, sessionID uuid.UUID, from int) ([]*Part, error)
 	// AdvanceHash records that the first hashedParts parts are folded into state, if the session
 	// had folded fromParts parts (compare-and-set). It returns ENotFound, EConflict when another
 	// caller advanced it first, and a *TransitionError when the session is not active.

@@ -367,20 +367,13 @@ func (s *Store) movePart(ctx context.Context, tx *txn, sessionID uuid.UUID, n in
 
 // Parts implements ingest.UploadStore.
 func (s *Store) Parts(ctx context.Context, sessionID uuid.UUID) ([]*ingest.Part, error) {
-	rows, err := s.q().QueryContext(ctx, `SELECT `+partColumns+` FROM upload_parts WHERE session_id = $1 ORDER BY part_number`, sessionID)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var parts []*ingest.Part
-	for rows.Next() {
-		p, err := scanPart(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		parts = append(parts, p)
-	}
-	return parts, s.translate(rows.Err())
+	return s.PartsFrom(ctx, sessionID, 1)
+}
+
+// PartsFrom implements ingest.UploadStore.
+func (s *Store) PartsFrom(ctx context.Context, sessionID uuid.UUID, from int) ([]*ingest.Part, error) {
+	return list(ctx, s, `SELECT `+partColumns+` FROM upload_parts WHERE session_id = $1 AND part_number >= $2
+		ORDER BY part_number`, []any{sessionID, from}, scanPart)
 }
 
 // AdvanceHash implements ingest.UploadStore.

@@ -175,6 +175,11 @@ func testUploads(t *testing.T, open Opener) {
 		if err != nil || len(parts) != 1 {
 			t.Errorf("Parts = %d, %v; want 1", len(parts), err)
 		}
+		f.receive(sess, 3, 2)
+		later, err := f.Store.PartsFrom(f.ctx, sess.ID, 2)
+		if err != nil || len(later) != 1 || later[0].PartNumber != 3 {
+			t.Errorf("PartsFrom 2 = %v, %v; want only part 3", later, err)
+		}
 	})
 
 	t.Run("completing with parts missing lists them", func(t *testing.T) {

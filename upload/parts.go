@@ -161,14 +161,12 @@ func sameBytes(part *ingest.Part, receipt ingest.PartReceipt) (*ingest.Part, err
 }
 
 func (s *Service) partOf(ctx context.Context, sessionID uuid.UUID, n int) (*ingest.Part, error) {
-	parts, err := s.store.Parts(ctx, sessionID)
+	parts, err := s.store.PartsFrom(ctx, sessionID, n)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range parts {
-		if p.PartNumber == n {
-			return p, nil
-		}
+	if len(parts) > 0 && parts[0].PartNumber == n {
+		return parts[0], nil
 	}
 	return nil, ingest.Errorf(ingest.ENotFound, "part %d not found", n)
 }
@@ -268,7 +266,7 @@ func (s *Service) foldReceived(ctx context.Context, sess *ingest.UploadSession, 
 	if err != nil || !fresh.Status.Active() {
 		return
 	}
-	parts, err := s.store.Parts(ctx, sess.ID)
+	parts, err := s.store.PartsFrom(ctx, sess.ID, fresh.HashedParts+1)
 	if err != nil {
 		return
 	}
