@@ -5,28 +5,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
 	filesink "github.com/ingest-portal/ingest/sink/file"
+	"github.com/ingest-portal/ingest/sinktest"
 )
 
-func event(n int) *ingest.OutboxEvent {
-	return &ingest.OutboxEvent{
-		ID:        uuid.New(),
-		CreatedAt: time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC),
-		EventType: ingest.EventFileStored,
-		EventID:   uuid.New(),
-		Payload:   json.RawMessage(fmt.Sprintf(`{"n": %d}`, n)),
-		FileID:    uuid.New(),
-	}
+func TestSink(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+		path := filepath.Join(t.TempDir(), "events.jsonl")
+		s, err := filesink.Open(path, "/suite")
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return sinktest.Harness{
+			Sink:     s,
+			Source:   "/suite",
+			Received: func(t *testing.T) []ingest.CloudEvent { return readLines(t, path) },
+		}
+	})
 }
 
 func mustOpen(t *testing.T, path string) *filesink.Sink {
@@ -73,7 +73,7 @@ func readLines(t *testing.T, path string) []ingest.CloudEvent {
 func TestOpenCreatesTheDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a", "b", "events.jsonl")
 	s := mustOpen(t, path)
-	mustSend(t, s, event(1))
+	mustSend(t, s, sinktest.Event(1))
 	if got := readLines(t, path); len(got) != 1 || got[0].Source != "/test" {
 		t.Errorf("lines = %+v, want one event from /test", got)
 	}
@@ -82,7 +82,7 @@ func TestOpenCreatesTheDirectory(t *testing.T) {
 func TestOpenCutsATornLastLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.jsonl")
 	s := mustOpen(t, path)
-	first := event(1)
+	first := sinktest.Event(1)
 	mustSend(t, s, first)
 	s.Close()
 
@@ -95,7 +95,7 @@ func TestOpenCutsATornLastLine(t *testing.T) {
 	f.Close()
 
 	s = mustOpen(t, path)
-	second := event(2)
+	second := sinktest.Event(2)
 	mustSend(t, s, second)
 	got := readLines(t, path)
 	if len(got) != 2 || got[0].ID != first.EventID.String() || got[1].ID != second.EventID.String() {
@@ -109,49 +109,10 @@ func TestOpenCutsAFileWithoutAnyNewline(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := mustOpen(t, path)
-	e := event(1)
+	e := sinktest.Event(1)
 	mustSend(t, s, e)
 	if got := readLines(t, path); len(got) != 1 || got[0].ID != e.EventID.String() {
 		t.Errorf("lines = %+v, want the one event", got)
-	}
-}
-
-func TestConcurrentSendsNeverInterleaveLines(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "events.jsonl")
-	s := mustOpen(t, path)
-	const senders, batches, perBatch = 4, 20, 10
-	var wg sync.WaitGroup
-	for range senders {
-		wg.Go(func() {
-			for range batches {
-				batch := make([]*ingest.OutboxEvent, perBatch)
-				for i := range batch {
-					batch[i] = event(i)
-				}
-				for _, err := range s.Send(context.Background(), batch) {
-					if err != nil {
-						t.Errorf("Send: %v", err)
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got, want := len(readLines(t, path)), senders*batches*perBatch; got != want {
-		t.Errorf("%d lines, want %d", got, want)
-	}
-}
-
-func TestSendAfterCloseFails(t *testing.T) {
-	s := mustOpen(t, filepath.Join(t.TempDir(), "events.jsonl"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if errs := s.Send(context.Background(), []*ingest.OutboxEvent{event(1)}); errs[0] == nil {
-		t.Error("Send after Close succeeded")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
 	}
 }
 
