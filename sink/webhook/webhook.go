@@ -97,11 +97,12 @@ func New(rawURL string, secrets []string, source string, opts ...Option) (*Sink,
 		source = ingest.DefaultEventSource
 	}
 	s := &Sink{
-		url:         rawURL,
-		shownURL:    u.Redacted(),
-		secrets:     keys,
-		source:      source,
-		client:      http.DefaultClient,
+		url:      rawURL,
+		shownURL: u.Redacted(),
+		secrets:  keys,
+		source:   source,
+		// A transport of its own, so that Close drops only this sink's idle connections.
+		client:      &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		timeout:     DefaultTimeout,
 		concurrency: DefaultConcurrency,
 		now:         time.Now,
