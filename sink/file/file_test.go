@@ -171,3 +171,28 @@ func TestATornLineLeftByAnotherWriterIsCutBeforeTheNextAppend(t *testing.T) {
 		t.Errorf("lines = %+v, want the two acknowledged events only", got)
 	}
 }
+
+// BenchmarkSend measures a relay-sized batch appended and fsynced: one fsync per batch is the
+// file sink's cost.
+func BenchmarkSend(b *testing.B) {
+	s, err := filesink.Open(filepath.Join(b.TempDir(), "events.jsonl"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const batch = 500
+	events := make([]*ingest.OutboxEvent, batch)
+	for b.Loop() {
+		b.StopTimer()
+		for i := range events {
+			events[i] = sinktest.Event(i)
+		}
+		b.StartTimer()
+		for _, err := range s.Send(context.Background(), events) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}

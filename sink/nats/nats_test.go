@@ -231,3 +231,29 @@ func streamInfo(t *testing.T, url, name string) *jetstream.StreamInfo {
 	}
 	return info
 }
+
+// BenchmarkSend measures a relay-sized batch published to an embedded JetStream server with file
+// storage: the sink's share of draining the outbox into NATS.
+func BenchmarkSend(b *testing.B) {
+	srv := natstest.Start(b)
+	s, err := natssink.Open(context.Background(), srv.URL, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const batch = 500
+	events := make([]*ingest.OutboxEvent, batch)
+	for b.Loop() {
+		b.StopTimer()
+		for i := range events {
+			events[i] = sinktest.Event(i)
+		}
+		b.StartTimer()
+		for _, err := range s.Send(context.Background(), events) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
