@@ -89,13 +89,7 @@ func (s *Sink) Path() string { return s.path }
 // the batch, since none of them is known to be durable.
 func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
 	errs := make([]error, len(events))
-	if err := s.acquire(ctx); err != nil {
-		return fill(errs, err)
-	}
-	defer s.release()
-	if s.closed {
-		return fill(errs, fmt.Errorf("events file %s: %w", s.path, os.ErrClosed))
-	}
+	// Encoded before taking the turn, so that concurrent Sends encode in parallel.
 	var buf bytes.Buffer
 	for i, e := range events {
 		line, err := json.Marshal(ingest.NewCloudEvent(e, s.source))
@@ -106,10 +100,17 @@ func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	if buf.Len() == 0 {
-		return errs
+	var err error
+	if err = s.acquire(ctx); err == nil {
+		defer s.release()
+		switch {
+		case s.closed:
+			err = fmt.Errorf("events file %s: %w", s.path, os.ErrClosed)
+		case buf.Len() > 0:
+			err = s.append(buf.Bytes())
+		}
 	}
-	if err := s.append(buf.Bytes()); err != nil {
+	if err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -234,12 +235,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync the events directory: %w", err)
 	}
 	return nil
-}
-
-// fill sets every element of errs to err and returns errs.
-func fill(errs []error, err error) []error {
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
 }
