@@ -48,7 +48,9 @@ const (
 
 // Sink posts events to a webhook. It is safe for concurrent use.
 type Sink struct {
-	url         string
+	url string
+	// shownURL names the endpoint in errors, which the relay keeps in last_error and logs: the
+	// scheme and host only, since webhook URLs often carry a secret in their path or query.
 	shownURL    string
 	secrets     [][]byte
 	source      string
@@ -98,7 +100,7 @@ func New(rawURL string, secrets []string, source string, opts ...Option) (*Sink,
 	}
 	s := &Sink{
 		url:      rawURL,
-		shownURL: u.Redacted(),
+		shownURL: u.Scheme + "://" + u.Host,
 		secrets:  keys,
 		source:   source,
 		// A transport of its own, so that Close drops only this sink's idle connections.
@@ -182,6 +184,9 @@ func (s *Sink) deliver(ctx context.Context, e *ingest.OutboxEvent) error {
 		return &ingest.DeliveryError{Permanent: true, Err: err}
 	}
 	resp, err := s.client.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // its text repeats the whole URL, secrets in the path or query included
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return fmt.Errorf("webhook %s: no answer within %s: %w", s.shownURL, s.timeout, err)

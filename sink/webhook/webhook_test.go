@@ -357,11 +357,25 @@ func TestNewRefusesABadConfiguration(t *testing.T) {
 	}
 }
 
-func TestErrorsDoNotShowTheURLPassword(t *testing.T) {
-	_, srv := newReceiver(t, newSecret, answer(http.StatusInternalServerError))
-	url := strings.Replace(srv.URL, "http://", "http://user:hunter2@", 1)
-	err := sendOne(mustNew(t, url, []string{newSecret}))
-	if err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("got %v, want an error without the password", err)
+func TestErrorsShowOnlyTheEndpointsHost(t *testing.T) {
+	_, answering := newReceiver(t, newSecret, answer(http.StatusInternalServerError))
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // a network error: nothing listens there any more
+	for name, srv := range map[string]*httptest.Server{"an answer": answering, "a network error": closed} {
+		t.Run(name, func(t *testing.T) {
+			url := strings.Replace(srv.URL, "http://", "http://user:hunter2@", 1) + "/hooks/s3cr3t-path?token=s3cr3t-query"
+			err := sendOne(mustNew(t, url, []string{newSecret}))
+			if err == nil {
+				t.Fatal("delivered")
+			}
+			for _, secret := range []string{"hunter2", "s3cr3t-path", "s3cr3t-query"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error shows %q: %v", secret, err)
+				}
+			}
+			if !strings.Contains(err.Error(), strings.TrimPrefix(srv.URL, "http://")) {
+				t.Errorf("the error does not name the host: %v", err)
+			}
+		})
 	}
 }
