@@ -196,20 +196,5 @@ func BenchmarkSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	const batch = 500
-	events := make([]*ingest.OutboxEvent, batch)
-	for b.Loop() {
-		b.StopTimer()
-		for i := range events {
-			events[i] = sinktest.Event(i)
-		}
-		b.StartTimer()
-		for _, err := range s.Send(context.Background(), events) {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+	sinktest.Benchmark(b, s)
 }
