@@ -1,0 +1,198 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/local"
+	"github.com/ingest-portal/ingest/client"
+	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/upload"
+)
+
+// newPortal starts a whole portal (real database, local storage, the real handler) over HTTP and
+// returns a client of it with a user's token.
+func newPortal(t *testing.T, dialect string) *client.Client {
+	t.Helper()
+	store := testdb.Store(t, dialect)
+	blobs, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := upload.New(store, blobs, upload.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	u := &ingest.User{Username: "alice"}
+	if err := store.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	tok, secret := ingest.NewAPIToken(u.ID, "test")
+	if err := store.CreateAPIToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(srv.URL, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func hexSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func bytesBody(b []byte) client.Body {
+	return client.Body{Size: int64(len(b)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+func wantCode(t *testing.T, err error, code ingest.Code) {
+	t.Helper()
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != code {
+		t.Fatalf("error = %v, want a *client.Error %s", err, code)
+	}
+}
+
+func TestTheClientDrivesAWholeUpload(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			c := newPortal(t, dialect)
+			ctx := t.Context()
+			data := []byte("0123456789")
+
+			batch, err := c.CreateBatch(ctx, "scans")
+			if err != nil || batch.Status != ingest.BatchOpen || batch.Name != "scans" {
+				t.Fatalf("CreateBatch = %+v, %v", batch, err)
+			}
+			req := client.CreateUploadRequest{Filename: "digits.txt", ContentType: "text/plain", SizeBytes: int64(len(data)),
+				ChunkSizeBytes: 4, BatchID: &batch.ID, IdempotencyKey: "digits"}
+			up, created, err := c.CreateUpload(ctx, req)
+			if err != nil || !created || up.TotalParts != 3 || up.ChunkSizeBytes != 4 {
+				t.Fatalf("CreateUpload = %+v, %v, %v", up, created, err)
+			}
+			again, created, err := c.CreateUpload(ctx, req)
+			if err != nil || created || again.ID != up.ID {
+				t.Fatalf("CreateUpload again = %+v, %v, %v; want the same upload, not created", again, created, err)
+			}
+			_, err = c.Complete(ctx, up.ID, "")
+			wantCode(t, err, ingest.EMissingParts)
+
+			for _, n := range []int{3, 1, 2} {
+				off, size := up.PartRange(n, int64(len(data)))
+				b := bytesBody(data[off : off+size])
+				if n == 1 {
+					sum := sha256.Sum256(data[off : off+size])
+					b.SHA256 = sum[:]
+				}
+				if p, err := c.PutPart(ctx, up.ID, n, b); err != nil || p.PartNumber != n || p.Status != ingest.PartReceived {
+					t.Fatalf("PutPart %d = %+v, %v", n, p, err)
+				}
+			}
+			_, err = c.PutPart(ctx, up.ID, 1, bytesBody([]byte("abcd")))
+			wantCode(t, err, ingest.EPartAlreadyReceived)
+			parts, err := c.Parts(ctx, up.ID)
+			if err != nil || len(parts) != 3 {
+				t.Fatalf("Parts = %v, %v", parts, err)
+			}
+			if got, err := c.Upload(ctx, up.ID); err != nil || got.ReceivedPartsCount != 3 {
+				t.Fatalf("Upload = %+v, %v", got, err)
+			}
+
+			_, err = c.Complete(ctx, up.ID, "nothex")
+			wantCode(t, err, ingest.EValidation)
+			f, err := c.Complete(ctx, up.ID, hexSHA256(data))
+			if err != nil || f.Status != ingest.FileStored || *f.SHA256 != hexSHA256(data) || f.ID != up.FileID {
+				t.Fatalf("Complete = %+v, %v", f, err)
+			}
+			if got, err := c.File(ctx, f.ID); err != nil || got.Status != ingest.FileStored {
+				t.Fatalf("File = %+v, %v", got, err)
+			}
+			content, err := c.Download(ctx, f.ID, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, err := io.ReadAll(content.Body)
+			content.Body.Close()
+			if err != nil || !bytes.Equal(whole, data) || content.SHA256 != hexSHA256(data) || content.Size != 10 {
+				t.Fatalf("Download = %q (%+v), %v", whole, content, err)
+			}
+			content, err = c.Download(ctx, f.ID, 2, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			part, _ := io.ReadAll(content.Body)
+			content.Body.Close()
+			if string(part) != "2345" || content.Offset != 2 || content.Size != 10 || content.Length != 4 {
+				t.Fatalf("ranged Download = %q (%+v)", part, content)
+			}
+
+			single, err := c.PutFile(ctx, client.PutFileRequest{Filename: "one.txt", BatchID: &batch.ID, Body: bytesBody([]byte("one")),
+				IdempotencyKey: "one"})
+			if err != nil || single.Status != ingest.FileStored {
+				t.Fatalf("PutFile = %+v, %v", single, err)
+			}
+			files, err := c.Files(ctx, client.FileFilter{BatchID: &batch.ID, Status: ingest.FileStored, Limit: 1})
+			if err != nil || len(files.Items) != 1 || files.NextCursor == "" {
+				t.Fatalf("Files page 1 = %+v, %v", files, err)
+			}
+			files, err = c.Files(ctx, client.FileFilter{BatchID: &batch.ID, Cursor: files.NextCursor})
+			if err != nil || len(files.Items) != 1 || files.NextCursor != "" {
+				t.Fatalf("Files page 2 = %+v, %v", files, err)
+			}
+
+			sealed, err := c.SealBatch(ctx, batch.ID)
+			if err != nil || sealed.Status != ingest.BatchComplete || sealed.StoredCount != 2 {
+				t.Fatalf("SealBatch = %+v, %v", sealed, err)
+			}
+			_, err = c.SealBatch(ctx, batch.ID)
+			wantCode(t, err, ingest.EBatchNotOpen)
+			if list, err := c.Batches(ctx, client.BatchFilter{Status: ingest.BatchComplete}); err != nil || len(list.Items) != 1 {
+				t.Fatalf("Batches = %+v, %v", list, err)
+			}
+		})
+	}
+}
+
+func TestTheClientAbortsAndCancels(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			c := newPortal(t, dialect)
+			ctx := t.Context()
+			batch, err := c.CreateBatch(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, _, err := c.CreateUpload(ctx, client.CreateUploadRequest{Filename: "a", SizeBytes: 5, BatchID: &batch.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if got, err := c.AbortUpload(ctx, up.ID); err != nil || got.Status != ingest.SessionAborted {
+					t.Fatalf("AbortUpload = %+v, %v", got, err)
+				}
+			}
+			if _, _, err := c.CreateUpload(ctx, client.CreateUploadRequest{Filename: "b", SizeBytes: 5, BatchID: &batch.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.CancelBatch(ctx, batch.ID); err != nil || got.Status != ingest.BatchCancelled {
+				t.Fatalf("CancelBatch = %+v, %v", got, err)
+			}
+			_, err = c.File(ctx, up.ID) // an upload's id is not a file's
+			wantCode(t, err, ingest.ENotFound)
+		})
+	}
+}
