@@ -116,11 +116,11 @@ type request struct {
 	method, path string
 	query        url.Values
 	header       http.Header
-	json         any                            // a JSON body, or nil
+	json         any                           // a JSON body, or nil
 	body         func() (io.ReadCloser, error) // a raw body, reopened for each attempt
-	size         int64                          // the raw body's length
-	idempotent   bool                           // safe to repeat after an answer was lost
-	want         []int                          // the success statuses; 200 when empty
+	size         int64                         // the raw body's length
+	idempotent   bool                          // safe to repeat after an answer was lost
+	want         []int                         // the success statuses; 200 when empty
 }
 
 // send sends req until it succeeds, fails for good or its attempts run out, and returns the
