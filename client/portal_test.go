@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ingest-portal/ingest"
@@ -193,6 +196,79 @@ func TestTheClientAbortsAndCancels(t *testing.T) {
 			}
 			_, err = c.File(ctx, up.ID) // an upload's id is not a file's
 			wantCode(t, err, ingest.ENotFound)
+		})
+	}
+}
+
+func TestUploadFileResumesWhereItStopped(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			c := newPortal(t, dialect)
+			data := make([]byte, 10*1024+7)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			path := filepath.Join(t.TempDir(), "data.bin")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// The first run stops once the server has two parts.
+			ctx, cancel := context.WithCancel(t.Context())
+			var sent atomic.Int64
+			first := client.FileUpload{Path: path, ChunkSize: 1024, Parallel: 1, Progress: func(n int64) {
+				if sent.Add(n) >= 2048 {
+					cancel()
+				}
+			}}
+			if _, err := c.UploadFile(ctx, first); !errors.Is(err, context.Canceled) {
+				t.Fatalf("the interrupted upload ended with %v, want context.Canceled", err)
+			}
+			var resumed int64
+			again := client.FileUpload{Path: path, ChunkSize: 1024, Parallel: 3, Started: func(r, size int64) { resumed = r }}
+			res, err := c.UploadFile(t.Context(), again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.File.Status != ingest.FileStored || *res.File.SHA256 != hexSHA256(data) {
+				t.Fatalf("stored %+v, want STORED with sha256 %s", res.File, hexSHA256(data))
+			}
+			if res.ResumedParts < 2 || res.ResumedParts+res.SentParts != 11 || resumed != int64(res.ResumedParts)*1024 {
+				t.Errorf("resumed %d parts (%d bytes) and sent %d; want at least 2 resumed, 11 in all", res.ResumedParts, resumed, res.SentParts)
+			}
+			third, err := c.UploadFile(t.Context(), again)
+			if err != nil || !third.AlreadyStored || third.File.ID != res.File.ID {
+				t.Errorf("a third run: %+v, %v; want the same file, already stored", third, err)
+			}
+		})
+	}
+}
+
+func TestUploadFileFailsWhenTheFileChangesBetweenRuns(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			c := newPortal(t, dialect)
+			path := filepath.Join(t.TempDir(), "data.bin")
+			data := bytes.Repeat([]byte("a"), 4096)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			info, _ := os.Stat(path)
+			ctx, cancel := context.WithCancel(t.Context())
+			_, err := c.UploadFile(ctx, client.FileUpload{Path: path, ChunkSize: 1024, Parallel: 1, Progress: func(int64) { cancel() }})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("the interrupted upload ended with %v", err)
+			}
+			// New bytes, same size and time: the same upload resumes, and the hash tells.
+			if err := os.WriteFile(path, bytes.Repeat([]byte("b"), 4096), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, info.ModTime(), info.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.UploadFile(t.Context(), client.FileUpload{Path: path, ChunkSize: 1024})
+			if !errors.Is(err, client.ErrFileChanged) || ingest.ErrorCode(err) != ingest.EChecksumMismatch {
+				t.Fatalf("UploadFile of a file changed between runs = %v, want ErrFileChanged and CHECKSUM_MISMATCH", err)
+			}
 		})
 	}
 }
