@@ -48,11 +48,8 @@ func shBlocks(t *testing.T, path string) (script string, blocks int) {
 // real "ingest serve", with the built ingest first on the PATH: the guide's examples work as
 // written.
 func TestCLIGuideRuns(t *testing.T) {
-	bin := buildIngest(t)
 	script, blocks := shBlocks(t, cliGuide)
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		r := newServeRig(t, bin, dialect, url)
-		r.start()
+	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)
 		cmd.Dir = t.TempDir()
 		for _, kv := range os.Environ() {

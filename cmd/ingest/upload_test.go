@@ -76,11 +76,20 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func TestUploadATreeIntoABatch(t *testing.T) {
+// forEachServer runs test against a started "ingest serve" of the built binary on each database,
+// the server run with args.
+func forEachServer(t *testing.T, test func(t *testing.T, bin string, r *serveRig), args ...string) {
+	t.Helper()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		r := newServeRig(t, bin, dialect, url)
+		r := newServeRig(t, bin, dialect, url, args...)
 		r.start()
+		test(t, bin, r)
+	})
+}
+
+func TestUploadATreeIntoABatch(t *testing.T) {
+	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		dir := t.TempDir()
 		want := map[string]string{ // path → sha256
 			filepath.Join(dir, "empty"):              writeFile(t, filepath.Join(dir, "empty"), nil),
@@ -241,10 +250,7 @@ const (
 )
 
 func TestUploadResumesAfterTheCommandIsKilled(t *testing.T) {
-	bin := buildIngest(t)
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		r := newServeRig(t, bin, dialect, url)
-		r.start()
+	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		path := filepath.Join(t.TempDir(), "big.bin")
 		sum := writeFile(t, path, randomBytes(bigUploadSize))
 		args := []string{"upload", "--chunk-size", bigUploadChunk, "--parallel", "1", "--json", path}
@@ -282,11 +288,8 @@ func freePort(t *testing.T) string {
 }
 
 func TestUploadRidesOutAServerRestart(t *testing.T) {
-	bin := buildIngest(t)
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		// The server comes back on the same address, as a restarted service does.
-		r := newServeRig(t, bin, dialect, url, "--addr", freePort(t))
-		r.start()
+	// The server comes back on the same address, as a restarted service does.
+	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		path := filepath.Join(t.TempDir(), "big.bin")
 		sum := writeFile(t, path, randomBytes(bigUploadSize))
 		p := startCLI(t, bin, cliEnv(r), "upload", "--chunk-size", bigUploadChunk, "--parallel", "2", "--json", path)
@@ -304,14 +307,11 @@ func TestUploadRidesOutAServerRestart(t *testing.T) {
 		if l := uploadLines(t, p.stdout.String())[path]; l.Status != "STORED" || l.SHA256 != sum {
 			t.Errorf("printed %+v, want STORED with sha256 %s", l, sum)
 		}
-	})
+	}, "--addr", freePort(t))
 }
 
 func TestUploadReportsAFileThatChangedAndFails(t *testing.T) {
-	bin := buildIngest(t)
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
-		r := newServeRig(t, bin, dialect, url)
-		r.start()
+	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		dir := t.TempDir()
 		good := filepath.Join(dir, "good.txt")
 		writeFile(t, good, []byte("fine"))
