@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // uploadLine is a line of "ingest upload --json".
@@ -160,6 +162,20 @@ func TestUploadATreeIntoABatch(t *testing.T) {
 		}
 		if got, err := os.ReadFile(out); err != nil || hexSum(got) != parts.SHA256 {
 			t.Errorf("files get wrote %d bytes hashing to %s (%v), want %s", len(got), hexSum(got), err, parts.SHA256)
+		}
+
+		// A download whose bytes do not hash to the file's sha256 leaves nothing behind.
+		one := lines[filepath.Join(dir, "one")]
+		if err := os.WriteFile(filepath.Join(r.storage, filepath.FromSlash(crashObjectKey(uuid.MustParse(one.FileID)))), []byte("2"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		outDir := t.TempDir()
+		bad := runBinary(t, bin, cliEnv(r), "files", "get", one.FileID, "-o", filepath.Join(outDir, "one"))
+		if bad.code == 0 || !strings.Contains(bad.stderr, "nothing was written") {
+			t.Errorf("files get of a corrupted object: %v", bad)
+		}
+		if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
+			t.Errorf("files get of a corrupted object left %d files behind", len(entries))
 		}
 	})
 }
@@ -306,6 +322,10 @@ func TestUploadRidesOutAServerRestart(t *testing.T) {
 		}
 		if l := uploadLines(t, p.stdout.String())[path]; l.Status != "STORED" || l.SHA256 != sum {
 			t.Errorf("printed %+v, want STORED with sha256 %s", l, sum)
+		}
+		// The restarted server's counters start at zero: it received the rest of the file.
+		if got := receivedBytes(r); got == 0 {
+			t.Errorf("the restarted server received no part: the upload did not continue across the restart")
 		}
 	}, "--addr", freePort(t))
 }
