@@ -27,15 +27,27 @@ func newUploadProgress(w io.Writer) uploadProgress {
 	return &lineProgress{w: w}
 }
 
-// lineProgress logs each file's start and end, for logs and pipes.
+// lineProgress logs each file's start and every quarter of it the server has, for logs and
+// pipes, where a redrawn bar would be noise.
 type lineProgress struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	files map[string]*fileTally
+}
+
+// fileTally is how much of a file the server has.
+type fileTally struct {
+	done, size int64
+	quarter    int64 // the last quarter logged
 }
 
 func (p *lineProgress) started(path string, resumed, size int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.files == nil {
+		p.files = map[string]*fileTally{}
+	}
+	p.files[path] = &fileTally{done: resumed, size: size, quarter: quarters(resumed, size)}
 	if resumed > 0 {
 		fmt.Fprintf(p.w, "uploading %s (%s; %s already on the server)\n", path, humanBytes(size), humanBytes(resumed))
 		return
@@ -43,9 +55,33 @@ func (p *lineProgress) started(path string, resumed, size int64) {
 	fmt.Fprintf(p.w, "uploading %s (%s)\n", path, humanBytes(size))
 }
 
-func (p *lineProgress) sent(string, int64) {}
+func (p *lineProgress) sent(path string, n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.files[path]
+	if f == nil {
+		return
+	}
+	f.done += n
+	if q := quarters(f.done, f.size); q > f.quarter && q < 4 {
+		f.quarter = q
+		fmt.Fprintf(p.w, "%s: %d%% (%s of %s)\n", path, q*25, humanBytes(f.done), humanBytes(f.size))
+	}
+}
 
-func (p *lineProgress) ended(string, bool) {}
+// quarters is how many whole quarters of size done is.
+func quarters(done, size int64) int64 {
+	if size == 0 {
+		return 4
+	}
+	return done * 4 / size
+}
+
+func (p *lineProgress) ended(path string, _ bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.files, path)
+}
 
 func (p *lineProgress) finish() {}
 

@@ -368,3 +368,20 @@ func TestUploadReportsAFileThatChangedAndFails(t *testing.T) {
 		}
 	})
 }
+
+func TestPlainProgressLogsEachQuarterOnce(t *testing.T) {
+	var out bytes.Buffer
+	p := newUploadProgress(&out) // a buffer is no terminal: plain lines
+	p.started("/data/a.bin", 1024, 4096)
+	for range 12 {
+		p.sent("/data/a.bin", 256)
+	}
+	p.ended("/data/a.bin", true)
+	p.finish()
+	want := "uploading /data/a.bin (4.0 KiB; 1.0 KiB already on the server)\n" +
+		"/data/a.bin: 50% (2.0 KiB of 4.0 KiB)\n" +
+		"/data/a.bin: 75% (3.0 KiB of 4.0 KiB)\n"
+	if out.String() != want {
+		t.Errorf("plain progress:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
