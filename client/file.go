@@ -76,6 +76,11 @@ func (c *Client) UploadFile(ctx context.Context, u FileUpload) (*FileResult, err
 		SizeBytes: info.Size(), ChunkSizeBytes: u.ChunkSize, BatchID: u.BatchID, IdempotencyKey: c.uploadKey(abs, info, u.BatchID)}
 	for restart := 0; ; restart++ {
 		up, _, err := c.CreateUpload(ctx, req)
+		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict && req.ChunkSizeBytes != 0 {
+			// An earlier run chose another part size: continue its upload, with its parts.
+			req.ChunkSizeBytes = 0
+			up, _, err = c.CreateUpload(ctx, req)
+		}
 		if err != nil {
 			return nil, err
 		}

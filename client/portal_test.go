@@ -223,7 +223,8 @@ func TestUploadFileResumesWhereItStopped(t *testing.T) {
 			t.Fatalf("the interrupted upload ended with %v, want context.Canceled", err)
 		}
 		var resumed int64
-		again := client.FileUpload{Path: path, ChunkSize: 1024, Parallel: 3, Started: func(r, size int64) { resumed = r }}
+		// Another part size on the second run: it continues the first run's upload, in its parts.
+		again := client.FileUpload{Path: path, ChunkSize: 4096, Parallel: 3, Started: func(r, size int64) { resumed = r }}
 		res, err := c.UploadFile(t.Context(), again)
 		if err != nil {
 			t.Fatal(err)
