@@ -54,6 +54,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			userCommand(),
 			tokenCommand(),
 			versionCommand(),
+			uploadCommand(),
+			filesCommand(),
+			batchesCommand(),
 		},
 	}
 }
