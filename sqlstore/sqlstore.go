@@ -45,6 +45,8 @@ type Store struct {
 	// PostgreSQL needs no such lock. Writers in other processes still meet busy_timeout.
 	writers sync.Mutex
 	stmts   *stmtCache
+	url     string   // for the LISTEN connection of WatchOutbox
+	outbox  watchers // this process's outbox watchers, woken after a commit that enqueued events
 }
 
 // Option configures a Store.
@@ -86,7 +88,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}}
+	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}, url: url}
 	for _, o := range opts {
 		o(s)
 	}
@@ -146,11 +148,15 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return s.translate(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback()
-	if err := fn(&txn{tx: tx, c: s.stmts}); err != nil {
+	t := &txn{tx: tx, c: s.stmts}
+	if err := fn(t); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return s.translate(fmt.Errorf("commit: %w", err))
+	}
+	if t.enqueued {
+		s.outbox.wake()
 	}
 	return nil
 }
