@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // OutboxOps are the outbox operations beyond one event's delivery: what operators, retention,
@@ -11,6 +13,10 @@ type OutboxOps interface {
 	// ListEvents returns a page of events, newest first. It returns EValidation for a bad page or
 	// an unknown status.
 	ListEvents(ctx context.Context, f EventFilter) ([]*OutboxEvent, error)
+	// MarkEventsDelivered is MarkDelivered for many events in one transaction: each moves to
+	// DELIVERED if it is still SENDING under its claimed attempt. It returns the ids it moved; the
+	// others' leases were lost, and their results belong to whoever holds them now.
+	MarkEventsDelivered(ctx context.Context, claims []Claim) ([]uuid.UUID, error)
 	// RetryFailedEvents moves every FAILED event to PENDING, due now, restarting each one's retry
 	// schedule, and returns how many it moved.
 	RetryFailedEvents(ctx context.Context) (int, error)
@@ -24,6 +30,12 @@ type OutboxOps interface {
 	// (an event was enqueued or retried by hand), until ctx ends. Wake-ups coalesce and may be
 	// spurious or, when the database connection is lost, missed: a watcher still polls.
 	WatchOutbox(ctx context.Context) (<-chan struct{}, error)
+}
+
+// Claim names one claimed attempt at delivering an event: the fence of its result.
+type Claim struct {
+	ID      uuid.UUID `json:"id"`
+	Attempt int       `json:"attempt"`
 }
 
 // EventFilter selects outbox events. A nil Status selects all.

@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ingest-portal/ingest"
@@ -30,6 +32,42 @@ func (s *Store) ListEvents(ctx context.Context, f ingest.EventFilter) ([]*ingest
 		return nil, err
 	}
 	return list(ctx, s, `SELECT `+eventColumns+` FROM portal_event_outbox`+clause, args, scanEvent)
+}
+
+// MarkEventsDelivered implements ingest.OutboxOps. The claims travel as one JSON parameter, so
+// the statement is the same whatever their number (and prepared once).
+func (s *Store) MarkEventsDelivered(ctx context.Context, claims []ingest.Claim) ([]uuid.UUID, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	query := `
+		UPDATE portal_event_outbox SET status = 'DELIVERED', delivered_at = $1, updated_at = $1, last_error = NULL
+		WHERE status = 'SENDING' AND (id, attempt_count) IN (SELECT value ->> 'id', value ->> 'attempt' FROM json_each($2))
+		RETURNING id`
+	if s.dialect == Postgres {
+		query = `
+		UPDATE portal_event_outbox o SET status = 'DELIVERED', delivered_at = $1, updated_at = $1, last_error = NULL
+		FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, attempt integer)
+		WHERE o.id = r.id AND o.attempt_count = r.attempt AND o.status = 'SENDING'
+		RETURNING o.id`
+	}
+	var marked []uuid.UUID
+	err = s.inTx(ctx, func(tx *txn) error {
+		rows, err := tx.QueryContext(ctx, query, at(s.clock()), string(list))
+		if err != nil {
+			return s.translate(err)
+		}
+		marked, err = scanRows(rows, func(row interface{ Scan(...any) error }) (uuid.UUID, error) {
+			var id uuid.UUID
+			return id, row.Scan(&id)
+		})
+		return s.translate(err)
+	})
+	return marked, err
 }
 
 // RetryFailedEvents implements ingest.OutboxOps.

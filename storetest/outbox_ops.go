@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -209,6 +210,36 @@ func testOutboxOps(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		wantCode(t, f.Store.MarkDelivered(f.ctx, e.ID, old.AttemptCount), ingest.EInvalidTransition)
+	})
+
+	t.Run("many events are marked delivered at once, each fenced by its attempt", func(t *testing.T) {
+		f := newFixture(t, open)
+		ids := f.storedEvents(f.user(false), 3)
+		claimed, err := f.Store.ClaimEvents(f.ctx, 10, time.Second)
+		if err != nil || len(claimed) != 3 {
+			t.Fatalf("claimed %d, %v", len(claimed), err)
+		}
+		f.Clock.Advance(2 * time.Second)
+		f.settle(ingest.OutboxFailed, ids[2]) // its lease passed: claimed again, and failed
+		claims := make([]ingest.Claim, len(claimed))
+		for i, e := range claimed {
+			claims[i] = ingest.Claim{ID: e.ID, Attempt: e.AttemptCount}
+		}
+		marked, err := f.Store.MarkEventsDelivered(f.ctx, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(marked) != 2 || !slices.Contains(marked, ids[0]) || !slices.Contains(marked, ids[1]) {
+			t.Errorf("marked %v, want %v", marked, ids[:2])
+		}
+		for i, want := range []ingest.OutboxStatus{ingest.OutboxDelivered, ingest.OutboxDelivered, ingest.OutboxFailed} {
+			if got := f.getEvent(ids[i]); got.Status != want || (want == ingest.OutboxDelivered && !got.DeliveredAt.Equal(f.Clock.Now())) {
+				t.Errorf("event %d = %s at %v, want %s", i, got.Status, got.DeliveredAt, want)
+			}
+		}
+		if marked, err := f.Store.MarkEventsDelivered(f.ctx, nil); err != nil || len(marked) != 0 {
+			t.Errorf("marking nothing = %v, %v", marked, err)
+		}
 	})
 
 	t.Run("a watcher is woken once events are enqueued or retried", func(t *testing.T) {
