@@ -41,12 +41,16 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		return ingest.Errorf(ingest.EValidation, "--log-level must be debug, info, warn or error")
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
+	cfg, err := relayConfig(cmd, logger, nil)
+	if err != nil {
+		return err
+	}
 	store, err := openMigratedStore(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
 	defer store.Close()
-	rl, sink, err := newRelay(ctx, cmd, store, logger, nil)
+	rl, sink, err := newRelay(ctx, cmd, cfg, store)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
@@ -85,23 +89,25 @@ func relayFlags() []cli.Flag {
 	}
 }
 
-// newRelay opens the events sink and returns a relay of store's outbox to it, with its metrics
-// in reg (none when nil). The caller closes the sink once the relay has stopped.
-func newRelay(ctx context.Context, cmd *cli.Command, store *sqlstore.Store, logger *slog.Logger, reg prometheus.Registerer) (*relay.Relay, ingest.Sink, error) {
+// relayConfig reads the relay's flags; its metrics go to reg (none when nil).
+func relayConfig(cmd *cli.Command, logger *slog.Logger, reg prometheus.Registerer) (relay.Config, error) {
+	cfg := relay.DefaultConfig()
 	retention, err := parseRetention(cmd.String("outbox-retention"))
 	if err != nil {
-		return nil, nil, err
+		return cfg, err
 	}
-	cfg := relay.DefaultConfig()
 	cfg.Retention = retention
 	cfg.Lease = cmd.Duration("relay-lease")
 	cfg.BatchSize = int(cmd.Int("relay-batch"))
 	cfg.Workers = int(cmd.Int("relay-workers"))
 	cfg.Logger = logger
 	cfg.Registerer = reg
-	if err := cfg.Validate(); err != nil {
-		return nil, nil, err
-	}
+	return cfg, cfg.Validate()
+}
+
+// newRelay opens the events sink and returns a relay of store's outbox to it. The caller closes
+// the sink once the relay has stopped.
+func newRelay(ctx context.Context, cmd *cli.Command, cfg relay.Config, store *sqlstore.Store) (*relay.Relay, ingest.Sink, error) {
 	sink, err := openSink(ctx, cmd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("events sink: %w", err)

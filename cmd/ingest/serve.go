@@ -121,8 +121,12 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	metrics.WatchActiveSessions(store.CountActiveSessions)
 	var rl *relay.Relay
 	if cmd.Bool("relay") {
+		cfg, err := relayConfig(cmd, logger, metrics.Registry())
+		if err != nil {
+			return err
+		}
 		var sink ingest.Sink
-		if rl, sink, err = newRelay(ctx, cmd, store, logger, metrics.Registry()); err != nil {
+		if rl, sink, err = newRelay(ctx, cmd, cfg, store); err != nil {
 			return err
 		}
 		defer sink.Close()
