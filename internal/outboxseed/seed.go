@@ -39,12 +39,13 @@ func Store(ctx context.Context, s ingest.UploadStore, owner *ingest.User, now ti
 	return f, nil
 }
 
-// bulkRows is how many rows one INSERT of Bulk writes: 500 events of 9 parameters stay far below
+// bulkRows is how many rows one INSERT of Bulk writes: 500 events of 5 parameters stay far below
 // both databases' limits on parameters.
 const bulkRows = 500
 
 // Bulk inserts n stored files and their pending file.stored events, due at the time they are
-// written, with raw SQL in chunks of one transaction each, and returns the events' ids. Both
+// written, with raw SQL in chunks of one transaction each, and returns their event ids (the ids of
+// the CloudEvents). Both
 // dialects take the same text: ids as UUID text, times as RFC 3339 text.
 func Bulk(ctx context.Context, db *sql.DB, n int) ([]uuid.UUID, error) {
 	now := time.Now().UTC()
@@ -57,7 +58,7 @@ func Bulk(ctx context.Context, db *sql.DB, n int) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, 0, n)
 	for done := 0; done < n; done += bulkRows {
 		rows := min(bulkRows, n-done)
-		files, events := make([]any, 0, rows*5), make([]any, 0, rows*5)
+		files, events := make([]any, 0, rows*2), make([]any, 0, rows*5)
 		for range rows {
 			fileID, eventID := ingest.NewID(), ingest.NewID()
 			ids = append(ids, eventID)
@@ -65,7 +66,7 @@ func Bulk(ctx context.Context, db *sql.DB, n int) ([]uuid.UUID, error) {
 			payload := fmt.Sprintf(`{"file_id":%q,"sha256":%q,"size_bytes":0,"storage_backend":"local","storage_key":%q,"uploaded_by_id":%q,"stored_at":%q}`,
 				fileID, emptySHA256, key, userID, stamp)
 			files = append(files, fileID.String(), key)
-			events = append(events, eventID.String(), ingest.NewID().String(), fileID.String(), payload)
+			events = append(events, ingest.NewID().String(), eventID.String(), fileID.String(), payload, fileID.String())
 		}
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
@@ -79,8 +80,8 @@ func Bulk(ctx context.Context, db *sql.DB, n int) ([]uuid.UUID, error) {
 		if err == nil {
 			_, err = tx.ExecContext(ctx, `INSERT INTO portal_event_outbox (id, created_at, updated_at, event_type, event_id,
 				idempotency_key, payload, status, next_attempt_at, file_id) VALUES `+
-				values(rows, 1, 4, func(p []string) string {
-					return fmt.Sprintf("(%s, $1, $1, 'file.stored', %s, %s, %s, 'PENDING', $1, %s)", p[0], p[1], p[2], p[3], p[2])
+				values(rows, 1, 5, func(p []string) string {
+					return fmt.Sprintf("(%s, $1, $1, 'file.stored', %s, %s, %s, 'PENDING', $1, %s)", p[0], p[1], p[2], p[3], p[4])
 				}), append([]any{stamp}, events...)...)
 		}
 		if err == nil {
