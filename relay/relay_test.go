@@ -104,10 +104,18 @@ func (r *rig) stored() *ingest.OutboxEvent {
 	return nil
 }
 
+// testLease is the lease of the tests' relays.
+const testLease = 30 * time.Second
+
+// relayNew returns a relay of store to sink on clock, with the tests' lease.
+func relayNew(store relay.Store, sink ingest.Sink, clock *storetest.Clock) (*relay.Relay, error) {
+	return relay.New(store, sink, relay.Config{Now: clock.Now, Lease: testLease})
+}
+
 // relay returns a relay of the rig's store to sink, on the rig's clock, with metrics in reg.
 func (r *rig) relay(sink ingest.Sink, reg prometheus.Registerer) *relay.Relay {
 	r.t.Helper()
-	rl, err := relay.New(r.store, sink, relay.Config{Now: r.clock.Now, Lease: 30 * time.Second, Registerer: reg})
+	rl, err := relay.New(r.store, sink, relay.Config{Now: r.clock.Now, Lease: testLease, Registerer: reg})
 	if err != nil {
 		r.t.Fatal(err)
 	}
