@@ -24,7 +24,8 @@ type OutboxOps interface {
 	// many it deleted; callers repeat it until it deletes fewer than limit, so that no single
 	// transaction grows with the backlog.
 	DeleteDeliveredEvents(ctx context.Context, before time.Time, limit int) (int, error)
-	// OutboxStats counts the events by status and finds the oldest due one.
+	// OutboxStats counts the events that are not DELIVERED by status, and finds the oldest due one.
+	// DELIVERED events are not counted: that would read every event the retention keeps.
 	OutboxStats(ctx context.Context) (OutboxStats, error)
 	// WatchOutbox returns a channel that receives a value soon after events may have become due
 	// (an event was enqueued or retried by hand), until ctx ends. Wake-ups coalesce and may be
@@ -46,7 +47,8 @@ type EventFilter struct {
 
 // OutboxStats describes the outbox at one moment.
 type OutboxStats struct {
-	// Counts has the number of events in each status; a status without events is absent.
+	// Counts has the number of PENDING, SENDING and FAILED events; a status without events is
+	// absent.
 	Counts map[OutboxStatus]int
 	// OldestDueAt is when the oldest due event (PENDING, or SENDING with a passed lease) became
 	// due; the zero time when none is due.

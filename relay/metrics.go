@@ -50,8 +50,9 @@ func newMetrics(reg prometheus.Registerer, store ingest.OutboxOps, sink string, 
 
 func (m *metrics) result(outcome string) { m.results.WithLabelValues(outcome).Inc() }
 
-// outboxCollector reports the outbox's rows by status and the age of its oldest due event. One
-// query answers both, from indexes, at most once per statsTTL however often it is scraped.
+// outboxCollector reports the outbox's undelivered rows by status and the age of its oldest due
+// event, read from the store's partial indexes at most once per statsTTL however often it is
+// scraped.
 type outboxCollector struct {
 	store  ingest.OutboxOps
 	now    func() time.Time
@@ -70,7 +71,9 @@ const statsTTL = 5 * time.Second
 func newOutboxCollector(store ingest.OutboxOps, now func() time.Time) *outboxCollector {
 	return &outboxCollector{
 		store: store, now: now,
-		rows: prometheus.NewDesc("ingest_outbox_events", "Outbox events by status.", []string{"status"}, nil),
+		rows: prometheus.NewDesc("ingest_outbox_events",
+			"Outbox events not yet delivered, by status (PENDING, SENDING, FAILED); delivered ones are counted by ingest_relay_results_total.",
+			[]string{"status"}, nil),
 		oldest: prometheus.NewDesc("ingest_outbox_oldest_due_age_seconds",
 			"How long the oldest due event (PENDING, or SENDING past its lease) has been due; 0 when none is.", nil, nil),
 	}
@@ -89,7 +92,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.rows, err)
 		return
 	}
-	for _, st := range ingest.OutboxStatuses() {
+	for _, st := range []ingest.OutboxStatus{ingest.OutboxPending, ingest.OutboxSending, ingest.OutboxFailed} {
 		ch <- prometheus.MustNewConstMetric(c.rows, prometheus.GaugeValue, float64(stats.Counts[st]), string(st))
 	}
 	age := 0.0

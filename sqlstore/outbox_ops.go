@@ -122,11 +122,12 @@ func (s *Store) DeleteDeliveredEvents(ctx context.Context, before time.Time, lim
 	return int(n), err
 }
 
-// OutboxStats implements ingest.OutboxOps. Both queries are answered from indexes: the counts
-// from (status, id), the oldest due event from the partial index of due rows.
+// OutboxStats implements ingest.OutboxOps. Both queries are answered from the partial indexes of
+// due and of FAILED rows, never from the DELIVERED rows the retention keeps.
 func (s *Store) OutboxStats(ctx context.Context) (ingest.OutboxStats, error) {
 	stats := ingest.OutboxStats{Counts: map[ingest.OutboxStatus]int{}}
-	rows, err := s.q().QueryContext(ctx, `SELECT status, count(*) FROM portal_event_outbox GROUP BY status`)
+	rows, err := s.q().QueryContext(ctx, `SELECT status, count(*) FROM portal_event_outbox
+		WHERE status IN ('PENDING', 'SENDING') OR status = 'FAILED' GROUP BY status`)
 	if err != nil {
 		return stats, s.translate(err)
 	}

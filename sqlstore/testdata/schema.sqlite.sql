@@ -5,12 +5,12 @@ CREATE INDEX ingest_files_batch_id_idx ON ingest_files (batch_id, id)
 index ingest_files_uploaded_by_id_idx
 CREATE INDEX ingest_files_uploaded_by_id_idx ON ingest_files (uploaded_by_id, id)
 index portal_event_outbox_due_idx
-CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at)
+CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at, id)
     WHERE status IN ('PENDING', 'SENDING')
+index portal_event_outbox_failed_idx
+CREATE INDEX portal_event_outbox_failed_idx ON portal_event_outbox (id) WHERE status = 'FAILED'
 index portal_event_outbox_file_id_idx
 CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox (file_id)
-index portal_event_outbox_status_id_idx
-CREATE INDEX portal_event_outbox_status_id_idx ON portal_event_outbox (status, id)
 index upload_batches_created_by_id_idx
 CREATE INDEX upload_batches_created_by_id_idx ON upload_batches (created_by_id, id)
 index upload_sessions_active_expires_at_idx

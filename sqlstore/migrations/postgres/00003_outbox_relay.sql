@@ -4,9 +4,12 @@
 -- retry cannot reset it; it records attempt_count instead, and the retry schedule counts the
 -- attempts since (attempt_count - retry_base_attempts).
 --
--- portal_event_outbox_status_id_idx: `ingest outbox ls --status S` pages by id within a status,
--- a manual retry of every FAILED row finds them, retention finds old DELIVERED rows and the
--- metrics count rows by status, all without reading the table.
+-- portal_event_outbox_due_idx gains id: a claim takes the due rows in (next_attempt_at, id) order,
+-- which the index now gives without sorting every due row (many share one next_attempt_at).
+--
+-- portal_event_outbox_failed_idx: `ingest outbox ls --status FAILED` and a retry of every FAILED
+-- row find them, and the metrics count them, without reading the table. It is partial, so
+-- the claims and marks of a healthy outbox never write to it.
 --
 -- portal_event_outbox_notify: wakes the relays that LISTEN on ingest_outbox. NOTIFY is
 -- transactional, so a relay hears of a row only once the transaction that inserted it commits,
@@ -16,7 +19,10 @@
 ALTER TABLE portal_event_outbox ADD COLUMN retry_base_attempts integer NOT NULL DEFAULT 0
     CONSTRAINT portal_event_outbox_retry_base_attempts_check CHECK (retry_base_attempts >= 0 AND retry_base_attempts <= attempt_count);
 
-CREATE INDEX portal_event_outbox_status_id_idx ON portal_event_outbox (status, id);
+DROP INDEX portal_event_outbox_due_idx;
+CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at, id)
+    WHERE status IN ('PENDING', 'SENDING');
+CREATE INDEX portal_event_outbox_failed_idx ON portal_event_outbox (id) WHERE status = 'FAILED';
 
 -- +goose StatementBegin
 CREATE FUNCTION portal_event_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -34,5 +40,8 @@ CREATE TRIGGER portal_event_outbox_notify
 -- +goose Down
 DROP TRIGGER portal_event_outbox_notify ON portal_event_outbox;
 DROP FUNCTION portal_event_outbox_notify();
-DROP INDEX portal_event_outbox_status_id_idx;
+DROP INDEX portal_event_outbox_failed_idx;
+DROP INDEX portal_event_outbox_due_idx;
+CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at)
+    WHERE status IN ('PENDING', 'SENDING');
 ALTER TABLE portal_event_outbox DROP COLUMN retry_base_attempts;
