@@ -90,15 +90,10 @@ func (s *Store) RetryFailedEvents(ctx context.Context) (int, error) {
 	return int(n), err
 }
 
-// announce wakes the relays once tx commits: PostgreSQL delivers a NOTIFY only on commit;
-// SQLite's relays are woken in-process after it.
-func (s *Store) announce(ctx context.Context, tx *txn) error {
-	if s.dialect == SQLite {
-		tx.enqueued = true
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_notify('`+outboxChannel+`', '')`)
-	return s.translate(err)
+// announce wakes the relays once tx commits.
+func (s *Store) announce(_ context.Context, tx *txn) error {
+	tx.enqueued = true
+	return nil
 }
 
 // DeleteDeliveredEvents implements ingest.OutboxOps.
@@ -224,6 +219,51 @@ func signal(c chan<- struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
+	}
+}
+
+// notifier sends the PostgreSQL NOTIFY that wakes the relays of every process, after the commit
+// of a transaction that made events due, from a goroutine of its own. A NOTIFY inside the
+// inserting transaction would take PostgreSQL's global notification lock until that transaction's
+// commit is flushed, which serialises the commits of concurrent uploads: measured with 16
+// concurrent single-request uploads, 4× fewer stored files a second. After the commit, the NOTIFY
+// is a transaction of its own that writes no WAL, and a burst of commits shares one. A NOTIFY lost
+// to a crash right after the commit delays the event by a poll interval at most.
+type notifier struct {
+	pending chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func (n *notifier) start(s *Store) {
+	n.pending, n.quit, n.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(n.done)
+		for {
+			select {
+			case <-n.quit:
+				return
+			case <-n.pending:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = s.q().ExecContext(ctx, `SELECT pg_notify('`+outboxChannel+`', '')`) // lost: the poll finds the events
+			cancel()
+		}
+	}()
+}
+
+// signal asks for a NOTIFY without waiting for it; a no-op on SQLite.
+func (n *notifier) signal() {
+	if n.pending != nil {
+		signal(n.pending)
+	}
+}
+
+func (n *notifier) stop() {
+	if n.quit != nil {
+		close(n.quit)
+		<-n.done
+		n.quit = nil
 	}
 }
 

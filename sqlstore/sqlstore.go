@@ -47,6 +47,7 @@ type Store struct {
 	stmts   *stmtCache
 	url     string   // for the LISTEN connection of WatchOutbox
 	outbox  watchers // this process's outbox watchers, woken after a commit that enqueued events
+	notify  notifier // PostgreSQL: NOTIFYs the relays of every process after such commits
 }
 
 // Option configures a Store.
@@ -92,6 +93,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if dialect == Postgres {
+		s.notify.start(s)
+	}
 	return s, nil
 }
 
@@ -120,6 +124,7 @@ func ParseURL(url string) (Dialect, string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.notify.stop()
 	s.stmts.close()
 	return s.db.Close()
 }
@@ -157,6 +162,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if t.enqueued {
 		s.outbox.wake()
+		s.notify.signal()
 	}
 	return nil
 }

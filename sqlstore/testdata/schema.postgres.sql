@@ -72,7 +72,6 @@ index portal_event_outbox_failed_idx CREATE INDEX portal_event_outbox_failed_idx
 index portal_event_outbox_file_id_idx CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox USING btree (file_id)
 index portal_event_outbox_pkey CREATE UNIQUE INDEX portal_event_outbox_pkey ON portal_event_outbox USING btree (id)
 index portal_event_outbox_type_key_unique CREATE UNIQUE INDEX portal_event_outbox_type_key_unique ON portal_event_outbox USING btree (event_type, idempotency_key)
-trigger portal_event_outbox_notify CREATE TRIGGER portal_event_outbox_notify AFTER INSERT ON portal_event_outbox FOR EACH STATEMENT EXECUTE FUNCTION portal_event_outbox_notify()
 trigger portal_event_outbox_requires_stored_file CREATE TRIGGER portal_event_outbox_requires_stored_file BEFORE INSERT OR UPDATE OF file_id ON portal_event_outbox FOR EACH ROW EXECUTE FUNCTION portal_event_outbox_requires_stored_file()
 table upload_batches column id uuid NOT NULL
 table upload_batches column created_at timestamp with time zone NOT NULL
@@ -169,13 +168,6 @@ BEGIN
             USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
-END
-
-function portal_event_outbox_notify
-
-BEGIN
-    PERFORM pg_notify('ingest_outbox', '');
-    RETURN NULL;
 END
 
 function portal_event_outbox_requires_stored_file

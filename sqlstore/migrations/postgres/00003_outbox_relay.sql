@@ -11,9 +11,8 @@
 -- row find them, and the metrics count them, without reading the table. It is partial, so
 -- the claims and marks of a healthy outbox never write to it.
 --
--- portal_event_outbox_notify: wakes the relays that LISTEN on ingest_outbox. NOTIFY is
--- transactional, so a relay hears of a row only once the transaction that inserted it commits,
--- and one notification per statement (not per row) keeps the cost per stored file small.
+-- The relays LISTEN on ingest_outbox; the store sends the NOTIFY after the inserting commit (see
+-- sqlstore's notifier for why not inside it).
 
 -- +goose Up
 ALTER TABLE portal_event_outbox ADD COLUMN retry_base_attempts integer NOT NULL DEFAULT 0
@@ -24,22 +23,7 @@ CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at
     WHERE status IN ('PENDING', 'SENDING');
 CREATE INDEX portal_event_outbox_failed_idx ON portal_event_outbox (id) WHERE status = 'FAILED';
 
--- +goose StatementBegin
-CREATE FUNCTION portal_event_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('ingest_outbox', '');
-    RETURN NULL;
-END
-$$;
--- +goose StatementEnd
-
-CREATE TRIGGER portal_event_outbox_notify
-    AFTER INSERT ON portal_event_outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION portal_event_outbox_notify();
-
 -- +goose Down
-DROP TRIGGER portal_event_outbox_notify ON portal_event_outbox;
-DROP FUNCTION portal_event_outbox_notify();
 DROP INDEX portal_event_outbox_failed_idx;
 DROP INDEX portal_event_outbox_due_idx;
 CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at)
