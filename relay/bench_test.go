@@ -219,3 +219,61 @@ func (a *arrivals) wait(b *testing.B, n int, timeout time.Duration) []time.Durat
 	}
 	return latencies
 }
+
+// BenchmarkPostgresNotifyCost stores files from 16 goroutines for INGEST_BENCH_SECONDS (4) and
+// reports stored files/s, twice: with the store's NOTIFY after each commit (what the portal
+// does), and with a trigger that also notifies inside each inserting transaction (what the
+// portal does not do, because of this figure).
+//
+//	go test ./relay -run '^$' -bench PostgresNotifyCost -benchtime 1x
+func BenchmarkPostgresNotifyCost(b *testing.B) {
+	seconds := benchInt(b, "INGEST_BENCH_SECONDS", 4)
+	for _, tc := range []struct{ name, trigger string }{
+		{"after-commit", ""},
+		{"in-transaction", `
+			CREATE FUNCTION bench_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN PERFORM pg_notify('ingest_outbox', ''); RETURN NULL; END $$;
+			CREATE TRIGGER bench_notify AFTER INSERT ON portal_event_outbox
+				FOR EACH STATEMENT EXECUTE FUNCTION bench_notify();`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				ctx := context.Background()
+				store := testdb.Store(b, "postgres")
+				if tc.trigger != "" {
+					if _, err := store.DB().Exec(tc.trigger); err != nil {
+						b.Fatal(err)
+					}
+				}
+				owner, err := outboxseed.Owner(ctx, store)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var stored sync.WaitGroup
+				counts := make([]int, 16)
+				end := time.Now().Add(time.Duration(seconds) * time.Second)
+				for i := range counts {
+					stored.Add(1)
+					go func() {
+						defer stored.Done()
+						for time.Now().Before(end) {
+							if _, err := outboxseed.Store(ctx, store, owner, time.Now()); err != nil {
+								b.Error(err)
+								return
+							}
+							counts[i]++
+						}
+					}()
+				}
+				stored.Wait()
+				total := 0
+				for _, n := range counts {
+					total += n
+				}
+				b.ReportMetric(float64(total)/float64(seconds), "files/s")
+			}
+		})
+	}
+}
