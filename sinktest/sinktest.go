@@ -134,6 +134,27 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 	})
 }
 
+// Benchmark sends batches of 500 new events, the size of a relay's batch, through sink, reports
+// events/s, and closes the sink.
+func Benchmark(b *testing.B, sink ingest.Sink) {
+	defer sink.Close()
+	const batch = 500
+	events := make([]*ingest.OutboxEvent, batch)
+	for b.Loop() {
+		b.StopTimer()
+		for i := range events {
+			events[i] = Event(i)
+		}
+		b.StartTimer()
+		for _, err := range sink.Send(context.Background(), events) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
+
 // Event returns a file.stored event of a new file, numbered n in its original filename, as the
 // store would hand it to a relay.
 func Event(n int) *ingest.OutboxEvent {

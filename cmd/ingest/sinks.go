@@ -10,6 +10,8 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	filesink "github.com/ingest-portal/ingest/sink/file"
+	natssink "github.com/ingest-portal/ingest/sink/nats"
+	"github.com/ingest-portal/ingest/sink/webhook"
 )
 
 // The flags of the commands that deliver events.
@@ -59,11 +61,26 @@ func openSink(ctx context.Context, cmd *cli.Command) (ingest.Sink, error) {
 	if !ok {
 		return nil, badSinkURL(raw)
 	}
+	var sink ingest.Sink
+	var err error
 	switch strings.ToLower(scheme) {
 	case "file":
-		return openFileSink(raw, source)
+		sink, err = openFileSink(raw, source)
+	case "nats":
+		sink, err = natssink.Open(ctx, raw, source)
+	case "http", "https":
+		sink, err = webhook.New(raw, cmd.StringSlice(webhookSecretFlag), source)
+	default:
+		return nil, badSinkURL(raw)
 	}
-	return nil, badSinkURL(raw)
+	if ingest.ErrorCode(err) == ingest.EValidation {
+		// The sink's own message says what is wrong; the operator also needs to know where.
+		return nil, ingest.Errorf(ingest.EValidation, "--%s: %s", eventsSinkFlag, ingest.ErrorMessage(err))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sink, nil
 }
 
 // openFileSink opens a file:// sink. Like --storage, the path is what follows "file://", so

@@ -5,10 +5,14 @@
 package natstest
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startTimeout bounds how long the embedded server may take to accept connections; it usually
@@ -45,4 +49,46 @@ func Start(t testing.TB) *Server {
 		srv.WaitForShutdown()
 	})
 	return &Server{URL: srv.ClientURL()}
+}
+
+// JetStream connects a client of the test to the server, closed when the test ends.
+func (s *Server) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(s.URL)
+	if err != nil {
+		t.Fatalf("natstest: connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: JetStream: %v", err)
+	}
+	return js
+}
+
+// Messages returns every message the named stream holds, oldest first: what a test reads to count
+// the copies of an event.
+func (s *Server) Messages(t testing.TB, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := context.Background()
+	st, err := s.JetStream(t).Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("natstest: stream %s: %v", stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatalf("natstest: stream %s: %v", stream, err)
+	}
+	var msgs []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		msg, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // deleted
+		}
+		if err != nil {
+			t.Fatalf("natstest: stream %s, message %d: %v", stream, seq, err)
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs
 }

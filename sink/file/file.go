@@ -22,19 +22,17 @@ const (
 	fileMode os.FileMode = 0o640
 )
 
-// Sink appends events to a JSONL file. It is safe for concurrent use: Sends take turns, so the
-// lines of two batches never interleave.
+// Sink appends events to a JSONL file. It is safe for concurrent use, and several processes may
+// share one file (a server and an "ingest relay" on one data directory): Sends take turns, within
+// the process and, by an advisory lock on the file, across processes, so the lines of two batches
+// never interleave and no repair cuts another writer's line.
 type Sink struct {
 	path   string
 	source string
 	// turn holds the file while one Send or Close uses it. A channel rather than a mutex lets a
 	// Send waiting for its turn give up when its context ends.
-	turn chan struct{}
-	f    *os.File
-	// size is the length of the file's complete lines. A failed write may leave part of a batch
-	// behind; the next Send cuts the file back to size first, so that no line is ever torn.
-	size   int64
-	dirty  bool
+	turn   chan struct{}
+	f      *os.File
 	closed bool
 }
 
@@ -46,8 +44,8 @@ var _ ingest.Sink = (*Sink)(nil)
 //
 // A crash in the middle of an append can leave a last line without its newline. That line's
 // events were never acknowledged (Send returns only after the fsync that follows the whole
-// batch), so the relay sends them again; Open cuts the torn line off, so that the next line
-// starts clean and every line of the file is a whole JSON document.
+// batch), so the relay sends them again; the sink cuts the torn line off, on Open and before each
+// append, so that the next line starts clean and every line of the file is a whole JSON document.
 func Open(path, source string) (*Sink, error) {
 	if path == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "the events file needs a path")
@@ -71,13 +69,8 @@ func Open(path, source string) (*Sink, error) {
 			return nil, err
 		}
 	}
-	size, err := completeLines(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read the events file: %w", err)
-	}
-	s := &Sink{path: path, source: source, turn: make(chan struct{}, 1), f: f, size: size}
-	if err := s.repair(); err != nil {
+	s := &Sink{path: path, source: source, turn: make(chan struct{}, 1), f: f}
+	if err := s.locked(s.repair); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -96,13 +89,7 @@ func (s *Sink) Path() string { return s.path }
 // the batch, since none of them is known to be durable.
 func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
 	errs := make([]error, len(events))
-	if err := s.acquire(ctx); err != nil {
-		return fill(errs, err)
-	}
-	defer s.release()
-	if s.closed {
-		return fill(errs, fmt.Errorf("events file %s: %w", s.path, os.ErrClosed))
-	}
+	// Encoded before taking the turn, so that concurrent Sends encode in parallel.
 	var buf bytes.Buffer
 	for i, e := range events {
 		line, err := json.Marshal(ingest.NewCloudEvent(e, s.source))
@@ -113,10 +100,17 @@ func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	if buf.Len() == 0 {
-		return errs
+	var err error
+	if err = s.acquire(ctx); err == nil {
+		defer s.release()
+		switch {
+		case s.closed:
+			err = fmt.Errorf("events file %s: %w", s.path, os.ErrClosed)
+		case buf.Len() > 0:
+			err = s.append(buf.Bytes())
+		}
 	}
-	if err := s.append(buf.Bytes()); err != nil {
+	if err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -128,38 +122,60 @@ func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
 
 // append writes lines at the end of the file and syncs them.
 func (s *Sink) append(lines []byte) error {
-	if err := s.repair(); err != nil {
-		return err
-	}
-	s.dirty = true
-	if _, err := s.f.Write(lines); err != nil {
-		return fmt.Errorf("append to the events file: %w", err)
-	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sync the events file: %w", err)
-	}
-	s.size += int64(len(lines))
-	s.dirty = false
-	return nil
+	return s.locked(func() error {
+		if err := s.repair(); err != nil {
+			return err
+		}
+		if _, err := s.f.Write(lines); err != nil {
+			// The next append cuts off whatever part of the lines was written.
+			return fmt.Errorf("append to the events file: %w", err)
+		}
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("sync the events file: %w", err)
+		}
+		return nil
+	})
 }
 
-// repair cuts off whatever follows the last complete line: a torn line left by a crash, or the
-// part of a batch whose write or sync failed.
+// locked runs do holding the file's advisory lock.
+func (s *Sink) locked(do func() error) error {
+	if err := lockFile(s.f); err != nil {
+		return fmt.Errorf("lock the events file: %w", err)
+	}
+	err := do()
+	if uerr := unlockFile(s.f); err == nil && uerr != nil {
+		err = fmt.Errorf("unlock the events file: %w", uerr)
+	}
+	return err
+}
+
+// repair cuts off whatever follows the file's last newline: a line torn by a crash, or the part
+// of a batch whose write failed. Checking costs one read of the last byte.
 func (s *Sink) repair() error {
 	end, err := s.f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fmt.Errorf("seek the events file: %w", err)
 	}
-	if end == s.size && !s.dirty {
+	if end == 0 {
 		return nil
 	}
-	if err := s.f.Truncate(s.size); err != nil {
+	last := make([]byte, 1)
+	if _, err := s.f.ReadAt(last, end-1); err != nil {
+		return fmt.Errorf("read the events file: %w", err)
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	size, err := completeLines(s.f, end)
+	if err != nil {
+		return fmt.Errorf("read the events file: %w", err)
+	}
+	if err := s.f.Truncate(size); err != nil {
 		return fmt.Errorf("cut the torn tail of the events file: %w", err)
 	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("sync the events file: %w", err)
 	}
-	s.dirty = false
 	return nil
 }
 
@@ -189,12 +205,8 @@ func (s *Sink) acquire(ctx context.Context) error {
 
 func (s *Sink) release() { <-s.turn }
 
-// completeLines returns the length of f up to and including its last newline.
-func completeLines(f *os.File) (int64, error) {
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return 0, err
-	}
+// completeLines returns the length of f, whose size is end, up to and including its last newline.
+func completeLines(f *os.File, end int64) (int64, error) {
 	buf := make([]byte, 64<<10)
 	for off := end; off > 0; {
 		n := int64(len(buf))
@@ -223,12 +235,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync the events directory: %w", err)
 	}
 	return nil
-}
-
-// fill sets every element of errs to err and returns errs.
-func fill(errs []error, err error) []error {
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/ingest-portal/ingest"
@@ -79,27 +80,37 @@ func TestOpenCreatesTheDirectory(t *testing.T) {
 	}
 }
 
-func TestOpenCutsATornLastLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "events.jsonl")
-	s := mustOpen(t, path)
-	first := sinktest.Event(1)
-	mustSend(t, s, first)
-	s.Close()
+func TestATornLastLineIsCut(t *testing.T) {
+	for name, reopen := range map[string]bool{
+		// This sink crashed in the middle of an append; the restarted one opens the file.
+		"on open": true,
+		// Another process sharing the file crashed; this sink appends next.
+		"before the next append": false,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "events.jsonl")
+			s := mustOpen(t, path)
+			first := sinktest.Event(1)
+			mustSend(t, s, first)
 
-	// A crash in the middle of an append leaves a line without its newline.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(`{"specversion":"1.0","id":"torn`)
-	f.Close()
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(`{"specversion":"1.0","id":"torn`)
+			f.Close()
 
-	s = mustOpen(t, path)
-	second := sinktest.Event(2)
-	mustSend(t, s, second)
-	got := readLines(t, path)
-	if len(got) != 2 || got[0].ID != first.EventID.String() || got[1].ID != second.EventID.String() {
-		t.Errorf("lines = %+v, want the two acknowledged events only", got)
+			if reopen {
+				s.Close()
+				s = mustOpen(t, path)
+			}
+			second := sinktest.Event(2)
+			mustSend(t, s, second)
+			got := readLines(t, path)
+			if len(got) != 2 || got[0].ID != first.EventID.String() || got[1].ID != second.EventID.String() {
+				t.Errorf("lines = %+v, want the two acknowledged events only", got)
+			}
+		})
 	}
 }
 
@@ -120,4 +131,41 @@ func TestOpenRefusesAnEmptyPath(t *testing.T) {
 	if _, err := filesink.Open("", ""); ingest.ErrorCode(err) != ingest.EValidation {
 		t.Errorf("Open(\"\") = %v, want VALIDATION_FAILED", err)
 	}
+}
+
+func TestTwoSinksOnOneFileKeepEveryLine(t *testing.T) {
+	// A server and an "ingest relay" on one data directory both append to events.jsonl.
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	sinks := []*filesink.Sink{mustOpen(t, path), mustOpen(t, path)}
+	const batches, perBatch = 20, 10
+	var wg sync.WaitGroup
+	for _, s := range sinks {
+		wg.Go(func() {
+			for range batches {
+				batch := make([]*ingest.OutboxEvent, perBatch)
+				for i := range batch {
+					batch[i] = sinktest.Event(i)
+				}
+				for _, err := range s.Send(context.Background(), batch) {
+					if err != nil {
+						t.Errorf("Send: %v", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := len(readLines(t, path)), len(sinks)*batches*perBatch; got != want {
+		t.Errorf("%d lines, want %d", got, want)
+	}
+}
+
+// BenchmarkSend measures a relay-sized batch appended and fsynced: one fsync per batch is the
+// file sink's cost.
+func BenchmarkSend(b *testing.B) {
+	s, err := filesink.Open(filepath.Join(b.TempDir(), "events.jsonl"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sinktest.Benchmark(b, s)
 }

@@ -166,15 +166,31 @@ func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
 		if ack == nil {
 			continue
 		}
-		select {
-		case <-ack.Ok():
-		case err := <-ack.Err():
+		if err := await(ctx, ack); err != nil {
 			errs[i] = fmt.Errorf("publish event %s: %w", events[i].EventID, err)
-		case <-ctx.Done():
-			errs[i] = fmt.Errorf("publish event %s: no acknowledgement: %w", events[i].EventID, ctx.Err())
 		}
 	}
 	return errs
+}
+
+// await waits for the stream's answer to one publish, or for ctx to end.
+func await(ctx context.Context, ack jetstream.PubAckFuture) error {
+	select {
+	case <-ack.Ok():
+		return nil
+	case err := <-ack.Err():
+		return err
+	case <-ctx.Done():
+	}
+	// An answer that came in together with the deadline still counts.
+	select {
+	case <-ack.Ok():
+		return nil
+	case err := <-ack.Err():
+		return err
+	default:
+		return fmt.Errorf("no acknowledgement: %w", ctx.Err())
+	}
 }
 
 // publish starts publishing e.

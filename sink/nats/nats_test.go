@@ -3,12 +3,10 @@ package natssink_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ingest-portal/ingest"
@@ -28,47 +26,6 @@ func mustOpen(t *testing.T, rawURL string) *natssink.Sink {
 	return s
 }
 
-// jetStream connects a test client to the server at url.
-func jetStream(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
-// streamMessages returns every message of the stream, oldest first.
-func streamMessages(t *testing.T, js jetstream.JetStream, name string) []*jetstream.RawStreamMsg {
-	t.Helper()
-	ctx := context.Background()
-	stream, err := js.Stream(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		msg, err := stream.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, msg)
-	}
-	return msgs
-}
-
 // cloudEvents decodes the stream's messages.
 func cloudEvents(t *testing.T, msgs []*jetstream.RawStreamMsg) []ingest.CloudEvent {
 	t.Helper()
@@ -85,7 +42,6 @@ func cloudEvents(t *testing.T, msgs []*jetstream.RawStreamMsg) []ingest.CloudEve
 
 func TestSink(t *testing.T) {
 	srv := natstest.Start(t)
-	js := jetStream(t, srv.URL)
 	n := 0
 	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
 		// A stream of its own per subtest, so each starts empty.
@@ -100,7 +56,7 @@ func TestSink(t *testing.T) {
 			Sink:   s,
 			Source: "/suite",
 			Received: func(t *testing.T) []ingest.CloudEvent {
-				return cloudEvents(t, streamMessages(t, js, stream))
+				return cloudEvents(t, srv.Messages(t, stream))
 			},
 			Deduplicates: true,
 		}
@@ -127,7 +83,7 @@ func TestAnEventSentAgainByAnotherSinkIsStoredOnce(t *testing.T) {
 		}
 	}
 
-	msgs := streamMessages(t, jetStream(t, srv.URL), natssink.DefaultStream)
+	msgs := srv.Messages(t, natssink.DefaultStream)
 	if len(msgs) != 1 {
 		t.Fatalf("the stream holds %d messages, want 1", len(msgs))
 	}
@@ -145,7 +101,7 @@ func TestAnEventSentAgainByAnotherSinkIsStoredOnce(t *testing.T) {
 func TestOpenCreatesTheStreamWithADuplicateWindow(t *testing.T) {
 	srv := natstest.Start(t)
 	mustOpen(t, srv.URL+"?stream=EVENTS&subject=portal.events")
-	info := streamInfo(t, srv.URL, "EVENTS")
+	info := streamInfo(t, srv, "EVENTS")
 	if info.Config.Duplicates < 10*time.Minute {
 		t.Errorf("duplicate window = %s, want at least 10m", info.Config.Duplicates)
 	}
@@ -154,14 +110,14 @@ func TestOpenCreatesTheStreamWithADuplicateWindow(t *testing.T) {
 	}
 
 	mustOpen(t, srv.URL+"?stream=LONGER&duplicate_window=1h")
-	if got := streamInfo(t, srv.URL, "LONGER").Config.Duplicates; got != time.Hour {
+	if got := streamInfo(t, srv, "LONGER").Config.Duplicates; got != time.Hour {
 		t.Errorf("duplicate window = %s, want 1h", got)
 	}
 }
 
 func TestOpenUsesAnExistingStreamAsItIs(t *testing.T) {
 	srv := natstest.Start(t)
-	js := jetStream(t, srv.URL)
+	js := srv.JetStream(t)
 	_, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
 		Name: "OPS", Subjects: []string{"ops.>"}, Duplicates: time.Hour, Storage: jetstream.MemoryStorage,
 	})
@@ -172,7 +128,7 @@ func TestOpenUsesAnExistingStreamAsItIs(t *testing.T) {
 	if err := s.Send(context.Background(), []*ingest.OutboxEvent{sinktest.Event(1)})[0]; err != nil {
 		t.Fatal(err)
 	}
-	info := streamInfo(t, srv.URL, "OPS")
+	info := streamInfo(t, srv, "OPS")
 	if info.Config.Storage != jetstream.MemoryStorage || info.Config.Duplicates != time.Hour || info.State.Msgs != 1 {
 		t.Errorf("stream = %+v %+v, want the operator's settings and one message", info.Config, info.State)
 	}
@@ -180,7 +136,7 @@ func TestOpenUsesAnExistingStreamAsItIs(t *testing.T) {
 
 func TestOpenRefusesASubjectAnotherStreamCaptures(t *testing.T) {
 	srv := natstest.Start(t)
-	js := jetStream(t, srv.URL)
+	js := srv.JetStream(t)
 	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"shared.events"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +175,9 @@ func TestOpenFailsWhenNoServerListens(t *testing.T) {
 	}
 }
 
-func streamInfo(t *testing.T, url, name string) *jetstream.StreamInfo {
+func streamInfo(t *testing.T, srv *natstest.Server, name string) *jetstream.StreamInfo {
 	t.Helper()
-	stream, err := jetStream(t, url).Stream(context.Background(), name)
+	stream, err := srv.JetStream(t).Stream(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +186,15 @@ func streamInfo(t *testing.T, url, name string) *jetstream.StreamInfo {
 		t.Fatal(err)
 	}
 	return info
+}
+
+// BenchmarkSend measures a relay-sized batch published to an embedded JetStream server with file
+// storage: the sink's share of draining the outbox into NATS.
+func BenchmarkSend(b *testing.B) {
+	srv := natstest.Start(b)
+	s, err := natssink.Open(context.Background(), srv.URL, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sinktest.Benchmark(b, s)
 }
