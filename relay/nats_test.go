@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/natstest"
 	"github.com/ingest-portal/ingest/internal/outboxseed"
@@ -39,29 +36,6 @@ func openStore(t *testing.T, url string, clock *storetest.Clock) *sqlstore.Store
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// streamCount returns how many messages the stream holds.
-func streamCount(t *testing.T, url, stream string) uint64 {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }
 
 func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
@@ -106,7 +80,7 @@ func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 			if err != nil || len(events) != 1 || events[0].Status != ingest.OutboxSending || events[0].FileID != file.ID {
 				t.Fatalf("after the dying relay: %v, %v; want its event SENDING", events, err)
 			}
-			if got := streamCount(t, srv.URL, stream); got != 1 {
+			if got := len(srv.Messages(t, stream)); got != 1 {
 				t.Fatalf("the stream holds %d messages after the first publish, want 1", got)
 			}
 
@@ -122,7 +96,7 @@ func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 			if err != nil || got.Status != ingest.OutboxDelivered || got.AttemptCount != 2 {
 				t.Fatalf("event = %+v, %v; want DELIVERED at attempt 2", got, err)
 			}
-			if got := streamCount(t, srv.URL, stream); got != 1 {
+			if got := len(srv.Messages(t, stream)); got != 1 {
 				t.Errorf("the stream holds %d messages after the event was published twice, want 1", got)
 			}
 		})
