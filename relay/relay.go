@@ -38,7 +38,8 @@ var ErrSinkDisabled = errors.New("the events sink is disabled: its endpoint is g
 
 // Config is the relay's configuration. Zero fields take the defaults of DefaultConfig.
 type Config struct {
-	// BatchSize is how many events one claim takes.
+	// BatchSize is how many events one claim takes; 0 takes the sink's default (DefaultBatchSize,
+	// or WebhookBatchSize for a webhook).
 	BatchSize int
 	// Lease is how long a claim holds its events: a relay that has not recorded a result by then
 	// is presumed dead, and its events are claimed again.
@@ -67,6 +68,9 @@ type Config struct {
 // The defaults of a relay.
 const (
 	DefaultBatchSize         = 200
+	// WebhookBatchSize is smaller because a webhook sink posts one event at a time (8 at once) and
+	// each may take its 15 s timeout: 16 events then take 30 s, within the default lease.
+	WebhookBatchSize = 16
 	DefaultLease             = time.Minute
 	DefaultPollInterval      = time.Second
 	DefaultWorkers           = 2
@@ -74,29 +78,30 @@ const (
 	DefaultRetentionInterval = 10 * time.Minute
 )
 
-// DefaultConfig returns the default configuration.
+// DefaultConfig returns the default configuration. Its batch size is 0: the sink's default.
 func DefaultConfig() Config {
 	return Config{
-		BatchSize: DefaultBatchSize, Lease: DefaultLease, PollInterval: DefaultPollInterval, Workers: DefaultWorkers,
+		Lease: DefaultLease, PollInterval: DefaultPollInterval, Workers: DefaultWorkers,
 		Retention: DefaultRetention, RetentionInterval: DefaultRetentionInterval,
 	}
 }
 
-// Validate returns EValidation for a configuration the relay cannot run with.
+// Validate returns EValidation for a configuration the relay cannot run with. Zero fields are
+// valid: they take the defaults.
 func (c Config) Validate() error {
 	switch {
-	case c.BatchSize < 1 || c.BatchSize > 10000:
-		return ingest.Errorf(ingest.EValidation, "the relay's batch size must be 1 to 10000, not %d", c.BatchSize)
-	case c.Lease < time.Second:
+	case c.BatchSize < 0 || c.BatchSize > 10000:
+		return ingest.Errorf(ingest.EValidation, "the relay's batch size must be 1 to 10000 (0: the sink's default), not %d", c.BatchSize)
+	case c.Lease != 0 && c.Lease < time.Second:
 		return ingest.Errorf(ingest.EValidation, "the relay's lease must be at least 1s, not %v", c.Lease)
-	case c.PollInterval <= 0:
-		return ingest.Errorf(ingest.EValidation, "the relay's poll interval must be positive")
-	case c.Workers < 1 || c.Workers > 64:
+	case c.PollInterval < 0:
+		return ingest.Errorf(ingest.EValidation, "the relay's poll interval cannot be negative")
+	case c.Workers < 0 || c.Workers > 64:
 		return ingest.Errorf(ingest.EValidation, "the relay needs 1 to 64 workers, not %d", c.Workers)
 	case c.Retention < 0:
 		return ingest.Errorf(ingest.EValidation, "the outbox retention cannot be negative")
-	case c.RetentionInterval <= 0:
-		return ingest.Errorf(ingest.EValidation, "the retention interval must be positive")
+	case c.RetentionInterval < 0:
+		return ingest.Errorf(ingest.EValidation, "the retention interval cannot be negative")
 	}
 	return nil
 }
@@ -105,7 +110,10 @@ func (c Config) Validate() error {
 func (c Config) withDefaults(sink ingest.Sink) Config {
 	d := DefaultConfig()
 	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
+		c.BatchSize = DefaultBatchSize
+		if sink.Name() == "webhook" {
+			c.BatchSize = WebhookBatchSize
+		}
 	}
 	if c.Lease == 0 {
 		c.Lease = d.Lease
@@ -147,10 +155,10 @@ type Relay struct {
 
 // New returns a relay of store's events to sink. It returns EValidation for a bad configuration.
 func New(store Store, sink ingest.Sink, cfg Config) (*Relay, error) {
-	cfg = cfg.withDefaults(sink)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults(sink)
 	r := &Relay{store: store, sink: sink, cfg: cfg, log: cfg.Logger.With("relay", cfg.ID, "sink", sink.Name())}
 	m, err := newMetrics(cfg.Registerer, store, sink.Name(), cfg.Now)
 	if err != nil {

@@ -424,9 +424,10 @@ func TestRunDeliversWhatIsStoredUntilStopped(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	for name, c := range map[string]relay.Config{
-		"batch":     {BatchSize: -1},
+		"batch":     {BatchSize: 10001},
 		"lease":     {Lease: time.Millisecond},
 		"workers":   {Workers: 65},
+		"poll":      {PollInterval: -time.Second},
 		"retention": {Retention: -time.Hour},
 	} {
 		if _, err := relay.New(nil, &fakeSink{name: "file"}, c); ingest.ErrorCode(err) != ingest.EValidation {
@@ -444,4 +445,18 @@ func TestLastErrorIsBoundedAndHidesCredentials(t *testing.T) {
 	if !strings.HasPrefix(got, "publish to nats://REDACTED@nats.internal:4222 failed: éé") {
 		t.Errorf("last error = %q", got[:60])
 	}
+}
+
+func TestAWebhookRelayClaimsSmallerBatches(t *testing.T) {
+	eachDB(t, func(t *testing.T, r *rig) {
+		for range relay.WebhookBatchSize + 4 {
+			r.stored()
+		}
+		if err := r.poll(r.relay(&fakeSink{name: "webhook"}, nil), relay.WebhookBatchSize); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.poll(r.relay(&fakeSink{name: "file"}, nil), 4); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -75,10 +75,10 @@ func relayFlags() []cli.Flag {
 			Sources: cli.EnvVars("INGEST_RELAY_LEASE"),
 		},
 		&cli.IntFlag{
-			Name:    "relay-batch",
-			Usage:   "how many events one claim takes",
-			Value:   d.BatchSize,
-			Sources: cli.EnvVars("INGEST_RELAY_BATCH"),
+			Name:        "relay-batch",
+			Usage:       "how many events one claim takes (0: the sink's default)",
+			DefaultText: fmt.Sprintf("%d, %d for a webhook", relay.DefaultBatchSize, relay.WebhookBatchSize),
+			Sources:     cli.EnvVars("INGEST_RELAY_BATCH"),
 		},
 		&cli.IntFlag{
 			Name:    "relay-workers",
