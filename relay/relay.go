@@ -67,10 +67,10 @@ type Config struct {
 
 // The defaults of a relay.
 const (
-	DefaultBatchSize         = 200
+	DefaultBatchSize = 200
 	// WebhookBatchSize is smaller because a webhook sink posts one event at a time (8 at once) and
 	// each may take its 15 s timeout: 16 events then take 30 s, within the default lease.
-	WebhookBatchSize = 16
+	WebhookBatchSize         = 16
 	DefaultLease             = time.Minute
 	DefaultPollInterval      = time.Second
 	DefaultWorkers           = 2
