@@ -460,3 +460,58 @@ func TestAWebhookRelayClaimsSmallerBatches(t *testing.T) {
 		}
 	})
 }
+
+func TestDeliveredEventsPastTheRetentionAreDeleted(t *testing.T) {
+	eachDB(t, func(t *testing.T, r *rig) {
+		old := r.stored()
+		rl, err := relay.New(r.store, &fakeSink{name: "file"}, relay.Config{Now: r.clock.Now, Retention: 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.poll(rl, 1)
+		r.clock.Advance(25 * time.Hour)
+		recent := r.stored()
+		r.poll(rl, 1)
+		if n, err := rl.DeleteExpired(r.ctx); err != nil || n != 1 {
+			t.Fatalf("deleted %d, %v; want the one delivered a day ago", n, err)
+		}
+		if _, err := r.store.OutboxEvent(r.ctx, old.ID); ingest.ErrorCode(err) != ingest.ENotFound {
+			t.Errorf("the old event: %v, want NOT_FOUND", err)
+		}
+		if got := r.event(recent.ID); got.Status != ingest.OutboxDelivered {
+			t.Errorf("the recent event = %s", got.Status)
+		}
+	})
+}
+
+func TestOutboxGaugesShowTheBacklog(t *testing.T) {
+	eachDB(t, func(t *testing.T, r *rig) {
+		r.stored()
+		r.clock.Advance(30 * time.Second)
+		r.stored()
+		r.relay(&fakeSink{name: "file"}, r.reg)
+		got := map[string]float64{}
+		families, err := r.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				name := f.GetName()
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "status" {
+						name += "/" + l.GetValue()
+					}
+				}
+				got[name] = m.GetGauge().GetValue()
+			}
+		}
+		want := map[string]float64{"ingest_outbox_events/PENDING": 2, "ingest_outbox_events/SENDING": 0,
+			"ingest_outbox_events/FAILED": 0, "ingest_outbox_oldest_due_age_seconds": 30}
+		for name, v := range want {
+			if got[name] != v {
+				t.Errorf("%s = %v, want %v", name, got[name], v)
+			}
+		}
+	})
+}
