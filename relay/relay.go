@@ -254,9 +254,11 @@ func (r *Relay) Poll(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	r.metrics.claimed.Add(float64(len(events)))
-	for _, e := range events {
-		r.log.Debug("claimed", "event", e.ID, "attempt", e.AttemptCount,
-			"claimed_at", e.NextAttemptAt.Add(-r.cfg.Lease), "lease_until", e.NextAttemptAt)
+	if r.log.Enabled(ctx, slog.LevelDebug) { // a line per event is worth building only when shown
+		for _, e := range events {
+			r.log.Debug("claimed", "event", e.ID, "attempt", e.AttemptCount,
+				"claimed_at", e.NextAttemptAt.Add(-r.cfg.Lease), "lease_until", e.NextAttemptAt)
+		}
 	}
 	// The batch may take its lease, no longer: a result recorded after it would be refused anyway.
 	batchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease)
@@ -303,6 +305,7 @@ func (r *Relay) recordDelivered(ctx context.Context, events []*ingest.OutboxEven
 		return fmt.Errorf("mark %d events delivered: %w", len(events), err)
 	}
 	now := r.cfg.Now()
+	debug := r.log.Enabled(ctx, slog.LevelDebug)
 	done := make(map[uuid.UUID]bool, len(marked))
 	for _, id := range marked {
 		done[id] = true
@@ -314,7 +317,9 @@ func (r *Relay) recordDelivered(ctx context.Context, events []*ingest.OutboxEven
 		}
 		r.metrics.result("delivered")
 		r.metrics.latency.Observe(now.Sub(e.CreatedAt).Seconds())
-		r.log.Debug("delivered", "event", e.ID, "attempt", e.AttemptCount)
+		if debug {
+			r.log.Debug("delivered", "event", e.ID, "attempt", e.AttemptCount)
+		}
 	}
 	return nil
 }
