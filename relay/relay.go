@@ -260,10 +260,15 @@ func (r *Relay) Poll(ctx context.Context) (int, error) {
 				"claimed_at", e.NextAttemptAt.Add(-r.cfg.Lease), "lease_until", e.NextAttemptAt)
 		}
 	}
-	// The batch may take its lease, no longer: a result recorded after it would be refused anyway.
-	batchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease)
-	defer cancel()
-	errs := r.sink.Send(batchCtx, events)
+	// The send may take the batch's lease, no longer: after it, another relay may claim the events
+	// and send them too.
+	sendCtx, cancelSend := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease)
+	defer cancelSend()
+	errs := r.sink.Send(sendCtx, events)
+	// The results are recorded even when the send took the whole lease: the fence refuses them
+	// only if another relay has claimed the events since.
+	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancelRecord()
 	if len(errs) != len(events) {
 		err := fmt.Errorf("the %s sink returned %d results for %d events", r.sink.Name(), len(errs), len(events))
 		errs = make([]error, len(events))
@@ -278,11 +283,11 @@ func (r *Relay) Poll(ctx context.Context) (int, error) {
 			delivered = append(delivered, e)
 			continue
 		}
-		if err := r.recordFailure(batchCtx, e, errs[i]); err != nil {
+		if err := r.recordFailure(recordCtx, e, errs[i]); err != nil {
 			failures = append(failures, err)
 		}
 	}
-	if err := r.recordDelivered(batchCtx, delivered); err != nil {
+	if err := r.recordDelivered(recordCtx, delivered); err != nil {
 		failures = append(failures, err)
 	}
 	if r.disabled.Load() {
@@ -290,6 +295,9 @@ func (r *Relay) Poll(ctx context.Context) (int, error) {
 	}
 	return len(events), errors.Join(failures...)
 }
+
+// recordTimeout bounds the recording of one batch's results.
+const recordTimeout = 30 * time.Second
 
 // recordDelivered marks the delivered events in one transaction.
 func (r *Relay) recordDelivered(ctx context.Context, events []*ingest.OutboxEvent) error {
