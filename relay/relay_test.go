@@ -515,3 +515,27 @@ func TestOutboxGaugesShowTheBacklog(t *testing.T) {
 		}
 	})
 }
+
+// slowSink delivers, but only once its context ends: a send that takes the whole lease.
+type slowSink struct{ fakeSink }
+
+func (s *slowSink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
+	<-ctx.Done()
+	return make([]error, len(events))
+}
+
+func TestASendThatTookTheWholeLeaseIsStillRecorded(t *testing.T) {
+	eachDB(t, func(t *testing.T, r *rig) {
+		e := r.stored()
+		rl, err := relay.New(r.store, &slowSink{fakeSink{name: "file"}}, relay.Config{Now: r.clock.Now, Lease: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.poll(rl, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.event(e.ID); got.Status != ingest.OutboxDelivered {
+			t.Errorf("event = %s, want DELIVERED: no one claimed it since", got.Status)
+		}
+	})
+}
