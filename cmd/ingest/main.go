@@ -53,6 +53,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			checkCommand(),
 			userCommand(),
 			tokenCommand(),
+			relayCommand(),
+			outboxCommand(),
 			versionCommand(),
 			uploadCommand(),
 			filesCommand(),
