@@ -18,8 +18,8 @@ import (
 // filter form) and as the store reads it.
 type listQuery struct {
 	Q, Status, Batch, User, File, Session, EventType, From, To string
-	Sort, Order                                                 string
-	store                                                       ingest.ListQuery
+	Sort, Order                                                string
+	store                                                      ingest.ListQuery
 }
 
 // Any reports whether the query filters or searches at all.
@@ -364,7 +364,9 @@ func textCell(s string) cell {
 
 func numberCell(n int64) cell { return cell{Text: strconv.FormatInt(n, 10), Class: "num"} }
 
-func bytesCell(n int64) cell { return cell{Text: formatBytes(n), Title: strconv.FormatInt(n, 10) + " bytes", Class: "num"} }
+func bytesCell(n int64) cell {
+	return cell{Text: formatBytes(n), Title: strconv.FormatInt(n, 10) + " bytes", Class: "num"}
+}
 
 // formatBytes renders a size in binary units, as operators read them.
 func formatBytes(n int64) string {

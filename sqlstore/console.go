@@ -44,41 +44,41 @@ const (
 var consoleTables = map[ingest.Model]*consoleTable{
 	ingest.ModelBatches: {
 		model: ingest.ModelBatches, name: "upload_batches",
-		columns:  map[filter]string{byStatus: "status", byUser: "created_by_id", byCreated: "created_at"},
-				search:   nameContains("name"),
+		columns: map[filter]string{byStatus: "status", byUser: "created_by_id", byCreated: "created_at"},
+		search:  nameContains("name"),
 	},
 	ingest.ModelFiles: {
 		model: ingest.ModelFiles, name: "ingest_files",
 		columns: map[filter]string{byStatus: "status", byBatch: "batch_id", byUser: "uploaded_by_id",
 			byCreated: "created_at"},
-				search:   fileSearch,
-		sorts:    map[string]string{"size": "size_bytes"},
+		search: fileSearch,
+		sorts:  map[string]string{"size": "size_bytes"},
 	},
 	ingest.ModelSessions: {
 		model: ingest.ModelSessions, name: "upload_sessions",
 		columns: map[filter]string{byStatus: "status", byUser: "uploaded_by_id", byFile: "file_id",
 			byCreated: "created_at"},
-			},
+	},
 	ingest.ModelParts: {
 		model: ingest.ModelParts, name: "upload_parts",
-		columns:  map[filter]string{byStatus: "status", bySession: "session_id", byCreated: "created_at"},
-			},
+		columns: map[filter]string{byStatus: "status", bySession: "session_id", byCreated: "created_at"},
+	},
 	ingest.ModelEvents: {
 		model: ingest.ModelEvents, name: "portal_event_outbox",
 		columns: map[filter]string{byStatus: "status", byFile: "file_id", byEventType: "event_type",
 			byCreated: "created_at"},
-			},
+	},
 	ingest.ModelUsers: {
 		model: ingest.ModelUsers, name: "users",
-		columns:  map[filter]string{byStatus: "", byCreated: "created_at"},
-		status:   userStatus,
-		search:   nameContains("username"),
+		columns: map[filter]string{byStatus: "", byCreated: "created_at"},
+		status:  userStatus,
+		search:  nameContains("username"),
 	},
 	ingest.ModelTokens: {
 		model: ingest.ModelTokens, name: "api_tokens",
-		columns:  map[filter]string{byStatus: "", byUser: "user_id", byCreated: "created_at"},
-		status:   tokenStatus,
-		search:   nameContains("name"),
+		columns: map[filter]string{byStatus: "", byUser: "user_id", byCreated: "created_at"},
+		status:  tokenStatus,
+		search:  nameContains("name"),
 	},
 }
 
