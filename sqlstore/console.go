@@ -277,7 +277,7 @@ func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.Lis
 		query = `SELECT ` + columns + ` FROM (SELECT ` + columns + ` FROM ` + t.name + whereClause(w.conds) + k.orderBy() +
 			fmt.Sprintf(` LIMIT $%d) AS window_rows`, len(w.args)-1) + whereClause(scanConds) + k.orderBy() + fmt.Sprintf(` LIMIT $%d`, len(w.args))
 	}
-	items, err := list(ctx, s, query, w.args, scan)
+	items, err := uncachedList(ctx, s, query, w.args, scan)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func windowEnd(ctx context.Context, s *Store, t *consoleTable, q ingest.ListQuer
 	k.after(w)
 	// The window's last row and the one after it, if there is one.
 	w.args = append(w.args, s.searchWindow-1)
-	ids, err := list(ctx, s, `SELECT id FROM `+t.name+whereClause(w.conds)+k.orderBy()+fmt.Sprintf(` LIMIT 2 OFFSET $%d`, len(w.args)),
+	ids, err := uncachedList(ctx, s, `SELECT id FROM `+t.name+whereClause(w.conds)+k.orderBy()+fmt.Sprintf(` LIMIT 2 OFFSET $%d`, len(w.args)),
 		w.args, func(row interface{ Scan(...any) error }) (uuid.UUID, error) {
 			var id uuid.UUID
 			return id, row.Scan(&id)
@@ -315,6 +315,19 @@ func windowEnd(ctx context.Context, s *Store, t *consoleTable, q ingest.ListQuer
 		return nil, err
 	}
 	return &ids[0], nil
+}
+
+// uncachedList runs a list query without preparing it: a console query's text depends on which
+// filters, sort and cursor the operator chose, thousands of combinations that the statement cache,
+// which keeps every text it sees on every connection, must not collect.
+func uncachedList[T any](ctx context.Context, s *Store, query string, args []any,
+	scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	items, err := scanRows(rows, scan)
+	return items, s.translate(err)
 }
 
 // keyset is the order a page is read in and where it starts.
