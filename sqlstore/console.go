@@ -25,7 +25,7 @@ func WithSearchWindow(rows int) Option {
 type consoleTable struct {
 	model   ingest.Model
 	name    string
-	columns map[filter]string // the column each supported filter compares
+	columns map[filter]string // the column each id or type filter compares; every table has status and created_at
 	// status turns a value of the status filter (ingest.ConsoleStatuses) into a condition (nil:
 	// the status column equals it).
 	status func(s *Store, w *where, status string)
@@ -35,55 +35,49 @@ type consoleTable struct {
 	sorts  map[string]string // sort name → column; SortCreated is always id
 }
 
-// filter is one of the ListQuery fields that select rows.
+// filter is one of the ListQuery fields that select rows by an id or a type.
 type filter int
 
 const (
-	byStatus filter = iota
-	byBatch
+	byBatch filter = iota
 	byUser
 	byFile
 	bySession
 	byEventType
-	byCreated
 )
 
 var consoleTables = map[ingest.Model]*consoleTable{
 	ingest.ModelBatches: {
 		model: ingest.ModelBatches, name: "upload_batches",
-		columns: map[filter]string{byStatus: "status", byUser: "created_by_id", byCreated: "created_at"},
+		columns: map[filter]string{byUser: "created_by_id"},
 		search:  nameContains("name"),
 	},
 	ingest.ModelFiles: {
 		model: ingest.ModelFiles, name: "ingest_files",
-		columns: map[filter]string{byStatus: "status", byBatch: "batch_id", byUser: "uploaded_by_id",
-			byCreated: "created_at"},
-		search: fileSearch,
-		sorts:  map[string]string{"size": "size_bytes"},
+		columns: map[filter]string{byBatch: "batch_id", byUser: "uploaded_by_id"},
+		search:  fileSearch,
+		sorts:   map[string]string{"size": "size_bytes"},
 	},
 	ingest.ModelSessions: {
 		model: ingest.ModelSessions, name: "upload_sessions",
-		columns: map[filter]string{byStatus: "status", byUser: "uploaded_by_id", byFile: "file_id",
-			byCreated: "created_at"},
+		columns: map[filter]string{byUser: "uploaded_by_id", byFile: "file_id"},
 	},
 	ingest.ModelParts: {
 		model: ingest.ModelParts, name: "upload_parts",
-		columns: map[filter]string{byStatus: "status", bySession: "session_id", byCreated: "created_at"},
+		columns: map[filter]string{bySession: "session_id"},
 	},
 	ingest.ModelEvents: {
 		model: ingest.ModelEvents, name: "portal_event_outbox",
-		columns: map[filter]string{byStatus: "status", byFile: "file_id", byEventType: "event_type",
-			byCreated: "created_at"},
+		columns: map[filter]string{byFile: "file_id", byEventType: "event_type"},
 	},
 	ingest.ModelUsers: {
 		model: ingest.ModelUsers, name: "users",
-		columns: map[filter]string{byStatus: "", byCreated: "created_at"},
-		status:  userStatus,
-		search:  nameContains("username"),
+		status: userStatus,
+		search: nameContains("username"),
 	},
 	ingest.ModelTokens: {
 		model: ingest.ModelTokens, name: "api_tokens",
-		columns: map[filter]string{byStatus: "", byUser: "user_id", byCreated: "created_at"},
+		columns: map[filter]string{byUser: "user_id"},
 		status:  tokenStatus,
 		search:  nameContains("name"),
 	},
