@@ -2,9 +2,11 @@ package admin_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ingest-portal/ingest"
 )
@@ -132,4 +134,30 @@ func count(t *testing.T, e *env, query string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestASessionEndsWhenItExpires(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		b := e.signedIn()
+		e.clock.Advance(11 * time.Hour)
+		b.get("/admin/").want(t, http.StatusOK)
+		e.clock.Advance(time.Hour)
+		b.get("/admin/").want(t, http.StatusSeeOther)
+	})
+}
+
+func TestCookiesAreSecureOverTLS(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		tls := httptest.NewTLSServer(e.handler)
+		defer tls.Close()
+		resp, err := tls.Client().Get(tls.URL + "/admin/signin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookies := resp.Cookies()
+		if len(cookies) != 1 || cookies[0].Name != "ingest_admin_signin" || !cookies[0].Secure || !cookies[0].HttpOnly {
+			t.Errorf("cookies over TLS = %+v, want the sign-in cookie Secure and HttpOnly", cookies)
+		}
+	})
 }
