@@ -48,6 +48,8 @@ type Store struct {
 	url     string   // for the LISTEN connection of WatchOutbox
 	outbox  watchers // this process's outbox watchers, woken after a commit that enqueued events
 	notify  notifier // PostgreSQL: NOTIFYs the relays of every process after such commits
+	// searchWindow bounds the rows a console search reads per page (WithSearchWindow).
+	searchWindow int
 }
 
 // Option configures a Store.
@@ -89,7 +91,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}, url: url}
+	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}, url: url, searchWindow: ingest.SearchWindow}
 	for _, o := range opts {
 		o(s)
 	}
