@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
@@ -30,6 +34,10 @@ func relayCommand() *cli.Command {
 			Usage:   "the least level logged: debug (every claim and delivery), info, warn or error",
 			Value:   "info",
 			Sources: cli.EnvVars("INGEST_LOG_LEVEL"),
+		}, &cli.StringFlag{
+			Name:    "metrics-addr",
+			Usage:   "serve the relay's Prometheus metrics at http://`HOST:PORT`/metrics (none when empty)",
+			Sources: cli.EnvVars("INGEST_METRICS_ADDR"),
 		}),
 		Action: runRelay,
 	}
@@ -41,9 +49,21 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		return ingest.Errorf(ingest.EValidation, "--log-level must be debug, info, warn or error")
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
-	cfg, err := relayConfig(cmd, logger, nil)
+	var reg *prometheus.Registry
+	if cmd.String("metrics-addr") != "" {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	cfg, err := relayConfig(cmd, logger, reg)
 	if err != nil {
 		return err
+	}
+	if reg != nil {
+		stop, err := serveMetrics(cmd.String("metrics-addr"), reg, logger)
+		if err != nil {
+			return fmt.Errorf("relay: %w", err)
+		}
+		defer stop()
 	}
 	store, err := openMigratedStore(ctx, cmd)
 	if err != nil {
@@ -118,6 +138,21 @@ func newRelay(ctx context.Context, cmd *cli.Command, cfg relay.Config, store *sq
 		return nil, nil, err
 	}
 	return rl, sink, nil
+}
+
+// serveMetrics serves reg at /metrics on addr until stop is called: a relay that runs apart from
+// "ingest serve" has no /metrics of its own otherwise.
+func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	logger.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { srv.Close() }, nil
 }
 
 // parseRetention reads --outbox-retention: a Go duration, or a whole number of days ("7d").

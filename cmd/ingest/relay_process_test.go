@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -325,4 +327,32 @@ func TestServeWritesEachStoredFilesEventToTheDefaultFile(t *testing.T) {
 	}
 	t.Logf("the event reached %s %v after the upload answered", events, time.Since(stored).Round(time.Millisecond))
 	r.stop()
+}
+
+// metricsURL is the log line of a relay serving its metrics (--metrics-addr).
+var metricsURL = regexp.MustCompile(`msg="metrics listening" url=(\S+)`)
+
+func TestARelayApartServesItsMetrics(t *testing.T) {
+	bin := buildIngest(t)
+	url := testdb.URL(t, "sqlite")
+	const total = 50
+	db, _ := seedOutbox(t, url, total)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	p := startRelay(t, bin, url, "--events-sink", "file://"+events, "--metrics-addr", "127.0.0.1:0")
+	waitDelivered(t, db, total, p)
+	m := metricsURL.FindStringSubmatch(p.log())
+	if m == nil {
+		t.Fatalf("the relay did not log where its metrics are\n%s", p.log())
+	}
+	res, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	want := regexp.MustCompile(`(?m)^ingest_relay_results_total\{[^}]*outcome="delivered"[^}]*\} 50$`)
+	if res.StatusCode != 200 || !want.Match(body) {
+		t.Fatalf("GET %s: %d, want 200 with %s in\n%s", m[1], res.StatusCode, want, body)
+	}
+	p.stop()
 }
