@@ -49,17 +49,21 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		return ingest.Errorf(ingest.EValidation, "--log-level must be debug, info, warn or error")
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
-	var reg *prometheus.Registry
+	// The registry is handed on as an interface only when there is one: a nil *Registry in a
+	// Registerer would not compare equal to nil, and the relay would register into it.
+	var reg prometheus.Registerer
+	var registry *prometheus.Registry
 	if cmd.String("metrics-addr") != "" {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		registry = prometheus.NewRegistry()
+		registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = registry
 	}
 	cfg, err := relayConfig(cmd, logger, reg)
 	if err != nil {
 		return err
 	}
-	if reg != nil {
-		stop, err := serveMetrics(cmd.String("metrics-addr"), reg, logger)
+	if registry != nil {
+		stop, err := serveMetrics(cmd.String("metrics-addr"), registry, logger)
 		if err != nil {
 			return fmt.Errorf("relay: %w", err)
 		}
