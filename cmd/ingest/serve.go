@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/admin"
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/upload"
@@ -57,6 +58,17 @@ func serveCommand() *cli.Command {
 				Usage:   "how often expired upload sessions are failed and their data removed",
 				Value:   time.Minute,
 				Sources: cli.EnvVars("INGEST_SWEEP_INTERVAL"),
+			},
+			&cli.DurationFlag{
+				Name:    "admin-session-ttl",
+				Usage:   "how long a sign-in to the admin console at /admin/ lasts",
+				Value:   12 * time.Hour,
+				Sources: cli.EnvVars("INGEST_ADMIN_SESSION_TTL"),
+			},
+			&cli.BoolFlag{
+				Name:    "admin-secure-cookies",
+				Usage:   "mark the admin console's cookies Secure: set it when a proxy serves the portal over https",
+				Sources: cli.EnvVars("INGEST_ADMIN_SECURE_COOKIES"),
 			},
 			&cli.DurationFlag{
 				Name:    "shutdown-timeout",
@@ -130,12 +142,26 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 			{Name: "storage", Probe: blobs.Ping},
 		},
 	})
+	console, err := admin.New(admin.Config{
+		Service:       svc,
+		Store:         store,
+		Logger:        logger,
+		SessionTTL:    cmd.Duration("admin-session-ttl"),
+		SecureCookies: cmd.Bool("admin-secure-cookies"),
+	})
+	if err != nil {
+		return err
+	}
+	routes := http.NewServeMux()
+	routes.Handle("/admin/", console)
+	routes.Handle("/admin", console)
+	routes.Handle("/", api)
 	ln, err := net.Listen("tcp", cmd.String("addr"))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           routes,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

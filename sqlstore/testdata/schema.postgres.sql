@@ -1,3 +1,19 @@
+table admin_sessions column id uuid NOT NULL
+table admin_sessions column created_at timestamp with time zone NOT NULL
+table admin_sessions column updated_at timestamp with time zone NOT NULL
+table admin_sessions column user_id uuid NOT NULL
+table admin_sessions column secret_hash text NOT NULL
+table admin_sessions column csrf_token text NOT NULL
+table admin_sessions column expires_at timestamp with time zone NOT NULL
+table admin_sessions constraint admin_sessions_csrf_token_check CHECK ((length(csrf_token) >= 32))
+table admin_sessions constraint admin_sessions_pkey PRIMARY KEY (id)
+table admin_sessions constraint admin_sessions_secret_hash_check CHECK ((secret_hash ~ '^[0-9a-f]{64}$'::text))
+table admin_sessions constraint admin_sessions_secret_hash_key UNIQUE (secret_hash)
+table admin_sessions constraint admin_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id)
+index admin_sessions_expires_at_idx CREATE INDEX admin_sessions_expires_at_idx ON admin_sessions USING btree (expires_at)
+index admin_sessions_pkey CREATE UNIQUE INDEX admin_sessions_pkey ON admin_sessions USING btree (id)
+index admin_sessions_secret_hash_key CREATE UNIQUE INDEX admin_sessions_secret_hash_key ON admin_sessions USING btree (secret_hash)
+index admin_sessions_user_id_idx CREATE INDEX admin_sessions_user_id_idx ON admin_sessions USING btree (user_id)
 table api_tokens column id uuid NOT NULL
 table api_tokens column created_at timestamp with time zone NOT NULL
 table api_tokens column updated_at timestamp with time zone NOT NULL
@@ -42,6 +58,10 @@ table ingest_files constraint ingest_files_stored_check CHECK (((status <> 'STOR
 table ingest_files constraint ingest_files_uploaded_by_id_fkey FOREIGN KEY (uploaded_by_id) REFERENCES users(id)
 index ingest_files_batch_id_idx CREATE INDEX ingest_files_batch_id_idx ON ingest_files USING btree (batch_id, id)
 index ingest_files_pkey CREATE UNIQUE INDEX ingest_files_pkey ON ingest_files USING btree (id)
+index ingest_files_sha256_idx CREATE INDEX ingest_files_sha256_idx ON ingest_files USING btree (sha256) WHERE (sha256 IS NOT NULL)
+index ingest_files_size_bytes_idx CREATE INDEX ingest_files_size_bytes_idx ON ingest_files USING btree (size_bytes, id)
+index ingest_files_status_idx CREATE INDEX ingest_files_status_idx ON ingest_files USING btree (status, id)
+index ingest_files_stored_at_idx CREATE INDEX ingest_files_stored_at_idx ON ingest_files USING btree (stored_at) WHERE (stored_at IS NOT NULL)
 index ingest_files_uploaded_by_id_idx CREATE INDEX ingest_files_uploaded_by_id_idx ON ingest_files USING btree (uploaded_by_id, id)
 trigger ingest_files_terminal_status CREATE TRIGGER ingest_files_terminal_status BEFORE UPDATE OF status ON ingest_files FOR EACH ROW EXECUTE FUNCTION ingest_files_terminal_status()
 table portal_event_outbox column id uuid NOT NULL
@@ -68,6 +88,7 @@ index portal_event_outbox_due_idx CREATE INDEX portal_event_outbox_due_idx ON po
 index portal_event_outbox_event_id_key CREATE UNIQUE INDEX portal_event_outbox_event_id_key ON portal_event_outbox USING btree (event_id)
 index portal_event_outbox_file_id_idx CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox USING btree (file_id)
 index portal_event_outbox_pkey CREATE UNIQUE INDEX portal_event_outbox_pkey ON portal_event_outbox USING btree (id)
+index portal_event_outbox_status_idx CREATE INDEX portal_event_outbox_status_idx ON portal_event_outbox USING btree (status, id)
 index portal_event_outbox_type_key_unique CREATE UNIQUE INDEX portal_event_outbox_type_key_unique ON portal_event_outbox USING btree (event_type, idempotency_key)
 trigger portal_event_outbox_requires_stored_file CREATE TRIGGER portal_event_outbox_requires_stored_file BEFORE INSERT OR UPDATE OF file_id ON portal_event_outbox FOR EACH ROW EXECUTE FUNCTION portal_event_outbox_requires_stored_file()
 table upload_batches column id uuid NOT NULL
@@ -91,6 +112,7 @@ table upload_batches constraint upload_batches_stored_count_check CHECK ((stored
 table upload_batches constraint upload_batches_total_files_check CHECK ((total_files >= 0))
 index upload_batches_created_by_id_idx CREATE INDEX upload_batches_created_by_id_idx ON upload_batches USING btree (created_by_id, id)
 index upload_batches_pkey CREATE UNIQUE INDEX upload_batches_pkey ON upload_batches USING btree (id)
+index upload_batches_status_idx CREATE INDEX upload_batches_status_idx ON upload_batches USING btree (status, id)
 table upload_parts column id uuid NOT NULL
 table upload_parts column created_at timestamp with time zone NOT NULL
 table upload_parts column updated_at timestamp with time zone NOT NULL
@@ -146,12 +168,15 @@ index upload_sessions_active_expires_at_idx CREATE INDEX upload_sessions_active_
 index upload_sessions_file_id_key CREATE UNIQUE INDEX upload_sessions_file_id_key ON upload_sessions USING btree (file_id)
 index upload_sessions_idempotency_key_unique CREATE UNIQUE INDEX upload_sessions_idempotency_key_unique ON upload_sessions USING btree (uploaded_by_id, idempotency_key)
 index upload_sessions_pkey CREATE UNIQUE INDEX upload_sessions_pkey ON upload_sessions USING btree (id)
+index upload_sessions_status_idx CREATE INDEX upload_sessions_status_idx ON upload_sessions USING btree (status, id)
 table users column id uuid NOT NULL
 table users column created_at timestamp with time zone NOT NULL
 table users column updated_at timestamp with time zone NOT NULL
 table users column username text NOT NULL
 table users column is_admin boolean NOT NULL DEFAULT false
 table users column disabled_at timestamp with time zone
+table users column password_hash text
+table users constraint users_password_hash_check CHECK ((password_hash ~~ '$argon2id$%'::text))
 table users constraint users_pkey PRIMARY KEY (id)
 table users constraint users_username_check CHECK (((length(username) >= 1) AND (length(username) <= 64)))
 table users constraint users_username_key UNIQUE (username)

@@ -1,7 +1,19 @@
+index admin_sessions_expires_at_idx
+CREATE INDEX admin_sessions_expires_at_idx ON admin_sessions (expires_at)
+index admin_sessions_user_id_idx
+CREATE INDEX admin_sessions_user_id_idx ON admin_sessions (user_id)
 index api_tokens_user_id_idx
 CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)
 index ingest_files_batch_id_idx
 CREATE INDEX ingest_files_batch_id_idx ON ingest_files (batch_id, id)
+index ingest_files_sha256_idx
+CREATE INDEX ingest_files_sha256_idx ON ingest_files (sha256) WHERE sha256 IS NOT NULL
+index ingest_files_size_bytes_idx
+CREATE INDEX ingest_files_size_bytes_idx ON ingest_files (size_bytes, id)
+index ingest_files_status_idx
+CREATE INDEX ingest_files_status_idx ON ingest_files (status, id)
+index ingest_files_stored_at_idx
+CREATE INDEX ingest_files_stored_at_idx ON ingest_files (stored_at) WHERE stored_at IS NOT NULL
 index ingest_files_uploaded_by_id_idx
 CREATE INDEX ingest_files_uploaded_by_id_idx ON ingest_files (uploaded_by_id, id)
 index portal_event_outbox_due_idx
@@ -9,11 +21,27 @@ CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at
     WHERE status IN ('PENDING', 'SENDING')
 index portal_event_outbox_file_id_idx
 CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox (file_id)
+index portal_event_outbox_status_idx
+CREATE INDEX portal_event_outbox_status_idx ON portal_event_outbox (status, id)
 index upload_batches_created_by_id_idx
 CREATE INDEX upload_batches_created_by_id_idx ON upload_batches (created_by_id, id)
+index upload_batches_status_idx
+CREATE INDEX upload_batches_status_idx ON upload_batches (status, id)
 index upload_sessions_active_expires_at_idx
 CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions (expires_at)
     WHERE status IN ('INIT', 'IN_PROGRESS')
+index upload_sessions_status_idx
+CREATE INDEX upload_sessions_status_idx ON upload_sessions (status, id)
+table admin_sessions
+CREATE TABLE admin_sessions (
+    id          TEXT NOT NULL PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    user_id     TEXT NOT NULL REFERENCES users (id),
+    secret_hash TEXT NOT NULL UNIQUE CHECK (length(secret_hash) = 64 AND secret_hash NOT GLOB '*[^0-9a-f]*'),
+    csrf_token  TEXT NOT NULL CHECK (length(csrf_token) >= 32),
+    expires_at  TEXT NOT NULL
+) STRICT
 table api_tokens
 CREATE TABLE api_tokens (
     id           TEXT NOT NULL PRIMARY KEY,
@@ -141,7 +169,7 @@ CREATE TABLE users (
     username    TEXT    NOT NULL UNIQUE CHECK (length(username) BETWEEN 1 AND 64),
     is_admin    INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),
     disabled_at TEXT
-) STRICT
+, password_hash TEXT CHECK (password_hash LIKE '$argon2id$%')) STRICT
 trigger ingest_files_terminal_status
 CREATE TRIGGER ingest_files_terminal_status
 BEFORE UPDATE OF status ON ingest_files

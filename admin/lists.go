@@ -1,0 +1,573 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// listQuery is a list page's query string, as the operator wrote it (it is echoed back into the
+// filter form) and as the store reads it.
+type listQuery struct {
+	Q, Status, Batch, User, File, Session, EventType, From, To string
+	Sort, Order                                                string
+	store                                                      ingest.ListQuery
+}
+
+// Any reports whether the query filters or searches at all.
+func (q listQuery) Any() bool {
+	return q.Q != "" || q.Status != "" || q.Batch != "" || q.User != "" || q.File != "" || q.Session != "" ||
+		q.EventType != "" || q.From != "" || q.To != ""
+}
+
+// values returns the query string of the query's filters and sort, without a cursor.
+func (q listQuery) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": q.Q, "status": q.Status, "batch": q.Batch, "user": q.User,
+		"file": q.File, "session": q.Session, "event_type": q.EventType, "from": q.From, "to": q.To,
+		"sort": q.Sort, "order": q.Order} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// parseListQuery reads a list page's query string. It returns EValidation for an id or a date
+// that does not parse; the store refuses filters the model does not have.
+func parseListQuery(r *http.Request) (listQuery, error) {
+	get := r.URL.Query().Get
+	q := listQuery{Q: get("q"), Status: get("status"), Batch: get("batch"), User: get("user"), File: get("file"),
+		Session: get("session"), EventType: get("event_type"), From: get("from"), To: get("to"),
+		Sort: get("sort"), Order: get("order")}
+	s := &q.store
+	s.Search, s.Status, s.EventType, s.Sort = q.Q, q.Status, q.EventType, q.Sort
+	s.Asc = q.Order == "asc"
+	var err error
+	for _, f := range []struct {
+		name, value string
+		into        **uuid.UUID
+	}{{"batch", q.Batch, &s.BatchID}, {"user", q.User, &s.UserID}, {"file", q.File, &s.FileID},
+		{"session", q.Session, &s.SessionID}, {"after", get("after"), &s.Cursor.After}, {"before", get("before"), &s.Cursor.Before}} {
+		if *f.into, err = optionalID(f.name, f.value); err != nil {
+			return q, err
+		}
+	}
+	s.Cursor.Last = get("last") == "1"
+	if s.CreatedFrom, err = optionalDate("from", q.From, 0); err != nil {
+		return q, err
+	}
+	// "to" is the last day included: rows created before the next midnight.
+	if s.CreatedTo, err = optionalDate("to", q.To, 24*time.Hour); err != nil {
+		return q, err
+	}
+	if l := get("limit"); l != "" {
+		if s.Limit, err = strconv.Atoi(l); err != nil {
+			return q, ingest.Errorf(ingest.EValidation, "limit %q is not a number", l)
+		}
+	}
+	return q, nil
+}
+
+func optionalID(name, value string) (*uuid.UUID, error) {
+	if value == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(value)
+	if err != nil {
+		return nil, ingest.Errorf(ingest.EValidation, "%s %q is not an id", name, value)
+	}
+	return &id, nil
+}
+
+func optionalDate(name, value string, plus time.Duration) (*time.Time, error) {
+	if value == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.DateOnly, value)
+	if err != nil {
+		return nil, ingest.Errorf(ingest.EValidation, "%s %q is not a date (YYYY-MM-DD)", name, value)
+	}
+	t = t.Add(plus)
+	return &t, nil
+}
+
+// cell is one value of a table: text, optionally a link or a status badge. Templates escape
+// every field, so a hostile file name is only ever text.
+type cell struct {
+	Text   string
+	Href   string
+	Title  string
+	Status string
+	Class  string
+}
+
+// columnDef is a column of a model's list; Sort names the store sort that orders by it.
+type columnDef struct {
+	Title string
+	Sort  string
+}
+
+// filterDef is an input of a list's filter form besides search and status.
+type filterDef struct {
+	Label, Name string
+	Date        bool
+}
+
+// modelList is how the console lists one model.
+type modelList struct {
+	model      ingest.Model
+	title      string
+	searchHint string
+	filters    []filterDef
+	columns    []columnDef
+	counts     bool // counts by status are cheap (an index on status) and shown
+	// rows reads one page and renders it; first and last are the ids of its first and last rows.
+	rows func(h *Handler, ctx context.Context, q ingest.ListQuery) (rows [][]cell, first, last uuid.UUID, more bool, err error)
+}
+
+var (
+	filterBatch     = filterDef{Label: "Batch", Name: "batch"}
+	filterUser      = filterDef{Label: "User", Name: "user"}
+	filterFile      = filterDef{Label: "File", Name: "file"}
+	filterSession   = filterDef{Label: "Session", Name: "session"}
+	filterEventType = filterDef{Label: "Type", Name: "event_type"}
+	filterFrom      = filterDef{Label: "From", Name: "from", Date: true}
+	filterTo        = filterDef{Label: "To", Name: "to", Date: true}
+)
+
+// pageOf renders a listing with row and returns the ids that page links need.
+func pageOf[T any](l *ingest.Listing[T], id func(T) uuid.UUID, row func(T) []cell) ([][]cell, uuid.UUID, uuid.UUID, bool) {
+	rows := make([][]cell, len(l.Items))
+	for i, it := range l.Items {
+		rows[i] = row(it)
+	}
+	var first, last uuid.UUID
+	if n := len(l.Items); n > 0 {
+		first, last = id(l.Items[0]), id(l.Items[n-1])
+	}
+	return rows, first, last, l.More
+}
+
+type listView struct {
+	Title      string
+	Path       string
+	SearchHint string
+	Query      listQuery
+	Statuses   []string
+	Filters    []listFilter
+	Counts     []statusCount
+	AllHref    string
+	Columns    []columnHead
+	Rows       [][]cell
+	Actions    []actionLink
+	First      string
+	Prev       string
+	Next       string
+	Last       string
+}
+
+type listFilter struct {
+	filterDef
+	Value string
+}
+
+type statusCount struct {
+	Status string
+	Label  string
+	Href   string
+	On     bool
+}
+
+type columnHead struct {
+	Title string
+	Href  string
+	Arrow string
+}
+
+type actionLink struct {
+	Label  string
+	Href   string
+	Danger bool
+}
+
+// countCap is where counts by status stop: beyond it a page says "10000+".
+const countCap = 10_000
+
+// list serves a model's list page.
+func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request, a *actor) error {
+	return func(w http.ResponseWriter, r *http.Request, a *actor) error {
+		q, err := parseListQuery(r)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		rows, first, last, more, err := m.rows(h, ctx, q.store)
+		if err != nil {
+			return err
+		}
+		path := "/admin/" + string(m.model)
+		v := listView{Title: m.title, Path: path, SearchHint: m.searchHint, Query: q, Rows: rows,
+			Statuses: ingest.ConsoleStatuses(m.model), AllHref: link(path, without(q.values(), "status"))}
+		for _, f := range m.filters {
+			v.Filters = append(v.Filters, listFilter{f, q.values().Get(f.Name)})
+		}
+		if m.counts {
+			if v.Counts, err = h.counts(ctx, m.model, path, q); err != nil {
+				return err
+			}
+		}
+		v.Columns = sortHeads(m.columns, path, q)
+		v.First, v.Prev, v.Next, v.Last = pageLinks(path, q, len(rows) > 0, first, last, more)
+		if m.model == ingest.ModelEvents {
+			v.Actions = append(v.Actions, actionLink{Label: "Retry all FAILED events…", Href: "/admin/events/retry-failed"})
+		}
+		h.render(w, http.StatusOK, "list", view{Title: m.title, Section: string(m.model), User: a.user, CSRF: a.session.CSRFToken, Data: v})
+		return nil
+	}
+}
+
+// counts returns the model's counts by status, each a link to the list filtered by it.
+func (h *Handler) counts(ctx context.Context, m ingest.Model, path string, q listQuery) ([]statusCount, error) {
+	counts, err := h.store.CountByStatus(ctx, m, countCap)
+	if err != nil {
+		return nil, err
+	}
+	var out []statusCount
+	for _, st := range ingest.ConsoleStatuses(m) {
+		n := counts[st]
+		label := strconv.Itoa(n)
+		if n > countCap {
+			label = strconv.Itoa(countCap) + "+"
+		}
+		v := without(q.values(), "status")
+		v.Set("status", st)
+		out = append(out, statusCount{Status: st, Label: label, Href: link(path, v), On: q.Status == st})
+	}
+	return out, nil
+}
+
+// sortHeads renders the column headers, sortable ones as links that sort by them, the current
+// sort column toggling its direction.
+func sortHeads(columns []columnDef, path string, q listQuery) []columnHead {
+	current := q.Sort
+	if current == "" {
+		current = ingest.SortCreated
+	}
+	heads := make([]columnHead, len(columns))
+	for i, c := range columns {
+		heads[i] = columnHead{Title: c.Title}
+		if c.Sort == "" {
+			continue
+		}
+		v := without(q.values(), "sort", "order")
+		v.Set("sort", c.Sort)
+		if c.Sort == current {
+			if q.Order == "asc" {
+				heads[i].Arrow = " ▲"
+			} else {
+				heads[i].Arrow = " ▼"
+				v.Set("order", "asc")
+			}
+		}
+		heads[i].Href = link(path, v)
+	}
+	return heads
+}
+
+// pageLinks returns the links to the first, previous, next and last pages of a keyset list.
+func pageLinks(path string, q listQuery, any bool, first, last uuid.UUID, more bool) (string, string, string, string) {
+	c := q.store.Cursor
+	backwards := c.Before != nil || c.Last
+	atStart := (c.After == nil && !backwards) || (backwards && !more)
+	atEnd := c.Last || (!backwards && !more)
+	base := q.values()
+	var firstL, prev, next, lastL string
+	if !atStart && any {
+		firstL = link(path, base)
+		v := q.values()
+		v.Set("before", first.String())
+		prev = link(path, v)
+	}
+	if !atEnd && any {
+		v := q.values()
+		v.Set("after", last.String())
+		next = link(path, v)
+		v = q.values()
+		v.Set("last", "1")
+		lastL = link(path, v)
+	}
+	return firstL, prev, next, lastL
+}
+
+func without(v url.Values, keys ...string) url.Values {
+	for _, k := range keys {
+		v.Del(k)
+	}
+	return v
+}
+
+func link(path string, v url.Values) string {
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
+// Formatting of cells.
+
+func idCell(kind string, id uuid.UUID) cell {
+	return cell{Text: shortID(id), Href: "/admin/" + kind + "/" + id.String(), Title: id.String()}
+}
+
+func optionalIDCell(kind string, id *uuid.UUID) cell {
+	if id == nil {
+		return cell{Text: "—"}
+	}
+	return idCell(kind, *id)
+}
+
+// shortID is the last twelve hex digits of an id: the random part of a UUIDv7, which tells rows
+// created in the same millisecond apart.
+func shortID(id uuid.UUID) string {
+	s := id.String()
+	return "…" + s[len(s)-12:]
+}
+
+func statusCell(s string) cell { return cell{Status: s} }
+
+func timeCell(t time.Time) cell {
+	return cell{Text: t.UTC().Format("2006-01-02 15:04:05"), Title: t.UTC().Format(time.RFC3339Nano), Class: "time"}
+}
+
+func optionalTimeCell(t *time.Time) cell {
+	if t == nil {
+		return cell{Text: "—"}
+	}
+	return timeCell(*t)
+}
+
+func textCell(s string) cell {
+	if s == "" {
+		return cell{Text: "—"}
+	}
+	return cell{Text: s}
+}
+
+func numberCell(n int64) cell { return cell{Text: strconv.FormatInt(n, 10), Class: "num"} }
+
+func bytesCell(n int64) cell {
+	return cell{Text: formatBytes(n), Title: strconv.FormatInt(n, 10) + " bytes", Class: "num"}
+}
+
+// formatBytes renders a size in binary units, as operators read them.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// userNames resolves the user ids a page shows to usernames, one read per distinct user.
+type userNames struct {
+	h     *Handler
+	ctx   context.Context
+	names map[uuid.UUID]string
+}
+
+func (h *Handler) userNames(ctx context.Context) *userNames {
+	return &userNames{h: h, ctx: ctx, names: map[uuid.UUID]string{}}
+}
+
+func (u *userNames) cell(id uuid.UUID) cell {
+	name, ok := u.names[id]
+	if !ok {
+		name = shortID(id)
+		if user, err := u.h.store.User(u.ctx, id); err == nil {
+			name = user.Username
+		}
+		u.names[id] = name
+	}
+	return cell{Text: name, Href: "/admin/users/" + id.String(), Title: id.String()}
+}
+
+var modelLists = []*modelList{
+	{
+		model: ingest.ModelBatches, title: "Upload batches", searchHint: "id or name", counts: true,
+		filters: []filterDef{filterUser, filterFrom, filterTo},
+		columns: []columnDef{{"Batch", ""}, {"Name", ""}, {"Status", ""}, {"Files", ""}, {"Stored", ""},
+			{"Failed", ""}, {"Created by", ""}, {"Created", ingest.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindBatches(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			users := h.userNames(ctx)
+			rows, first, last, more := pageOf(l, func(b *ingest.Batch) uuid.UUID { return b.ID }, func(b *ingest.Batch) []cell {
+				return []cell{idCell("batches", b.ID), textCell(b.Name), statusCell(string(b.Status)), numberCell(int64(b.TotalFiles)),
+					numberCell(int64(b.StoredCount)), numberCell(int64(b.FailedCount)), users.cell(b.CreatedByID), timeCell(b.CreatedAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+	{
+		model: ingest.ModelFiles, title: "Files", searchHint: "id, SHA-256 prefix or file name", counts: true,
+		filters: []filterDef{filterBatch, filterUser, filterFrom, filterTo},
+		columns: []columnDef{{"File", ""}, {"Name", ""}, {"Status", ""}, {"Size", "size"}, {"SHA-256", ""},
+			{"Batch", ""}, {"Uploaded by", ""}, {"Created", ingest.SortCreated}, {"Stored", ""}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindFiles(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			users := h.userNames(ctx)
+			rows, first, last, more := pageOf(l, func(f *ingest.File) uuid.UUID { return f.ID }, func(f *ingest.File) []cell {
+				return []cell{idCell("files", f.ID), {Text: f.OriginalFilename, Href: "/admin/files/" + f.ID.String(), Class: "name"},
+					statusCell(string(f.Status)), bytesCell(f.SizeBytes), hashCell(f.SHA256), optionalIDCell("batches", f.BatchID),
+					users.cell(f.UploadedByID), timeCell(f.CreatedAt), optionalTimeCell(f.StoredAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+	{
+		model: ingest.ModelSessions, title: "Upload sessions", searchHint: "id", counts: true,
+		filters: []filterDef{filterUser, filterFile, filterFrom, filterTo},
+		columns: []columnDef{{"Session", ""}, {"Status", ""}, {"File", ""}, {"Parts", ""}, {"Part size", ""},
+			{"Uploaded by", ""}, {"Expires", ""}, {"Created", ingest.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindSessions(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			users := h.userNames(ctx)
+			rows, first, last, more := pageOf(l, func(s *ingest.UploadSession) uuid.UUID { return s.ID }, func(s *ingest.UploadSession) []cell {
+				return []cell{idCell("sessions", s.ID), statusCell(string(s.Status)), idCell("files", s.FileID),
+					{Text: fmt.Sprintf("%d / %d", s.ReceivedPartsCount, s.TotalParts), Class: "num"}, bytesCell(s.ChunkSizeBytes),
+					users.cell(s.UploadedByID), timeCell(s.ExpiresAt), timeCell(s.CreatedAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+	{
+		model: ingest.ModelParts, title: "Upload parts", searchHint: "id",
+		filters: []filterDef{filterSession, filterFrom, filterTo},
+		columns: []columnDef{{"Part", ""}, {"Session", ""}, {"Number", ""}, {"Status", ""}, {"Size", ""},
+			{"CRC32C", ""}, {"Created", ingest.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindParts(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			rows, first, last, more := pageOf(l, func(p *ingest.Part) uuid.UUID { return p.ID }, func(p *ingest.Part) []cell {
+				return []cell{idCell("parts", p.ID), idCell("sessions", p.SessionID), numberCell(int64(p.PartNumber)),
+					statusCell(string(p.Status)), bytesCell(p.SizeBytes), crcCell(p.CRC32C), timeCell(p.CreatedAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+	{
+		model: ingest.ModelEvents, title: "Outbox events", searchHint: "id or event id", counts: true,
+		filters: []filterDef{filterFile, filterEventType, filterFrom, filterTo},
+		columns: []columnDef{{"Event", ""}, {"Type", ""}, {"Status", ""}, {"Attempts", ""}, {"Next attempt", ""},
+			{"File", ""}, {"Last error", ""}, {"Created", ingest.SortCreated}, {"Delivered", ""}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindEvents(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			rows, first, last, more := pageOf(l, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID }, func(e *ingest.OutboxEvent) []cell {
+				return []cell{idCell("events", e.ID), textCell(e.EventType), statusCell(string(e.Status)), numberCell(int64(e.AttemptCount)),
+					timeCell(e.NextAttemptAt), idCell("files", e.FileID), {Text: truncate(e.LastError, 80), Title: e.LastError},
+					timeCell(e.CreatedAt), optionalTimeCell(e.DeliveredAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+	{
+		model: ingest.ModelUsers, title: "Users", searchHint: "id or username", counts: true,
+		filters: []filterDef{filterFrom, filterTo},
+		columns: []columnDef{{"User", ""}, {"Username", ""}, {"Admin", ""}, {"Disabled", ""}, {"Created", ingest.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindUsers(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			rows, first, last, more := pageOf(l, func(u *ingest.User) uuid.UUID { return u.ID }, func(u *ingest.User) []cell {
+				return []cell{idCell("users", u.ID), {Text: u.Username, Href: "/admin/users/" + u.ID.String()},
+					yesNo(u.IsAdmin), optionalTimeCell(u.DisabledAt), timeCell(u.CreatedAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+	{
+		model: ingest.ModelTokens, title: "API tokens", searchHint: "id or name", counts: true,
+		filters: []filterDef{filterUser, filterFrom, filterTo},
+		columns: []columnDef{{"Token", ""}, {"Name", ""}, {"Prefix", ""}, {"State", ""}, {"User", ""},
+			{"Last used", ""}, {"Expires", ""}, {"Created", ingest.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+			l, err := h.store.FindTokens(ctx, q)
+			if err != nil {
+				return nil, uuid.Nil, uuid.Nil, false, err
+			}
+			users, now := h.userNames(ctx), h.cfg.Now()
+			rows, first, last, more := pageOf(l, func(t *ingest.APIToken) uuid.UUID { return t.ID }, func(t *ingest.APIToken) []cell {
+				return []cell{idCell("tokens", t.ID), textCell(t.Name), {Text: t.Prefix + "…", Class: "mono"}, statusCell(string(t.State(now))),
+					users.cell(t.UserID), optionalTimeCell(t.LastUsedAt), optionalTimeCell(t.ExpiresAt), timeCell(t.CreatedAt)}
+			})
+			return rows, first, last, more, nil
+		},
+	},
+}
+
+func hashCell(sum string) cell {
+	if sum == "" {
+		return cell{Text: "—"}
+	}
+	return cell{Text: sum[:12] + "…", Title: sum, Class: "mono"}
+}
+
+func crcCell(c *uint32) cell {
+	if c == nil {
+		return cell{Text: "—"}
+	}
+	return cell{Text: fmt.Sprintf("%08x", *c), Class: "mono"}
+}
+
+func yesNo(b bool) cell {
+	if b {
+		return cell{Text: "yes"}
+	}
+	return cell{Text: "no"}
+}
+
+// truncate shortens s to n runes, marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// modelListOf returns the list definition of a model.
+func modelListOf(m ingest.Model) *modelList {
+	i := slices.IndexFunc(modelLists, func(l *modelList) bool { return l.model == m })
+	if i < 0 {
+		return nil
+	}
+	return modelLists[i]
+}

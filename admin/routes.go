@@ -1,0 +1,17 @@
+package admin
+
+import "net/http"
+
+// routes registers every console page. A page behind sign-in is wrapped by h.page, which also
+// checks the CSRF token of every POST.
+func (h *Handler) routes() {
+	h.mux.Handle("GET /admin/static/", h.static)
+	h.mux.HandleFunc("GET /admin/signin", h.signInForm)
+	h.mux.HandleFunc("POST /admin/signin", h.signIn)
+	h.mux.Handle("POST /admin/signout", h.page(h.signOut))
+	h.mux.Handle("GET /admin/{$}", h.page(h.dashboard))
+	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	for _, m := range modelLists {
+		h.mux.Handle("GET /admin/"+string(m.model), h.page(h.list(m)))
+	}
+}

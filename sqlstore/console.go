@@ -1,0 +1,336 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+var _ ingest.ConsoleStore = (*Store)(nil)
+
+// consoleTable describes how the console lists one table: which filters it has and on which
+// columns, how its search and its status filter read, and which columns it sorts by.
+type consoleTable struct {
+	model   ingest.Model
+	name    string
+	columns map[filter]string // the column each supported filter compares
+	// status turns a value of the status filter (ingest.ConsoleStatuses) into a condition (nil:
+	// the status column equals it).
+	status func(s *Store, w *where, status string)
+	// search adds the condition of a search term that is not an id (nil: only ids are searched).
+	search func(w *where, term string)
+	sorts  map[string]string // sort name → column; SortCreated is always id
+}
+
+// filter is one of the ListQuery fields that select rows.
+type filter int
+
+const (
+	byStatus filter = iota
+	byBatch
+	byUser
+	byFile
+	bySession
+	byEventType
+	byCreated
+)
+
+var consoleTables = map[ingest.Model]*consoleTable{
+	ingest.ModelBatches: {
+		model: ingest.ModelBatches, name: "upload_batches",
+		columns: map[filter]string{byStatus: "status", byUser: "created_by_id", byCreated: "created_at"},
+		search:  nameContains("name"),
+	},
+	ingest.ModelFiles: {
+		model: ingest.ModelFiles, name: "ingest_files",
+		columns: map[filter]string{byStatus: "status", byBatch: "batch_id", byUser: "uploaded_by_id",
+			byCreated: "created_at"},
+		search: fileSearch,
+		sorts:  map[string]string{"size": "size_bytes"},
+	},
+	ingest.ModelSessions: {
+		model: ingest.ModelSessions, name: "upload_sessions",
+		columns: map[filter]string{byStatus: "status", byUser: "uploaded_by_id", byFile: "file_id",
+			byCreated: "created_at"},
+	},
+	ingest.ModelParts: {
+		model: ingest.ModelParts, name: "upload_parts",
+		columns: map[filter]string{byStatus: "status", bySession: "session_id", byCreated: "created_at"},
+	},
+	ingest.ModelEvents: {
+		model: ingest.ModelEvents, name: "portal_event_outbox",
+		columns: map[filter]string{byStatus: "status", byFile: "file_id", byEventType: "event_type",
+			byCreated: "created_at"},
+	},
+	ingest.ModelUsers: {
+		model: ingest.ModelUsers, name: "users",
+		columns: map[filter]string{byStatus: "", byCreated: "created_at"},
+		status:  userStatus,
+		search:  nameContains("username"),
+	},
+	ingest.ModelTokens: {
+		model: ingest.ModelTokens, name: "api_tokens",
+		columns: map[filter]string{byStatus: "", byUser: "user_id", byCreated: "created_at"},
+		status:  tokenStatus,
+		search:  nameContains("name"),
+	},
+}
+
+func userStatus(_ *Store, w *where, status string) {
+	switch status {
+	case ingest.UserActive:
+		w.conds = append(w.conds, "disabled_at IS NULL")
+	case ingest.UserDisabled:
+		w.conds = append(w.conds, "disabled_at IS NOT NULL")
+	case ingest.UserAdmin:
+		w.conds = append(w.conds, "is_admin")
+	}
+}
+
+func tokenStatus(s *Store, w *where, status string) {
+	switch ingest.TokenState(status) {
+	case ingest.TokenActive:
+		w.add("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", at(s.clock()))
+	case ingest.TokenExpired:
+		w.add("revoked_at IS NULL AND expires_at <= ?", at(s.clock()))
+	case ingest.TokenRevoked:
+		w.conds = append(w.conds, "revoked_at IS NOT NULL")
+	}
+}
+
+// nameContains searches a text column for a part, ignoring ASCII case.
+func nameContains(column string) func(w *where, term string) {
+	return func(w *where, term string) {
+		w.add("lower("+column+`) LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(term))+"%")
+	}
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
+
+var sha256Prefix = regexp.MustCompile(`^[0-9a-f]{6,64}$`)
+
+// fileSearch reads a run of hex digits as a SHA-256 prefix, a range on the sha256 index (every
+// hash that starts with p sorts at or after p and before p+"g", 'g' following every hex digit),
+// and anything else as a part of the file's name.
+func fileSearch(w *where, term string) {
+	if p := strings.ToLower(term); sha256Prefix.MatchString(p) {
+		w.add("sha256 >= ?", p)
+		w.add("sha256 < ?", p+"g")
+		return
+	}
+	nameContains("original_filename")(w, term)
+}
+
+// sortColumn returns the column of a sort name, or EValidation.
+func (t *consoleTable) sortColumn(sort string) (string, error) {
+	if sort == "" || sort == ingest.SortCreated {
+		return "id", nil
+	}
+	if c, ok := t.sorts[sort]; ok {
+		return c, nil
+	}
+	return "", ingest.Errorf(ingest.EValidation, "%s cannot be sorted by %q", t.model, sort)
+}
+
+// conditions turns the query's filters and search into the WHERE conditions of the table.
+func (t *consoleTable) conditions(s *Store, q ingest.ListQuery) (*where, error) {
+	var w where
+	ids := []struct {
+		f  filter
+		id *uuid.UUID
+	}{{byBatch, q.BatchID}, {byUser, q.UserID}, {byFile, q.FileID}, {bySession, q.SessionID}}
+	for _, c := range ids {
+		if c.id == nil {
+			continue
+		}
+		col, ok := t.columns[c.f]
+		if !ok {
+			return nil, ingest.Errorf(ingest.EValidation, "%s cannot be filtered that way", t.model)
+		}
+		w.add(col+" = ?", *c.id)
+	}
+	if q.Status != "" {
+		if err := t.addStatus(s, &w, q.Status); err != nil {
+			return nil, err
+		}
+	}
+	if q.EventType != "" {
+		col, ok := t.columns[byEventType]
+		if !ok {
+			return nil, ingest.Errorf(ingest.EValidation, "%s have no event type", t.model)
+		}
+		w.add(col+" = ?", q.EventType)
+	}
+	if q.CreatedFrom != nil {
+		w.add("created_at >= ?", at(*q.CreatedFrom))
+	}
+	if q.CreatedTo != nil {
+		w.add("created_at < ?", at(*q.CreatedTo))
+	}
+	if term := strings.TrimSpace(q.Search); term != "" {
+		t.addSearch(&w, term)
+	}
+	return &w, nil
+}
+
+func (t *consoleTable) addStatus(s *Store, w *where, status string) error {
+	if !slices.Contains(ingest.ConsoleStatuses(t.model), status) {
+		return ingest.Errorf(ingest.EValidation, "%s have no status %q", t.model, status)
+	}
+	if t.status != nil {
+		t.status(s, w, status)
+		return nil
+	}
+	w.add("status = ?", status)
+	return nil
+}
+
+// addSearch matches an id exactly (and an event's event_id), or else the table's own search.
+func (t *consoleTable) addSearch(w *where, term string) {
+	if id, err := uuid.Parse(term); err == nil {
+		if t.model == ingest.ModelEvents {
+			w.args = append(w.args, id)
+			n := len(w.args)
+			w.conds = append(w.conds, fmt.Sprintf("(id = $%d OR event_id = $%d)", n, n))
+			return
+		}
+		w.add("id = ?", id)
+		return
+	}
+	if t.search == nil {
+		// Only ids are searched here: nothing else matches.
+		w.conds = append(w.conds, "1 = 0")
+		return
+	}
+	t.search(w, term)
+}
+
+// findRows runs a console list: the rows matching q, in (sort column, id) order, one page of them
+// after, before or at the end of the cursor. Every page is one seek on the index of the sort
+// column: the cursor names a row by id, and the row's sort value is read by its primary key.
+func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.ListQuery, columns string,
+	scan func(interface{ Scan(...any) error }) (T, error)) (*ingest.Listing[T], error) {
+	t := consoleTables[m]
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = ingest.DefaultPageLimit
+	case limit < 0 || limit > ingest.MaxPageLimit:
+		return nil, ingest.Errorf(ingest.EValidation, "a page holds 1 to %d items", ingest.MaxPageLimit)
+	}
+	col, err := t.sortColumn(q.Sort)
+	if err != nil {
+		return nil, err
+	}
+	w, err := t.conditions(s, q)
+	if err != nil {
+		return nil, err
+	}
+	// Reading backwards (a Before cursor, or the last page) walks the index the other way and
+	// turns the rows round at the end.
+	backwards := q.Cursor.Before != nil || q.Cursor.Last
+	desc := !q.Asc != backwards
+	cmp, dir := ">", "ASC"
+	if desc {
+		cmp, dir = "<", "DESC"
+	}
+	cursor := q.Cursor.After
+	if q.Cursor.Before != nil {
+		cursor = q.Cursor.Before
+	}
+	if cursor != nil && !q.Cursor.Last {
+		if col == "id" {
+			w.add("id "+cmp+" ?", *cursor)
+		} else {
+			w.add("("+col+", id) "+cmp+" ((SELECT "+col+" FROM "+t.name+" WHERE id = ?), ?)", *cursor)
+		}
+	}
+	clause := ""
+	if len(w.conds) > 0 {
+		clause = " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	w.args = append(w.args, limit+1)
+	query := `SELECT ` + columns + ` FROM ` + t.name + clause +
+		fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT $%d`, col, dir, dir, len(w.args))
+	items, err := list(ctx, s, query, w.args, scan)
+	if err != nil {
+		return nil, err
+	}
+	l := &ingest.Listing[T]{Items: items, More: len(items) > limit}
+	if l.More {
+		l.Items = l.Items[:limit]
+	}
+	if backwards {
+		slices.Reverse(l.Items)
+	}
+	return l, nil
+}
+
+// FindBatches implements ingest.ConsoleStore.
+func (s *Store) FindBatches(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.Batch], error) {
+	return findRows(ctx, s, ingest.ModelBatches, q, batchColumns, scanBatch)
+}
+
+// FindFiles implements ingest.ConsoleStore.
+func (s *Store) FindFiles(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.File], error) {
+	return findRows(ctx, s, ingest.ModelFiles, q, fileColumns, scanFile)
+}
+
+// FindSessions implements ingest.ConsoleStore.
+func (s *Store) FindSessions(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.UploadSession], error) {
+	return findRows(ctx, s, ingest.ModelSessions, q, sessionColumns, scanSession)
+}
+
+// FindParts implements ingest.ConsoleStore.
+func (s *Store) FindParts(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.Part], error) {
+	return findRows(ctx, s, ingest.ModelParts, q, partColumns, scanPart)
+}
+
+// FindEvents implements ingest.ConsoleStore.
+func (s *Store) FindEvents(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.OutboxEvent], error) {
+	return findRows(ctx, s, ingest.ModelEvents, q, eventColumns, scanEvent)
+}
+
+// FindUsers implements ingest.ConsoleStore.
+func (s *Store) FindUsers(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.User], error) {
+	return findRows(ctx, s, ingest.ModelUsers, q, userColumns, scanUser)
+}
+
+// FindTokens implements ingest.ConsoleStore.
+func (s *Store) FindTokens(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.APIToken], error) {
+	return findRows(ctx, s, ingest.ModelTokens, q, tokenColumns, scanToken)
+}
+
+// CountByStatus implements ingest.ConsoleStore. Each status is counted by its own query that
+// stops at limit+1 rows: on the (status, id) indexes that is a short index range, however large
+// the table, where a GROUP BY would read every row.
+func (s *Store) CountByStatus(ctx context.Context, m ingest.Model, limit int) (map[string]int, error) {
+	t := consoleTables[m]
+	if t == nil || t.model == ingest.ModelParts {
+		return nil, ingest.Errorf(ingest.EValidation, "%s are not counted by status", m)
+	}
+	counts := map[string]int{}
+	for _, status := range ingest.ConsoleStatuses(m) {
+		var w where
+		if err := t.addStatus(s, &w, status); err != nil {
+			return nil, err
+		}
+		w.args = append(w.args, limit+1)
+		query := fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT $%d) AS capped`,
+			t.name, strings.Join(w.conds, " AND "), len(w.args))
+		var n int
+		if err := s.q().QueryRowContext(ctx, query, w.args...).Scan(&n); err != nil {
+			return nil, s.translate(err)
+		}
+		counts[status] = n
+	}
+	return counts, nil
+}
