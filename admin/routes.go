@@ -10,6 +10,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /admin/signin", h.signIn)
 	h.mux.Handle("POST /admin/signout", h.page(h.signOut))
 	h.mux.Handle("GET /admin/{$}", h.page(h.dashboard))
+	h.mux.Handle("GET /admin/upload", h.page(h.upload))
 	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	for _, m := range modelLists {
 		h.mux.Handle("GET /admin/"+string(m.model), h.page(h.list(m)))
