@@ -18,7 +18,7 @@ import (
 // filter form) and as the store reads it.
 type listQuery struct {
 	Q, Status, Batch, User, File, Session, EventType, From, To string
-	Sort, Order                                                string
+	Sort, Order, Limit                                         string
 	store                                                      ingest.ListQuery
 }
 
@@ -33,7 +33,7 @@ func (q listQuery) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"q": q.Q, "status": q.Status, "batch": q.Batch, "user": q.User,
 		"file": q.File, "session": q.Session, "event_type": q.EventType, "from": q.From, "to": q.To,
-		"sort": q.Sort, "order": q.Order} {
+		"sort": q.Sort, "order": q.Order, "limit": q.Limit} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -47,7 +47,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 	get := r.URL.Query().Get
 	q := listQuery{Q: get("q"), Status: get("status"), Batch: get("batch"), User: get("user"), File: get("file"),
 		Session: get("session"), EventType: get("event_type"), From: get("from"), To: get("to"),
-		Sort: get("sort"), Order: get("order")}
+		Sort: get("sort"), Order: get("order"), Limit: get("limit")}
 	s := &q.store
 	s.Search, s.Status, s.EventType, s.Sort = q.Q, q.Status, q.EventType, q.Sort
 	s.Asc = q.Order == "asc"
@@ -69,9 +69,9 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 	if s.CreatedTo, err = optionalDate("to", q.To, 24*time.Hour); err != nil {
 		return q, err
 	}
-	if l := get("limit"); l != "" {
-		if s.Limit, err = strconv.Atoi(l); err != nil {
-			return q, ingest.Errorf(ingest.EValidation, "limit %q is not a number", l)
+	if q.Limit != "" {
+		if s.Limit, err = strconv.Atoi(q.Limit); err != nil {
+			return q, ingest.Errorf(ingest.EValidation, "limit %q is not a number", q.Limit)
 		}
 	}
 	return q, nil
@@ -159,6 +159,7 @@ func pageOf[T any](l *ingest.Listing[T], id func(T) uuid.UUID, row func(T) []cel
 
 type listView struct {
 	Title      string
+	Done       string
 	Path       string
 	SearchHint string
 	Query      listQuery
@@ -215,7 +216,7 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 			return err
 		}
 		path := "/admin/" + string(m.model)
-		v := listView{Title: m.title, Path: path, SearchHint: m.searchHint, Query: q, Rows: rows,
+		v := listView{Title: m.title, Done: doneMessages[r.URL.Query().Get("done")], Path: path, SearchHint: m.searchHint, Query: q, Rows: rows,
 			Statuses: ingest.ConsoleStatuses(m.model), AllHref: link(path, without(q.values(), "status"))}
 		for _, f := range m.filters {
 			v.Filters = append(v.Filters, listFilter{f, q.values().Get(f.Name)})

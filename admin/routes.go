@@ -14,5 +14,13 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	for _, m := range modelLists {
 		h.mux.Handle("GET /admin/"+string(m.model), h.page(h.list(m)))
+		h.mux.Handle("GET /admin/"+string(m.model)+"/{id}", h.page(h.detail(m.model, details[m.model])))
 	}
+	for _, act := range actions {
+		pattern := "/admin/" + string(act.model) + "/{id}/" + act.name
+		h.mux.Handle("GET "+pattern, h.page(h.confirm(act)))
+		h.mux.Handle("POST "+pattern, h.page(h.perform(act)))
+	}
+	h.mux.Handle("GET /admin/events/retry-failed", h.page(h.confirmRetryAll))
+	h.mux.Handle("POST /admin/events/retry-failed", h.page(h.retryAll))
 }

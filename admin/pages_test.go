@@ -1,0 +1,244 @@
+package admin_test
+
+import (
+	"bytes"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/upload"
+)
+
+// world is a small portal: alice's OPEN batch with a stored file and an upload in progress, a
+// stored file outside any batch whose event failed, and a second token of alice's.
+type world struct {
+	alice     *ingest.User
+	batch     *ingest.Batch
+	stored    *ingest.File // in batch
+	loose     *ingest.File // no batch
+	uploading *ingest.UploadSession
+	event     *ingest.OutboxEvent // of stored, PENDING
+	failed    *ingest.OutboxEvent // of loose, FAILED
+	token     *ingest.APIToken
+}
+
+func (e *env) world() *world {
+	e.t.Helper()
+	w := &world{}
+	w.alice, _ = e.user("alice", false)
+	var err error
+	if w.batch, err = e.svc.CreateBatch(e.ctx, w.alice, "monthly reports"); err != nil {
+		e.t.Fatal(err)
+	}
+	w.stored = e.put(w.alice, "report.csv", []byte("a,b\n1,2\n"), &w.batch.ID)
+	w.loose = e.put(w.alice, "photo.jpg", bytes.Repeat([]byte{0xff}, 3000), nil)
+	if w.uploading, _, err = e.svc.CreateSession(e.ctx, w.alice, upload.CreateRequest{Filename: "big.bin",
+		SizeBytes: 20 << 20, ChunkSizeBytes: 5 << 20, BatchID: &w.batch.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.PutPart(e.ctx, w.alice, w.uploading.ID, 2, 5<<20, bytes.NewReader(make([]byte, 5<<20)), upload.Digest{}); err != nil {
+		e.t.Fatal(err)
+	}
+	w.event = e.eventOf(w.stored)
+	w.failed = e.eventOf(w.loose)
+	e.failEvent(w.failed)
+	w.token, _ = ingest.NewAPIToken(w.alice.ID, "laptop")
+	if err := e.store.CreateAPIToken(e.ctx, w.token); err != nil {
+		e.t.Fatal(err)
+	}
+	return w
+}
+
+func (e *env) put(u *ingest.User, name string, data []byte, batch *uuid.UUID) *ingest.File {
+	e.t.Helper()
+	f, _, err := e.svc.Put(e.ctx, u, upload.CreateRequest{Filename: name, ContentType: "application/octet-stream",
+		SizeBytes: int64(len(data)), BatchID: batch}, bytes.NewReader(data), upload.Digest{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return f
+}
+
+func (e *env) eventOf(f *ingest.File) *ingest.OutboxEvent {
+	e.t.Helper()
+	l, err := e.store.FindEvents(e.ctx, ingest.ListQuery{FileID: &f.ID})
+	if err != nil || len(l.Items) != 1 {
+		e.t.Fatalf("events of %s: %v, %v", f.ID, l, err)
+	}
+	return l.Items[0]
+}
+
+// failEvent makes the relay's moves that end with an event FAILED.
+func (e *env) failEvent(ev *ingest.OutboxEvent) {
+	e.t.Helper()
+	// Claim until this one is claimed: the other events are left SENDING, which no test minds.
+	for range 10 {
+		claimed, err := e.store.ClaimEvents(e.ctx, 10, time.Minute)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, c := range claimed {
+			if c.ID == ev.ID {
+				if err := e.store.MarkFailed(e.ctx, c.ID, c.AttemptCount, "webhook answered 400"); err != nil {
+					e.t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	e.t.Fatalf("event %s was never claimed", ev.ID)
+}
+
+func TestEveryListPageRenders(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		b := e.signedIn()
+		b.get("/admin/batches").want(t, http.StatusOK).contains(t, "monthly reports", "/admin/batches/"+w.batch.ID.String())
+		b.get("/admin/files").want(t, http.StatusOK).contains(t, "report.csv", "photo.jpg", "big.bin", ">alice<")
+		b.get("/admin/sessions").want(t, http.StatusOK).contains(t, "/admin/sessions/"+w.uploading.ID.String(), "1 / 4")
+		b.get("/admin/parts").want(t, http.StatusOK).contains(t, "/admin/sessions/"+w.uploading.ID.String())
+		b.get("/admin/events").want(t, http.StatusOK).contains(t, "/admin/events/"+w.failed.ID.String(), "webhook answered 400",
+			"Retry all FAILED events")
+		b.get("/admin/users").want(t, http.StatusOK).contains(t, ">alice<", ">root<")
+		b.get("/admin/tokens").want(t, http.StatusOK).contains(t, "laptop", w.token.Prefix)
+	})
+}
+
+func TestListsFilterSearchSortAndPage(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		b := e.signedIn()
+		// Counts by status link to the filtered list.
+		b.get("/admin/files").contains(t, `href="/admin/files?status=STORED"`)
+		page := b.get("/admin/files?status=STORED").want(t, http.StatusOK)
+		page.contains(t, "report.csv", "photo.jpg")
+		if strings.Contains(page.body, "big.bin") {
+			t.Errorf("the STORED filter shows an UPLOADING file")
+		}
+		for query, want := range map[string]string{
+			"q=PHOTO":                      "photo.jpg",
+			"q=" + w.stored.SHA256[:10]:    "report.csv",
+			"q=" + w.loose.ID.String():     "photo.jpg",
+			"batch=" + w.batch.ID.String(): "big.bin",
+		} {
+			page := b.get("/admin/files?"+query).want(t, http.StatusOK).contains(t, want)
+			if n := strings.Count(page.body, `class="name"`); query != "batch="+w.batch.ID.String() && n != 1 {
+				t.Errorf("%s: %d files listed, want 1", query, n)
+			}
+		}
+		b.get("/admin/events?status=FAILED&event_type=file.stored").want(t, http.StatusOK).contains(t, w.failed.ID.String())
+		b.get("/admin/files?from=2000-01-01&to=2000-01-02").want(t, http.StatusOK).contains(t, "Nothing matches.")
+		b.get("/admin/files?batch=not-an-id").want(t, http.StatusBadRequest).contains(t, `batch &#34;not-an-id&#34; is not an id`)
+		b.get("/admin/files?status=BOGUS").want(t, http.StatusBadRequest)
+
+		// Sorted by size, largest first, one file a page: big.bin, photo.jpg, report.csv.
+		first := b.get("/admin/files?sort=size&limit=1").want(t, http.StatusOK).contains(t, "big.bin")
+		next := hrefOf(t, first.body, "rel=\"next\"")
+		second := b.get(next).want(t, http.StatusOK).contains(t, "photo.jpg")
+		third := b.get(hrefOf(t, second.body, "rel=\"next\"")).want(t, http.StatusOK).contains(t, "report.csv")
+		if strings.Contains(third.body, `rel="next"`) {
+			t.Errorf("the last page links to a next page")
+		}
+		b.get(hrefOf(t, third.body, "rel=\"prev\"")).want(t, http.StatusOK).contains(t, "photo.jpg")
+		b.get("/admin/files?sort=size&order=asc&limit=1").want(t, http.StatusOK).contains(t, "report.csv")
+		b.get("/admin/files?sort=size&limit=1&last=1").want(t, http.StatusOK).contains(t, "report.csv")
+		b.get("/admin/files?sort=name").want(t, http.StatusBadRequest)
+	})
+}
+
+var hrefPattern = regexp.MustCompile(`<a href="([^"]+)"[^>]*`)
+
+// hrefOf returns the target of the first link whose tag contains marker.
+func hrefOf(t *testing.T, body, marker string) string {
+	t.Helper()
+	for _, m := range hrefPattern.FindAllStringSubmatch(body, -1) {
+		if strings.Contains(m[0], marker) {
+			return html.UnescapeString(m[1])
+		}
+	}
+	t.Fatalf("no link with %s in\n%s", marker, body)
+	return ""
+}
+
+func TestDetailPagesLinkTheirRelationsBothWays(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		b := e.signedIn()
+		sessOfStored, err := e.store.SessionOfFile(e.ctx, w.stored.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := func(kind string, id interface{ String() string }) string { return "/admin/" + kind + "/" + id.String() }
+		// batch ↔ files
+		b.get(path("batches", w.batch.ID)).want(t, http.StatusOK).contains(t, path("files", w.stored.ID), path("files", w.uploading.FileID), "monthly reports")
+		// file → batch, session, event
+		b.get(path("files", w.stored.ID)).want(t, http.StatusOK).contains(t, path("batches", w.batch.ID), path("sessions", sessOfStored.ID),
+			path("events", w.event.ID), w.stored.SHA256)
+		// session → file, parts, part map
+		parts, err := e.store.Parts(e.ctx, w.uploading.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := b.get(path("sessions", w.uploading.ID)).want(t, http.StatusOK).contains(t, path("files", w.uploading.FileID),
+			path("parts", parts[0].ID), "Part map", `title="part 2: RECEIVED"`, `title="part 1: MISSING"`)
+		if n := strings.Count(page.body, `<span class="p-`); n != 4 {
+			t.Errorf("the part map has %d squares, want 4", n)
+		}
+		// part → session
+		b.get(path("parts", parts[0].ID)).want(t, http.StatusOK).contains(t, path("sessions", w.uploading.ID))
+		// event → file, with its payload
+		b.get(path("events", w.event.ID)).want(t, http.StatusOK).contains(t, path("files", w.stored.ID), "&#34;original_filename&#34;: &#34;report.csv&#34;")
+		// user → tokens, batches, files; token → user
+		b.get(path("users", w.alice.ID)).want(t, http.StatusOK).contains(t, path("tokens", w.token.ID), path("batches", w.batch.ID), path("files", w.loose.ID))
+		b.get(path("tokens", w.token.ID)).want(t, http.StatusOK).contains(t, path("users", w.alice.ID), "laptop")
+
+		b.get(path("files", w.alice.ID)).want(t, http.StatusNotFound)
+		b.get("/admin/files/nonsense").want(t, http.StatusNotFound)
+	})
+}
+
+func TestAHostileFileNameIsEscaped(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		hostile := `<img src=x onerror=alert(1)>"'&<script>.csv`
+		f := e.put(w.alice, hostile, []byte("x"), &w.batch.ID)
+		b := e.signedIn()
+		for _, p := range []string{"/admin/files", "/admin/files/" + f.ID.String(), "/admin/batches/" + w.batch.ID.String(),
+			"/admin/events/" + e.eventOf(f).ID.String(), "/admin/files?q=" + url.QueryEscape("<script>")} {
+			page := b.get(p).want(t, http.StatusOK)
+			if strings.Contains(page.body, "<img src=x") || strings.Contains(page.body, "&<script>") {
+				t.Errorf("%s renders the file name as markup", p)
+			}
+			if !strings.Contains(page.body, "&lt;img src=x onerror=alert(1)&gt;") && !strings.Contains(page.body, `\u003cimg src=x`) {
+				t.Errorf("%s does not show the escaped file name", p)
+			}
+		}
+	})
+}
+
+func TestTheDashboard(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		page := e.signedIn().get("/admin/").want(t, http.StatusOK)
+		page.contains(t, "files stored in 24 h", ">2<", "active upload sessions", "<svg", `class="bar"`,
+			"/admin/events/"+w.failed.ID.String(), "webhook answered 400", "oldest undelivered event")
+		if n := strings.Count(page.body, `<rect class="bar"`); n != 2*24 {
+			t.Errorf("the charts have %d bars, want 48 (24 hours each)", n)
+		}
+	})
+}
+
+func TestStaticAssetsAreServed(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		b := e.browser()
+		b.get("/admin/static/htmx.min.js").want(t, http.StatusOK).contains(t, "htmx")
+		b.get("/admin/static/admin.css").want(t, http.StatusOK)
+	})
+}
