@@ -13,11 +13,8 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/admin"
-	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/internal/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
-	"github.com/ingest-portal/ingest/upload"
 )
 
 // scaleFiles is how many files BenchmarkListPagesAtScale seeds; INGEST_BENCH_FILES overrides it
@@ -48,7 +45,7 @@ func BenchmarkListPagesAtScale(b *testing.B) {
 			seed(ctx, b, store, root, seedShape{files: files, batchSize: 100, step: 100 * time.Millisecond})
 			b.Logf("%s: seeded %d files, their sessions and events in %v", dialect, files, time.Since(start).Round(time.Millisecond))
 
-			h := newScaleConsole(b, store)
+			_, h := newConsole(b, store)
 			s, cookie := ingest.NewConsoleSession(root.ID, time.Now().Add(time.Hour))
 			if err := store.CreateConsoleSession(ctx, s); err != nil {
 				b.Fatal(err)
@@ -70,23 +67,6 @@ func BenchmarkListPagesAtScale(b *testing.B) {
 			}
 		})
 	}
-}
-
-func newScaleConsole(b *testing.B, store *sqlstore.Store) *admin.Handler {
-	b.Helper()
-	blobs, err := local.New(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := upload.New(store, blobs, upload.DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := admin.New(admin.Config{Service: svc, Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h
 }
 
 // scalePage is one list page the benchmark asks for.

@@ -29,18 +29,7 @@ type apiPortal struct {
 func newAPIPortal(t *testing.T, dialect string) *apiPortal {
 	t.Helper()
 	store := testdb.Store(t, dialect)
-	blobs, err := local.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := upload.New(store, blobs, upload.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	console, err := admin.New(admin.Config{Service: svc, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, console := newConsole(t, store)
 	api := httpapi.New(httpapi.Config{Service: svc, Users: store, SessionAuth: console.AuthenticateAPI})
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", console)
@@ -48,6 +37,25 @@ func newAPIPortal(t *testing.T, dialect string) *apiPortal {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &apiPortal{t: t, url: srv.URL, store: store}
+}
+
+// newConsole returns the upload service over store with a local blob store, and a console on
+// both.
+func newConsole(tb testing.TB, store *sqlstore.Store) (*upload.Service, *admin.Handler) {
+	tb.Helper()
+	blobs, err := local.New(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := upload.New(store, blobs, upload.DefaultConfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	console, err := admin.New(admin.Config{Service: svc, Store: store})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, console
 }
 
 // signedIn creates a user with an API token and a console session, and returns the token, the
