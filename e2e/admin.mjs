@@ -81,7 +81,10 @@ try {
   await shot('dashboard');
 
   // Upload: the files are dropped on the page, as a person drags them from their desktop.
-  await page.goto(base + '/admin/upload');
+  // Reached from the navigation: htmx would swap the page in without its script, so the portal
+  // has the browser load it whole.
+  await Promise.all([page.waitForURL(base + '/admin/upload'), page.getByRole('link', { name: 'Upload', exact: true }).click()]);
+  await page.locator('#dropzone[data-ready="true"]').waitFor();
   await page.fill('#batch-name', 'Field survey, December');
   const files = uploads.map((p) => ({ name: path.basename(p), b64: fs.readFileSync(p).toString('base64') }));
   const dropped = await page.evaluateHandle((files) => {

@@ -233,4 +233,6 @@
     uploadAll(Array.from(picker.files));
     picker.value = '';
   });
+  // Says the page is live: its handlers are in place (tests wait for it).
+  zone.dataset.ready = 'true';
 })();
