@@ -120,7 +120,17 @@ type Cursor struct {
 type Listing[T any] struct {
 	Items []T
 	More  bool
+	// Resume is set when a search that no index serves read SearchWindow rows without filling the
+	// page: the id of the last row it read, from which the next page in the direction of reading
+	// continues (instead of from the last item).
+	Resume *uuid.UUID
 }
+
+// SearchWindow is how many rows one page of a search for part of a name reads at most. Such a
+// search cannot use an index, so it reads rows in the list's order and tests each; the window
+// bounds the cost of a page on a large table (about 100 ms for 100,000 files here), and the
+// operator continues page by page into older rows.
+const SearchWindow = 100_000
 
 // Dashboard holds the figures of the console's first page.
 type Dashboard struct {

@@ -290,6 +290,7 @@ func (h *Handler) userDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 	d.Fields = []field{
 		{"Id", cell{Text: u.ID.String(), Class: "mono"}},
 		{"Username", textCell(u.Username)},
+		{"State", statusCell(userState(u))},
 		{"Admin", yesNo(u.IsAdmin)},
 		{"Disabled", optionalTimeCell(u.DisabledAt)},
 		{"Created", timeCell(u.CreatedAt)},
@@ -323,6 +324,13 @@ func (h *Handler) userDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 	}
 	d.Sections = append(d.Sections, bs)
 	return h.relatedFiles(ctx, d, ingest.ListQuery{UserID: &u.ID}, "/admin/files?user="+u.ID.String())
+}
+
+func userState(u *ingest.User) string {
+	if u.DisabledAt != nil {
+		return ingest.UserDisabled
+	}
+	return ingest.UserActive
 }
 
 func (h *Handler) tokenDetail(ctx context.Context, id uuid.UUID, d *detailView) error {

@@ -30,6 +30,7 @@ type env struct {
 	svc     *upload.Service
 	clock   *storetest.Clock
 	server  *httptest.Server
+	handler *admin.Handler
 	log     *bytes.Buffer
 	root    *ingest.User
 	token   string // root's API token
@@ -63,7 +64,7 @@ func newEnv(t *testing.T, dialect string) *env {
 	}
 	server := httptest.NewServer(h)
 	t.Cleanup(server.Close)
-	e := &env{t: t, ctx: context.Background(), store: store, svc: svc, clock: clock, server: server, log: log, dialect: dialect}
+	e := &env{t: t, ctx: context.Background(), store: store, svc: svc, clock: clock, server: server, handler: h, log: log, dialect: dialect}
 	e.root, e.token = e.user("root", true)
 	return e
 }

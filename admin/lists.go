@@ -130,8 +130,8 @@ type modelList struct {
 	filters    []filterDef
 	columns    []columnDef
 	counts     bool // counts by status are cheap (an index on status) and shown
-	// rows reads one page and renders it; first and last are the ids of its first and last rows.
-	rows func(h *Handler, ctx context.Context, q ingest.ListQuery) (rows [][]cell, first, last uuid.UUID, more bool, err error)
+	// rows reads one page and renders it.
+	rows func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error)
 }
 
 var (
@@ -144,22 +144,37 @@ var (
 	filterTo        = filterDef{Label: "To", Name: "to", Date: true}
 )
 
-// pageOf renders a listing with row and returns the ids that page links need.
-func pageOf[T any](l *ingest.Listing[T], id func(T) uuid.UUID, row func(T) []cell) ([][]cell, uuid.UUID, uuid.UUID, bool) {
-	rows := make([][]cell, len(l.Items))
+// renderedPage is a page of a list rendered as cells, and what its links to other pages need: the
+// ids of its first and last rows, whether more rows lie beyond, and where a windowed search
+// resumes.
+type renderedPage struct {
+	rows        [][]cell
+	first, last *uuid.UUID
+	more        bool
+	resume      *uuid.UUID
+}
+
+// pageOf renders a listing with row.
+func pageOf[T any](l *ingest.Listing[T], err error, id func(T) uuid.UUID, row func(T) []cell) (*renderedPage, error) {
+	if err != nil {
+		return nil, err
+	}
+	p := &renderedPage{rows: make([][]cell, len(l.Items)), more: l.More, resume: l.Resume}
 	for i, it := range l.Items {
-		rows[i] = row(it)
+		p.rows[i] = row(it)
 	}
-	var first, last uuid.UUID
 	if n := len(l.Items); n > 0 {
-		first, last = id(l.Items[0]), id(l.Items[n-1])
+		first, last := id(l.Items[0]), id(l.Items[n-1])
+		p.first, p.last = &first, &last
 	}
-	return rows, first, last, l.More
+	return p, nil
 }
 
 type listView struct {
 	Title      string
 	Done       string
+	Windowed   bool   // a search read its window of rows without filling the page
+	Window     string // how many rows that is
 	Path       string
 	SearchHint string
 	Query      listQuery
@@ -211,12 +226,13 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 			return err
 		}
 		ctx := r.Context()
-		rows, first, last, more, err := m.rows(h, ctx, q.store)
+		page, err := m.rows(h, ctx, q.store)
 		if err != nil {
 			return err
 		}
 		path := "/admin/" + string(m.model)
-		v := listView{Title: m.title, Done: doneMessages[r.URL.Query().Get("done")], Path: path, SearchHint: m.searchHint, Query: q, Rows: rows,
+		v := listView{Title: m.title, Done: doneMessages[r.URL.Query().Get("done")], Path: path, SearchHint: m.searchHint, Query: q, Rows: page.rows,
+			Windowed: page.resume != nil, Window: strconv.Itoa(ingest.SearchWindow),
 			Statuses: ingest.ConsoleStatuses(m.model), AllHref: link(path, without(q.values(), "status"))}
 		for _, f := range m.filters {
 			v.Filters = append(v.Filters, listFilter{f, q.values().Get(f.Name)})
@@ -227,7 +243,7 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 			}
 		}
 		v.Columns = sortHeads(m.columns, path, q)
-		v.First, v.Prev, v.Next, v.Last = pageLinks(path, q, len(rows) > 0, first, last, more)
+		v.First, v.Prev, v.Next, v.Last = pageLinks(path, q, page)
 		if m.model == ingest.ModelEvents {
 			v.Actions = append(v.Actions, actionLink{Label: "Retry all FAILED events…", Href: "/admin/events/retry-failed"})
 		}
@@ -284,29 +300,38 @@ func sortHeads(columns []columnDef, path string, q listQuery) []columnHead {
 	return heads
 }
 
-// pageLinks returns the links to the first, previous, next and last pages of a keyset list.
-func pageLinks(path string, q listQuery, any bool, first, last uuid.UUID, more bool) (string, string, string, string) {
+// pageLinks returns the links to the first, previous, next and last pages of a keyset list. The
+// page was read forwards (the first page, an After cursor) or backwards (a Before cursor, the
+// last page); "more" is about the direction it was read in, and a windowed search resumes from
+// where its window ended rather than from the page's edge.
+func pageLinks(path string, q listQuery, p *renderedPage) (first, prev, next, last string) {
 	c := q.store.Cursor
 	backwards := c.Before != nil || c.Last
-	atStart := (c.After == nil && !backwards) || (backwards && !more)
-	atEnd := c.Last || (!backwards && !more)
-	base := q.values()
-	var firstL, prev, next, lastL string
-	if !atStart && any {
-		firstL = link(path, base)
+	atStart := (c.After == nil && !backwards) || (backwards && !p.more)
+	atEnd := c.Last || (!backwards && !p.more)
+	before, after := p.first, p.last
+	if p.resume != nil {
+		if backwards {
+			before = p.resume
+		} else {
+			after = p.resume
+		}
+	}
+	if !atStart && before != nil {
+		first = link(path, q.values())
 		v := q.values()
-		v.Set("before", first.String())
+		v.Set("before", before.String())
 		prev = link(path, v)
 	}
-	if !atEnd && any {
+	if !atEnd && after != nil {
 		v := q.values()
-		v.Set("after", last.String())
+		v.Set("after", after.String())
 		next = link(path, v)
 		v = q.values()
 		v.Set("last", "1")
-		lastL = link(path, v)
+		last = link(path, v)
 	}
-	return firstL, prev, next, lastL
+	return first, prev, next, last
 }
 
 func without(v url.Values, keys ...string) url.Values {
@@ -412,17 +437,13 @@ var modelLists = []*modelList{
 		filters: []filterDef{filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"Batch", ""}, {"Name", ""}, {"Status", ""}, {"Files", ""}, {"Stored", ""},
 			{"Failed", ""}, {"Created by", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindBatches(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
 			users := h.userNames(ctx)
-			rows, first, last, more := pageOf(l, func(b *ingest.Batch) uuid.UUID { return b.ID }, func(b *ingest.Batch) []cell {
+			return pageOf(l, err, func(b *ingest.Batch) uuid.UUID { return b.ID }, func(b *ingest.Batch) []cell {
 				return []cell{idCell("batches", b.ID), textCell(b.Name), statusCell(string(b.Status)), numberCell(int64(b.TotalFiles)),
 					numberCell(int64(b.StoredCount)), numberCell(int64(b.FailedCount)), users.cell(b.CreatedByID), timeCell(b.CreatedAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 	{
@@ -430,18 +451,14 @@ var modelLists = []*modelList{
 		filters: []filterDef{filterBatch, filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"File", ""}, {"Name", ""}, {"Status", ""}, {"Size", "size"}, {"SHA-256", ""},
 			{"Batch", ""}, {"Uploaded by", ""}, {"Created", ingest.SortCreated}, {"Stored", ""}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindFiles(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
 			users := h.userNames(ctx)
-			rows, first, last, more := pageOf(l, func(f *ingest.File) uuid.UUID { return f.ID }, func(f *ingest.File) []cell {
+			return pageOf(l, err, func(f *ingest.File) uuid.UUID { return f.ID }, func(f *ingest.File) []cell {
 				return []cell{idCell("files", f.ID), {Text: f.OriginalFilename, Href: "/admin/files/" + f.ID.String(), Class: "name"},
 					statusCell(string(f.Status)), bytesCell(f.SizeBytes), hashCell(f.SHA256), optionalIDCell("batches", f.BatchID),
 					users.cell(f.UploadedByID), timeCell(f.CreatedAt), optionalTimeCell(f.StoredAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 	{
@@ -449,18 +466,14 @@ var modelLists = []*modelList{
 		filters: []filterDef{filterUser, filterFile, filterFrom, filterTo},
 		columns: []columnDef{{"Session", ""}, {"Status", ""}, {"File", ""}, {"Parts", ""}, {"Part size", ""},
 			{"Uploaded by", ""}, {"Expires", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindSessions(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
 			users := h.userNames(ctx)
-			rows, first, last, more := pageOf(l, func(s *ingest.UploadSession) uuid.UUID { return s.ID }, func(s *ingest.UploadSession) []cell {
+			return pageOf(l, err, func(s *ingest.UploadSession) uuid.UUID { return s.ID }, func(s *ingest.UploadSession) []cell {
 				return []cell{idCell("sessions", s.ID), statusCell(string(s.Status)), idCell("files", s.FileID),
 					{Text: fmt.Sprintf("%d / %d", s.ReceivedPartsCount, s.TotalParts), Class: "num"}, bytesCell(s.ChunkSizeBytes),
 					users.cell(s.UploadedByID), timeCell(s.ExpiresAt), timeCell(s.CreatedAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 	{
@@ -468,16 +481,12 @@ var modelLists = []*modelList{
 		filters: []filterDef{filterSession, filterFrom, filterTo},
 		columns: []columnDef{{"Part", ""}, {"Session", ""}, {"Number", ""}, {"Status", ""}, {"Size", ""},
 			{"CRC32C", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindParts(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
-			rows, first, last, more := pageOf(l, func(p *ingest.Part) uuid.UUID { return p.ID }, func(p *ingest.Part) []cell {
+			return pageOf(l, err, func(p *ingest.Part) uuid.UUID { return p.ID }, func(p *ingest.Part) []cell {
 				return []cell{idCell("parts", p.ID), idCell("sessions", p.SessionID), numberCell(int64(p.PartNumber)),
 					statusCell(string(p.Status)), bytesCell(p.SizeBytes), crcCell(p.CRC32C), timeCell(p.CreatedAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 	{
@@ -485,33 +494,25 @@ var modelLists = []*modelList{
 		filters: []filterDef{filterFile, filterEventType, filterFrom, filterTo},
 		columns: []columnDef{{"Event", ""}, {"Type", ""}, {"Status", ""}, {"Attempts", ""}, {"Next attempt", ""},
 			{"File", ""}, {"Last error", ""}, {"Created", ingest.SortCreated}, {"Delivered", ""}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindEvents(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
-			rows, first, last, more := pageOf(l, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID }, func(e *ingest.OutboxEvent) []cell {
+			return pageOf(l, err, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID }, func(e *ingest.OutboxEvent) []cell {
 				return []cell{idCell("events", e.ID), textCell(e.EventType), statusCell(string(e.Status)), numberCell(int64(e.AttemptCount)),
 					timeCell(e.NextAttemptAt), idCell("files", e.FileID), {Text: truncate(e.LastError, 80), Title: e.LastError},
 					timeCell(e.CreatedAt), optionalTimeCell(e.DeliveredAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 	{
 		model: ingest.ModelUsers, title: "Users", searchHint: "id or username", counts: true,
 		filters: []filterDef{filterFrom, filterTo},
 		columns: []columnDef{{"User", ""}, {"Username", ""}, {"Admin", ""}, {"Disabled", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindUsers(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
-			rows, first, last, more := pageOf(l, func(u *ingest.User) uuid.UUID { return u.ID }, func(u *ingest.User) []cell {
+			return pageOf(l, err, func(u *ingest.User) uuid.UUID { return u.ID }, func(u *ingest.User) []cell {
 				return []cell{idCell("users", u.ID), {Text: u.Username, Href: "/admin/users/" + u.ID.String()},
 					yesNo(u.IsAdmin), optionalTimeCell(u.DisabledAt), timeCell(u.CreatedAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 	{
@@ -519,17 +520,13 @@ var modelLists = []*modelList{
 		filters: []filterDef{filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"Token", ""}, {"Name", ""}, {"Prefix", ""}, {"State", ""}, {"User", ""},
 			{"Last used", ""}, {"Expires", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) ([][]cell, uuid.UUID, uuid.UUID, bool, error) {
+		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindTokens(ctx, q)
-			if err != nil {
-				return nil, uuid.Nil, uuid.Nil, false, err
-			}
 			users, now := h.userNames(ctx), h.cfg.Now()
-			rows, first, last, more := pageOf(l, func(t *ingest.APIToken) uuid.UUID { return t.ID }, func(t *ingest.APIToken) []cell {
+			return pageOf(l, err, func(t *ingest.APIToken) uuid.UUID { return t.ID }, func(t *ingest.APIToken) []cell {
 				return []cell{idCell("tokens", t.ID), textCell(t.Name), {Text: t.Prefix + "…", Class: "mono"}, statusCell(string(t.State(now))),
 					users.cell(t.UserID), optionalTimeCell(t.LastUsedAt), optionalTimeCell(t.ExpiresAt), timeCell(t.CreatedAt)}
 			})
-			return rows, first, last, more, nil
 		},
 	},
 }

@@ -78,22 +78,27 @@ func (e *env) eventOf(f *ingest.File) *ingest.OutboxEvent {
 // failEvent makes the relay's moves that end with an event FAILED.
 func (e *env) failEvent(ev *ingest.OutboxEvent) {
 	e.t.Helper()
-	// Claim until this one is claimed: the other events are left SENDING, which no test minds.
-	for range 10 {
-		claimed, err := e.store.ClaimEvents(e.ctx, 10, time.Minute)
+	// Every due event is claimed; the others go back to PENDING, due now, as after a retryable
+	// failure.
+	claimed, err := e.store.ClaimEvents(e.ctx, 100, time.Minute)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	found := false
+	for _, c := range claimed {
+		if c.ID == ev.ID {
+			found = true
+			err = e.store.MarkFailed(e.ctx, c.ID, c.AttemptCount, "webhook answered 400")
+		} else {
+			err = e.store.MarkRetry(e.ctx, c.ID, c.AttemptCount, e.clock.Now(), "")
+		}
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		for _, c := range claimed {
-			if c.ID == ev.ID {
-				if err := e.store.MarkFailed(e.ctx, c.ID, c.AttemptCount, "webhook answered 400"); err != nil {
-					e.t.Fatal(err)
-				}
-				return
-			}
-		}
 	}
-	e.t.Fatalf("event %s was never claimed", ev.ID)
+	if !found {
+		e.t.Fatalf("event %s was not due", ev.ID)
+	}
 }
 
 func TestEveryListPageRenders(t *testing.T) {

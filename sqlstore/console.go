@@ -14,6 +14,12 @@ import (
 
 var _ ingest.ConsoleStore = (*Store)(nil)
 
+// WithSearchWindow sets how many rows a console search that no index serves reads per page
+// (ingest.SearchWindow by default), so that tests can see it stop without a large table.
+func WithSearchWindow(rows int) Option {
+	return func(s *Store) { s.searchWindow = rows }
+}
+
 // consoleTable describes how the console lists one table: which filters it has and on which
 // columns, how its search and its status filter read, and which columns it sorts by.
 type consoleTable struct {
@@ -23,8 +29,9 @@ type consoleTable struct {
 	// status turns a value of the status filter (ingest.ConsoleStatuses) into a condition (nil:
 	// the status column equals it).
 	status func(s *Store, w *where, status string)
-	// search adds the condition of a search term that is not an id (nil: only ids are searched).
-	search func(w *where, term string)
+	// search adds the condition of a search term that is not an id (nil: only ids are searched)
+	// and reports whether no index serves it, so that only a bounded window of rows is read.
+	search func(s *Store, w *where, term string) (scan bool)
 	sorts  map[string]string // sort name → column; SortCreated is always id
 }
 
@@ -104,10 +111,16 @@ func tokenStatus(s *Store, w *where, status string) {
 	}
 }
 
-// nameContains searches a text column for a part, ignoring ASCII case.
-func nameContains(column string) func(w *where, term string) {
-	return func(w *where, term string) {
-		w.add("lower("+column+`) LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(term))+"%")
+// nameContains searches a text column for a part, ignoring case: SQLite's LIKE ignores the case
+// of ASCII letters, PostgreSQL's ILIKE that of every letter. No index serves it.
+func nameContains(column string) func(s *Store, w *where, term string) bool {
+	return func(s *Store, w *where, term string) bool {
+		like := "LIKE"
+		if s.dialect == Postgres {
+			like = "ILIKE"
+		}
+		w.add(column+" "+like+` ? ESCAPE '\'`, "%"+escapeLike(term)+"%")
+		return true
 	}
 }
 
@@ -120,13 +133,13 @@ var sha256Prefix = regexp.MustCompile(`^[0-9a-f]{6,64}$`)
 // fileSearch reads a run of hex digits as a SHA-256 prefix, a range on the sha256 index (every
 // hash that starts with p sorts at or after p and before p+"g", 'g' following every hex digit),
 // and anything else as a part of the file's name.
-func fileSearch(w *where, term string) {
+func fileSearch(s *Store, w *where, term string) bool {
 	if p := strings.ToLower(term); sha256Prefix.MatchString(p) {
 		w.add("sha256 >= ?", p)
 		w.add("sha256 < ?", p+"g")
-		return
+		return false
 	}
-	nameContains("original_filename")(w, term)
+	return nameContains("original_filename")(s, w, term)
 }
 
 // sortColumn returns the column of a sort name, or EValidation.
@@ -140,8 +153,25 @@ func (t *consoleTable) sortColumn(sort string) (string, error) {
 	return "", ingest.Errorf(ingest.EValidation, "%s cannot be sorted by %q", t.model, sort)
 }
 
-// conditions turns the query's filters and search into the WHERE conditions of the table.
-func (t *consoleTable) conditions(s *Store, q ingest.ListQuery) (*where, error) {
+// conditions turns the query's filters and search into the WHERE conditions of the table. The
+// conditions no index serves (a search for part of a name) come back apart, as scan.
+func (t *consoleTable) conditions(s *Store, q ingest.ListQuery) (w *where, scan []string, err error) {
+	w, err = t.filters(s, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if term := strings.TrimSpace(q.Search); term != "" {
+		n := len(w.conds)
+		if t.addSearch(s, w, term) {
+			scan = w.conds[n:]
+			w.conds = w.conds[:n:n]
+		}
+	}
+	return w, scan, nil
+}
+
+// filters returns the conditions of every filter but the search.
+func (t *consoleTable) filters(s *Store, q ingest.ListQuery) (*where, error) {
 	var w where
 	ids := []struct {
 		f  filter
@@ -175,9 +205,6 @@ func (t *consoleTable) conditions(s *Store, q ingest.ListQuery) (*where, error) 
 	if q.CreatedTo != nil {
 		w.add("created_at < ?", at(*q.CreatedTo))
 	}
-	if term := strings.TrimSpace(q.Search); term != "" {
-		t.addSearch(&w, term)
-	}
 	return &w, nil
 }
 
@@ -193,29 +220,31 @@ func (t *consoleTable) addStatus(s *Store, w *where, status string) error {
 	return nil
 }
 
-// addSearch matches an id exactly (and an event's event_id), or else the table's own search.
-func (t *consoleTable) addSearch(w *where, term string) {
+// addSearch matches an id exactly (and an event's event_id), or else the table's own search. It
+// reports whether the condition it added needs a scan.
+func (t *consoleTable) addSearch(s *Store, w *where, term string) bool {
 	if id, err := uuid.Parse(term); err == nil {
 		if t.model == ingest.ModelEvents {
-			w.args = append(w.args, id)
-			n := len(w.args)
-			w.conds = append(w.conds, fmt.Sprintf("(id = $%d OR event_id = $%d)", n, n))
-			return
+			w.add("(id = ? OR event_id = ?)", id)
+			return false
 		}
 		w.add("id = ?", id)
-		return
+		return false
 	}
 	if t.search == nil {
 		// Only ids are searched here: nothing else matches.
 		w.conds = append(w.conds, "1 = 0")
-		return
+		return false
 	}
-	t.search(w, term)
+	return t.search(s, w, term)
 }
 
 // findRows runs a console list: the rows matching q, in (sort column, id) order, one page of them
 // after, before or at the end of the cursor. Every page is one seek on the index of the sort
-// column: the cursor names a row by id, and the row's sort value is read by its primary key.
+// column: the cursor names a row by id, and the row's sort value is read by its primary key. A
+// search no index serves reads at most the store's search window of rows (ingest.SearchWindow
+// unless WithSearchWindow says otherwise) from the cursor on; when those
+// hold less than a page, the listing says where the next window starts (Resume).
 func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.ListQuery, columns string,
 	scan func(interface{ Scan(...any) error }) (T, error)) (*ingest.Listing[T], error) {
 	t := consoleTables[m]
@@ -226,40 +255,24 @@ func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.Lis
 	case limit < 0 || limit > ingest.MaxPageLimit:
 		return nil, ingest.Errorf(ingest.EValidation, "a page holds 1 to %d items", ingest.MaxPageLimit)
 	}
-	col, err := t.sortColumn(q.Sort)
+	k, err := t.keyset(q)
 	if err != nil {
 		return nil, err
 	}
-	w, err := t.conditions(s, q)
+	w, scanConds, err := t.conditions(s, q)
 	if err != nil {
 		return nil, err
 	}
-	// Reading backwards (a Before cursor, or the last page) walks the index the other way and
-	// turns the rows round at the end.
-	backwards := q.Cursor.Before != nil || q.Cursor.Last
-	desc := !q.Asc != backwards
-	cmp, dir := ">", "ASC"
-	if desc {
-		cmp, dir = "<", "DESC"
+	k.after(w)
+	var query string
+	if len(scanConds) == 0 {
+		w.args = append(w.args, limit+1)
+		query = `SELECT ` + columns + ` FROM ` + t.name + whereClause(w.conds) + k.orderBy() + fmt.Sprintf(` LIMIT $%d`, len(w.args))
+	} else {
+		w.args = append(w.args, s.searchWindow, limit+1)
+		query = `SELECT ` + columns + ` FROM (SELECT ` + columns + ` FROM ` + t.name + whereClause(w.conds) + k.orderBy() +
+			fmt.Sprintf(` LIMIT $%d) AS window_rows`, len(w.args)-1) + whereClause(scanConds) + k.orderBy() + fmt.Sprintf(` LIMIT $%d`, len(w.args))
 	}
-	cursor := q.Cursor.After
-	if q.Cursor.Before != nil {
-		cursor = q.Cursor.Before
-	}
-	if cursor != nil && !q.Cursor.Last {
-		if col == "id" {
-			w.add("id "+cmp+" ?", *cursor)
-		} else {
-			w.add("("+col+", id) "+cmp+" ((SELECT "+col+" FROM "+t.name+" WHERE id = ?), ?)", *cursor)
-		}
-	}
-	clause := ""
-	if len(w.conds) > 0 {
-		clause = " WHERE " + strings.Join(w.conds, " AND ")
-	}
-	w.args = append(w.args, limit+1)
-	query := `SELECT ` + columns + ` FROM ` + t.name + clause +
-		fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT $%d`, col, dir, dir, len(w.args))
 	items, err := list(ctx, s, query, w.args, scan)
 	if err != nil {
 		return nil, err
@@ -267,11 +280,87 @@ func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.Lis
 	l := &ingest.Listing[T]{Items: items, More: len(items) > limit}
 	if l.More {
 		l.Items = l.Items[:limit]
+	} else if len(scanConds) > 0 {
+		if l.Resume, err = windowEnd(ctx, s, t, q, k); err != nil {
+			return nil, err
+		}
+		l.More = l.Resume != nil
 	}
-	if backwards {
+	if k.backwards {
 		slices.Reverse(l.Items)
 	}
 	return l, nil
+}
+
+// windowEnd returns the id of the last row a windowed search read when more rows follow it, or
+// nil when the search read to the end of the list.
+func windowEnd(ctx context.Context, s *Store, t *consoleTable, q ingest.ListQuery, k keyset) (*uuid.UUID, error) {
+	w, err := t.filters(s, q)
+	if err != nil {
+		return nil, err
+	}
+	k.after(w)
+	// The window's last row and the one after it, if there is one.
+	w.args = append(w.args, s.searchWindow-1)
+	ids, err := list(ctx, s, `SELECT id FROM `+t.name+whereClause(w.conds)+k.orderBy()+fmt.Sprintf(` LIMIT 2 OFFSET $%d`, len(w.args)),
+		w.args, func(row interface{ Scan(...any) error }) (uuid.UUID, error) {
+			var id uuid.UUID
+			return id, row.Scan(&id)
+		})
+	if err != nil || len(ids) < 2 {
+		return nil, err
+	}
+	return &ids[0], nil
+}
+
+// keyset is the order a page is read in and where it starts.
+type keyset struct {
+	table     string
+	col       string // the sort column; id breaks ties
+	cmp, dir  string // "<" and "DESC", or ">" and "ASC"
+	cursor    *uuid.UUID
+	backwards bool // a Before cursor or the last page: read against the list's order, turn round after
+}
+
+func (t *consoleTable) keyset(q ingest.ListQuery) (keyset, error) {
+	col, err := t.sortColumn(q.Sort)
+	if err != nil {
+		return keyset{}, err
+	}
+	k := keyset{table: t.name, col: col, backwards: q.Cursor.Before != nil || q.Cursor.Last, cmp: ">", dir: "ASC"}
+	if !q.Asc != k.backwards {
+		k.cmp, k.dir = "<", "DESC"
+	}
+	k.cursor = q.Cursor.After
+	if q.Cursor.Before != nil {
+		k.cursor = q.Cursor.Before
+	}
+	if q.Cursor.Last {
+		k.cursor = nil
+	}
+	return k, nil
+}
+
+// after adds the condition of the rows past the cursor.
+func (k keyset) after(w *where) {
+	switch {
+	case k.cursor == nil:
+	case k.col == "id":
+		w.add("id "+k.cmp+" ?", *k.cursor)
+	default:
+		w.add("("+k.col+", id) "+k.cmp+" ((SELECT "+k.col+" FROM "+k.table+" WHERE id = ?), ?)", *k.cursor)
+	}
+}
+
+func (k keyset) orderBy() string {
+	return fmt.Sprintf(` ORDER BY %s %s, id %s`, k.col, k.dir, k.dir)
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
 }
 
 // FindBatches implements ingest.ConsoleStore.

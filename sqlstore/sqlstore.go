@@ -45,6 +45,8 @@ type Store struct {
 	// PostgreSQL needs no such lock. Writers in other processes still meet busy_timeout.
 	writers sync.Mutex
 	stmts   *stmtCache
+	// searchWindow bounds the rows a console search reads per page (WithSearchWindow).
+	searchWindow int
 }
 
 // Option configures a Store.
@@ -86,7 +88,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}}
+	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}, searchWindow: ingest.SearchWindow}
 	for _, o := range opts {
 		o(s)
 	}

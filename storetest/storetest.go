@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Transitions", testTransitions},
 		{"Workflow", testWorkflow},
 		{"Races", testRaces},
+		{"Console", testConsole},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) { s.run(t, open) })

@@ -25,6 +25,7 @@ func userCommand() *cli.Command {
 				},
 				Action: createUser,
 			},
+			setPasswordCommand(),
 		},
 	}
 }
