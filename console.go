@@ -128,9 +128,9 @@ type Listing[T any] struct {
 
 // SearchWindow is how many rows one page of a search for part of a name reads at most. Such a
 // search cannot use an index, so it reads rows in the list's order and tests each; the window
-// bounds the cost of a page on a large table (about 100 ms for 100,000 files here), and the
-// operator continues page by page into older rows.
-const SearchWindow = 100_000
+// bounds the cost of a page on a large table (60–75 ms for 50,000 files on SQLite here, 40 ms on
+// PostgreSQL: docs/performance.md), and the operator continues page by page into older rows.
+const SearchWindow = 50_000
 
 // Dashboard holds the figures of the console's first page.
 type Dashboard struct {

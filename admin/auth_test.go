@@ -2,11 +2,14 @@ package admin_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/admin"
 )
 
 func TestAnUnauthenticatedRequestIsSentToSignIn(t *testing.T) {
@@ -132,4 +135,56 @@ func count(t *testing.T, e *env, query string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestASessionEndsWhenItExpires(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		b := e.signedIn()
+		e.clock.Advance(11 * time.Hour)
+		b.get("/admin/").want(t, http.StatusOK)
+		e.clock.Advance(time.Hour)
+		b.get("/admin/").want(t, http.StatusSeeOther)
+	})
+}
+
+func TestCookiesAreSecureOverTLS(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		tls := httptest.NewTLSServer(e.handler)
+		defer tls.Close()
+		resp, err := tls.Client().Get(tls.URL + "/admin/signin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookies := resp.Cookies()
+		if len(cookies) != 1 || cookies[0].Name != "ingest_admin_signin" || !cookies[0].Secure || !cookies[0].HttpOnly {
+			t.Errorf("cookies over TLS = %+v, want the sign-in cookie Secure and HttpOnly", cookies)
+		}
+	})
+}
+
+func TestASessionWorksOnAnotherInstance(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		b := e.signedIn()
+		// A second console over the same database, as after a restart or behind a load balancer.
+		other, err := admin.New(admin.Config{Service: e.svc, Store: e.store, Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := httptest.NewServer(other)
+		defer server.Close()
+		req, _ := http.NewRequest(http.MethodGet, server.URL+"/admin/users", nil)
+		u, _ := url.Parse(e.server.URL)
+		for _, c := range b.client.Jar.Cookies(u) {
+			req.AddCookie(c)
+		}
+		b.do(req).want(t, http.StatusOK).contains(t, ">root<")
+	})
+}
+
+func TestAnUnknownPageIsNotFound(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		e.browser().get("/admin/nothing/here").want(t, http.StatusSeeOther)
+		e.signedIn().get("/admin/nothing/here").want(t, http.StatusNotFound).contains(t, "the console has no page /admin/nothing/here")
+	})
 }

@@ -104,7 +104,7 @@ func barChart(label string, hours []ingest.HourlyIngest, values []float64, forma
 	if len(hours) == 0 {
 		return c
 	}
-	c.First, c.Last = hours[0].Hour.Format("15:04"), hours[len(hours)-1].Hour.Format("15:04")
+	c.First, c.Last = hours[0].Hour.Format("Jan 2 15:04"), hours[len(hours)-1].Hour.Format("Jan 2 15:04")
 	slot := float64(chartWidth) / float64(len(hours))
 	for i, v := range values {
 		height := 0.0

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -559,13 +558,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
-}
-
-// modelListOf returns the list definition of a model.
-func modelListOf(m ingest.Model) *modelList {
-	i := slices.IndexFunc(modelLists, func(l *modelList) bool { return l.model == m })
-	if i < 0 {
-		return nil
-	}
-	return modelLists[i]
 }

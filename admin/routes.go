@@ -1,6 +1,10 @@
 package admin
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/ingest-portal/ingest"
+)
 
 // routes registers every console page. A page behind sign-in is wrapped by h.page, which also
 // checks the CSRF token of every POST.
@@ -12,6 +16,9 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /admin/{$}", h.page(h.dashboard))
 	h.mux.Handle("GET /admin/upload", h.page(h.upload))
 	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	h.mux.Handle("/admin/", h.page(func(w http.ResponseWriter, r *http.Request, a *actor) error {
+		return ingest.Errorf(ingest.ENotFound, "the console has no page %s", r.URL.Path)
+	}))
 	for _, m := range modelLists {
 		h.mux.Handle("GET /admin/"+string(m.model), h.page(h.list(m)))
 		h.mux.Handle("GET /admin/"+string(m.model)+"/{id}", h.page(h.detail(m.model, details[m.model])))

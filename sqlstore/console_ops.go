@@ -43,13 +43,9 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id uuid.UUID) (*ingest.APITo
 	var t *ingest.APIToken
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `
-			UPDATE api_tokens SET revoked_at = $1, updated_at = $1 WHERE id = $2 AND revoked_at IS NULL
-			RETURNING `+tokenColumns, at(s.clock()), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.refuseTwice(ctx, tx, "api_tokens", "API token", id, ingest.ErrTokenRevoked(id))
-		}
-		return s.translate(err)
+		t, err = stampOnce(ctx, s, tx, "api_tokens", "revoked_at", tokenColumns, scanToken, id,
+			func() error { return s.refuseTwice(ctx, tx, "api_tokens", "API token", id, ingest.ErrTokenRevoked(id)) })
+		return err
 	})
 	return t, err
 }
@@ -59,19 +55,27 @@ func (s *Store) DisableUser(ctx context.Context, id uuid.UUID) (*ingest.User, er
 	var u *ingest.User
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, `
-			UPDATE users SET disabled_at = $1, updated_at = $1 WHERE id = $2 AND disabled_at IS NULL
-			RETURNING `+userColumns, at(s.clock()), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.refuseTwice(ctx, tx, "users", "user", id, ingest.ErrUserDisabled(id))
-		}
+		u, err = stampOnce(ctx, s, tx, "users", "disabled_at", userColumns, scanUser, id,
+			func() error { return s.refuseTwice(ctx, tx, "users", "user", id, ingest.ErrUserDisabled(id)) })
 		if err != nil {
-			return s.translate(err)
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE user_id = $1`, id)
 		return s.translate(err)
 	})
 	return u, err
+}
+
+// stampOnce is the compare-and-set of a one-way change recorded as a time: it sets column to now
+// where it is still NULL and returns the row, or the error refused gives when nothing changed.
+func stampOnce[T any](ctx context.Context, s *Store, tx *txn, table, column, columns string,
+	scan func(interface{ Scan(...any) error }) (T, error), id uuid.UUID, refused func() error) (T, error) {
+	row, err := scan(tx.QueryRowContext(ctx, `UPDATE `+table+` SET `+column+` = $1, updated_at = $1
+		WHERE id = $2 AND `+column+` IS NULL RETURNING `+columns, at(s.clock()), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return row, refused()
+	}
+	return row, s.translate(err)
 }
 
 // refuseTwice is the follow-up of a compare-and-set that found nothing to change: ENotFound when

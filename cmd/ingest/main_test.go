@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,13 +155,20 @@ func TestUnknownCommandFails(t *testing.T) {
 
 var latestOnce struct {
 	sync.Once
-	version int64
-	err     error
+	versions []int64
+	err      error
 }
 
 // latest returns the newest migration this binary knows, so that the tests' expected output
 // follows the migrations instead of naming a version.
 func latest(t *testing.T) int64 {
+	v := versions(t)
+	return v[len(v)-1]
+}
+
+// versions returns the versions of the migrations this binary knows, oldest first. They need not
+// be consecutive: a migration number may be taken by work not merged yet.
+func versions(t *testing.T) []int64 {
 	t.Helper()
 	latestOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ingest-latest")
@@ -180,18 +188,36 @@ func latest(t *testing.T) int64 {
 			latestOnce.err = err
 			return
 		}
-		latestOnce.version = m.Latest()
+		statuses, err := m.Status(context.Background())
+		if err != nil {
+			latestOnce.err = err
+			return
+		}
+		for _, st := range statuses {
+			latestOnce.versions = append(latestOnce.versions, st.Version)
+		}
 	})
 	if latestOnce.err != nil {
 		t.Fatal(latestOnce.err)
 	}
-	return latestOnce.version
+	return latestOnce.versions
+}
+
+// previous returns the version below v among the known ones, 0 below the first.
+func previous(t *testing.T, v int64) int64 {
+	prev := int64(0)
+	for _, w := range versions(t) {
+		if w < v {
+			prev = w
+		}
+	}
+	return prev
 }
 
 // appliedAll is what "migrate up" prints on an empty database.
 func appliedAll(t *testing.T) string {
 	var b strings.Builder
-	for v := int64(1); v <= latest(t); v++ {
+	for _, v := range versions(t) {
 		fmt.Fprintf(&b, "applied migration %d\n", v)
 	}
 	return b.String()
@@ -200,7 +226,7 @@ func appliedAll(t *testing.T) string {
 // rolledBackAll is what "migrate down --to 0" prints on an up-to-date database.
 func rolledBackAll(t *testing.T) string {
 	var b strings.Builder
-	for v := latest(t); v >= 1; v-- {
+	for _, v := range slices.Backward(versions(t)) {
 		fmt.Fprintf(&b, "rolled back migration %d\n", v)
 	}
 	return b.String() + "database at version 0\n"
@@ -213,7 +239,7 @@ func checkOK(t *testing.T, dialect string) string {
 
 // allPending is the error of command on an empty database.
 func allPending(t *testing.T, command string) string {
-	n := latest(t)
+	n := len(versions(t))
 	return fmt.Sprintf(`ingest: %s: %d %s pending (database at version 0, binary knows %d); run "ingest migrate up"`+"\n",
-		command, n, plural(int(n), "migration", "migrations"), n)
+		command, n, plural(n, "migration", "migrations"), latest(t))
 }
