@@ -114,7 +114,7 @@ func scalePages(b *testing.B, store *sqlstore.Store, files int) []scalePage {
 		"SELECT sha256, original_filename FROM ingest_files WHERE status = 'STORED' AND id < $1 ORDER BY id DESC LIMIT 1", midFile).Scan(&sha, &shaName); err != nil {
 		b.Fatal(err)
 	}
-	recent := middle("ingest_files", "", "id DESC", files/10)
+	recent := middle("ingest_files", "", "id DESC", min(files/10, ingest.SearchWindow))
 	if err := db.QueryRowContext(context.Background(),
 		"SELECT original_filename FROM ingest_files WHERE status = 'STORED' AND id < $1 ORDER BY id DESC LIMIT 1", recent).Scan(&name); err != nil {
 		b.Fatal(err)
