@@ -65,9 +65,12 @@ type OutboxEvent struct {
 	Status         OutboxStatus
 	NextAttemptAt  time.Time // when PENDING: the earliest next attempt; when SENDING: the lease's end
 	AttemptCount   int
-	FileID         uuid.UUID
-	LastError      string
-	DeliveredAt    *time.Time
+	// RetryBaseAttempts is AttemptCount when an operator last retried the event by hand: the
+	// retry schedule counts the attempts since, AttemptCount - RetryBaseAttempts.
+	RetryBaseAttempts int
+	FileID            uuid.UUID
+	LastError         string
+	DeliveredAt       *time.Time
 }
 
 // FileStoredData is the payload of a file.stored event: the CloudEvent's data.
@@ -140,3 +143,7 @@ func CheckOutboxResult(id uuid.UUID, from, to OutboxStatus) error {
 	}
 	return outboxMachine.refuse(id, from, to)
 }
+
+// ScheduledAttempt is the number of the event's current attempt within its retry schedule: 1 for
+// the first attempt after it was written or retried by hand.
+func (e *OutboxEvent) ScheduledAttempt() int { return e.AttemptCount - e.RetryBaseAttempts }

@@ -17,6 +17,7 @@ type Store interface {
 	BatchStore
 	UploadStore
 	OutboxStore
+	OutboxOps
 }
 
 // UserStore keeps users and their API tokens.

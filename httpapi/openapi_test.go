@@ -788,8 +788,10 @@ func (c *conformance) uploadInParts(batchID string) (string, []byte) {
 	c.call(200, "PUT", upload+"/parts/3", admin, content[8:])
 	c.call(200, "PUT", upload+"/parts/2", admin, content[4:8])
 	c.call(200, "GET", upload+"/parts", admin, nil)
-	file := c.call(200, "POST", upload+"/complete", admin, nil).JSON(t)
+	c.call(400, "POST", upload+"/complete", admin, map[string]any{"sha256": "not-a-hash"})
+	file := c.call(200, "POST", upload+"/complete", admin, map[string]any{"sha256": sha256Hex(content)}).JSON(t)
 	c.call(200, "POST", upload+"/complete", admin, nil)
+	c.call(422, "POST", upload+"/complete", admin, map[string]any{"sha256": sha256Hex([]byte("other"))})
 	c.call(409, "DELETE", upload, admin, nil) // SESSION_NOT_ACTIVE: it is complete
 	return "/api/v1/files/" + file["id"].(string), content
 }

@@ -118,9 +118,20 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request, actor *ingest
 	})
 }
 
+// completeUploadRequest is the optional body of POST /api/v1/uploads/{id}/complete.
+type completeUploadRequest struct {
+	// SHA256 is the whole-file hash the client computed while it sent the parts, verified like the
+	// one declared at creation.
+	SHA256 string `json:"sha256"`
+}
+
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
+	var req completeUploadRequest
+	if err := decodeJSON(r, &req, true); err != nil {
+		return err
+	}
 	complete := func(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.File, error) {
-		f, err := s.cfg.Service.Complete(ctx, actor, id)
+		f, err := s.cfg.Service.CompleteDeclared(ctx, actor, id, req.SHA256)
 		s.cfg.Metrics.completion(ingest.ErrorCode(err))
 		return f, err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -36,7 +38,14 @@ func (s *Store) Migrator() (*Migrator, error) {
 	var opts []goose.ProviderOption
 	if s.dialect == Postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		id, err := s.migrationLockID()
+		if err != nil {
+			return nil, err
+		}
+		// The lock guards one schema's migrations: goose's default is one id for the whole
+		// database, so migrations of unrelated schemas (a deployment's, each test's) queued behind
+		// each other and, probing every 5 s, took long enough to fail a test's start-up deadline.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}
@@ -47,6 +56,20 @@ func (s *Store) Migrator() (*Migrator, error) {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return &Migrator{provider: p}, nil
+}
+
+// migrationLockID is the advisory lock id of the migrations of the current schema: a hash of its
+// name, so that instances migrating one schema take turns and other schemas are not held up.
+func (s *Store) migrationLockID() (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var schema string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return 0, fmt.Errorf("read the schema to migrate: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("ingest-portal migrations " + schema))
+	return int64(h.Sum64()), nil
 }
 
 // Up applies every pending migration and returns the versions it applied.

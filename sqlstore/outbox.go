@@ -11,14 +11,14 @@ import (
 )
 
 const eventColumns = `id, created_at, updated_at, event_type, event_id, idempotency_key, payload, status,
-	next_attempt_at, attempt_count, file_id, last_error, delivered_at`
+	next_attempt_at, attempt_count, file_id, last_error, delivered_at, retry_base_attempts`
 
 func scanEvent(row interface{ Scan(...any) error }) (*ingest.OutboxEvent, error) {
 	var e ingest.OutboxEvent
 	var payload []byte
 	err := row.Scan(&e.ID, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &e.EventType, &e.EventID, &e.IdempotencyKey,
 		&payload, &e.Status, timeCol{&e.NextAttemptAt}, &e.AttemptCount, &e.FileID, textCol[string]{&e.LastError},
-		nullTimeCol{&e.DeliveredAt})
+		nullTimeCol{&e.DeliveredAt}, &e.RetryBaseAttempts)
 	e.Payload = json.RawMessage(payload)
 	return &e, err
 }
@@ -59,6 +59,9 @@ func (s *Store) insertEvent(ctx context.Context, q querier, e *ingest.OutboxEven
 		return s.translate(err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if t, ok := q.(*txn); ok && err == nil {
+			t.enqueued = true
+		}
 		return err
 	}
 	return ingest.Errorf(ingest.EValidation, "ingest file %s is not STORED: only a STORED file has events", e.FileID)
@@ -155,18 +158,23 @@ func (s *Store) markEvent(ctx context.Context, id uuid.UUID, attempt int, to ing
 }
 
 // RetryEvent implements ingest.OutboxStore. The attempt count is kept, not reset, because it also
-// fences delivery results: a relay that lost an old lease must never match a new attempt.
+// fences delivery results: a relay that lost an old lease must never match a new attempt. The
+// schedule restarts from retry_base_attempts instead.
 func (s *Store) RetryEvent(ctx context.Context, id uuid.UUID) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		now := at(s.clock())
 		res, err := tx.ExecContext(ctx, `
-			UPDATE portal_event_outbox SET status = 'PENDING', next_attempt_at = $1, updated_at = $1
+			UPDATE portal_event_outbox SET status = 'PENDING', next_attempt_at = $1, updated_at = $1,
+				retry_base_attempts = attempt_count
 			WHERE id = $2 AND status = 'FAILED'`, now, id)
 		if err != nil {
 			return s.translate(err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
+			if err != nil {
+				return err
+			}
+			return s.announce(ctx, tx)
 		}
 		current, err := s.currentStatus(ctx, tx, "portal_event_outbox", "outbox event", id)
 		if err != nil {

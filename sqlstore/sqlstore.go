@@ -45,6 +45,9 @@ type Store struct {
 	// PostgreSQL needs no such lock. Writers in other processes still meet busy_timeout.
 	writers sync.Mutex
 	stmts   *stmtCache
+	url     string   // for the LISTEN connection of WatchOutbox
+	outbox  watchers // this process's outbox watchers, woken after a commit that enqueued events
+	notify  notifier // PostgreSQL: NOTIFYs the relays of every process after such commits
 	// searchWindow bounds the rows a console search reads per page (WithSearchWindow).
 	searchWindow int
 }
@@ -88,9 +91,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}, searchWindow: ingest.SearchWindow}
+	s := &Store{db: db, dialect: dialect, now: time.Now, stmts: &stmtCache{db: db}, url: url, searchWindow: ingest.SearchWindow}
 	for _, o := range opts {
 		o(s)
+	}
+	if dialect == Postgres {
+		s.notify.start(s)
 	}
 	return s, nil
 }
@@ -120,6 +126,7 @@ func ParseURL(url string) (Dialect, string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.notify.stop()
 	s.stmts.close()
 	return s.db.Close()
 }
@@ -148,11 +155,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return s.translate(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback()
-	if err := fn(&txn{tx: tx, c: s.stmts}); err != nil {
+	t := &txn{tx: tx, c: s.stmts}
+	if err := fn(t); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return s.translate(fmt.Errorf("commit: %w", err))
+	}
+	if t.enqueued {
+		s.outbox.wake()
+		s.notify.signal()
 	}
 	return nil
 }

@@ -70,6 +70,9 @@ func (d cachedDB) QueryRowContext(ctx context.Context, query string, args ...any
 type txn struct {
 	tx *sql.Tx
 	c  *stmtCache
+	// enqueued: the transaction made outbox events due, so this process's relays are woken once
+	// it commits (SQLite has no NOTIFY).
+	enqueued bool
 }
 
 func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"Batches", testBatches},
 		{"Uploads", testUploads},
 		{"Outbox", testOutbox},
+		{"OutboxOps", testOutboxOps},
 		{"Constraints", testConstraints},
 		{"Transitions", testTransitions},
 		{"Workflow", testWorkflow},

@@ -30,6 +30,22 @@ const reasonExpired = "expired"
 // It returns EMissingParts (details: "missing"), EChecksumMismatch (the session and file are then
 // FAILED), ESessionNotActive, ESessionExpired and ENotFound.
 func (s *Service) Complete(ctx context.Context, actor *ingest.User, sessionID uuid.UUID) (*ingest.File, error) {
+	return s.CompleteDeclared(ctx, actor, sessionID, "")
+}
+
+// CompleteDeclared is Complete with one more whole-file SHA-256 declared by the client at
+// completion: one it computed while it streamed the parts, when it could not know the hash before
+// creating the session. Every hash the client declared, at creation and here, must be the hash
+// of the bytes received; a mismatch fails the upload as Complete does. On an upload that is
+// already COMPLETE, a sha256 other than the stored file's answers EChecksumMismatch and changes
+// nothing: the file stays STORED. It also returns EValidation when sha256 is not 64 hex digits.
+func (s *Service) CompleteDeclared(ctx context.Context, actor *ingest.User, sessionID uuid.UUID, sha256 string) (*ingest.File, error) {
+	sha256 = strings.ToLower(sha256)
+	if sha256 != "" {
+		if err := ingest.ValidateSHA256(sha256); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := s.session(ctx, actor, sessionID); err != nil {
 		return nil, err
 	}
@@ -49,6 +65,11 @@ func (s *Service) Complete(ctx context.Context, actor *ingest.User, sessionID uu
 		return nil, err
 	}
 	if done, err := s.ended(sess, file); done || err != nil {
+		if err == nil && sha256 != "" && sha256 != file.SHA256 {
+			return nil, &ingest.Error{Code: ingest.EChecksumMismatch,
+				Message: fmt.Sprintf("%s: the file is stored with sha256 %s, not the declared %s", checksumMismatch, file.SHA256, sha256),
+				Details: map[string]any{"declared_sha256": sha256, "computed_sha256": file.SHA256}}
+		}
 		return file, err
 	}
 	if err := s.expired(ctx, sess); err != nil {
@@ -69,8 +90,10 @@ func (s *Service) Complete(ctx context.Context, actor *ingest.User, sessionID uu
 	if err != nil {
 		return nil, err
 	}
-	if sess.DeclaredSHA256 != "" && sum != sess.DeclaredSHA256 {
-		return nil, s.rejectChecksum(ctx, sess, u, sum)
+	for _, declared := range []string{sess.DeclaredSHA256, sha256} {
+		if declared != "" && sum != declared {
+			return nil, s.rejectChecksum(ctx, sess, u, declared, sum)
+		}
 	}
 	stored, err := s.store.StoreFile(ctx, sessionID, ingest.StoredObject{
 		SHA256: sum, SizeBytes: file.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: u.Key,
@@ -170,8 +193,8 @@ func (s *Service) lostData(ctx context.Context, sess *ingest.UploadSession, caus
 }
 
 // rejectChecksum fails an upload whose bytes are not what the client declared, and deletes them.
-func (s *Service) rejectChecksum(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload, sum string) error {
-	reason := fmt.Sprintf("%s: declared sha256 %s, received bytes hash to %s", checksumMismatch, sess.DeclaredSHA256, sum)
+func (s *Service) rejectChecksum(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload, declared, sum string) error {
+	reason := fmt.Sprintf("%s: declared sha256 %s, received bytes hash to %s", checksumMismatch, declared, sum)
 	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reason); err != nil {
 		return err
 	}
@@ -179,7 +202,7 @@ func (s *Service) rejectChecksum(ctx context.Context, sess *ingest.UploadSession
 		s.logger.Warn("delete the object of a file that failed its checksum", "session", sess.ID, "err", err)
 	}
 	return &ingest.Error{Code: ingest.EChecksumMismatch, Message: reason,
-		Details: map[string]any{"declared_sha256": sess.DeclaredSHA256, "computed_sha256": sum}}
+		Details: map[string]any{"declared_sha256": declared, "computed_sha256": sum}}
 }
 
 // Abort ends an upload at the client's request: the session becomes ABORTED, its file FAILED and

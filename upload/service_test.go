@@ -712,3 +712,51 @@ func TestChunkPlanning(t *testing.T) {
 		}
 	})
 }
+
+func TestTheHashDeclaredAtCompletionIsVerified(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		data := random(t, 2*chunk+3)
+		t.Run("matching", func(t *testing.T) {
+			sess := e.create(e.alice, data)
+			e.mustPut(e.alice, sess, data, 1, 2, 3)
+			f, err := e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, strings.ToUpper(sha(data)))
+			if err != nil || f.Status != ingest.FileStored || f.SHA256 != sha(data) {
+				t.Fatalf("CompleteDeclared = %v, %v; want the file STORED with the declared hash", f, err)
+			}
+			_, err = e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, sha([]byte("other")))
+			wantCode(t, err, ingest.EChecksumMismatch)
+			if f, _ := e.svc.File(e.ctx, e.alice, sess.FileID); f.Status != ingest.FileStored {
+				t.Errorf("a stored file became %s after a later completion declared another hash", f.Status)
+			}
+			if _, err := e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, sha(data)); err != nil {
+				t.Errorf("completing again with the right hash: %v", err)
+			}
+		})
+		t.Run("mismatching", func(t *testing.T) {
+			sess := e.create(e.alice, data)
+			e.mustPut(e.alice, sess, data, 1, 2, 3)
+			_, err := e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, sha([]byte("other")))
+			wantCode(t, err, ingest.EChecksumMismatch)
+			if d := ingest.ErrorDetails(err); d["declared_sha256"] != sha([]byte("other")) || d["computed_sha256"] != sha(data) {
+				t.Errorf("details = %v", d)
+			}
+			if f, _ := e.svc.File(e.ctx, e.alice, sess.FileID); f.Status != ingest.FileFailed {
+				t.Errorf("file is %s after a mismatch, want FAILED", f.Status)
+			}
+		})
+		t.Run("contradicting the hash declared at creation", func(t *testing.T) {
+			sess := e.create(e.alice, data, func(r *upload.CreateRequest) { r.SHA256 = sha(data) })
+			e.mustPut(e.alice, sess, data, 1, 2, 3)
+			_, err := e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, sha([]byte("other")))
+			wantCode(t, err, ingest.EChecksumMismatch)
+			if s, _ := e.svc.Session(e.ctx, e.alice, sess.ID); s.Status != ingest.SessionFailed {
+				t.Errorf("session is %s, want FAILED", s.Status)
+			}
+		})
+		t.Run("malformed", func(t *testing.T) {
+			sess := e.create(e.alice, data)
+			_, err := e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, "abc")
+			wantCode(t, err, ingest.EValidation)
+		})
+	})
+}

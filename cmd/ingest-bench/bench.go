@@ -83,6 +83,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	scenarios := map[string]func(context.Context) error{
 		scenarioLarge: b.large, scenarioSmall: b.small, scenarioMemory: b.memory, scenarioComplete: b.complete,
+		scenarioCLI: b.cli,
 	}
 	var failed []string
 	for _, name := range b.cfg.scenarios {
@@ -423,4 +424,5 @@ var targets = map[string]string{
 	scenarioSmall:    fmt.Sprintf("≥ %.2f×", smallTarget),
 	scenarioMemory:   fmt.Sprintf("≤ %d MiB", memoryTarget>>20),
 	scenarioComplete: fmt.Sprintf("< %d ms", completeTarget.Milliseconds()),
+	scenarioCLI:      fmt.Sprintf("≥ %.2f×, < %d MiB", cliTarget, cliRSSTarget>>20),
 }

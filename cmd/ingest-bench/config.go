@@ -18,9 +18,10 @@ const (
 	scenarioSmall    = "small"
 	scenarioMemory   = "memory"
 	scenarioComplete = "complete"
+	scenarioCLI      = "cli"
 )
 
-var allScenarios = []string{scenarioLarge, scenarioSmall, scenarioMemory, scenarioComplete}
+var allScenarios = []string{scenarioLarge, scenarioSmall, scenarioMemory, scenarioComplete, scenarioCLI}
 
 // config is the bench's configuration, read from its flags.
 type config struct {
@@ -97,9 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.quick, "quick", false, "shrink sizes and counts about 10x and measure once")
 	fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "measurements of large, small and complete, each alternating which server goes first")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up after this long")
-	fs.Var(sizeFlag{&cfg.partSize}, "part-size", "the part size of large, memory and complete")
-	fs.Var(sizeFlag{&cfg.largeSize}, "large-size", "large: the size of the file")
-	fs.IntVar(&cfg.largeParallel, "large-parallel", cfg.largeParallel, "large: parts in flight")
+	fs.Var(sizeFlag{&cfg.partSize}, "part-size", "the part size of large, memory, complete and cli")
+	fs.Var(sizeFlag{&cfg.largeSize}, "large-size", "large and cli: the size of the file")
+	fs.IntVar(&cfg.largeParallel, "large-parallel", cfg.largeParallel, "large and cli: parts in flight")
 	fs.IntVar(&cfg.smallCount, "small-count", cfg.smallCount, "small: files uploaded")
 	fs.Var(sizeFlag{&cfg.smallSize}, "small-size", "small: the size of each file")
 	fs.IntVar(&cfg.smallConcurrency, "small-concurrency", cfg.smallConcurrency, "small: uploads in flight")
@@ -187,7 +188,7 @@ func (c config) datasetSize() int64 {
 	var size int64
 	for _, s := range c.scenarios {
 		switch s {
-		case scenarioLarge:
+		case scenarioLarge, scenarioCLI:
 			size = max(size, c.largeSize)
 		case scenarioMemory:
 			size = max(size, c.memorySize)

@@ -9,7 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
-	"syscall"
+
+	"github.com/ingest-portal/ingest/client"
 )
 
 // dataset is a file of random bytes, written once, that uploads stream from: the page cache
@@ -94,44 +95,12 @@ func (d *dataset) sha256(offset, size int64) (string, error) {
 	return sum, nil
 }
 
-// section opens a request body of length bytes of the dataset from offset.
-func (d *dataset) section(offset, length int64) (*sectionBody, error) {
-	f, err := os.Open(d.path)
+// section opens a request body of length bytes of the dataset from offset, sent with
+// sendfile(2) (see client.FileSection).
+func (d *dataset) section(offset, length int64) (io.ReadCloser, error) {
+	body, err := client.FileSection(d.path, offset, length)()
 	if err != nil {
 		return nil, fmt.Errorf("open the dataset: %w", err)
 	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open the dataset: %w", err)
-	}
-	return &sectionBody{f: f, end: offset + length}, nil
+	return body, nil
 }
-
-// sectionBody is a request body of a range of a file that net/http sends with sendfile(2). The
-// transport reads a body through io.LimitReader(body, ContentLength), and a TCP connection sends
-// an io.LimitedReader over anything with a SyscallConn with sendfile, which advances the file's
-// offset; Read then goes on from that offset and ends at the end of the range, which is what the
-// transport checks after the copy.
-type sectionBody struct {
-	f   *os.File
-	end int64 // the offset just past the range
-}
-
-func (b *sectionBody) Read(p []byte) (int, error) {
-	pos, err := b.f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return 0, err
-	}
-	if pos >= b.end {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.end-pos {
-		p = p[:b.end-pos]
-	}
-	return b.f.Read(p)
-}
-
-// SyscallConn is what lets the connection use sendfile(2).
-func (b *sectionBody) SyscallConn() (syscall.RawConn, error) { return b.f.SyscallConn() }
-
-func (b *sectionBody) Close() error { return b.f.Close() }

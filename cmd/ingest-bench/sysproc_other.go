@@ -2,7 +2,13 @@
 
 package main
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // sysProcAttr is nil where there is no parent-death signal; the bench measures Linux only.
 func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+// maxRSS is 0 where the bench does not measure it.
+func maxRSS(*os.ProcessState) int64 { return 0 }

@@ -8,12 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
 // readHiddenLine reads one line from the terminal f with echo off, restoring the terminal after.
 func readHiddenLine(f *os.File) (string, error) {
 	fd := int(f.Fd())

@@ -2,10 +2,16 @@
 
 package main
 
-import "os"
+import (
+	"bufio"
+	"os"
+	"strings"
+)
 
-// isTerminal reports false off Linux: the password is then read as a line of standard input,
-// which a terminal echoes. Pipe it in (ingest user set-password NAME < file) to keep it unseen.
-func isTerminal(*os.File) bool { return false }
-
-func readHiddenLine(*os.File) (string, error) { return "", nil }
+// readHiddenLine reads one line from the terminal f. Off Linux the terminal's echo is left on, so
+// the password shows as it is typed: pipe it in (ingest user set-password NAME < file) to keep it
+// unseen.
+func readHiddenLine(f *os.File) (string, error) {
+	line, err := bufio.NewReader(f).ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
+}

@@ -53,7 +53,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			checkCommand(),
 			userCommand(),
 			tokenCommand(),
+			relayCommand(),
+			outboxCommand(),
 			versionCommand(),
+			uploadCommand(),
+			filesCommand(),
+			batchesCommand(),
 		},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/admin"
 	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -25,7 +26,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the portal: apply migrations, create the first admin if there is no user, and serve HTTP",
-		Flags: append(databaseFlags(),
+		Flags: append(append(databaseFlags(), serveRelayFlags()...),
 			&cli.StringFlag{
 				Name:    "addr",
 				Usage:   "the `HOST:PORT` to listen on",
@@ -128,6 +129,20 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 
+	metrics := httpapi.NewMetrics()
+	metrics.WatchActiveSessions(store.CountActiveSessions)
+	var rl *relay.Relay
+	if cmd.Bool("relay") {
+		cfg, err := relayConfig(cmd, logger, metrics.Registry())
+		if err != nil {
+			return err
+		}
+		var sink ingest.Sink
+		if rl, sink, err = newRelay(ctx, cmd, cfg, store); err != nil {
+			return err
+		}
+		defer sink.Close()
+	}
 	console, err := admin.New(admin.Config{
 		Service:       svc,
 		Store:         store,
@@ -138,8 +153,6 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	metrics := httpapi.NewMetrics()
-	metrics.WatchActiveSessions(store.CountActiveSessions)
 	api := httpapi.New(httpapi.Config{
 		Service:         svc,
 		Users:           store,
@@ -172,6 +185,7 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
 	swept := make(chan struct{})
 	go func() { defer close(swept); svc.RunSweeper(sweepCtx, cmd.Duration("sweep-interval")) }()
+	stopRelay := startServeRelay(ctx, rl, logger)
 	logger.Info("listening", "url", "http://"+ln.Addr().String(), "database", store.Dialect(),
 		"storage", blobs.Backend(), "bucket", blobs.Bucket())
 
@@ -179,6 +193,7 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	case err := <-served:
 		stopSweeping()
 		<-swept
+		stopRelay()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -188,6 +203,7 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	err = srv.Shutdown(shutdownCtx)
 	stopSweeping()
 	<-swept
+	stopRelay() // after the requests, whose events it may still deliver
 	if errors.Is(err, context.DeadlineExceeded) {
 		// What is still in flight after the timeout is cut off: a part is recorded only once all
 		// its bytes are durable, so nothing half-sent is kept.

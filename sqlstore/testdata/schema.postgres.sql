@@ -77,15 +77,18 @@ table portal_event_outbox column attempt_count integer NOT NULL DEFAULT 0
 table portal_event_outbox column file_id uuid NOT NULL
 table portal_event_outbox column last_error text
 table portal_event_outbox column delivered_at timestamp with time zone
+table portal_event_outbox column retry_base_attempts integer NOT NULL DEFAULT 0
 table portal_event_outbox constraint portal_event_outbox_attempt_count_check CHECK ((attempt_count >= 0))
 table portal_event_outbox constraint portal_event_outbox_delivered_check CHECK (((status <> 'DELIVERED'::text) OR (delivered_at IS NOT NULL)))
 table portal_event_outbox constraint portal_event_outbox_event_id_key UNIQUE (event_id)
 table portal_event_outbox constraint portal_event_outbox_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_files(id)
 table portal_event_outbox constraint portal_event_outbox_pkey PRIMARY KEY (id)
+table portal_event_outbox constraint portal_event_outbox_retry_base_attempts_check CHECK (((retry_base_attempts >= 0) AND (retry_base_attempts <= attempt_count)))
 table portal_event_outbox constraint portal_event_outbox_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SENDING'::text, 'DELIVERED'::text, 'FAILED'::text])))
 table portal_event_outbox constraint portal_event_outbox_type_key_unique UNIQUE (event_type, idempotency_key)
-index portal_event_outbox_due_idx CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['PENDING'::text, 'SENDING'::text]))
+index portal_event_outbox_due_idx CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox USING btree (next_attempt_at, id) WHERE (status = ANY (ARRAY['PENDING'::text, 'SENDING'::text]))
 index portal_event_outbox_event_id_key CREATE UNIQUE INDEX portal_event_outbox_event_id_key ON portal_event_outbox USING btree (event_id)
+index portal_event_outbox_failed_idx CREATE INDEX portal_event_outbox_failed_idx ON portal_event_outbox USING btree (id) WHERE (status = 'FAILED'::text)
 index portal_event_outbox_file_id_idx CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox USING btree (file_id)
 index portal_event_outbox_pkey CREATE UNIQUE INDEX portal_event_outbox_pkey ON portal_event_outbox USING btree (id)
 index portal_event_outbox_status_idx CREATE INDEX portal_event_outbox_status_idx ON portal_event_outbox USING btree (status, id)

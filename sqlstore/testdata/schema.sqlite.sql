@@ -17,8 +17,10 @@ CREATE INDEX ingest_files_stored_at_idx ON ingest_files (stored_at) WHERE stored
 index ingest_files_uploaded_by_id_idx
 CREATE INDEX ingest_files_uploaded_by_id_idx ON ingest_files (uploaded_by_id, id)
 index portal_event_outbox_due_idx
-CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at)
+CREATE INDEX portal_event_outbox_due_idx ON portal_event_outbox (next_attempt_at, id)
     WHERE status IN ('PENDING', 'SENDING')
+index portal_event_outbox_failed_idx
+CREATE INDEX portal_event_outbox_failed_idx ON portal_event_outbox (id) WHERE status = 'FAILED'
 index portal_event_outbox_file_id_idx
 CREATE INDEX portal_event_outbox_file_id_idx ON portal_event_outbox (file_id)
 index portal_event_outbox_status_idx
@@ -95,7 +97,8 @@ CREATE TABLE portal_event_outbox (
     attempt_count   INTEGER NOT NULL DEFAULT 0 CHECK (attempt_count >= 0),
     file_id         TEXT    NOT NULL REFERENCES ingest_files (id),
     last_error      TEXT,
-    delivered_at    TEXT,
+    delivered_at    TEXT, retry_base_attempts INTEGER NOT NULL DEFAULT 0
+    CHECK (retry_base_attempts >= 0 AND retry_base_attempts <= attempt_count),
     CONSTRAINT portal_event_outbox_delivered_check CHECK (status <> 'DELIVERED' OR delivered_at IS NOT NULL),
     CONSTRAINT portal_event_outbox_type_key_unique UNIQUE (event_type, idempotency_key)
 ) STRICT

@@ -1,0 +1,65 @@
+package client
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// The waits themselves are not timed in tests; these check the decisions behind them.
+
+func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
+	c := &Client{retry: Retry{Attempts: 5, Base: time.Millisecond, Max: time.Second, MaxRetryAfter: 10 * time.Second}}
+	busy := &retryAfterError{api: &Error{Status: http.StatusTooManyRequests}, after: 3 * time.Second}
+	if got, ok := c.retryable(request{}, busy, 1); !ok || got != 3*time.Second {
+		t.Errorf("429 with Retry-After 3 s: wait %v, retry %v; want 3s, true", got, ok)
+	}
+	long := &retryAfterError{api: &Error{Status: http.StatusServiceUnavailable}, after: time.Hour}
+	if got, ok := c.retryable(request{idempotent: true}, long, 1); !ok || got != 10*time.Second {
+		t.Errorf("503 with Retry-After 1 h: wait %v, retry %v; want the cap 10s, true", got, ok)
+	}
+	if _, ok := c.retryable(request{}, long, 1); ok {
+		t.Error("a 503 of a request that is not idempotent is retried")
+	}
+	if _, ok := c.retryable(request{}, busy, 5); ok {
+		t.Error("retried after the last attempt")
+	}
+}
+
+func TestBackoffGrowsUpToItsCap(t *testing.T) {
+	c := &Client{retry: Retry{Attempts: 20, Base: 100 * time.Millisecond, Max: time.Second}}
+	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
+		3: 400 * time.Millisecond, 5: time.Second, 40: time.Second} {
+		for range 20 {
+			if got := c.backoff(attempt); got < want/2 || got > want {
+				t.Errorf("backoff(%d) = %v, want within [%v, %v]", attempt, got, want/2, want)
+			}
+		}
+	}
+	if _, ok := c.retryable(request{idempotent: true}, errors.New("connection reset"), 1); !ok {
+		t.Error("a network error of an idempotent request is not retried")
+	}
+	if _, ok := c.retryable(request{}, errors.New("connection reset"), 1); ok {
+		t.Error("a network error of a request that is not idempotent is retried")
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for header, want := range map[string]time.Duration{
+		"7":   7 * time.Second,
+		"0.5": 500 * time.Millisecond,
+		now.Add(time.Minute).Format(http.TimeFormat):  time.Minute,
+		now.Add(-time.Minute).Format(http.TimeFormat): 0,
+	} {
+		if got, ok := parseRetryAfter(header, now); !ok || got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, true", header, got, ok, want)
+		}
+	}
+	for _, header := range []string{"", "soon", "-1"} {
+		if _, ok := parseRetryAfter(header, now); ok {
+			t.Errorf("parseRetryAfter(%q) accepted", header)
+		}
+	}
+}
