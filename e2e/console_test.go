@@ -43,9 +43,11 @@ func TestAdminConsoleInChromium(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			dbURL := testdb.URL(t, dialect)
+			sink := startSink(t)
 			// Small parts, so the larger file goes up in several parts in parallel.
-			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB")
-			failed := failOneEvent(t, p, dbURL)
+			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB", "--events-sink", sink.URL, "--webhook-secret", "e2e-test-secret")
+			store := openStore(t, dbURL)
+			failed := failOneEvent(t, p, store)
 
 			files := map[string][]byte{
 				"survey-2026.csv": []byte("site,depth_m\nA,12.5\nB,7.25\n"),
@@ -69,44 +71,59 @@ func TestAdminConsoleInChromium(t *testing.T) {
 				"INGEST_URL":          p.URL,
 				"INGEST_ADMIN_TOKEN":  p.Token,
 				"INGEST_UPLOADS":      strings.Join(paths, string(os.PathListSeparator)),
-				"INGEST_FAILED_EVENT": failed.String(),
+				"INGEST_FAILED_EVENT": failed.ID.String(),
 				"INGEST_SCREENSHOTS":  shots,
 				"INGEST_CHROMIUM":     chromiumPath,
 			})
 
-			checkBatch(t, p, res.BatchID, files)
-			if res.RetriedEvent != failed {
-				t.Errorf("the script retried event %s, want %s", res.RetriedEvent, failed)
+			stored := checkBatch(t, p, res.BatchID, files)
+			if res.RetriedEvent != failed.ID {
+				t.Errorf("the script retried event %s, want %s", res.RetriedEvent, failed.ID)
 			}
-			checkRetried(t, dbURL, failed)
+			// The retried event and the events of the files the browser uploaded reach the sink.
+			for _, fileID := range append(stored, failed.FileID) {
+				e := waitForEvent(t, p, store, fileID, ingest.OutboxDelivered)
+				if !sink.wasAccepted(e.EventID.String()) {
+					t.Errorf("event %s is DELIVERED, but the sink never accepted it", e.EventID)
+				}
+			}
 			checkScreenshots(t, shots, res.Screenshots)
 		})
 	}
 }
 
-// failOneEvent stores a file through the API and makes its file.stored event FAILED the way a
-// relay does when its sink refuses an event for good (claim, then mark failed), and returns the
-// event's id: the event the operator retries in the browser.
-func failOneEvent(t *testing.T, p *portal, dbURL string) uuid.UUID {
+// failOneEvent stores a file through the API whose file.stored event the sink refuses, waits
+// until the relay inside serve has marked the event FAILED, and returns it: the event the operator
+// retries in the browser.
+func failOneEvent(t *testing.T, p *portal, store *sqlstore.Store) *ingest.OutboxEvent {
 	t.Helper()
 	var f struct {
 		ID uuid.UUID `json:"id"`
 	}
-	p.call("POST", "/api/v1/files?filename=refused-by-the-sink.json", strings.NewReader(`{"reading": 1}`), 201, &f)
-	store := openStore(t, dbURL)
-	ctx := context.Background()
-	claimed, err := store.ClaimEvents(ctx, 10, time.Minute)
-	if err != nil {
-		t.Fatal(err)
+	p.call("POST", "/api/v1/files?filename="+refusedFile, strings.NewReader(`{"reading": 1}`), 201, &f)
+	return waitForEvent(t, p, store, f.ID, ingest.OutboxFailed)
+}
+
+// eventWait bounds the wait for the relay to deliver or fail an event (it polls every second).
+const eventWait = 30 * time.Second
+
+// waitForEvent waits until the file.stored event of the file has the status, and returns it.
+func waitForEvent(t *testing.T, p *portal, store *sqlstore.Store, fileID uuid.UUID, want ingest.OutboxStatus) *ingest.OutboxEvent {
+	t.Helper()
+	deadline := time.Now().Add(eventWait)
+	for {
+		l, err := store.FindEvents(context.Background(), ingest.ListQuery{FileID: &fileID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) == 1 && l.Items[0].Status == want {
+			return l.Items[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event of file %s is not %s within %v: %+v\n--- server ---\n%s", fileID, want, eventWait, l.Items, p.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if len(claimed) != 1 || claimed[0].FileID != f.ID {
-		t.Fatalf("claimed %d events, want the one of file %s", len(claimed), f.ID)
-	}
-	e := claimed[0]
-	if err := store.MarkFailed(ctx, e.ID, e.AttemptCount, "webhook answered 400 Bad Request: a permanent failure"); err != nil {
-		t.Fatal(err)
-	}
-	return e.ID
 }
 
 // openStore opens the portal's database beside the running server.
@@ -144,8 +161,8 @@ func runScript(t *testing.T, p *portal, env map[string]string) scriptResult {
 }
 
 // checkBatch checks through the API that the browser stored the files, whole, in one batch that
-// it sealed.
-func checkBatch(t *testing.T, p *portal, batchID uuid.UUID, want map[string][]byte) {
+// it sealed, and returns their ids.
+func checkBatch(t *testing.T, p *portal, batchID uuid.UUID, want map[string][]byte) []uuid.UUID {
 	t.Helper()
 	var b struct {
 		Status      string `json:"status"`
@@ -158,16 +175,19 @@ func checkBatch(t *testing.T, p *portal, batchID uuid.UUID, want map[string][]by
 	}
 	var list struct {
 		Items []struct {
-			Status           string `json:"status"`
-			OriginalFilename string `json:"original_filename"`
-			SHA256           string `json:"sha256"`
-			SizeBytes        int    `json:"size_bytes"`
+			ID               uuid.UUID `json:"id"`
+			Status           string    `json:"status"`
+			OriginalFilename string    `json:"original_filename"`
+			SHA256           string    `json:"sha256"`
+			SizeBytes        int       `json:"size_bytes"`
 		} `json:"items"`
 	}
 	p.call("GET", "/api/v1/files?batch_id="+batchID.String(), nil, 200, &list)
 	var names []string
+	var ids []uuid.UUID
 	for _, f := range list.Items {
 		names = append(names, f.OriginalFilename)
+		ids = append(ids, f.ID)
 		data, ok := want[f.OriginalFilename]
 		sum := sha256.Sum256(data)
 		if !ok || f.Status != "STORED" || f.SHA256 != hex.EncodeToString(sum[:]) || f.SizeBytes != len(data) {
@@ -177,18 +197,7 @@ func checkBatch(t *testing.T, p *portal, batchID uuid.UUID, want map[string][]by
 	if len(names) != len(want) {
 		t.Errorf("batch %s holds %v, want the %d files uploaded", batchID, names, len(want))
 	}
-}
-
-// checkRetried checks that the operator's retry moved the failed event back to PENDING.
-func checkRetried(t *testing.T, dbURL string, id uuid.UUID) {
-	t.Helper()
-	e, err := openStore(t, dbURL).OutboxEvent(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Status == ingest.OutboxFailed {
-		t.Errorf("event %s is still %s after the retry", id, e.Status)
-	}
+	return ids
 }
 
 // checkScreenshots checks that every screenshot the script reports is a PNG small enough for

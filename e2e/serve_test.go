@@ -59,9 +59,7 @@ func startPortal(t *testing.T, bin, dbURL string, args ...string) *portal {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	// No relay inside serve (where serve has one): the test decides which event fails, and a
-	// relay delivering events at the same time would race it.
-	cmd.Env = append(cmd.Env, "INGEST_DATABASE_URL="+dbURL, "INGEST_RELAY=false")
+	cmd.Env = append(cmd.Env, "INGEST_DATABASE_URL="+dbURL)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
