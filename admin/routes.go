@@ -14,6 +14,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /admin/signin", h.signIn)
 	h.mux.Handle("POST /admin/signout", h.page(h.signOut))
 	h.mux.Handle("GET /admin/{$}", h.page(h.dashboard))
+	h.mux.Handle("GET /admin/upload", h.page(h.upload))
 	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	h.mux.Handle("/admin/", h.page(func(w http.ResponseWriter, r *http.Request, a *actor) error {
 		return ingest.Errorf(ingest.ENotFound, "the console has no page %s", r.URL.Path)

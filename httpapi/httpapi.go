@@ -33,6 +33,13 @@ type Config struct {
 	// RateLimit is the sustained requests per second allowed to each user, with bursts of twice
 	// that; 0 means no limit.
 	RateLimit float64
+	// SessionAuth, when set, authenticates a request that has no Authorization header by other
+	// means: the admin console's session cookie, which must come with the session's CSRF token in
+	// a header because a browser sends cookies on requests other sites make it send. It returns
+	// the user, EUnauthenticated when the request carries no valid session, and EForbidden when the
+	// session is valid but the CSRF header is missing or wrong. A request with an Authorization
+	// header is always authenticated by its bearer token alone.
+	SessionAuth func(r *http.Request) (*ingest.User, error)
 }
 
 // Server is the portal's HTTP handler.
@@ -137,9 +144,17 @@ func (s *Server) endpoint(rt route) http.Handler {
 	})
 }
 
-// authenticate returns the user of the request's bearer token.
+// authenticate returns the user of the request's bearer token or, without an Authorization
+// header, of its session (Config.SessionAuth).
 func (s *Server) authenticate(r *http.Request) (*ingest.User, error) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	header := r.Header.Get("Authorization")
+	if header == "" && s.cfg.SessionAuth != nil {
+		// Without a session either, the client is told about tokens, the API's usual way in.
+		if u, err := s.cfg.SessionAuth(r); ingest.ErrorCode(err) != ingest.EUnauthenticated {
+			return u, err
+		}
+	}
+	scheme, token, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, ingest.Errorf(ingest.EUnauthenticated, "send an API token: Authorization: Bearer <token>")
 	}

@@ -143,18 +143,6 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 		}
 		defer sink.Close()
 	}
-	api := httpapi.New(httpapi.Config{
-		Service:         svc,
-		Users:           store,
-		Logger:          logger,
-		Metrics:         metrics,
-		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
-		RateLimit:       cmd.Float64("rate-limit"),
-		Checks: []httpapi.Check{
-			{Name: "database", Probe: store.Ping},
-			{Name: "storage", Probe: blobs.Ping},
-		},
-	})
 	console, err := admin.New(admin.Config{
 		Service:       svc,
 		Store:         store,
@@ -165,6 +153,20 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	api := httpapi.New(httpapi.Config{
+		Service:         svc,
+		Users:           store,
+		Logger:          logger,
+		Metrics:         metrics,
+		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
+		RateLimit:       cmd.Float64("rate-limit"),
+		// The console's upload page calls the API with its session cookie and CSRF token.
+		SessionAuth: console.AuthenticateAPI,
+		Checks: []httpapi.Check{
+			{Name: "database", Probe: store.Ping},
+			{Name: "storage", Probe: blobs.Ping},
+		},
+	})
 	routes := http.NewServeMux()
 	routes.Handle("/admin/", console)
 	routes.Handle("/admin", console)

@@ -1,0 +1,188 @@
+package admin_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/admin"
+	"github.com/ingest-portal/ingest/blob/local"
+	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/upload"
+)
+
+// apiPortal is the console and the API wired as "ingest serve" wires them: the API accepts a
+// console session (with its CSRF token) besides bearer tokens.
+type apiPortal struct {
+	t     *testing.T
+	url   string
+	store *sqlstore.Store
+}
+
+func newAPIPortal(t *testing.T, dialect string) *apiPortal {
+	t.Helper()
+	store := testdb.Store(t, dialect)
+	svc, console := newConsole(t, store)
+	api := httpapi.New(httpapi.Config{Service: svc, Users: store, SessionAuth: console.AuthenticateAPI})
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", console)
+	mux.Handle("/", api)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &apiPortal{t: t, url: srv.URL, store: store}
+}
+
+// newConsole returns the upload service over store with a local blob store, and a console on
+// both.
+func newConsole(tb testing.TB, store *sqlstore.Store) (*upload.Service, *admin.Handler) {
+	tb.Helper()
+	blobs, err := local.New(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := upload.New(store, blobs, upload.DefaultConfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	console, err := admin.New(admin.Config{Service: svc, Store: store})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, console
+}
+
+// signedIn creates a user with an API token and a console session, and returns the token, the
+// session's cookie secret and its CSRF token.
+func (p *apiPortal) signedIn(name string, isAdmin bool) (token, cookie, csrf string) {
+	p.t.Helper()
+	ctx := context.Background()
+	u := &ingest.User{Username: name, IsAdmin: isAdmin}
+	if err := p.store.CreateUser(ctx, u); err != nil {
+		p.t.Fatal(err)
+	}
+	tok, token := ingest.NewAPIToken(u.ID, "test")
+	if err := p.store.CreateAPIToken(ctx, tok); err != nil {
+		p.t.Fatal(err)
+	}
+	s, cookie := ingest.NewConsoleSession(u.ID, time.Now().Add(time.Hour))
+	if err := p.store.CreateConsoleSession(ctx, s); err != nil {
+		p.t.Fatal(err)
+	}
+	return token, cookie, s.CSRFToken
+}
+
+// do sends a request with headers as name, value pairs and returns the status and body.
+func (p *apiPortal) do(method, path, body string, headers ...string) (int, http.Header, string) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.url+path, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+const apiSessionCookie = "ingest_admin_session"
+
+func TestAPIAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			p := newAPIPortal(t, dialect)
+			token, cookie, csrf := p.signedIn("root", true)
+			withCookie := "Cookie"
+			session := apiSessionCookie + "=" + cookie
+			cases := []struct {
+				name     string
+				headers  []string
+				status   int
+				wantCode string
+			}{
+				{"session and CSRF header", []string{withCookie, session, admin.CSRFHeader, csrf}, 201, ""},
+				{"session without CSRF header", []string{withCookie, session}, 403, `"FORBIDDEN"`},
+				{"session with a wrong CSRF header", []string{withCookie, session, admin.CSRFHeader, csrf + "x"}, 403, `"FORBIDDEN"`},
+				{"CSRF header without session", []string{admin.CSRFHeader, csrf}, 401, `"UNAUTHENTICATED"`},
+				{"unknown session", []string{withCookie, apiSessionCookie + "=forged", admin.CSRFHeader, csrf}, 401, `"UNAUTHENTICATED"`},
+				{"bearer token", []string{"Authorization", "Bearer " + token}, 201, ""},
+				{"bearer token beside a session without CSRF", []string{"Authorization", "Bearer " + token, withCookie, session}, 201, ""},
+			}
+			for _, c := range cases {
+				status, _, body := p.do("POST", "/api/v1/batches", `{"name": "from the browser"}`, c.headers...)
+				if status != c.status || !strings.Contains(body, c.wantCode) {
+					t.Errorf("%s: %d %s, want %d %s", c.name, status, body, c.status, c.wantCode)
+				}
+			}
+		})
+	}
+}
+
+func TestAPIRefusesTheConsoleSessionOfANonAdmin(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			p := newAPIPortal(t, dialect)
+			_, cookie, csrf := p.signedIn("uploader", false)
+			status, _, body := p.do("POST", "/api/v1/batches", `{}`, "Cookie", apiSessionCookie+"="+cookie, admin.CSRFHeader, csrf)
+			if status != 403 || !strings.Contains(body, `"FORBIDDEN"`) {
+				t.Errorf("a non-admin's console session: %d %s, want 403 FORBIDDEN", status, body)
+			}
+		})
+	}
+}
+
+func TestUploadPage(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			p := newAPIPortal(t, dialect)
+			_, cookie, csrf := p.signedIn("root", true)
+			session := apiSessionCookie + "=" + cookie
+
+			status, header, body := p.do("GET", "/admin/upload", "", "Cookie", session)
+			if status != 200 || !strings.HasPrefix(header.Get("Content-Type"), "text/html") {
+				t.Fatalf("GET /admin/upload: %d %s", status, header.Get("Content-Type"))
+			}
+			for _, want := range []string{
+				`id="dropzone"`, `data-csrf="` + csrf + `"`, `data-api="/api/v1"`, `id="file-input"`,
+				`<script src="/admin/static/upload.js"></script>`,
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the upload page lacks %s", want)
+				}
+			}
+
+			status, header, _ = p.do("GET", "/admin/upload", "", "Cookie", session, "HX-Request", "true")
+			if status != 200 || header.Get("HX-Redirect") != "/admin/upload" {
+				t.Errorf("a boosted GET /admin/upload: %d, HX-Redirect %q; want the page loaded whole", status, header.Get("HX-Redirect"))
+			}
+
+			status, header, _ = p.do("GET", "/admin/upload", "")
+			if status != http.StatusSeeOther || !strings.HasPrefix(header.Get("Location"), "/admin/signin") {
+				t.Errorf("GET /admin/upload signed out: %d to %q, want the sign-in page", status, header.Get("Location"))
+			}
+
+			for path, ct := range map[string]string{"/admin/static/upload.js": "text/javascript", "/admin/static/upload.css": "text/css"} {
+				status, header, _ = p.do("GET", path, "")
+				if status != 200 || !strings.HasPrefix(header.Get("Content-Type"), ct) {
+					t.Errorf("GET %s: %d %s, want %s", path, status, header.Get("Content-Type"), ct)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package e2e_test
+
+// What the browser test needs outside Go — Chromium, Node.js and playwright-core — is installed
+// here when it is missing, so that the README's "go test ./..." passes on a fresh machine instead
+// of skipping: Chromium and Node.js from Debian's packages, playwright-core with "npm ci" from the
+// committed package-lock.json. .ci/run installs them up front.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// chromiumPath is Debian's Chromium; playwright's own browser downloads are not used.
+const chromiumPath = "/usr/bin/chromium"
+
+// installWait bounds each install step.
+const installWait = 10 * time.Minute
+
+var aptUpdate sync.Once
+
+// aptInstall installs Debian packages, refreshing the package lists once first.
+func aptInstall(t *testing.T, packages ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), installWait)
+	defer cancel()
+	aptUpdate.Do(func() { run(t, ctx, "", "apt-get", "update", "-qq") })
+	run(t, ctx, "", "apt-get", append([]string{"install", "-y", "-qq"}, packages...)...)
+}
+
+// ensureTools installs what is missing of Chromium, Node.js with npm, and e2e/node_modules.
+func ensureTools(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if _, err := os.Stat(chromiumPath); err != nil {
+		missing = append(missing, "chromium")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, "nodejs", "npm")
+			break
+		}
+	}
+	if len(missing) > 0 {
+		t.Logf("installing %v", missing)
+		aptInstall(t, missing...)
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
+		t.Log("installing playwright-core (npm ci)")
+		ctx, cancel := context.WithTimeout(context.Background(), installWait)
+		defer cancel()
+		run(t, ctx, ".", "npm", "ci", "--no-audit", "--no-fund")
+	}
+}
+
+// run runs a command in dir and fails the test with its output if it fails.
+func run(t *testing.T, ctx context.Context, dir, name string, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
