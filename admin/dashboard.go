@@ -71,7 +71,7 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, a *actor) er
 		fileValues[i], byteValues[i] = float64(hr.Files), float64(hr.Bytes)
 	}
 	v.StoredFiles, v.StoredBytes = strconv.FormatInt(files, 10), formatBytes(size)
-	v.Files = barChart("Files stored per hour", d.Hours, fileValues, func(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) + " files" })
+	v.Files = barChart("Files stored per hour", d.Hours, fileValues, fileCount)
 	v.Bytes = barChart("Bytes ingested per hour", d.Hours, byteValues, func(x float64) string { return formatBytes(int64(x)) })
 	for _, st := range []ingest.OutboxStatus{ingest.OutboxPending, ingest.OutboxSending, ingest.OutboxFailed} {
 		v.Backlog = append(v.Backlog, backlogCount{Status: string(st), Count: d.Backlog[st], Href: "/admin/events?status=" + string(st)})
@@ -132,4 +132,12 @@ func age(d time.Duration) string {
 		return fmt.Sprintf("%.1f h", d.Hours())
 	}
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// fileCount renders a number of files, in the singular for one.
+func fileCount(x float64) string {
+	if x == 1 {
+		return "1 file"
+	}
+	return strconv.FormatFloat(x, 'f', 0, 64) + " files"
 }
