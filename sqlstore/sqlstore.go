@@ -75,9 +75,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		}
 		// WAL with synchronous=FULL: a committed transaction survives a power cut (DESIGN.md §6).
 		// Write transactions begin IMMEDIATE, so they queue on busy_timeout instead of failing
-		// with SQLITE_BUSY when they upgrade from reading to writing.
+		// with SQLITE_BUSY when they upgrade from reading to writing. Temporary storage is in
+		// memory: the statement and savepoint journals that undo one statement or one write of a
+		// group (never needed after a crash) otherwise cost a write to a temporary file for every
+		// page a write changes.
 		driver, dsn = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
-			"&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+			"&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=temp_store(memory)&_txlock=immediate"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
