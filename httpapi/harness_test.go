@@ -41,6 +41,7 @@ type portalOptions struct {
 	rateLimit   float64
 	idleTimeout time.Duration
 	config      func(*upload.Config)
+	authCache   time.Duration
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -73,7 +74,8 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{
 		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
-		Checks: []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
+		AuthCacheTTL: opts.authCache,
+		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
 	}))
 	t.Cleanup(srv.Close)
 	p := &portal{t: t, URL: srv.URL, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}

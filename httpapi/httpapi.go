@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ingest-portal/ingest"
@@ -33,6 +32,10 @@ type Config struct {
 	// RateLimit is the sustained requests per second allowed to each user, with bursts of twice
 	// that; 0 means no limit.
 	RateLimit float64
+	// AuthCacheTTL is how long a token that authenticated is trusted again without asking Users;
+	// 0 means every request asks. A token revoked, or a user disabled, meanwhile still works until
+	// then.
+	AuthCacheTTL time.Duration
 }
 
 // Server is the portal's HTTP handler.
@@ -41,6 +44,7 @@ type Server struct {
 	mux     *http.ServeMux
 	logger  *slog.Logger
 	limiter *rateLimiter
+	tokens  *tokenCache
 }
 
 // route is one endpoint. The table is also what the OpenAPI test checks the document against.
@@ -86,7 +90,8 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), logger: cfg.Logger, limiter: newRateLimiter(cfg.RateLimit)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), logger: cfg.Logger, limiter: newRateLimiter(cfg.RateLimit),
+		tokens: newTokenCache(cfg.AuthCacheTTL)}
 	for _, rt := range routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.endpoint(rt))
 	}
@@ -135,15 +140,6 @@ func (s *Server) endpoint(rt route) http.Handler {
 		}
 		s.logger.Info("request", attrs...)
 	})
-}
-
-// authenticate returns the user of the request's bearer token.
-func (s *Server) authenticate(r *http.Request) (*ingest.User, error) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, ingest.Errorf(ingest.EUnauthenticated, "send an API token: Authorization: Bearer <token>")
-	}
-	return s.cfg.Users.Authenticate(r.Context(), ingest.HashToken(strings.TrimSpace(token)))
 }
 
 // responseRecorder remembers the status and size of an answer, for metrics and the log.

@@ -53,6 +53,12 @@ func serveCommand() *cli.Command {
 				Sources: cli.EnvVars("INGEST_RATE_LIMIT"),
 			},
 			&cli.DurationFlag{
+				Name:    "auth-cache-ttl",
+				Usage:   "trust a token that authenticated for this long without asking the database (0: ask every time); a revoked token works until then",
+				Value:   time.Second,
+				Sources: cli.EnvVars("INGEST_AUTH_CACHE_TTL"),
+			},
+			&cli.DurationFlag{
 				Name:    "sweep-interval",
 				Usage:   "how often expired upload sessions are failed and their data removed",
 				Value:   time.Minute,
@@ -125,6 +131,7 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 		Metrics:         metrics,
 		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
 		RateLimit:       cmd.Float64("rate-limit"),
+		AuthCacheTTL:    cmd.Duration("auth-cache-ttl"),
 		Checks: []httpapi.Check{
 			{Name: "database", Probe: store.Ping},
 			{Name: "storage", Probe: blobs.Ping},
