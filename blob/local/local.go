@@ -61,6 +61,8 @@ type Store struct {
 	// to the root), so that each object after the first of a day costs one directory sync, not a
 	// sync of the whole chain. A restart forgets it and syncs each chain once again.
 	durable sync.Map
+	// dirs shares the fsyncs of an object directory between objects placed in it at once.
+	dirs dirSyncer
 }
 
 // New returns a store in the directory root, creating it if it is missing.
@@ -294,7 +296,7 @@ func (s *Store) moveData(u ingest.BlobUpload) error {
 	} else if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(obj))
+	return s.dirs.sync(filepath.Dir(obj))
 }
 
 // objectDir makes the directory of the object at path durable, once per directory and process.
@@ -353,7 +355,7 @@ func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int
 		return fmt.Errorf("put object: %w", err)
 	}
 	placed = true
-	return syncDir(filepath.Dir(obj))
+	return s.dirs.sync(filepath.Dir(obj))
 }
 
 // confirmObject checks that the object of u exists with u's size, and syncs it and the directories
