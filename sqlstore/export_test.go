@@ -5,12 +5,7 @@ import "context"
 // HoldWriters takes the turn to write on SQLite, so that a test can queue writes behind it and
 // have them committed as one group when it calls the returned release. On PostgreSQL, which does
 // not group writes, it holds nothing.
-func HoldWriters(s *Store) (release func()) {
-	if s.group == nil {
-		return func() {}
-	}
-	return s.group.lock()
-}
+func HoldWriters(s *Store) (release func()) { return s.lockWriters() }
 
 // QueuedWrites returns how many writes wait for a group transaction (0 on PostgreSQL).
 func QueuedWrites(s *Store) int {

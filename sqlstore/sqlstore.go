@@ -175,6 +175,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	return nil
 }
 
+// lockWriters takes this process's turn to write to SQLite outside any group, and returns its
+// release; on PostgreSQL it holds nothing. Writes made under it must not go through inTx or exec,
+// which would wait for the turn it holds.
+func (s *Store) lockWriters() func() {
+	if s.group == nil {
+		return func() {}
+	}
+	return s.group.lock()
+}
+
 // exec runs one statement that writes, outside any transaction of the caller's.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s.group == nil {
