@@ -18,7 +18,7 @@ var errGroupPanicked = errors.New("another write of the same group commit panick
 // groupCommit runs this process's SQLite write transactions, several at a time: the writes that
 // queue while a transaction commits share the next one, each in a savepoint of its own, and so
 // share its WAL writes and its one fsync. SQLite has a single writer and each commit costs an
-// fsync; with 16 small uploads in flight this halves the database's work per file.
+// fsync; with 16 small uploads in flight a group holds about 3 writes (docs/performance.md).
 //
 // Nothing is acknowledged before the shared commit succeeds: a write's caller gets its result only
 // then, and a failed commit fails every write of the group. A write that fails on its own is
