@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkSingleRequestUpload measures POST /api/v1/files of 4 KiB bodies, 16 at once, over real
@@ -12,7 +13,7 @@ import (
 // that it can be profiled (go test -run X -bench SingleRequest -cpuprofile cpu.out ./httpapi).
 func BenchmarkSingleRequestUpload(b *testing.B) {
 	t := &testing.T{}
-	p := newPortal(t, "sqlite", portalOptions{})
+	p := newPortal(t, "sqlite", portalOptions{authCache: time.Second}) // as ingest serve runs
 	token := p.NewUser("bench", false)
 	body := bytes.Repeat([]byte("x"), 4<<10)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}

@@ -42,6 +42,7 @@ type portalOptions struct {
 	idleTimeout time.Duration
 	config      func(*upload.Config)
 	sessionAuth func(*http.Request) (*ingest.User, error)
+	authCache   time.Duration
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -74,8 +75,9 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{
 		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
-		SessionAuth: opts.sessionAuth,
-		Checks:      []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
+		SessionAuth:  opts.sessionAuth,
+		AuthCacheTTL: opts.authCache,
+		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
 	}))
 	t.Cleanup(srv.Close)
 	p := &portal{t: t, URL: srv.URL, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ingest-portal/ingest"
@@ -40,6 +39,10 @@ type Config struct {
 	// session is valid but the CSRF header is missing or wrong. A request with an Authorization
 	// header is always authenticated by its bearer token alone.
 	SessionAuth func(r *http.Request) (*ingest.User, error)
+	// AuthCacheTTL is how long a token that authenticated is trusted again without asking Users;
+	// 0 means every request asks. A token revoked, or a user disabled, meanwhile still works until
+	// then.
+	AuthCacheTTL time.Duration
 }
 
 // Server is the portal's HTTP handler.
@@ -48,6 +51,7 @@ type Server struct {
 	mux     *http.ServeMux
 	logger  *slog.Logger
 	limiter *rateLimiter
+	tokens  *tokenCache
 }
 
 // route is one endpoint. The table is also what the OpenAPI test checks the document against.
@@ -93,7 +97,8 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), logger: cfg.Logger, limiter: newRateLimiter(cfg.RateLimit)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), logger: cfg.Logger, limiter: newRateLimiter(cfg.RateLimit),
+		tokens: newTokenCache(cfg.AuthCacheTTL)}
 	for _, rt := range routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.endpoint(rt))
 	}
@@ -142,23 +147,6 @@ func (s *Server) endpoint(rt route) http.Handler {
 		}
 		s.logger.Info("request", attrs...)
 	})
-}
-
-// authenticate returns the user of the request's bearer token or, without an Authorization
-// header, of its session (Config.SessionAuth).
-func (s *Server) authenticate(r *http.Request) (*ingest.User, error) {
-	header := r.Header.Get("Authorization")
-	if header == "" && s.cfg.SessionAuth != nil {
-		// Without a session either, the client is told about tokens, the API's usual way in.
-		if u, err := s.cfg.SessionAuth(r); ingest.ErrorCode(err) != ingest.EUnauthenticated {
-			return u, err
-		}
-	}
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, ingest.Errorf(ingest.EUnauthenticated, "send an API token: Authorization: Bearer <token>")
-	}
-	return s.cfg.Users.Authenticate(r.Context(), ingest.HashToken(strings.TrimSpace(token)))
 }
 
 // responseRecorder remembers the status and size of an answer, for metrics and the log.

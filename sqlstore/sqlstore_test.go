@@ -54,7 +54,7 @@ func TestURLErrorsDoNotRepeatPasswords(t *testing.T) {
 
 func TestSQLiteIsDurable(t *testing.T) {
 	s := mustOpen(t, testdb.SQLiteURL(t))
-	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "temp_store": "2"} {
 		var got string
 		if err := s.DB().QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
 			t.Fatal(err)

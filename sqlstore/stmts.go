@@ -10,6 +10,11 @@ import (
 // modernc's SQLite otherwise parses each statement on each call, which cost a sixth of the CPU
 // of a small upload. Every SQL text of the store is a constant of its code (lists bind their
 // limit), so the cache holds a bounded number of statements.
+//
+// Only SQLite uses it. On PostgreSQL pgx prepares and caches each statement per connection by
+// itself, and this cache would be harmful there: preparing on the pool from inside a transaction
+// needs a second connection, and once every pooled connection is held by such a transaction,
+// none can get one (a deadlock). A nil *stmtCache runs every statement as it is.
 type stmtCache struct {
 	db    *sql.DB
 	stmts sync.Map // SQL text → *sql.Stmt
@@ -31,16 +36,25 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
 	c.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
 	})
 }
 
-// cachedDB runs statements outside a transaction through the cache.
-type cachedDB struct{ c *stmtCache }
+// cachedDB runs statements outside a transaction through the cache, if there is one.
+type cachedDB struct {
+	db *sql.DB
+	c  *stmtCache
+}
 
 func (d cachedDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d.c == nil {
+		return d.db.ExecContext(ctx, query, args...)
+	}
 	st, err := d.c.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -49,6 +63,9 @@ func (d cachedDB) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 func (d cachedDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if d.c == nil {
+		return d.db.QueryContext(ctx, query, args...)
+	}
 	st, err := d.c.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -57,22 +74,36 @@ func (d cachedDB) QueryContext(ctx context.Context, query string, args ...any) (
 }
 
 func (d cachedDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if d.c == nil {
+		return d.db.QueryRowContext(ctx, query, args...)
+	}
 	st, err := d.c.get(ctx, query)
 	if err != nil {
 		// A *sql.Row cannot be made with an error; run the query unprepared, which reports it.
-		return d.c.db.QueryRowContext(ctx, query, args...)
+		return d.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
 
-// txn is a write transaction whose statements come from the cache; the database prepares each
-// once per connection and reuses it.
+// txn is a write transaction whose statements come from the cache, if there is one; the database
+// prepares each once per connection and reuses it.
 type txn struct {
 	tx *sql.Tx
 	c  *stmtCache
 	// enqueued: the transaction made outbox events due, so this process's relays are woken once
 	// it commits (SQLite has no NOTIFY).
 	enqueued bool
+	// ctx, when set, replaces the context of every statement: that of a transaction shared by a
+	// group of writes, which no single caller may cancel (see commitGroup).
+	ctx context.Context
+}
+
+// context returns the context a statement runs under.
+func (t *txn) context(ctx context.Context) context.Context {
+	if t.ctx != nil {
+		return t.ctx
+	}
+	return ctx
 }
 
 func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -84,6 +115,10 @@ func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.context(ctx)
+	if t.c == nil {
+		return t.tx.ExecContext(ctx, query, args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -92,6 +127,10 @@ func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.context(ctx)
+	if t.c == nil {
+		return t.tx.QueryContext(ctx, query, args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -100,6 +139,10 @@ func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.context(ctx)
+	if t.c == nil {
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return t.tx.QueryRowContext(ctx, query, args...)

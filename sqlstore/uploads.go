@@ -126,6 +126,12 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 	sess.CreatedAt, sess.UpdatedAt, sess.Status, sess.FileID, sess.UploadedByID = now, now, ingest.SessionComplete, f.ID, f.UploadedByID
 	sess.ReceivedPartsCount, sess.HashedParts, sess.HashState, sess.CompletedAt = sess.TotalParts, sess.TotalParts, nil, &now
 	sess.ExpiresAt = now
+	// The event is encoded before the transaction: SQLite runs one at a time (see groupCommit),
+	// so the less each holds, the more files it stores per second.
+	e, err := ingest.NewFileStoredEvent(f, now)
+	if err != nil {
+		return err
+	}
 
 	return s.inTx(ctx, func(tx *txn) error {
 		if f.BatchID != nil {
@@ -171,10 +177,6 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 			if err != nil {
 				return s.translate(err)
 			}
-		}
-		e, err := ingest.NewFileStoredEvent(f, now)
-		if err != nil {
-			return err
 		}
 		return s.insertEvent(ctx, tx, e)
 	})

@@ -492,6 +492,28 @@ func TestNew(t *testing.T) {
 	})
 }
 
+// TestPutObjectLeavesOnlyTheObject: a put object is the only file in its directory, and a
+// refused one leaves no temporary file there or among the uploads.
+func TestPutObjectLeavesOnlyTheObject(t *testing.T) {
+	s, root := mustNew(t)
+	ctx := context.Background()
+	if err := s.PutObject(ctx, "2026/12/04/kept", bytes.NewReader([]byte("abc")), 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutObject(ctx, "2026/12/04/short", bytes.NewReader([]byte("ab")), 3); err == nil {
+		t.Fatal("PutObject of 2 bytes declared as 3 succeeded")
+	}
+	for dir, want := range map[string]int{"2026/12/04": 1, ".uploads": 0} {
+		entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != want {
+			t.Errorf("%s holds %d entries, want %d", dir, len(entries), want)
+		}
+	}
+}
+
 func TestPingLeavesNothing(t *testing.T) {
 	s, root := mustNew(t)
 	if err := s.Ping(context.Background()); err != nil {

@@ -22,8 +22,9 @@ import (
 // referenceCommand is the hidden subcommand that runs the reference server.
 const referenceCommand = "reference"
 
-// referenceBuffer is what the reference reads from a body before each write: the same 1 MiB the
-// portal's local blob store uses.
+// referenceBuffer is what the reference reads from a body before each write: 1 MiB, what the
+// portal's local blob store used when the targets were set (it now uses 256 KiB, to hold less
+// memory with many parts in flight; for one stream the difference does not show).
 const referenceBuffer = 1 << 20
 
 // referenceServer is the least an ingest server must do to store a file durably with a verified

@@ -55,6 +55,12 @@ func serveCommand() *cli.Command {
 				Sources: cli.EnvVars("INGEST_RATE_LIMIT"),
 			},
 			&cli.DurationFlag{
+				Name:    "auth-cache-ttl",
+				Usage:   "trust a token that authenticated for this long without asking the database (0: ask every time); a revoked token works until then",
+				Value:   time.Second,
+				Sources: cli.EnvVars("INGEST_AUTH_CACHE_TTL"),
+			},
+			&cli.DurationFlag{
 				Name:    "sweep-interval",
 				Usage:   "how often expired upload sessions are failed and their data removed",
 				Value:   time.Minute,
@@ -161,7 +167,8 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
 		RateLimit:       cmd.Float64("rate-limit"),
 		// The console's upload page calls the API with its session cookie and CSRF token.
-		SessionAuth: console.AuthenticateAPI,
+		SessionAuth:  console.AuthenticateAPI,
+		AuthCacheTTL: cmd.Duration("auth-cache-ttl"),
 		Checks: []httpapi.Check{
 			{Name: "database", Probe: store.Ping},
 			{Name: "storage", Probe: blobs.Ping},

@@ -1,0 +1,26 @@
+package sqlstore
+
+import "context"
+
+// HoldWriters takes the turn to write on SQLite, so that a test can queue writes behind it and
+// have them committed as one group when it calls the returned release. On PostgreSQL, which does
+// not group writes, it holds nothing.
+func HoldWriters(s *Store) (release func()) { return s.lockWriters() }
+
+// QueuedWrites returns how many writes wait for a group transaction (0 on PostgreSQL).
+func QueuedWrites(s *Store) int {
+	if s.group == nil {
+		return 0
+	}
+	return s.group.queued()
+}
+
+// RunWrite runs fn as one write transaction of the store; exec runs a statement in it.
+func RunWrite(ctx context.Context, s *Store, fn func(exec func(query string, args ...any) error) error) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		return fn(func(query string, args ...any) error {
+			_, err := tx.ExecContext(ctx, query, args...)
+			return err
+		})
+	})
+}

@@ -1,0 +1,249 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/sqlstore"
+)
+
+// groupFixture is a store with a user and an OPEN batch, for tests of concurrent writes.
+type groupFixture struct {
+	t       *testing.T
+	ctx     context.Context
+	dialect string
+	store   *sqlstore.Store
+	user    *ingest.User
+	batch   *ingest.Batch
+}
+
+func newGroupFixture(t *testing.T, dialect string) *groupFixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	f := &groupFixture{t: t, ctx: ctx, dialect: dialect, store: testdb.Store(t, dialect)}
+	f.user = &ingest.User{Username: "writer"}
+	if err := f.store.CreateUser(ctx, f.user); err != nil {
+		t.Fatal(err)
+	}
+	f.batch = &ingest.Batch{CreatedByID: f.user.ID, Name: "grouped"}
+	if err := f.store.CreateBatch(ctx, f.batch); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// newUpload returns an upload of 10 bytes in the fixture's batch, with the idempotency key.
+func (f *groupFixture) newUpload(key string) (*ingest.File, *ingest.UploadSession) {
+	file := &ingest.File{ID: ingest.NewID(), SizeBytes: 10, OriginalFilename: "a.bin", ContentType: "application/octet-stream",
+		UploadedByID: f.user.ID, BatchID: &f.batch.ID}
+	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: 10, TotalParts: 1,
+		IdempotencyKey: key, UploadedByID: f.user.ID, ExpiresAt: time.Now().Add(time.Hour)}
+	return file, sess
+}
+
+// totalFiles returns the batch's total_files as committed.
+func (f *groupFixture) totalFiles() int {
+	f.t.Helper()
+	b, err := f.store.Batch(f.ctx, f.batch.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b.TotalFiles
+}
+
+// awaitQueued waits until n writes are queued behind a held turn; on PostgreSQL, where writes
+// are not grouped, there is nothing to wait for.
+func (f *groupFixture) awaitQueued(n int) {
+	f.t.Helper()
+	if f.dialect != "sqlite" {
+		return
+	}
+	for sqlstore.QueuedWrites(f.store) < n {
+		if f.ctx.Err() != nil {
+			f.t.Fatalf("%d writes queued, want %d", sqlstore.QueuedWrites(f.store), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGroupedWriteFailsAlone: when one write of a group fails after it has changed rows, its
+// changes are undone and the others' are committed. Each upload counts itself in the batch before
+// inserting its session; the one whose idempotency key is taken must not stay counted.
+func TestGroupedWriteFailsAlone(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f := newGroupFixture(t, dialect)
+			first, firstSess := f.newUpload("taken")
+			if err := f.store.CreateUpload(f.ctx, first, firstSess); err != nil {
+				t.Fatal(err)
+			}
+			release := sqlstore.HoldWriters(f.store)
+			const n = 5
+			files := make([]*ingest.File, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				key := ""
+				if i == 2 {
+					key = "taken"
+				}
+				file, sess := f.newUpload(key)
+				files[i] = file
+				wg.Go(func() { errs[i] = f.store.CreateUpload(f.ctx, file, sess) })
+			}
+			f.awaitQueued(n)
+			release()
+			wg.Wait()
+			for i, err := range errs {
+				_, getErr := f.store.File(f.ctx, files[i].ID)
+				if i == 2 {
+					if ingest.ErrorCode(err) != ingest.EIdempotencyConflict {
+						t.Errorf("upload with a taken key: %v, want IDEMPOTENCY_CONFLICT", err)
+					}
+					if ingest.ErrorCode(getErr) != ingest.ENotFound {
+						t.Errorf("the refused upload's file is there: %v", getErr)
+					}
+					continue
+				}
+				if err != nil || getErr != nil {
+					t.Errorf("upload %d: %v; its file: %v", i, err, getErr)
+				}
+			}
+			if got, want := f.totalFiles(), n; got != want {
+				t.Errorf("batch total_files = %d, want %d (the first upload and the %d of the group that succeeded)", got, want, n-1)
+			}
+		})
+	}
+}
+
+// TestManyConcurrentWritesAllFinish: 80 writes at once on a fresh store all commit. On
+// PostgreSQL that is more transactions than pooled connections, each running statements it has
+// never run before: preparing them must not need a second connection from the exhausted pool.
+func TestManyConcurrentWritesAllFinish(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f := newGroupFixture(t, dialect)
+			const n = 80
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				file, sess := f.newUpload(fmt.Sprintf("key-%d", i))
+				wg.Go(func() { errs[i] = f.store.CreateUpload(f.ctx, file, sess) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.totalFiles(); got != n {
+				t.Errorf("batch total_files = %d, want %d", got, n)
+			}
+		})
+	}
+}
+
+// TestPanickingWriteDoesNotHangOthers: a write that panics panics in its caller's goroutine; the
+// writes grouped with it return (committed, or failed with nothing of them written), and the
+// store goes on taking writes.
+func TestPanickingWriteDoesNotHangOthers(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f := newGroupFixture(t, dialect)
+			insert := func(exec func(string, ...any) error, id uuid.UUID, name string) error {
+				return exec(`INSERT INTO users (id, created_at, updated_at, username, is_admin) VALUES ($1, $2, $2, $3, false)`,
+					id, time.Now().UTC().Format(time.RFC3339Nano), name)
+			}
+			release := sqlstore.HoldWriters(f.store)
+			const n = 4
+			ids := make([]uuid.UUID, n)
+			errs := make([]error, n)
+			var recovered any
+			var wg sync.WaitGroup
+			for i := range n {
+				ids[i] = ingest.NewID()
+				wg.Go(func() {
+					defer func() {
+						if i == 1 {
+							recovered = recover()
+						}
+					}()
+					errs[i] = sqlstore.RunWrite(f.ctx, f.store, func(exec func(string, ...any) error) error {
+						if err := insert(exec, ids[i], fmt.Sprintf("user%d", i)); err != nil {
+							return err
+						}
+						if i == 1 {
+							panic("write 1 panics")
+						}
+						return nil
+					})
+				})
+			}
+			f.awaitQueued(n)
+			release()
+			wg.Wait()
+			if recovered != "write 1 panics" {
+				t.Errorf("the panicking write's caller recovered %v", recovered)
+			}
+			for i, id := range ids {
+				_, err := f.store.User(f.ctx, id)
+				switch {
+				case i == 1 && err == nil:
+					t.Errorf("the panicking write's row was committed")
+				case i != 1 && (errs[i] == nil) != (err == nil):
+					t.Errorf("write %d returned %v, but its row: %v", i, errs[i], err)
+				}
+			}
+			after := &ingest.User{Username: "after"}
+			if err := f.store.CreateUser(f.ctx, after); err != nil {
+				t.Errorf("a write after the panic: %v", err)
+			}
+		})
+	}
+}
+
+// TestCancelledWriteLeavesItsGroup: a write whose caller gave up while it waited is not run; the
+// writes grouped with it commit.
+func TestCancelledWriteLeavesItsGroup(t *testing.T) {
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f := newGroupFixture(t, dialect)
+			release := sqlstore.HoldWriters(f.store)
+			gone, cancel := context.WithCancel(f.ctx)
+			goneFile, goneSess := f.newUpload("")
+			keptFile, keptSess := f.newUpload("")
+			var goneErr, keptErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { goneErr = f.store.CreateUpload(gone, goneFile, goneSess) })
+			f.awaitQueued(1)
+			wg.Go(func() { keptErr = f.store.CreateUpload(f.ctx, keptFile, keptSess) })
+			f.awaitQueued(2)
+			cancel()
+			release()
+			wg.Wait()
+			if !errors.Is(goneErr, context.Canceled) {
+				t.Errorf("the cancelled write returned %v, want context.Canceled", goneErr)
+			}
+			if keptErr != nil {
+				t.Errorf("the write grouped with it: %v", keptErr)
+			}
+			if _, err := f.store.File(f.ctx, goneFile.ID); ingest.ErrorCode(err) != ingest.ENotFound {
+				t.Errorf("the cancelled write's file: %v, want NOT_FOUND", err)
+			}
+			if got := f.totalFiles(); got != 1 {
+				t.Errorf("batch total_files = %d, want 1", got)
+			}
+		})
+	}
+}
