@@ -23,8 +23,11 @@ type actionDef struct {
 	explain  string
 	done     string
 	danger   bool
-	check    func(h *Handler, ctx context.Context, a *actor, id uuid.UUID) error
-	do       func(h *Handler, ctx context.Context, a *actor, id uuid.UUID) error
+	// revokesAccess: once done, tokens that authenticated before must not be trusted any longer
+	// (Config.OnAccessRevoked).
+	revokesAccess bool
+	check         func(h *Handler, ctx context.Context, a *actor, id uuid.UUID) error
+	do            func(h *Handler, ctx context.Context, a *actor, id uuid.UUID) error
 }
 
 var actions = []*actionDef{
@@ -84,7 +87,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelTokens, name: "revoke", label: "Revoke token", danger: true,
+		model: ingest.ModelTokens, name: "revoke", label: "Revoke token", danger: true, revokesAccess: true,
 		question: "Revoke this API token?",
 		explain:  "Requests with the token are refused from now on. This cannot be undone; the user needs a new token.",
 		done:     "The token was revoked.",
@@ -104,7 +107,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelUsers, name: "disable", label: "Disable user", danger: true,
+		model: ingest.ModelUsers, name: "disable", label: "Disable user", danger: true, revokesAccess: true,
 		question: "Disable this user?",
 		explain:  "Every request with the user's tokens is refused from now on, and their console sessions end. Their files stay.",
 		done:     "The user was disabled.",
@@ -218,6 +221,9 @@ func (h *Handler) perform(act *actionDef) func(w http.ResponseWriter, r *http.Re
 		h.logAction(a, act.key(), id.String(), err)
 		if err != nil {
 			return err
+		}
+		if act.revokesAccess && h.cfg.OnAccessRevoked != nil {
+			h.cfg.OnAccessRevoked()
 		}
 		http.Redirect(w, r, "/admin/"+string(act.model)+"/"+id.String()+"?done="+act.key(), http.StatusSeeOther)
 		return nil

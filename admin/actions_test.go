@@ -152,6 +152,9 @@ func TestRevokeATokenAndDisableAUser(t *testing.T) {
 		b.get(token).contains(t, "REVOKED")
 		b.get(token+"/revoke").want(t, http.StatusConflict).contains(t, "is REVOKED and cannot become REVOKED")
 		e.wantLogged(t, "tokens.revoke", w.token.ID)
+		if got := e.revocations.Load(); got != 1 {
+			t.Errorf("after a revocation the API was told to forget its authentications %d times, want 1", got)
+		}
 
 		// An admin signed in elsewhere loses their session when disabled.
 		other, _ := e.user("other-admin", true)
@@ -165,6 +168,9 @@ func TestRevokeATokenAndDisableAUser(t *testing.T) {
 		b.get(resp.Header.Get("Location")).contains(t, "DISABLED", "The user was disabled.")
 		b.get(user+"/disable").want(t, http.StatusConflict).contains(t, "is DISABLED and cannot become DISABLED")
 		e.wantLogged(t, "users.disable", third.ID)
+		if got := e.revocations.Load(); got != 2 {
+			t.Errorf("after a user was disabled the API was told to forget its authentications %d times in all, want 2", got)
+		}
 
 		// Nobody disables themselves from the console.
 		self := "/admin/users/" + e.root.ID.String()

@@ -46,6 +46,10 @@ type Config struct {
 	SignInsPerMinute float64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnAccessRevoked, when set, is called after a token was revoked or a user disabled, so that
+	// the API of this process stops trusting authentications it cached before (ingest serve wires
+	// it to httpapi's Server.ForgetAuthentications).
+	OnAccessRevoked func()
 }
 
 // Handler serves the console. Mount it at /admin/.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ingest-portal/ingest"
@@ -35,6 +36,8 @@ type env struct {
 	root    *ingest.User
 	token   string // root's API token
 	dialect string
+	// revocations counts the calls of Config.OnAccessRevoked.
+	revocations *atomic.Int32
 }
 
 // forEachDatabase runs test on SQLite and on PostgreSQL.
@@ -57,14 +60,16 @@ func newEnv(t *testing.T, dialect string) *env {
 		t.Fatal(err)
 	}
 	log := &bytes.Buffer{}
+	revocations := &atomic.Int32{}
 	h, err := admin.New(admin.Config{Service: svc, Store: store, Now: clock.Now,
-		Logger: slog.New(slog.NewTextHandler(log, nil))})
+		Logger:          slog.New(slog.NewTextHandler(log, nil)),
+		OnAccessRevoked: func() { revocations.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	server := httptest.NewServer(h)
 	t.Cleanup(server.Close)
-	e := &env{t: t, ctx: context.Background(), store: store, svc: svc, clock: clock, server: server, handler: h, log: log, dialect: dialect}
+	e := &env{t: t, ctx: context.Background(), store: store, svc: svc, clock: clock, server: server, handler: h, log: log, dialect: dialect, revocations: revocations}
 	e.root, e.token = e.user("root", true)
 	return e
 }

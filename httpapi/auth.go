@@ -61,6 +61,18 @@ func newTokenCache(ttl time.Duration) *tokenCache {
 	return &tokenCache{ttl: ttl, entries: map[string]cachedUser{}}
 }
 
+// ForgetAuthentications drops every cached authentication, so that the next request of each token
+// asks the store again: after a token was revoked or a user disabled in this process, the change
+// takes effect here at once instead of after AuthCacheTTL.
+func (s *Server) ForgetAuthentications() { s.tokens.forget() }
+
+// forget drops every entry.
+func (c *tokenCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}
+
 // get returns the user the hash authenticated less than the TTL ago, or nil.
 func (c *tokenCache) get(hash string, now time.Time) *ingest.User {
 	if c.ttl <= 0 {

@@ -18,10 +18,12 @@ func TestAuthenticationCache(t *testing.T) {
 			for _, tc := range []struct {
 				name         string
 				ttl          time.Duration
+				forget       bool // ForgetAuthentications after the revocation, as the console does
 				afterRevoked int
 			}{
-				{"cached for an hour", time.Hour, http.StatusOK},
-				{"not cached", 0, http.StatusUnauthorized},
+				{"cached for an hour", time.Hour, false, http.StatusOK},
+				{"cached for an hour, then forgotten", time.Hour, true, http.StatusUnauthorized},
+				{"not cached", 0, false, http.StatusUnauthorized},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					p := newPortal(t, dialect, portalOptions{authCache: tc.ttl})
@@ -31,6 +33,9 @@ func TestAuthenticationCache(t *testing.T) {
 					}
 					if _, err := p.Store.DB().Exec(`UPDATE api_tokens SET revoked_at = created_at`); err != nil {
 						t.Fatal(err)
+					}
+					if tc.forget {
+						p.API.ForgetAuthentications()
 					}
 					if r := p.Do("GET", "/api/v1/files", token, nil); r.Status != tc.afterRevoked {
 						t.Errorf("after revocation: %d %s, want %d", r.Status, r.Body, tc.afterRevoked)

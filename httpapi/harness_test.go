@@ -26,6 +26,7 @@ import (
 type portal struct {
 	t       *testing.T
 	URL     string
+	API     *httpapi.Server
 	Store   *sqlstore.Store
 	Blobs   ingest.BlobStore
 	Service *upload.Service
@@ -73,14 +74,15 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{
+	api := httpapi.New(httpapi.Config{
 		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
 		SessionAuth:  opts.sessionAuth,
 		AuthCacheTTL: opts.authCache,
 		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
-	}))
+	})
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	p := &portal{t: t, URL: srv.URL, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}
+	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}
 	p.Admin = p.NewUser("admin", true)
 	return p
 }

@@ -149,17 +149,21 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 		}
 		defer sink.Close()
 	}
+	// The console and the API need each other: the API takes the console's sessions, and a token
+	// the console revokes must stop working in the API's authentication cache at once.
+	var api *httpapi.Server
 	console, err := admin.New(admin.Config{
-		Service:       svc,
-		Store:         store,
-		Logger:        logger,
-		SessionTTL:    cmd.Duration("admin-session-ttl"),
-		SecureCookies: cmd.Bool("admin-secure-cookies"),
+		Service:         svc,
+		Store:           store,
+		Logger:          logger,
+		SessionTTL:      cmd.Duration("admin-session-ttl"),
+		SecureCookies:   cmd.Bool("admin-secure-cookies"),
+		OnAccessRevoked: func() { api.ForgetAuthentications() },
 	})
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{
+	api = httpapi.New(httpapi.Config{
 		Service:         svc,
 		Users:           store,
 		Logger:          logger,
