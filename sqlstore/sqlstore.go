@@ -50,7 +50,7 @@ type Store struct {
 	group *groupCommit
 	// stmts caches prepared statements on SQLite (nil on PostgreSQL, where pgx already prepares
 	// and caches each statement per connection).
-	stmts *stmtCache
+	stmts  *stmtCache
 	url    string   // for the LISTEN connection of WatchOutbox
 	outbox watchers // this process's outbox watchers, woken after a commit that enqueued events
 	notify notifier // PostgreSQL: NOTIFYs the relays of every process after such commits
