@@ -78,6 +78,11 @@ func (e *Error) ErrorCode() Code { return e.Code }
 // ErrorMessage implements coded.
 func (e *Error) ErrorMessage() string { return e.Message }
 
+// ErrOutcomeUnknown marks the error of a write that committed but could not be made durable (the
+// disk failed to flush): readers may have seen it, yet it may be gone after a power cut. Its
+// caller must not undo what the write recorded, such as deleting the object of a stored file.
+var ErrOutcomeUnknown = errors.New("the write committed but may not be durable")
+
 // ErrorCode returns the code of the first coded error in err's chain, EInternal for any other
 // non-nil error and "" for nil.
 func ErrorCode(err error) Code {

@@ -49,6 +49,11 @@ type Config struct {
 	PollInterval time.Duration
 	// Workers is how many batches the relay has in flight at once.
 	Workers int
+	// Linger is the least time between the starts of two claims of one worker, unless the first
+	// claim filled its batch: events committed meanwhile then go out in one batch, with one claim,
+	// one send and one record, instead of a batch per commit. A worker idle for longer claims at
+	// once. 0 takes DefaultLinger; NoLinger (any negative value) claims at every wake-up.
+	Linger time.Duration
 	// Retention is how long DELIVERED events are kept; 0 keeps them forever.
 	Retention time.Duration
 	// RetentionInterval is how often DELIVERED events past the retention are deleted.
@@ -76,12 +81,17 @@ const (
 	DefaultWorkers           = 2
 	DefaultRetention         = 7 * 24 * time.Hour
 	DefaultRetentionInterval = 10 * time.Minute
+	DefaultLinger            = 10 * time.Millisecond
+	// NoLinger turns lingering off: a worker claims at every wake-up.
+	NoLinger = time.Duration(-1)
+	// MaxLinger bounds Linger: a longer wait would only delay events.
+	MaxLinger = time.Second
 )
 
 // DefaultConfig returns the default configuration. Its batch size is 0: the sink's default.
 func DefaultConfig() Config {
 	return Config{
-		Lease: DefaultLease, PollInterval: DefaultPollInterval, Workers: DefaultWorkers,
+		Lease: DefaultLease, PollInterval: DefaultPollInterval, Workers: DefaultWorkers, Linger: DefaultLinger,
 		Retention: DefaultRetention, RetentionInterval: DefaultRetentionInterval,
 	}
 }
@@ -98,6 +108,8 @@ func (c Config) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "the relay's poll interval cannot be negative")
 	case c.Workers < 0 || c.Workers > 64:
 		return ingest.Errorf(ingest.EValidation, "the relay needs 1 to 64 workers, not %d", c.Workers)
+	case c.Linger > MaxLinger:
+		return ingest.Errorf(ingest.EValidation, "the relay's linger must be at most %v, not %v", MaxLinger, c.Linger)
 	case c.Retention < 0:
 		return ingest.Errorf(ingest.EValidation, "the outbox retention cannot be negative")
 	case c.RetentionInterval < 0:
@@ -123,6 +135,9 @@ func (c Config) withDefaults(sink ingest.Sink) Config {
 	}
 	if c.Workers == 0 {
 		c.Workers = d.Workers
+	}
+	if c.Linger == 0 {
+		c.Linger = d.Linger
 	}
 	if c.RetentionInterval == 0 {
 		c.RetentionInterval = d.RetentionInterval
@@ -213,10 +228,11 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // work runs batches until ctx ends: at once again after a full batch, else after a wake-up or the
-// poll interval.
+// poll interval, and never sooner than the linger after the start of its previous claim.
 func (r *Relay) work(ctx context.Context, wake <-chan struct{}, stopAll func()) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastClaim time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -224,7 +240,11 @@ func (r *Relay) work(ctx context.Context, wake <-chan struct{}, stopAll func()) 
 		case <-wake:
 		case <-timer.C:
 		}
+		if !r.linger(ctx, lastClaim) {
+			return
+		}
 		for ctx.Err() == nil {
+			lastClaim = time.Now()
 			n, err := r.Poll(ctx)
 			if errors.Is(err, ErrSinkDisabled) {
 				stopAll()
@@ -238,6 +258,23 @@ func (r *Relay) work(ctx context.Context, wake <-chan struct{}, stopAll func()) 
 			}
 		}
 		timer.Reset(r.cfg.PollInterval)
+	}
+}
+
+// linger waits until the linger has passed since lastClaim; it returns false if ctx ended first.
+// It measures real time, not the configured clock: it paces the claims, it dates nothing.
+func (r *Relay) linger(ctx context.Context, lastClaim time.Time) bool {
+	wait := r.cfg.Linger - time.Since(lastClaim)
+	if r.cfg.Linger <= 0 || wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

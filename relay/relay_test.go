@@ -27,8 +27,9 @@ type fakeSink struct {
 	hold    chan struct{}
 	holding chan struct{}
 
-	mu   sync.Mutex
-	sent []uuid.UUID
+	mu      sync.Mutex
+	sent    []uuid.UUID
+	batches []int // the size of each Send
 }
 
 func (s *fakeSink) Name() string { return s.name }
@@ -41,6 +42,7 @@ func (s *fakeSink) Send(ctx context.Context, events []*ingest.OutboxEvent) []err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	errs := make([]error, len(events))
+	s.batches = append(s.batches, len(events))
 	for i, e := range events {
 		s.sent = append(s.sent, e.ID)
 		if s.result != nil {
@@ -422,8 +424,53 @@ func TestRunDeliversWhatIsStoredUntilStopped(t *testing.T) {
 	})
 }
 
+// TestEventsCommittedWhileAWorkerLingersGoOutTogether: the first event after a quiet spell is
+// claimed at once; the events committed within the linger after that claim wait for it to pass
+// and go out in one batch, not one batch per commit.
+func TestEventsCommittedWhileAWorkerLingersGoOutTogether(t *testing.T) {
+	eachDB(t, func(t *testing.T, r *rig) {
+		sink := &fakeSink{name: "file"}
+		rl, err := relay.New(r.store, sink, relay.Config{Workers: 1, Linger: relay.MaxLinger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(r.ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- rl.Run(ctx) }()
+		defer func() {
+			stop()
+			if err := <-ran; err != nil {
+				t.Errorf("Run = %v after being stopped", err)
+			}
+		}()
+		awaitSends := func(n int) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for sink.sends() < n {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d events sent within 30s, want %d", sink.sends(), n)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		r.stored()
+		awaitSends(1)
+		const burst = 5
+		for range burst {
+			r.stored()
+		}
+		awaitSends(1 + burst)
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		if len(sink.batches) != 2 || sink.batches[0] != 1 || sink.batches[1] != burst {
+			t.Errorf("batches sent: %v, want [1 %d]: the first event alone, the burst after it together", sink.batches, burst)
+		}
+	})
+}
+
 func TestConfigValidation(t *testing.T) {
 	for name, c := range map[string]relay.Config{
+		"linger":    {Linger: relay.MaxLinger + 1},
 		"batch":     {BatchSize: 10001},
 		"lease":     {Lease: time.Millisecond},
 		"workers":   {Workers: 65},

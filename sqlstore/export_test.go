@@ -24,3 +24,20 @@ func RunWrite(ctx context.Context, s *Store, fn func(exec func(query string, arg
 		})
 	})
 }
+
+// FlushesAfterCommits says whether s makes SQLite commits durable by a flush after them.
+func FlushesAfterCommits(s *Store) bool { return s.flush != nil }
+
+// SetFlush replaces the SQLite store's flush after commits.
+func SetFlush(s *Store, flush func() error) { s.flush = flush }
+
+// TurnFree reports whether no writer holds the turn to write on SQLite.
+func TurnFree(s *Store) bool {
+	select {
+	case s.group.turn <- struct{}{}:
+		<-s.group.turn
+		return true
+	default:
+		return false
+	}
+}

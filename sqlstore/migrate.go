@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -25,6 +26,7 @@ type MigrationStatus struct {
 // Migrator applies the embedded schema migrations of the store's dialect.
 type Migrator struct {
 	provider *goose.Provider
+	flush    func() error // the store's flush after commits, nil if its commits fsync
 }
 
 // Migrator returns the store's migrator. On PostgreSQL it holds a session advisory lock while it
@@ -55,7 +57,7 @@ func (s *Store) Migrator() (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	return &Migrator{provider: p}, nil
+	return &Migrator{provider: p, flush: s.flush}, nil
 }
 
 // migrationLockID is the advisory lock id of the migrations of the current schema: a hash of its
@@ -75,14 +77,27 @@ func (s *Store) migrationLockID() (int64, error) {
 // Up applies every pending migration and returns the versions it applied.
 func (m *Migrator) Up(ctx context.Context) ([]int64, error) {
 	res, err := m.provider.Up(ctx)
-	return versions(res), err
+	return versions(res), m.durable(err)
 }
 
 // DownTo rolls back every migration above version (0 removes the whole schema) and returns the
 // versions it rolled back.
 func (m *Migrator) DownTo(ctx context.Context, version int64) ([]int64, error) {
 	res, err := m.provider.DownTo(ctx, version)
-	return versions(res), err
+	return versions(res), m.durable(err)
+}
+
+// durable makes the migrations' commits durable where the store's commits do not fsync
+// themselves, even after a failed migration: those before it committed. It returns err, or the
+// flush's error.
+func (m *Migrator) durable(err error) error {
+	if m.flush == nil {
+		return err
+	}
+	if ferr := m.flush(); ferr != nil {
+		return errors.Join(err, fmt.Errorf("make the migrations durable: %w", ferr))
+	}
+	return err
 }
 
 // Version returns the newest applied migration, 0 for none.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 )
 
 var _ ingest.Store = (*Store)(nil)
@@ -48,6 +50,13 @@ type Store struct {
 	// SQLITE_BUSY. Waiting here, in order, they do not. Writers in other processes still meet
 	// busy_timeout.
 	group *groupCommit
+	// flushMode is how SQLite commits are made durable (WithFlush); flush, if not nil, makes
+	// every commit so far durable, after the group commit has given up the writer's turn.
+	flushMode durable.Mode
+	flush     func() error
+	// lost is set once a flush failed: commits that others may already have read are perhaps not
+	// on disk, so the store refuses every later write and reports itself unready until restarted.
+	lost atomic.Pointer[error]
 	// stmts caches prepared statements on SQLite (nil on PostgreSQL, where pgx already prepares
 	// and caches each statement per connection).
 	stmts  *stmtCache
@@ -61,6 +70,21 @@ type Store struct {
 // Option configures a Store.
 type Option func(*Store)
 
+// WithFlush sets how SQLite commits are made durable (durable.DefaultMode if not given):
+//
+//   - durable.Files: each commit fsyncs the WAL (synchronous=FULL), holding the writer's turn
+//     for it.
+//   - durable.Filesystem: commits write the WAL without an fsync (synchronous=NORMAL), and the
+//     group commit makes them durable after giving up the turn, with a syncfs(2) shared with
+//     every other write of the moment to the filesystem — the local blob store's objects among
+//     them (durable.SyncFS). One flush then covers both, and the turn is held only for the
+//     statements and the WAL's writes. SQLite stays consistent after a power cut either way.
+//
+// It has no effect on PostgreSQL.
+func WithFlush(m durable.Mode) Option {
+	return func(s *Store) { s.flushMode = m }
+}
+
 // WithClock makes the store read the time from now instead of time.Now, so tests can move it.
 func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
@@ -73,19 +97,32 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{dialect: dialect, now: time.Now, url: url, searchWindow: ingest.SearchWindow, flushMode: durable.DefaultMode()}
+	for _, o := range opts {
+		o(s)
+	}
 	driver, dsn := "pgx", url
 	if dialect == SQLite {
+		if _, err := durable.ParseMode(string(s.flushMode)); err != nil {
+			return nil, ingest.Errorf(ingest.EValidation, "%v", err)
+		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("create the database directory: %w", err)
 		}
-		// WAL with synchronous=FULL: a committed transaction survives a power cut (DESIGN.md §6).
-		// Write transactions begin IMMEDIATE, so they queue on busy_timeout instead of failing
-		// with SQLITE_BUSY when they upgrade from reading to writing. Temporary storage is in
-		// memory: the statement and savepoint journals that undo one statement or one write of a
-		// group (never needed after a crash) otherwise cost a write to a temporary file for every
-		// page a write changes.
+		// WAL: a committed transaction survives a power cut (DESIGN.md §6), by an fsync of the WAL
+		// in each commit or by a shared flush after it (WithFlush). Write transactions begin
+		// IMMEDIATE, so they queue on busy_timeout instead of failing with SQLITE_BUSY when they
+		// upgrade from reading to writing. Temporary storage is in memory: the statement and
+		// savepoint journals that undo one statement or one write of a group (never needed after
+		// a crash) otherwise cost a write to a temporary file for every page a write changes.
+		synchronous := "FULL"
+		if s.flushMode == durable.Filesystem {
+			synchronous = "NORMAL"
+			dir := filepath.Dir(path)
+			s.flush = func() error { return durable.SyncFS(dir) }
+		}
 		driver, dsn = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
-			"&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=temp_store(memory)&_txlock=immediate"
+			"&_pragma=synchronous("+synchronous+")&_pragma=busy_timeout(10000)&_pragma=temp_store(memory)&_txlock=immediate"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -105,12 +142,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, url: url, searchWindow: ingest.SearchWindow}
+	s.db = db
 	if dialect == SQLite {
 		s.group, s.stmts = newGroupCommit(), &stmtCache{db: db}
-	}
-	for _, o := range opts {
-		o(s)
 	}
 	if dialect == Postgres {
 		s.notify.start(s)
@@ -157,8 +191,13 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Dialect returns the store's SQL dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping checks that the database answers and that the store still takes writes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.lostDurability(); err != nil {
+		return err
+	}
+	return s.db.PingContext(ctx)
+}
 
 // clock returns the current time as the database stores it.
 func (s *Store) clock() time.Time { return ingest.Timestamp(s.now()) }

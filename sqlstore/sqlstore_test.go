@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/internal/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"
@@ -53,14 +55,31 @@ func TestURLErrorsDoNotRepeatPasswords(t *testing.T) {
 }
 
 func TestSQLiteIsDurable(t *testing.T) {
-	s := mustOpen(t, testdb.SQLiteURL(t))
-	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "temp_store": "2"} {
-		var got string
-		if err := s.DB().QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
-		}
+	// synchronous=NORMAL (1) where a flush of the filesystem after the commit makes each group
+	// durable before it is acknowledged (TestSQLiteCommitsWaitForAFlushWithoutTheTurn), FULL (2)
+	// where each commit fsyncs the WAL itself.
+	modes := map[durable.Mode]string{durable.Files: "2"}
+	if durable.FSSupported {
+		modes[durable.Filesystem] = "1"
+	}
+	for mode, synchronous := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			s := mustOpen(t, testdb.SQLiteURL(t), sqlstore.WithFlush(mode))
+			for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": synchronous, "foreign_keys": "1", "busy_timeout": "10000", "temp_store": "2"} {
+				var got string
+				if err := s.DB().QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+				}
+			}
+			if got, want := sqlstore.FlushesAfterCommits(s), mode == durable.Filesystem; got != want {
+				t.Errorf("flushes after commits: %v, want %v", got, want)
+			}
+		})
+	}
+	if _, err := sqlstore.Open(context.Background(), testdb.SQLiteURL(t), sqlstore.WithFlush("sometimes")); ingest.ErrorCode(err) != ingest.EValidation {
+		t.Errorf("Open with an unknown flush mode = %v, want VALIDATION_FAILED", err)
 	}
 }

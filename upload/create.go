@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"strings"
 	"unicode"
@@ -85,6 +86,9 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		return nil, false, err
 	}
 	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
+		if errors.Is(err, ingest.ErrOutcomeUnknown) {
+			return nil, false, err // the session may exist: its data stays
+		}
 		u.StorageID = sess.StorageUploadID
 		s.discard(ctx, u)
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {

@@ -91,6 +91,9 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 	}
 	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key}
 	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj); err != nil {
+		if errors.Is(err, ingest.ErrOutcomeUnknown) {
+			return nil, false, err // the file may be STORED: its object stays
+		}
 		s.deleteObject(ctx, key)
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
 			// Another request with the same key won the race: answer as if it had come first.

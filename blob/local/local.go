@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 )
 
 const (
@@ -64,16 +65,35 @@ type Store struct {
 	// sync of the whole chain. A restart forgets it and syncs each chain once again.
 	durable sync.Map
 	// dirs shares the fsyncs of an object directory between objects placed in it at once.
-	dirs dirSyncer
+	dirs durable.Shared
+	// flush is how PutObject makes an object durable (WithFlush).
+	flush durable.Mode
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithFlush sets how PutObject makes an object durable (durable.DefaultMode if not given): an
+// fsync of the object and of its directory (durable.Files), or a syncfs(2) of the filesystem
+// shared with every object and SQLite commit of the moment (durable.Filesystem). Parts of
+// multi-part uploads are fsynced one by one either way.
+func WithFlush(m durable.Mode) Option {
+	return func(s *Store) { s.flush = m }
 }
 
 // New returns a store in the directory root, creating it if it is missing.
-func New(root string) (*Store, error) {
+func New(root string, opts ...Option) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
-	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir)}
+	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flush: durable.DefaultMode()}
+	for _, o := range opts {
+		o(s)
+	}
+	if _, err := durable.ParseMode(string(s.flush)); err != nil {
+		return nil, ingest.Errorf(ingest.EValidation, "local blob store: %v", err)
+	}
 	// The directories New creates must survive a power cut like everything below them, so the
 	// entries of new ones are synced up to the first directory that already existed.
 	if err := makeDirs(s.uploads, existingParent(abs)); err != nil {
@@ -298,7 +318,7 @@ func (s *Store) moveData(u ingest.BlobUpload) error {
 	} else if err != nil {
 		return err
 	}
-	return s.dirs.sync(filepath.Dir(obj))
+	return s.syncDir(filepath.Dir(obj))
 }
 
 // objectDir makes the directory of the object at path durable, once per directory and process.
@@ -314,13 +334,13 @@ func (s *Store) objectDir(path string) error {
 	return nil
 }
 
-// PutObject stores exactly size bytes of r as the object at key in one go: written to a hidden
-// file of its own in the object's directory, synced, renamed into place and the directory synced,
-// so the object is there whole or not at all. The temporary file sits beside the object rather
-// than among the uploads so that the rename stays inside one directory: a rename across
-// directories takes the filesystem's rename lock and both directories' locks, which showed in the
-// profile of many small uploads at once. It returns EPartSizeMismatch when r yields fewer or more
-// bytes, and leaves nothing behind when it fails.
+// PutObject stores exactly size bytes of r as the object at key in one go: written straight to
+// its name, then made durable (see WithFlush). The object is visible at its key while it is
+// written, which is safe because a key belongs to one file and nothing reads it before the
+// database records the object, after PutObject returned: a crash part-way leaves an object that
+// no row points to, never a row without its object. Writing at the key spares a temporary name
+// and a rename, which showed in the profile of many small uploads at once. It returns
+// EPartSizeMismatch when r yields fewer or more bytes, and removes what it wrote when it fails.
 func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -332,32 +352,44 @@ func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int
 	if err := s.objectDir(obj); err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
-	tmp := filepath.Join(filepath.Dir(obj), ".put-"+ingest.NewID().String())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	f, err := os.OpenFile(obj, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
-	placed := false
+	written := false
 	defer func() {
-		if !placed {
+		if !written {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(obj)
 		}
 	}()
 	if err := copyPart(ctx, f, 0, size, r); err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
-	if err := fdatasync(f); err != nil {
-		return fmt.Errorf("put object: %w", err)
+	if s.flush == durable.Files {
+		if err := fdatasync(f); err != nil {
+			return fmt.Errorf("put object: %w", err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
-	if err := os.Rename(tmp, obj); err != nil {
+	if s.flush == durable.Filesystem {
+		err = durable.SyncFS(s.root)
+	} else {
+		err = s.syncDir(filepath.Dir(obj))
+	}
+	if err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
-	placed = true
-	return s.dirs.sync(filepath.Dir(obj))
+	written = true
+	return nil
+}
+
+// syncDir makes the entries of dir durable, sharing the fsync with the other objects placed in
+// it at the same moment.
+func (s *Store) syncDir(dir string) error {
+	return s.dirs.Do(dir, func() error { return syncDir(dir) })
 }
 
 // confirmObject checks that the object of u exists with u's size, and syncs it and the directories
@@ -651,17 +683,7 @@ func syncDirs(dir, top string) error {
 
 // syncDir makes the entries of dir durable: a new file or directory in it, a rename into it, a
 // removal from it.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return err
-	}
-	return d.Close()
-}
+var syncDir = durable.SyncDir
 
 // section reads n bytes of a file from an offset, and closes the file. It reads through an
 // io.LimitedReader over the *os.File rather than an io.SectionReader because that is the shape

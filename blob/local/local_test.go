@@ -16,21 +16,38 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blobtest"
+	"github.com/ingest-portal/ingest/internal/durable"
 )
 
 const chunk = 64 << 10
 
+// TestStore runs the shared suite in each flush mode this OS has: the modes differ in how
+// PutObject makes an object durable.
 func TestStore(t *testing.T) {
-	blobtest.Run(t, blobtest.Harness{
-		New: func(t *testing.T) ingest.BlobStore {
-			s, err := local.New(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		ChunkSize: chunk,
-	})
+	modes := []durable.Mode{durable.Files}
+	if durable.FSSupported {
+		modes = append(modes, durable.Filesystem)
+	}
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			blobtest.Run(t, blobtest.Harness{
+				New: func(t *testing.T) ingest.BlobStore {
+					s, err := local.New(t.TempDir(), local.WithFlush(mode))
+					if err != nil {
+						t.Fatal(err)
+					}
+					return s
+				},
+				ChunkSize: chunk,
+			})
+		})
+	}
+}
+
+func TestAnUnknownFlushModeIsRefused(t *testing.T) {
+	if _, err := local.New(t.TempDir(), local.WithFlush("sometimes")); ingest.ErrorCode(err) != ingest.EValidation {
+		t.Errorf("New with an unknown flush mode = %v, want VALIDATION_FAILED", err)
+	}
 }
 
 // mustNew returns a store in a new directory, and that directory.

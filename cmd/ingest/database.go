@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 
@@ -18,6 +19,7 @@ import (
 const (
 	dataDirFlag     = "data-dir"
 	databaseURLFlag = "database-url"
+	flushFlag       = "flush"
 )
 
 // databaseFlags returns the flags of a command that opens the database. They are persistent, so
@@ -38,7 +40,23 @@ func databaseFlags() []cli.Flag {
 			DefaultText: "sqlite://<data-dir>/ingest.db",
 			Sources:     cli.EnvVars("INGEST_DATABASE_URL"),
 		},
+		&cli.StringFlag{
+			Name: flushFlag,
+			Usage: "how SQLite commits and file:// objects are made durable: filesystem (one syncfs shared by the writes of the moment; " +
+				"give the data a filesystem of its own) or file (an fsync per commit and per object)",
+			Value:   string(durable.DefaultMode()),
+			Sources: cli.EnvVars("INGEST_FLUSH"),
+		},
 	}
+}
+
+// flushMode reads --flush.
+func flushMode(cmd *cli.Command) (durable.Mode, error) {
+	m, err := durable.ParseMode(cmd.String(flushFlag))
+	if err != nil {
+		return "", ingest.Errorf(ingest.EValidation, "--%s: %v", flushFlag, err)
+	}
+	return m, nil
 }
 
 // databaseConfig names the database a command opens.
@@ -82,7 +100,11 @@ func openStore(ctx context.Context, cmd *cli.Command) (*sqlstore.Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return sqlstore.Open(ctx, cfg.URL)
+	flush, err := flushMode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.Open(ctx, cfg.URL, sqlstore.WithFlush(flush))
 }
 
 // openMigratedStore opens an existing database whose schema is up to date: what the commands that
@@ -98,7 +120,11 @@ func openMigratedStore(ctx context.Context, cmd *cli.Command) (*sqlstore.Store, 
 			return nil, fmt.Errorf(`no database at %s; run "ingest migrate up" to create it`, path)
 		}
 	}
-	store, err := sqlstore.Open(ctx, cfg.URL)
+	flush, err := flushMode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlstore.Open(ctx, cfg.URL, sqlstore.WithFlush(flush))
 	if err != nil {
 		return nil, err
 	}

@@ -89,3 +89,16 @@ func TestDatabaseURLFromTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+func TestFlushModeIsReadAndChecked(t *testing.T) {
+	unsetIngestEnv(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	mustSucceed(t, "migrate", "up", "--data-dir", dir, "--flush", "file")
+	t.Setenv("INGEST_FLUSH", "file")
+	mustSucceed(t, "check", "--data-dir", dir)
+	t.Setenv("INGEST_FLUSH", "sometimes")
+	r := mustFail(t, "check", "--data-dir", dir)
+	if !strings.Contains(r.stderr, "--flush") || !strings.Contains(r.stderr, `unknown flush mode "sometimes"`) {
+		t.Errorf("check with INGEST_FLUSH=sometimes: stderr %q, want it to name --flush and the mode", r.stderr)
+	}
+}

@@ -129,7 +129,7 @@ func existingPortalTables(t *testing.T, dialect, url string) []string {
 // empty working directory, so that a default ./ingest-data never lands in the source tree.
 func unsetIngestEnv(t *testing.T) {
 	t.Helper()
-	for _, key := range []string{"INGEST_DATA_DIR", "INGEST_DATABASE_URL"} {
+	for _, key := range []string{"INGEST_DATA_DIR", "INGEST_DATABASE_URL", "INGEST_FLUSH"} {
 		t.Setenv(key, "") // restores the old value when the test ends
 		os.Unsetenv(key)
 	}

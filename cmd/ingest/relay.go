@@ -110,6 +110,12 @@ func relayFlags() []cli.Flag {
 			Value:   d.Workers,
 			Sources: cli.EnvVars("INGEST_RELAY_WORKERS"),
 		},
+		&cli.DurationFlag{
+			Name:    "relay-linger",
+			Usage:   "the least time between two claims of a worker whose last batch was not full, so that busy moments send fewer, larger batches (0: claim at every commit)",
+			Value:   d.Linger,
+			Sources: cli.EnvVars("INGEST_RELAY_LINGER"),
+		},
 	}
 }
 
@@ -124,6 +130,13 @@ func relayConfig(cmd *cli.Command, logger *slog.Logger, reg prometheus.Registere
 	cfg.Lease = cmd.Duration("relay-lease")
 	cfg.BatchSize = int(cmd.Int("relay-batch"))
 	cfg.Workers = int(cmd.Int("relay-workers"))
+	cfg.Linger = cmd.Duration("relay-linger")
+	if cfg.Linger == 0 {
+		cfg.Linger = relay.NoLinger
+	}
+	if cfg.Linger < 0 && cfg.Linger != relay.NoLinger {
+		return cfg, ingest.Errorf(ingest.EValidation, "--relay-linger cannot be negative")
+	}
 	cfg.Logger = logger
 	cfg.Registerer = reg
 	return cfg, cfg.Validate()

@@ -36,7 +36,11 @@ func openStorage(ctx context.Context, cmd *cli.Command) (ingest.BlobStore, error
 		if dir == "" {
 			return nil, ingest.Errorf(ingest.EValidation, "--storage file:// needs a directory")
 		}
-		return local.New(dir)
+		flush, err := flushMode(cmd)
+		if err != nil {
+			return nil, err
+		}
+		return local.New(dir, local.WithFlush(flush))
 	case strings.HasPrefix(url, "s3://"):
 		return s3.Open(ctx, url)
 	}

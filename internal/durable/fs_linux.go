@@ -1,0 +1,47 @@
+package durable
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// FSSupported says whether SyncFS works here.
+const FSSupported = true
+
+// device returns the id of the filesystem that holds path.
+func device(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return st.Dev, nil
+}
+
+// syncFilesystem runs syncfs(2) on the filesystem of path. Since Linux 5.8 it reports a failed
+// writeback of any file of that filesystem, not only of files open through the descriptor.
+func syncFilesystem(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			if serr = unix.Syncfs(int(fd)); serr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "syncfs", Path: path, Err: serr}
+	}
+	return nil
+}
