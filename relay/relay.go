@@ -81,7 +81,7 @@ const (
 	DefaultWorkers           = 2
 	DefaultRetention         = 7 * 24 * time.Hour
 	DefaultRetentionInterval = 10 * time.Minute
-	DefaultLinger            = 10 * time.Millisecond
+	DefaultLinger            = 5 * time.Millisecond
 	// NoLinger turns lingering off: a worker claims at every wake-up.
 	NoLinger = time.Duration(-1)
 	// MaxLinger bounds Linger: a longer wait would only delay events.
