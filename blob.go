@@ -57,6 +57,15 @@ type BlobStore interface {
 	Ping(ctx context.Context) error
 }
 
+// DeferredPutter is a BlobStore that can leave the flush of a put object to its caller.
+// PutObjectDeferred is PutObject without the wait for durability: it returns the sync that makes
+// the object durable, nil if it already is. The caller must see sync succeed before it records
+// the object; passing it as StoredObject.Sync has the store run it in the recording transaction,
+// where the flush overlaps the statements and serves every object of the moment at once.
+type DeferredPutter interface {
+	PutObjectDeferred(ctx context.Context, key string, r io.Reader, size int64) (sync func() error, err error)
+}
+
 // PartReader is the optional capability of reading a part back before its upload completes. The
 // running file hash uses it to fold in parts that arrived out of order without waiting for
 // completion; a store without it (S3) has them read back from the finished object instead.

@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 		{"uploads at once do not mix", testConcurrentUploads},
 		{"an object put in one request reads back", testPutObject},
 		{"an object put with the wrong size is not made", testPutObjectWrongSize},
+		{"an object put with its flush deferred reads back once synced", testPutObjectDeferred},
 		{"the store answers a ping", testPing},
 	}
 	for _, tc := range tests {
@@ -360,6 +361,38 @@ func testPutObject(t *testing.T, h Harness) {
 		if got, err := store.StatObject(context.Background(), key); err != nil || got != size {
 			t.Errorf("StatObject = %d, %v; want %d", got, err, size)
 		}
+	}
+}
+
+// testPutObjectDeferred checks a store that can defer the flush of a put (ingest.DeferredPutter):
+// the object reads back after its sync, and a refused put leaves nothing. A store that cannot
+// is checked to say so by not implementing the interface, which is all it needs to do.
+func testPutObjectDeferred(t *testing.T, h Harness) {
+	store := h.New(t)
+	d, ok := store.(ingest.DeferredPutter)
+	if !ok {
+		return // PutObject alone, tested above
+	}
+	for _, size := range []int64{0, h.ChunkSize + 7} {
+		data := randomBytes(t, size)
+		key := ingest.ObjectKey(store.Prefix(), ingest.NewID(), time.Now())
+		sync, err := d.PutObjectDeferred(context.Background(), key, bytes.NewReader(data), size)
+		if err != nil {
+			t.Fatalf("PutObjectDeferred of %d bytes: %v", size, err)
+		}
+		if sync != nil {
+			if err := sync(); err != nil {
+				t.Fatalf("the sync of a deferred put: %v", err)
+			}
+		}
+		wantSame(t, "object", readAll(t, store, key, 0, -1), data)
+	}
+	key := ingest.ObjectKey(store.Prefix(), ingest.NewID(), time.Now())
+	if _, err := d.PutObjectDeferred(context.Background(), key, bytes.NewReader(make([]byte, 9)), 10); ingest.ErrorCode(err) != ingest.EPartSizeMismatch {
+		t.Errorf("a deferred put of 9 bytes for 10: %v, want PART_SIZE_MISMATCH", err)
+	}
+	if _, err := store.StatObject(context.Background(), key); ingest.ErrorCode(err) != ingest.ENotFound {
+		t.Errorf("a refused deferred put left an object: %v", err)
 	}
 }
 

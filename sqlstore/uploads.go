@@ -178,7 +178,15 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 				return s.translate(err)
 			}
 		}
-		return s.insertEvent(ctx, tx, e)
+		if err := s.insertEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		// Last, so that the object's flush (begun by now for the objects of the moment) overlaps
+		// the statements; the commit follows only once the object is durable.
+		if obj.Sync != nil {
+			return obj.Sync()
+		}
+		return nil
 	})
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -296,6 +297,46 @@ func testUploads(t *testing.T, open Opener) {
 		wantCode(t, f.Store.RecordStoredUpload(f.ctx, bad, badSess, receipt, ingest.StoredObject{SizeBytes: 10}), ingest.EValidation)
 		if n := f.count(`SELECT count(*) FROM ingest_files`); n != 2 {
 			t.Errorf("files = %d after refused records, want 2", n)
+		}
+	})
+
+	t.Run("an object's sync runs in the recording transaction, before it commits", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		receipt := ingest.PartReceipt{SizeBytes: 10, CRC32C: 7}
+		file, sess := newUpload(f, u, nil, 10, 10)
+		obj := object(10)
+		syncs := 0
+		var duringSync error
+		obj.Sync = func() error {
+			syncs++
+			_, duringSync = f.Store.File(f.ctx, file.ID) // another connection: not committed yet
+			return nil
+		}
+		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj); err != nil {
+			t.Fatal(err)
+		}
+		if syncs != 1 {
+			t.Errorf("the object's sync ran %d times, want once", syncs)
+		}
+		if ingest.ErrorCode(duringSync) != ingest.ENotFound {
+			t.Errorf("during the sync the file was readable (%v): the sync must come before the commit", duringSync)
+		}
+		if got := f.getFile(file.ID); got.Status != ingest.FileStored {
+			t.Errorf("file = %s after a successful sync, want STORED", got.Status)
+		}
+
+		lost, lostSess := newUpload(f, u, nil, 10, 10)
+		lostObj := object(10)
+		lostObj.Sync = func() error { return errors.New("the disk failed to flush") }
+		if err := f.Store.RecordStoredUpload(f.ctx, lost, lostSess, receipt, lostObj); err == nil {
+			t.Fatal("RecordStoredUpload succeeded although the object's sync failed")
+		}
+		if _, err := f.Store.File(f.ctx, lost.ID); ingest.ErrorCode(err) != ingest.ENotFound {
+			t.Errorf("a file whose object's sync failed: %v, want NOT_FOUND (nothing recorded)", err)
+		}
+		if n := f.count(`SELECT count(*) FROM portal_event_outbox`); n != 1 {
+			t.Errorf("%d events, want 1: none for the file whose object's sync failed", n)
 		}
 	})
 

@@ -74,7 +74,8 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 	}
 	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
 	sums := newPartSums(Digest{CRC32C: d.CRC32C}, sha256.New())
-	if err := s.blobs.PutObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes); err != nil {
+	objectSync, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
+	if err != nil {
 		return nil, false, err
 	}
 	receipt, err := sums.verify(Digest{CRC32C: d.CRC32C}, req.SizeBytes)
@@ -89,7 +90,8 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 		s.recordFailure(ctx, file, sess, err)
 		return nil, false, err
 	}
-	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key}
+	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key,
+		Sync: objectSync}
 	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj); err != nil {
 		if errors.Is(err, ingest.ErrOutcomeUnknown) {
 			return nil, false, err // the file may be STORED: its object stays
@@ -141,6 +143,15 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reason); err != nil {
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 	}
+}
+
+// putObject stores the body as the object at key. Where the blob store can, it leaves the flush
+// to the transaction that records the file (ingest.DeferredPutter), and returns it.
+func (s *Service) putObject(ctx context.Context, key string, body io.Reader, size int64) (func() error, error) {
+	if d, ok := s.blobs.(ingest.DeferredPutter); ok {
+		return d.PutObjectDeferred(ctx, key, body, size)
+	}
+	return nil, s.blobs.PutObject(ctx, key, body, size)
 }
 
 // deleteObject removes an object that will never be recorded; a failure leaves garbage only.

@@ -578,3 +578,30 @@ func BenchmarkWritePart(b *testing.B) {
 		})
 	}
 }
+
+// TestADeferredPutLeavesTheFlushToItsCaller: with durable.Filesystem a put returns before any
+// flush, with the sync to run; with durable.Files it flushed already and returns none.
+func TestADeferredPutLeavesTheFlushToItsCaller(t *testing.T) {
+	modes := map[durable.Mode]bool{durable.Files: false}
+	if durable.FSSupported {
+		modes[durable.Filesystem] = true
+	}
+	for mode, deferred := range modes {
+		s, err := local.New(t.TempDir(), local.WithFlush(mode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sync, err := s.PutObjectDeferred(context.Background(), "a/b", bytes.NewReader([]byte("x")), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (sync != nil) != deferred {
+			t.Errorf("%s: a sync returned: %v, want %v", mode, sync != nil, deferred)
+		}
+		if sync != nil {
+			if err := sync(); err != nil {
+				t.Errorf("%s: sync = %v", mode, err)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 	filesink "github.com/ingest-portal/ingest/sink/file"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sink/webhook"
@@ -65,7 +66,10 @@ func openSink(ctx context.Context, cmd *cli.Command) (ingest.Sink, error) {
 	var err error
 	switch strings.ToLower(scheme) {
 	case "file":
-		sink, err = openFileSink(raw, source)
+		var flush durable.Mode
+		if flush, err = flushMode(cmd); err == nil {
+			sink, err = openFileSink(raw, source, flush)
+		}
 	case "nats":
 		sink, err = natssink.Open(ctx, raw, source)
 	case "http", "https":
@@ -85,12 +89,12 @@ func openSink(ctx context.Context, cmd *cli.Command) (ingest.Sink, error) {
 
 // openFileSink opens a file:// sink. Like --storage, the path is what follows "file://", so
 // file:///var/lib/ingest/events.jsonl is absolute and file://ingest-data/events.jsonl relative.
-func openFileSink(raw, source string) (ingest.Sink, error) {
+func openFileSink(raw, source string, flush durable.Mode) (ingest.Sink, error) {
 	path := strings.TrimPrefix(raw[len("file"):], "://")
 	if path == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "--%s file:// needs a path", eventsSinkFlag)
 	}
-	return filesink.Open(path, source)
+	return filesink.Open(path, source, filesink.WithFlush(flush))
 }
 
 // badSinkURL is the error of an --events-sink the portal cannot deliver to. It names the URL

@@ -32,19 +32,39 @@ type flushes struct {
 // one that failed. flush is the caller's way to flush key; the caller that leads a flush runs its
 // own, so every caller's must do the same thing.
 func (s *Shared) Do(key string, flush func() error) error {
+	return s.After(key, s.Mark(key), flush)
+}
+
+// Mark returns how many flushes of key have begun: a flush that begins later covers what was
+// written before the call. See After.
+func (s *Shared) Mark(key string) uint64 {
+	f := s.get(key)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.started
+}
+
+// After returns once a flush of key that began after mark (a Mark of key) has succeeded, leading
+// one if none has begun since, or with the error of one that failed. Between Mark and After the
+// caller may do other work while other callers' flushes make its writes durable.
+func (s *Shared) After(key string, mark uint64, flush func() error) error {
+	return s.get(key).do(mark+1, flush)
+}
+
+func (s *Shared) get(key string) *flushes {
 	v, ok := s.flushes.Load(key)
 	if !ok {
 		f := &flushes{}
 		f.cond = sync.NewCond(&f.mu)
 		v, _ = s.flushes.LoadOrStore(key, f)
 	}
-	return v.(*flushes).do(flush)
+	return v.(*flushes)
 }
 
-func (f *flushes) do(flush func() error) error {
+// do waits until flush number need has completed, leading flushes while none runs.
+func (f *flushes) do(need uint64, flush func() error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	need := f.started + 1
 	for f.done < need {
 		if f.running {
 			f.waiting++

@@ -117,3 +117,21 @@ func TestParseMode(t *testing.T) {
 		t.Error(`ParseMode("fsync") succeeded`)
 	}
 }
+
+// TestAfterUsesAFlushBegunSinceTheMark: a flush that began after a Mark covers it, so After leads
+// no flush of its own; one that began before it does not.
+func TestAfterUsesAFlushBegunSinceTheMark(t *testing.T) {
+	var s Shared
+	flushes := 0
+	flush := func() error { flushes++; return nil }
+	mark := s.Mark("fs")
+	if err := s.Do("fs", flush); err != nil { // begins after mark
+		t.Fatal(err)
+	}
+	if err := s.After("fs", mark, flush); err != nil || flushes != 1 {
+		t.Errorf("After a mark that a later flush covered: %v, %d flushes; want nil and 1", err, flushes)
+	}
+	if err := s.After("fs", s.Mark("fs"), flush); err != nil || flushes != 2 {
+		t.Errorf("After a fresh mark: %v, %d flushes; want nil and 2", err, flushes)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 )
 
 // The permissions of what Open creates. Events name files and their uploaders, so the log is
@@ -34,6 +35,18 @@ type Sink struct {
 	turn   chan struct{}
 	f      *os.File
 	closed bool
+	flush  durable.Mode // how an append is made durable (WithFlush)
+}
+
+// Option configures a Sink.
+type Option func(*Sink)
+
+// WithFlush sets how an append is made durable (durable.DefaultMode if not given): an fsync of
+// the file (durable.Files), or a syncfs(2) of its filesystem shared with the other writes of the
+// moment, the portal's database commits and objects among them (durable.Filesystem), which spares
+// the device a flush of its own for every batch.
+func WithFlush(m durable.Mode) Option {
+	return func(s *Sink) { s.flush = m }
 }
 
 var _ ingest.Sink = (*Sink)(nil)
@@ -46,12 +59,19 @@ var _ ingest.Sink = (*Sink)(nil)
 // events were never acknowledged (Send returns only after the fsync that follows the whole
 // batch), so the relay sends them again; the sink cuts the torn line off, on Open and before each
 // append, so that the next line starts clean and every line of the file is a whole JSON document.
-func Open(path, source string) (*Sink, error) {
+func Open(path, source string, opts ...Option) (*Sink, error) {
 	if path == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "the events file needs a path")
 	}
+	s := &Sink{path: path, source: source, turn: make(chan struct{}, 1), flush: durable.DefaultMode()}
+	for _, o := range opts {
+		o(s)
+	}
+	if _, err := durable.ParseMode(string(s.flush)); err != nil {
+		return nil, ingest.Errorf(ingest.EValidation, "events file: %v", err)
+	}
 	if source == "" {
-		source = ingest.DefaultEventSource
+		s.source = ingest.DefaultEventSource
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
@@ -69,7 +89,7 @@ func Open(path, source string) (*Sink, error) {
 			return nil, err
 		}
 	}
-	s := &Sink{path: path, source: source, turn: make(chan struct{}, 1), f: f}
+	s.f = f
 	if err := s.locked(s.repair); err != nil {
 		f.Close()
 		return nil, err
@@ -130,11 +150,19 @@ func (s *Sink) append(lines []byte) error {
 			// The next append cuts off whatever part of the lines was written.
 			return fmt.Errorf("append to the events file: %w", err)
 		}
-		if err := s.f.Sync(); err != nil {
+		if err := s.sync(); err != nil {
 			return fmt.Errorf("sync the events file: %w", err)
 		}
 		return nil
 	})
+}
+
+// sync makes what was written to the file durable.
+func (s *Sink) sync() error {
+	if s.flush == durable.Filesystem {
+		return durable.SyncFS(s.path)
+	}
+	return s.f.Sync()
 }
 
 // locked runs do holding the file's advisory lock.

@@ -11,23 +11,36 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 	filesink "github.com/ingest-portal/ingest/sink/file"
 	"github.com/ingest-portal/ingest/sinktest"
 )
 
+// TestSink runs the shared suite in each flush mode this OS has.
 func TestSink(t *testing.T) {
-	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
-		path := filepath.Join(t.TempDir(), "events.jsonl")
-		s, err := filesink.Open(path, "/suite")
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return sinktest.Harness{
-			Sink:     s,
-			Source:   "/suite",
-			Received: func(t *testing.T) []ingest.CloudEvent { return readLines(t, path) },
-		}
-	})
+	modes := []durable.Mode{durable.Files}
+	if durable.FSSupported {
+		modes = append(modes, durable.Filesystem)
+	}
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+				path := filepath.Join(t.TempDir(), "events.jsonl")
+				s, err := filesink.Open(path, "/suite", filesink.WithFlush(mode))
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				return sinktest.Harness{
+					Sink:     s,
+					Source:   "/suite",
+					Received: func(t *testing.T) []ingest.CloudEvent { return readLines(t, path) },
+				}
+			})
+		})
+	}
+	if _, err := filesink.Open(filepath.Join(t.TempDir(), "e.jsonl"), "", filesink.WithFlush("sometimes")); ingest.ErrorCode(err) != ingest.EValidation {
+		t.Errorf("Open with an unknown flush mode = %v, want VALIDATION_FAILED", err)
+	}
 }
 
 func mustOpen(t *testing.T, path string) *filesink.Sink {
