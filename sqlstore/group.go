@@ -173,7 +173,7 @@ func (s *Store) commitGroup(batch []*groupWrite, results []writeResult) (bool, e
 			continue
 		}
 		if shared {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT grouped_write`); err != nil {
+			if _, err := t.ExecContext(ctx, `SAVEPOINT grouped_write`); err != nil {
 				return false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
@@ -184,12 +184,12 @@ func (s *Store) commitGroup(batch []*groupWrite, results []writeResult) (bool, e
 		switch {
 		case !shared:
 		case results[i].err != nil:
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO grouped_write`); err != nil {
+			if _, err := t.ExecContext(ctx, `ROLLBACK TO grouped_write`); err != nil {
 				return false, fmt.Errorf("roll back to savepoint: %w", err)
 			}
 			fallthrough
 		default:
-			if _, err := tx.ExecContext(ctx, `RELEASE grouped_write`); err != nil {
+			if _, err := t.ExecContext(ctx, `RELEASE grouped_write`); err != nil {
 				return false, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
