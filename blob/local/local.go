@@ -184,7 +184,7 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	// The bytes are durable before WritePart answers, so before the caller records the part
 	// (DESIGN.md §6). fdatasync, not fsync: it flushes the bytes and the block allocations needed
 	// to read them back, and leaves out only the file's times.
-	if err := fdatasync(f); err != nil {
+	if err := durable.Fdatasync(f); err != nil {
 		return ingest.WrittenPart{}, fmt.Errorf("write part %d: %w", n, err)
 	}
 	if err := f.Close(); err != nil {
@@ -387,7 +387,7 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 		return nil, fmt.Errorf("put object: %w", err)
 	}
 	if s.flush == durable.Files {
-		if err := fdatasync(f); err != nil {
+		if err := durable.Fdatasync(f); err != nil {
 			return nil, fmt.Errorf("put object: %w", err)
 		}
 	}
