@@ -77,7 +77,7 @@ type Option func(*Store)
 //   - durable.Filesystem: commits write the WAL without an fsync (synchronous=NORMAL), and the
 //     group commit makes them durable after giving up the turn, with a syncfs(2) shared with
 //     every other write of the moment to the filesystem — the local blob store's objects among
-//     them (durable.SyncFS). One flush then covers both, and the turn is held only for the
+//     them (durable.FS). One flush then covers both, and the turn is held only for the
 //     statements and the WAL's writes. SQLite stays consistent after a power cut either way.
 //
 // It has no effect on PostgreSQL.
@@ -118,8 +118,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		synchronous := "FULL"
 		if s.flushMode == durable.Filesystem {
 			synchronous = "NORMAL"
-			dir := filepath.Dir(path)
-			s.flush = func() error { return durable.SyncFS(dir) }
+			fs, err := durable.FSOf(filepath.Dir(path))
+			if err != nil {
+				return nil, fmt.Errorf("open sqlite database: %w", err)
+			}
+			s.flush = fs.Sync
 		}
 		driver, dsn = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
 			"&_pragma=synchronous("+synchronous+")&_pragma=busy_timeout(10000)&_pragma=temp_store(memory)&_txlock=immediate"

@@ -67,8 +67,10 @@ type Store struct {
 	durable sync.Map
 	// dirs shares the fsyncs of an object directory between objects placed in it at once.
 	dirs durable.Shared
-	// flush is how PutObject makes an object durable (WithFlush).
+	// flush is how PutObject makes an object durable (WithFlush); fs is the root's filesystem,
+	// flushed by syncfs under durable.Filesystem.
 	flush durable.Mode
+	fs    durable.FS
 }
 
 // Option configures a Store.
@@ -99,6 +101,11 @@ func New(root string, opts ...Option) (*Store, error) {
 	// entries of new ones are synced up to the first directory that already existed.
 	if err := makeDirs(s.uploads, existingParent(abs)); err != nil {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
+	}
+	if s.flush == durable.Filesystem {
+		if s.fs, err = durable.FSOf(abs); err != nil {
+			return nil, fmt.Errorf("local blob store %q: %w", root, err)
+		}
 	}
 	return s, nil
 }
@@ -154,7 +161,7 @@ func (s *Store) createData(u ingest.BlobUpload) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // WritePart writes part n at its offset in the upload's data file, reading the body through a
@@ -395,10 +402,7 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 		return nil, fmt.Errorf("put object: %w", err)
 	}
 	if s.flush == durable.Filesystem {
-		pending, err := durable.MarkFS(s.root)
-		if err != nil {
-			return nil, fmt.Errorf("put object: %w", err)
-		}
+		pending := s.fs.Mark()
 		written = true
 		return func() error {
 			if err := pending.Wait(); err != nil {
@@ -417,7 +421,7 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 // syncDir makes the entries of dir durable, sharing the fsync with the other objects placed in
 // it at the same moment.
 func (s *Store) syncDir(dir string) error {
-	return s.dirs.Do(dir, func() error { return syncDir(dir) })
+	return s.dirs.Do(dir, func() error { return durable.SyncDir(dir) })
 }
 
 // confirmObject checks that the object of u exists with u's size, and syncs it and the directories
@@ -480,7 +484,7 @@ func (s *Store) removeSession(u ingest.BlobUpload) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	return syncDir(s.uploads)
+	return durable.SyncDir(s.uploads)
 }
 
 // ReadObject returns length bytes of the object at key from offset, or the bytes to its end when
@@ -570,7 +574,7 @@ func (s *Store) DeleteObject(ctx context.Context, key string) error {
 	} else if err != nil {
 		return fmt.Errorf("delete object: %w", err)
 	}
-	if err := syncDir(filepath.Dir(obj)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(obj)); err != nil {
 		return fmt.Errorf("delete object: %w", err)
 	}
 	return nil
@@ -699,7 +703,7 @@ func existingParent(dir string) string {
 // it. Syncing a directory whose entries have not changed costs next to nothing.
 func syncDirs(dir, top string) error {
 	for {
-		if err := syncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
 			return err
 		}
 		if dir == top || filepath.Dir(dir) == dir {
@@ -708,10 +712,6 @@ func syncDirs(dir, top string) error {
 		dir = filepath.Dir(dir)
 	}
 }
-
-// syncDir makes the entries of dir durable: a new file or directory in it, a rename into it, a
-// removal from it.
-var syncDir = durable.SyncDir
 
 // section reads n bytes of a file from an offset, and closes the file. It reads through an
 // io.LimitedReader over the *os.File rather than an io.SectionReader because that is the shape

@@ -5,44 +5,46 @@ import (
 	"strconv"
 )
 
-// filesystems shares SyncFS between every caller in the process: the blob store's objects and
-// the database's commits on one filesystem wait for the same flushes.
+// filesystems shares the flushes of every FS in the process: the blob store's objects, the
+// database's commits and the event log on one filesystem wait for the same flushes.
 var filesystems Shared
 
-// SyncFS makes durable everything written to the filesystem that holds path before the call: file
-// data, new and renamed names, sizes. It shares one syncfs(2) between the callers of the moment
-// (see Shared), which is what makes it cheaper than an fsync of each file and of its directory.
-// It returns ErrUnsupported where the OS has no syncfs; see FSSupported.
-func SyncFS(path string) error {
-	p, err := MarkFS(path)
-	if err != nil {
-		return err
-	}
-	return p.Wait()
+// FS is the filesystem that holds a path, resolved once (FSOf) so that the writes of the hot path
+// mark and flush it without looking it up again.
+type FS struct {
+	path string // on the filesystem, for the syncfs a Wait may have to lead
+	key  string // the filesystem's key in filesystems: its device number
 }
 
-// Pending is what was written to a filesystem before MarkFS: Wait makes it durable. Between the
+// FSOf returns the filesystem that holds path. It returns ErrUnsupported where the OS has no
+// syncfs; see FSSupported.
+func FSOf(path string) (FS, error) {
+	dev, err := device(path)
+	if err != nil {
+		return FS{}, err
+	}
+	return FS{path: path, key: strconv.FormatUint(dev, 10)}, nil
+}
+
+// Sync makes durable everything written to the filesystem before the call: file data, new and
+// renamed names, sizes. It shares one syncfs(2) between the callers of the moment (see Shared),
+// which is what makes it cheaper than an fsync of each file and of its directory.
+func (fs FS) Sync() error { return fs.Mark().Wait() }
+
+// Mark marks what has been written to the filesystem so far: Wait on the result makes it durable.
+func (fs FS) Mark() Pending { return Pending{fs: fs, mark: filesystems.Mark(fs.key)} }
+
+// Pending is what was written to a filesystem before FS.Mark: Wait makes it durable. Between the
 // two, a caller does other work while the flushes of the moment run.
 type Pending struct {
-	path string // on the filesystem, for the syncfs a Wait may have to lead
-	dev  string // the filesystem's key in filesystems
+	fs   FS
 	mark uint64
 }
 
-// MarkFS marks what has been written to the filesystem of path so far.
-func MarkFS(path string) (Pending, error) {
-	dev, err := device(path)
-	if err != nil {
-		return Pending{}, err
-	}
-	key := strconv.FormatUint(dev, 10)
-	return Pending{path: path, dev: key, mark: filesystems.Mark(key)}, nil
-}
-
-// Wait returns once a syncfs of the filesystem that began after MarkFS has succeeded, leading one
+// Wait returns once a syncfs of the filesystem that began after Mark has succeeded, leading one
 // if none has begun since.
 func (p Pending) Wait() error {
-	return filesystems.After(p.dev, p.mark, func() error { return syncFilesystem(p.path) })
+	return filesystems.After(p.fs.key, p.mark, func() error { return syncFilesystem(p.fs.path) })
 }
 
 // SyncDir makes the entries of dir durable: a new file or directory in it, a rename into it, a

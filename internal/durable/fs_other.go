@@ -7,7 +7,7 @@ import (
 	"os"
 )
 
-// FSSupported says whether SyncFS works here: syncfs(2) is Linux's. Elsewhere the callers fsync
+// FSSupported says whether FS.Sync works here: syncfs(2) is Linux's. Elsewhere the callers fsync
 // each file and directory themselves.
 const FSSupported = false
 

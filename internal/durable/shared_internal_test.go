@@ -68,21 +68,24 @@ func TestAFailedFlushReachesWhomItCovered(t *testing.T) {
 	}
 }
 
-// TestSyncFS runs the real syncfs(2) where there is one, and says it is missing elsewhere.
-func TestSyncFS(t *testing.T) {
+// TestFSSync runs the real syncfs(2) where there is one, and says it is missing elsewhere.
+func TestFSSync(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := SyncFS(dir)
+	fs, err := FSOf(dir)
+	if err == nil {
+		err = fs.Sync()
+	}
 	switch {
 	case FSSupported && err != nil:
-		t.Errorf("SyncFS = %v", err)
+		t.Errorf("FS.Sync = %v", err)
 	case !FSSupported && !errors.Is(err, errors.ErrUnsupported):
-		t.Errorf("SyncFS without syncfs(2) = %v, want ErrUnsupported", err)
+		t.Errorf("FS.Sync without syncfs(2) = %v, want ErrUnsupported", err)
 	}
-	if err := SyncFS(filepath.Join(dir, "missing")); err == nil {
-		t.Error("SyncFS of a missing path succeeded")
+	if _, err := FSOf(filepath.Join(dir, "missing")); err == nil {
+		t.Error("FSOf a missing path succeeded")
 	}
 }
 

@@ -36,6 +36,7 @@ type Sink struct {
 	f      *os.File
 	closed bool
 	flush  durable.Mode // how an append is made durable (WithFlush)
+	fs     durable.FS   // the file's filesystem, flushed by syncfs under durable.Filesystem
 }
 
 // Option configures a Sink.
@@ -84,12 +85,19 @@ func Open(path, source string, opts ...Option) (*Sink, error) {
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The new file's name must survive a power cut along with the lines written into it.
-		if err := syncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
+			err = fmt.Errorf("sync the events directory: %w", err)
 			f.Close()
 			return nil, err
 		}
 	}
 	s.f = f
+	if s.flush == durable.Filesystem {
+		if s.fs, err = durable.FSOf(path); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open the events file: %w", err)
+		}
+	}
 	if err := s.locked(s.repair); err != nil {
 		f.Close()
 		return nil, err
@@ -160,7 +168,7 @@ func (s *Sink) append(lines []byte) error {
 // sync makes what was written to the file durable.
 func (s *Sink) sync() error {
 	if s.flush == durable.Filesystem {
-		return durable.SyncFS(s.path)
+		return s.fs.Sync()
 	}
 	return s.f.Sync()
 }
@@ -250,17 +258,4 @@ func completeLines(f *os.File, end int64) (int64, error) {
 		}
 	}
 	return 0, nil
-}
-
-// syncDir fsyncs a directory, making the names created in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open the events directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync the events directory: %w", err)
-	}
-	return nil
 }
