@@ -73,6 +73,36 @@ type PartReader interface {
 	ReadPart(ctx context.Context, u BlobUpload, n int) (io.ReadCloser, error)
 }
 
+// StreamWriter is the capability a BlobStore needs for streamed uploads (tus), whose bytes arrive
+// in order and in pieces of any size: a piece may end inside a part, and the bytes of that part
+// received so far (its tail) must be as durable as a whole part.
+type StreamWriter interface {
+	// WriteStream writes the bytes of part n of u from r, starting at byte from of the part: the
+	// part's first from bytes were written by earlier calls. It stops when the part is full or r
+	// ends; avail is how many bytes r holds, or -1 when that is unknown. It returns how many bytes
+	// it took from r, durable, and the written part when the part is now full.
+	//
+	// When r fails, the bytes taken before the failure are returned with the error if they are
+	// durable (Taken > 0); otherwise none of them count. Bytes of the part past from that a call
+	// wrote but did not return are undefined until written again.
+	WriteStream(ctx context.Context, u BlobUpload, n int, from int64, r io.Reader, avail int64) (StreamWrite, error)
+}
+
+// StreamWrite is what one WriteStream call made durable.
+type StreamWrite struct {
+	Taken int64
+	Part  *WrittenPart // the part, when these bytes filled it
+}
+
+// ObjectConcatenator is the capability of making an object from other objects without sending
+// their bytes through the portal where the backend allows (local: copy_file_range; S3:
+// UploadPartCopy): tus concatenation.
+type ObjectConcatenator interface {
+	// ConcatObjects stores the objects at srcs, in order, as the object at dst, durably. sizes are
+	// their sizes. It returns ENotFound when a source is missing.
+	ConcatObjects(ctx context.Context, dst string, srcs []string, sizes []int64) error
+}
+
 // BlobUpload names one upload in a BlobStore.
 type BlobUpload struct {
 	SessionID uuid.UUID
@@ -80,6 +110,9 @@ type BlobUpload struct {
 	Key       string // the key of the object the upload becomes
 	Size      int64
 	ChunkSize int64
+	// Streamed is set for an upload written with StreamWriter, which may hold the tails of its
+	// parts apart until they are whole.
+	Streamed bool
 }
 
 // TotalParts returns the number of parts of u.

@@ -28,6 +28,12 @@ const (
 	ERateLimited         Code = "RATE_LIMITED"
 	EInternal            Code = "INTERNAL"
 
+	// EOffsetMismatch: bytes sent to a streamed upload (tus) at an offset other than the one it
+	// has reached.
+	EOffsetMismatch Code = "OFFSET_MISMATCH"
+	// EUploadLocked: another request is writing to the streamed upload now; retry later.
+	EUploadLocked Code = "UPLOAD_LOCKED"
+
 	// EConflict: a unique value (a username, a token hash) is already taken, or a fenced update
 	// lost its lease to a newer attempt.
 	EConflict Code = "CONFLICT"

@@ -70,6 +70,10 @@ type File struct {
 	BatchID          *uuid.UUID
 	StoredAt         *time.Time
 	FailureReason    string
+	// Metadata is the client's description of the file, string to string (ValidateMetadata).
+	Metadata map[string]string
+	// Partial marks the file of a partial upload (tus concatenation): never STORED, never listed.
+	Partial bool
 }
 
 // Limits on the metadata a client may give a file.

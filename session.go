@@ -78,6 +78,19 @@ type UploadSession struct {
 	// multipart upload id.
 	StorageUploadID string
 	CompletedAt     *time.Time
+
+	// Streamed is set for an upload whose bytes arrive as one stream, in order (tus): OffsetBytes
+	// counts the durable bytes received, HashState covers exactly them, and TailCRC32C is the
+	// CRC32C of the bytes of the part in progress (those after the last whole part).
+	Streamed    bool
+	OffsetBytes int64
+	TailCRC32C  uint32
+	// LengthDeferred is set while a streamed upload's size is not known yet: its file's size is
+	// 0, its parts have ChunkSizeBytes each and TotalParts is MaxParts until the size is declared.
+	LengthDeferred bool
+	// Partial marks a streamed upload that is only ever a piece of another (tus concatenation):
+	// its file is never STORED and never announced.
+	Partial bool
 }
 
 // TotalParts returns how many parts of chunk bytes a file of size bytes has: ceil(size/chunk),
@@ -96,11 +109,15 @@ func PartSize(size, chunk int64, n int) int64 {
 // part counts, hashes, names. It returns EValidation with the first problem found.
 func ValidateUpload(f *File, s *UploadSession) error {
 	switch {
+	case s.LengthDeferred && (!s.Streamed || f.SizeBytes != 0):
+		return Errorf(EValidation, "only a streamed upload of size 0 may defer its length")
+	case s.Partial != f.Partial || (s.Partial && (!s.Streamed || f.BatchID != nil)):
+		return Errorf(EValidation, "a partial upload is streamed and belongs to no batch")
 	case f.SizeBytes < 0:
 		return Errorf(EValidation, "size_bytes %d is negative", f.SizeBytes)
 	case s.ChunkSizeBytes <= 0:
 		return Errorf(EValidation, "chunk_size_bytes %d must be positive", s.ChunkSizeBytes)
-	case s.TotalParts != TotalParts(f.SizeBytes, s.ChunkSizeBytes):
+	case s.TotalParts != s.plannedParts(f.SizeBytes):
 		return Errorf(EValidation, "total_parts %d is not ceil(%d / %d)", s.TotalParts, f.SizeBytes, s.ChunkSizeBytes)
 	case s.TotalParts > MaxParts:
 		return Errorf(EValidation, "a file of %d bytes in parts of %d bytes has %d parts, more than %d", f.SizeBytes, s.ChunkSizeBytes, s.TotalParts, MaxParts)
@@ -114,6 +131,14 @@ func ValidateUpload(f *File, s *UploadSession) error {
 		return ValidateSHA256(s.DeclaredSHA256)
 	}
 	return nil
+}
+
+// plannedParts is the part count a session of a file of size bytes must have.
+func (s *UploadSession) plannedParts(size int64) int {
+	if s.LengthDeferred {
+		return MaxParts
+	}
+	return TotalParts(size, s.ChunkSizeBytes)
 }
 
 // MaxIdempotencyKeyLength bounds a client's idempotency key, in bytes.

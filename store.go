@@ -124,6 +124,49 @@ type UploadStore interface {
 	// counting the failure in the batch. It returns EValidation for another target status,
 	// ENotFound, and a *TransitionError (SESSION_NOT_ACTIVE) when the session has already ended.
 	EndUpload(ctx context.Context, sessionID uuid.UUID, to SessionStatus, reason string) (*UploadSession, error)
+
+	StreamStore
+}
+
+// StreamStore keeps the progress of streamed uploads (tus), whose bytes arrive in order from one
+// writer at a time. The writer holds a lease on the session, so that instances sharing the
+// database never write one upload at once, and a writer that died is replaced once its lease
+// has run out.
+type StreamStore interface {
+	// AcquireLease makes owner the session's one writer until until, provided the session's
+	// offset is still offset, and returns the session as it is then. Owner renews its lease the
+	// same way: the offset check stops a writer whose upload moved on without it from writing over
+	// what others recorded. It returns ENotFound, EUploadLocked while another owner's lease has not
+	// run out, and EOffsetMismatch (details: "offset") when the session is at another offset.
+	AcquireLease(ctx context.Context, sessionID uuid.UUID, owner string, offset int64, until time.Time) (*UploadSession, error)
+	// ReleaseLease ends owner's lease on the session; a lease owner no longer holds is left alone.
+	ReleaseLease(ctx context.Context, sessionID uuid.UUID, owner string) error
+	// RecordStream records the progress p of an active streamed session whose lease owner holds:
+	// its offset moves from p.From to p.To, the parts p completed are RECEIVED and hashed, its
+	// hash state and tail CRC are p's, a deferred length becomes p.Length, and its expiry and lease
+	// are extended. It returns the session as recorded, ENotFound, EUploadLocked when owner no
+	// longer holds the lease, EOffsetMismatch when the session is not at p.From, EValidation for
+	// progress that does not fit the session, and a *TransitionError (SESSION_NOT_ACTIVE) when the
+	// session has ended.
+	RecordStream(ctx context.Context, sessionID uuid.UUID, owner string, p StreamProgress) (*UploadSession, error)
+}
+
+// StreamProgress is what one write to a streamed upload added: the bytes between two offsets,
+// the parts they completed, and the running hash and tail CRC after them.
+type StreamProgress struct {
+	From, To   int64
+	Parts      []StreamedPart // completed by these bytes, in order
+	HashState  []byte         // the SHA-256 state after To bytes
+	TailCRC32C uint32         // the CRC32C of the bytes of the part in progress at To
+	Length     *int64         // the upload's size, declared now; nil if it is not
+	ExpiresAt  time.Time
+	LeaseUntil time.Time
+}
+
+// StreamedPart is a part a streamed upload completed, with what was learned of its bytes.
+type StreamedPart struct {
+	Number int
+	PartReceipt
 }
 
 // OutboxStore keeps the event outbox. Marking the result of a delivery is fenced by the attempt

@@ -86,6 +86,7 @@ func (s *Store) ListBatches(ctx context.Context, f ingest.BatchFilter) ([]*inges
 // ListFiles implements ingest.UploadStore.
 func (s *Store) ListFiles(ctx context.Context, f ingest.FileFilter) ([]*ingest.File, error) {
 	var w where
+	w.add("partial = ?", false)
 	if f.UploadedByID != nil {
 		w.add("uploaded_by_id = ?", *f.UploadedByID)
 	}

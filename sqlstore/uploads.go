@@ -14,27 +14,28 @@ import (
 )
 
 const fileColumns = `id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_bucket,
-	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason`
+	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason, partial`
 
 func scanFile(row interface{ Scan(...any) error }) (*ingest.File, error) {
 	var f ingest.File
 	err := row.Scan(&f.ID, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}, &f.Status, textCol[string]{&f.SHA256},
 		&f.SizeBytes, textCol[ingest.StorageBackend]{&f.StorageBackend}, textCol[string]{&f.StorageBucket},
 		textCol[string]{&f.StorageKey}, &f.OriginalFilename, &f.ContentType, &f.UploadedByID, &f.BatchID,
-		nullTimeCol{&f.StoredAt}, textCol[string]{&f.FailureReason})
+		nullTimeCol{&f.StoredAt}, textCol[string]{&f.FailureReason}, &f.Partial)
 	return &f, err
 }
 
 const sessionColumns = `id, created_at, updated_at, file_id, status, chunk_size_bytes, total_parts,
 	received_parts_count, idempotency_key, uploaded_by_id, expires_at, declared_sha256, hash_state,
-	hashed_parts, storage_upload_id, completed_at`
+	hashed_parts, storage_upload_id, completed_at, streamed, offset_bytes, tail_crc32c, length_deferred, partial`
 
 func scanSession(row interface{ Scan(...any) error }) (*ingest.UploadSession, error) {
 	var s ingest.UploadSession
 	err := row.Scan(&s.ID, timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt}, &s.FileID, &s.Status, &s.ChunkSizeBytes,
 		&s.TotalParts, &s.ReceivedPartsCount, textCol[string]{&s.IdempotencyKey}, &s.UploadedByID,
 		timeCol{&s.ExpiresAt}, textCol[string]{&s.DeclaredSHA256}, &s.HashState, &s.HashedParts,
-		textCol[string]{&s.StorageUploadID}, nullTimeCol{&s.CompletedAt})
+		textCol[string]{&s.StorageUploadID}, nullTimeCol{&s.CompletedAt}, &s.Streamed, &s.OffsetBytes, crcCol{&s.TailCRC32C},
+		&s.LengthDeferred, &s.Partial)
 	return &s, err
 }
 
@@ -66,6 +67,7 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey, f.StoredAt, f.FailureReason = "", "", "", "", nil, ""
 	sess.CreatedAt, sess.UpdatedAt, sess.Status, sess.FileID, sess.UploadedByID = now, now, ingest.SessionInit, f.ID, f.UploadedByID
 	sess.ReceivedPartsCount, sess.HashState, sess.HashedParts, sess.CompletedAt = 0, nil, 0, nil
+	sess.OffsetBytes, sess.TailCRC32C = 0, 0
 	sess.ExpiresAt = ingest.Timestamp(sess.ExpiresAt)
 
 	return s.inTx(ctx, func(tx *txn) error {
@@ -76,9 +78,9 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO ingest_files (id, created_at, updated_at, status, size_bytes, original_filename,
-			                          content_type, uploaded_by_id, batch_id)
-			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8)`,
-			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID)
+			                          content_type, uploaded_by_id, batch_id, partial)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.Partial)
 		if violation(err) == foreignKeyViolation {
 			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
 		}
@@ -88,11 +90,11 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO upload_sessions (id, created_at, updated_at, file_id, status, chunk_size_bytes,
 			                             total_parts, idempotency_key, uploaded_by_id, expires_at,
-			                             declared_sha256, storage_upload_id)
-			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			                             declared_sha256, storage_upload_id, streamed, length_deferred, partial)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			sess.ID, at(now), sess.FileID, sess.Status, sess.ChunkSizeBytes, sess.TotalParts,
 			textOrNull(sess.IdempotencyKey), sess.UploadedByID, at(sess.ExpiresAt),
-			textOrNull(sess.DeclaredSHA256), textOrNull(sess.StorageUploadID))
+			textOrNull(sess.DeclaredSHA256), textOrNull(sess.StorageUploadID), sess.Streamed, sess.LengthDeferred, sess.Partial)
 		if violation(err) == uniqueViolation && sess.IdempotencyKey != "" {
 			return &ingest.Error{Code: ingest.EIdempotencyConflict, Message: "the idempotency key is already used by another upload", Err: err}
 		}

@@ -105,3 +105,15 @@ func (c crc32cCol) Scan(src any) error {
 	}
 	return nil
 }
+
+// crcCol scans a NOT NULL CRC32C column.
+type crcCol struct{ c *uint32 }
+
+func (c crcCol) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("scan crc32c: unexpected %T", src)
+	}
+	*c.c = uint32(v)
+	return nil
+}

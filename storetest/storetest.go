@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Workflow", testWorkflow},
 		{"Races", testRaces},
 		{"Console", testConsole},
+		{"Streams", testStreams},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) { s.run(t, open) })

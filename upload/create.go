@@ -22,6 +22,7 @@ type CreateRequest struct {
 	BatchID        *uuid.UUID
 	SHA256         string // the client's whole-file hash, verified at completion; "" for none
 	IdempotencyKey string // per user; "" for none
+	Metadata       map[string]string
 }
 
 // CreateSession registers a file and its upload session. With an idempotency key the user already
@@ -29,17 +30,8 @@ type CreateRequest struct {
 // it returns EIdempotencyConflict. It returns EValidation, EPayloadTooLarge beyond the maximum file
 // size, ENotFound for a batch the actor cannot see and EBatchNotOpen for a batch that is not OPEN.
 func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req CreateRequest) (sess *ingest.UploadSession, created bool, err error) {
-	req.Filename = CleanFilename(req.Filename)
-	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
+	if err := s.clean(&req); err != nil {
 		return nil, false, err
-	}
-	req.SHA256 = strings.ToLower(req.SHA256)
-	if req.SizeBytes < 0 {
-		return nil, false, ingest.Errorf(ingest.EValidation, "size_bytes must be 0 or more")
-	}
-	if req.SizeBytes > s.cfg.MaxFileSize {
-		return nil, false, &ingest.Error{Code: ingest.EPayloadTooLarge, Message: "the file is larger than this portal takes",
-			Details: map[string]any{"max_file_size": s.cfg.MaxFileSize}}
 	}
 	chunk, err := s.planChunk(req.SizeBytes, req.ChunkSizeBytes)
 	if err != nil {
@@ -78,19 +70,7 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		ExpiresAt:      s.now().Add(s.cfg.SessionTTL),
 		DeclaredSHA256: req.SHA256,
 	}
-	if err := ingest.ValidateUpload(file, sess); err != nil {
-		return nil, false, err
-	}
-	u := s.blobUpload(sess, file.SizeBytes)
-	if sess.StorageUploadID, err = s.blobs.CreateUpload(ctx, u); err != nil {
-		return nil, false, err
-	}
-	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
-		if errors.Is(err, ingest.ErrOutcomeUnknown) {
-			return nil, false, err // the session may exist: its data stays
-		}
-		u.StorageID = sess.StorageUploadID
-		s.discard(ctx, u)
+	if err := s.register(ctx, file, sess); err != nil {
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
 			// Another request with the same key won the race: answer as if it had come first.
 			if existing, lookupErr := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey); lookupErr == nil {
@@ -100,6 +80,46 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		return nil, false, err
 	}
 	return sess, true, nil
+}
+
+// clean puts a request's names and hash in their normal form, and refuses a size this portal
+// does not take.
+func (s *Service) clean(req *CreateRequest) error {
+	var err error
+	req.Filename = CleanFilename(req.Filename)
+	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
+		return err
+	}
+	req.SHA256 = strings.ToLower(req.SHA256)
+	if req.SizeBytes < 0 {
+		return ingest.Errorf(ingest.EValidation, "size_bytes must be 0 or more")
+	}
+	if req.SizeBytes > s.cfg.MaxFileSize {
+		return &ingest.Error{Code: ingest.EPayloadTooLarge, Message: "the file is larger than this portal takes",
+			Details: map[string]any{"max_file_size": s.cfg.MaxFileSize}}
+	}
+	return nil
+}
+
+// register validates a new file and its session, prepares the upload in the blob store and records
+// both. When the record fails, the blob store's upload is discarded again.
+func (s *Service) register(ctx context.Context, file *ingest.File, sess *ingest.UploadSession) error {
+	if err := ingest.ValidateUpload(file, sess); err != nil {
+		return err
+	}
+	u := s.blobUpload(sess, file.SizeBytes)
+	var err error
+	if sess.StorageUploadID, err = s.blobs.CreateUpload(ctx, u); err != nil {
+		return err
+	}
+	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
+		if !errors.Is(err, ingest.ErrOutcomeUnknown) { // else the session may exist: its data stays
+			u.StorageID = sess.StorageUploadID
+			s.discard(ctx, u)
+		}
+		return err
+	}
+	return nil
 }
 
 // replay answers a repeated creation: the same session for the same request, a conflict for

@@ -15,7 +15,7 @@ func (s *Service) File(ctx context.Context, actor *ingest.User, id uuid.UUID) (*
 	if err != nil {
 		return nil, err
 	}
-	if !visible(actor, f.UploadedByID) {
+	if !visible(actor, f.UploadedByID) || f.Partial {
 		return nil, notFound("ingest file", id)
 	}
 	return f, nil

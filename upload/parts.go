@@ -40,6 +40,9 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 	if err := s.takesParts(ctx, sess); err != nil {
 		return nil, err
 	}
+	if sess.Streamed {
+		return nil, ingest.Errorf(ingest.EValidation, "upload %s takes its bytes as a stream (tus), not in numbered parts", sessionID)
+	}
 	if n < 1 || n > sess.TotalParts {
 		return nil, &ingest.Error{Code: ingest.EValidation, Message: fmt.Sprintf("part %d is not a part of this upload", n),
 			Details: map[string]any{"total_parts": sess.TotalParts}}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/ingest-portal/ingest"
 )
 
@@ -23,23 +25,35 @@ import (
 // EPayloadTooLarge beyond the single-upload limit, EChecksumMismatch, and what CreateSession
 // returns.
 func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest, body io.Reader, d Digest) (*ingest.File, bool, error) {
+	f, _, created, err := s.put(ctx, actor, req, body, d)
+	return f, created, err
+}
+
+// PutWhole is Put for a protocol adapter that names the upload by its session (tus, whose
+// creation-with-upload may carry the whole file): it returns the file and its session's id.
+func (s *Service) PutWhole(ctx context.Context, actor *ingest.User, req CreateRequest, body io.Reader) (*ingest.File, uuid.UUID, error) {
+	f, id, _, err := s.put(ctx, actor, req, body, Digest{})
+	return f, id, err
+}
+
+func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest, body io.Reader, d Digest) (*ingest.File, uuid.UUID, bool, error) {
 	if req.SizeBytes > s.cfg.MaxSingleUpload {
-		return nil, false, &ingest.Error{Code: ingest.EPayloadTooLarge, Message: "the body is larger than a single-request upload takes; upload it in parts",
+		return nil, uuid.Nil, false, &ingest.Error{Code: ingest.EPayloadTooLarge, Message: "the body is larger than a single-request upload takes; upload it in parts",
 			Details: map[string]any{"max_single_upload": s.cfg.MaxSingleUpload}}
 	}
 	if req.SizeBytes < 0 {
-		return nil, false, ingest.Errorf(ingest.EValidation, "size_bytes must be 0 or more")
+		return nil, uuid.Nil, false, ingest.Errorf(ingest.EValidation, "size_bytes must be 0 or more")
 	}
 	var err error
 	req.Filename = CleanFilename(req.Filename)
 	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
-		return nil, false, err
+		return nil, uuid.Nil, false, err
 	}
 	req.SHA256 = strings.ToLower(req.SHA256)
 	if d.SHA256 != nil {
 		declared := hex.EncodeToString(d.SHA256)
 		if req.SHA256 != "" && req.SHA256 != declared {
-			return nil, false, ingest.Errorf(ingest.EValidation, "the sha256 and the Content-Digest disagree")
+			return nil, uuid.Nil, false, ingest.Errorf(ingest.EValidation, "the sha256 and the Content-Digest disagree")
 		}
 		req.SHA256 = declared
 	}
@@ -52,15 +66,16 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if req.IdempotencyKey != "" {
 		existing, err := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey)
 		if err == nil {
-			return s.replayPut(ctx, actor, existing, req, body, d)
+			f, created, err := s.replayPut(ctx, actor, existing, req, body, d)
+			return f, existing.ID, created, err
 		}
 		if ingest.ErrorCode(err) != ingest.ENotFound {
-			return nil, false, err
+			return nil, uuid.Nil, false, err
 		}
 	}
 	if req.BatchID != nil {
 		if _, err := s.batch(ctx, actor, *req.BatchID); err != nil {
-			return nil, false, err
+			return nil, uuid.Nil, false, err
 		}
 	}
 
@@ -70,13 +85,13 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 		TotalParts: ingest.TotalParts(req.SizeBytes, req.ChunkSizeBytes), IdempotencyKey: req.IdempotencyKey,
 		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256}
 	if err := ingest.ValidateUpload(file, sess); err != nil {
-		return nil, false, err
+		return nil, uuid.Nil, false, err
 	}
 	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
 	sums := newPartSums(Digest{CRC32C: d.CRC32C}, sha256.New())
 	objectSync, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
 	if err != nil {
-		return nil, false, err
+		return nil, uuid.Nil, false, err
 	}
 	receipt, err := sums.verify(Digest{CRC32C: d.CRC32C}, req.SizeBytes)
 	sum := hex.EncodeToString(sums.running.Sum(nil))
@@ -88,24 +103,25 @@ func (s *Service) Put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if err != nil {
 		s.deleteObject(ctx, key)
 		s.recordFailure(ctx, file, sess, err)
-		return nil, false, err
+		return nil, uuid.Nil, false, err
 	}
 	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key,
 		Sync: objectSync}
 	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj); err != nil {
 		if errors.Is(err, ingest.ErrOutcomeUnknown) {
-			return nil, false, err // the file may be STORED: its object stays
+			return nil, uuid.Nil, false, err // the file may be STORED: its object stays
 		}
 		s.deleteObject(ctx, key)
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
 			// Another request with the same key won the race: answer as if it had come first.
 			if existing, lookupErr := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey); lookupErr == nil {
-				return s.replayPut(ctx, actor, existing, req, nil, d)
+				f, created, err := s.replayPut(ctx, actor, existing, req, nil, d)
+				return f, existing.ID, created, err
 			}
 		}
-		return nil, false, err
+		return nil, uuid.Nil, false, err
 	}
-	return file, true, nil
+	return file, sess.ID, true, nil
 }
 
 // replayPut answers a single-request upload repeated with its idempotency key: a different

@@ -20,6 +20,9 @@ type Config struct {
 	DefaultChunk    int64         // the part size when the client asks for none
 	MaxFileSize     int64         // the largest file a session may declare
 	MaxSingleUpload int64         // the largest body of a single-request upload
+	// StreamLease is how long a writer of a streamed upload (tus) holds it without showing signs
+	// of life; another instance takes the upload over after that. A writer renews it as it goes.
+	StreamLease time.Duration
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §3 and §6.
@@ -29,6 +32,7 @@ func DefaultConfig() Config {
 		DefaultChunk:    8 << 20,
 		MaxFileSize:     1 << 40,
 		MaxSingleUpload: 64 << 20,
+		StreamLease:     10 * time.Second,
 	}
 }
 
@@ -41,6 +45,8 @@ func (c Config) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "the default part size must be positive")
 	case c.MaxFileSize < 0 || c.MaxSingleUpload < 0:
 		return ingest.Errorf(ingest.EValidation, "size limits cannot be negative")
+	case c.StreamLease < time.Second:
+		return ingest.Errorf(ingest.EValidation, "the stream lease must be at least a second")
 	}
 	return nil
 }
@@ -120,6 +126,7 @@ func (s *Service) blobUpload(sess *ingest.UploadSession, size int64) ingest.Blob
 		Key:       ingest.ObjectKey(s.blobs.Prefix(), sess.FileID, ingest.IDTime(sess.FileID)),
 		Size:      size,
 		ChunkSize: sess.ChunkSizeBytes,
+		Streamed:  sess.Streamed,
 	}
 }
 

@@ -43,12 +43,16 @@ type S3API interface {
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput, optFns ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 var (
-	_ S3API              = (*s3.Client)(nil)
-	_ ingest.BlobStore   = (*Store)(nil)
-	_ ingest.PartLimiter = (*Store)(nil)
+	_ S3API                     = (*s3.Client)(nil)
+	_ ingest.BlobStore          = (*Store)(nil)
+	_ ingest.PartLimiter        = (*Store)(nil)
+	_ ingest.StreamWriter       = (*Store)(nil)
+	_ ingest.ObjectConcatenator = (*Store)(nil)
 )
 
 // S3's limits on multipart uploads: every part but the last has at least minPartSize bytes, none
@@ -419,6 +423,7 @@ func (s *Store) CompleteUpload(ctx context.Context, u ingest.BlobUpload, parts [
 	})
 	switch code := apiCode(err); {
 	case err == nil:
+		s.removeTails(ctx, u)
 		return nil
 	case code == "NoSuchUpload":
 		return s.completedBefore(ctx, u, err)
@@ -475,6 +480,7 @@ func (s *Store) AbortUpload(ctx context.Context, u ingest.BlobUpload) error {
 	if u.StorageID == "" {
 		return nil // never created: nothing was left behind
 	}
+	s.removeTails(ctx, u)
 	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket:   aws.String(s.bucket),
 		Key:      aws.String(u.Key),

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -15,8 +17,10 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/admin"
 	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/cors"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/tus"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -77,6 +81,22 @@ func serveCommand() *cli.Command {
 				Usage:   "mark the admin console's cookies Secure: set it when a proxy serves the portal over https",
 				Sources: cli.EnvVars("INGEST_ADMIN_SECURE_COOKIES"),
 			},
+			&cli.StringFlag{
+				Name:    "public-url",
+				Usage:   "the portal's URL as clients reach it (e.g. https://upload.example.com): tus Location headers are absolute under it instead of relative",
+				Sources: cli.EnvVars("INGEST_PUBLIC_URL"),
+			},
+			&cli.StringSliceFlag{
+				Name:    "cors-allowed-origins",
+				Usage:   "`ORIGIN`s (scheme://host[:port], or *) whose pages may call the API and tus from a browser; none by default",
+				Sources: cli.EnvVars("INGEST_CORS_ALLOWED_ORIGINS"),
+			},
+			&cli.DurationFlag{
+				Name:    "stream-lease",
+				Usage:   "how long a tus upload's writer may show no sign of life before another request may take the upload over",
+				Value:   defaults.StreamLease,
+				Sources: cli.EnvVars("INGEST_STREAM_LEASE"),
+			},
 			&cli.DurationFlag{
 				Name:    "shutdown-timeout",
 				Usage:   "on SIGTERM, how long requests in flight may take to finish",
@@ -92,6 +112,7 @@ func serveCommand() *cli.Command {
 func serviceConfig(cmd *cli.Command) (upload.Config, error) {
 	cfg := upload.DefaultConfig()
 	cfg.SessionTTL = cmd.Duration("session-ttl")
+	cfg.StreamLease = cmd.Duration("stream-lease")
 	var err error
 	if cfg.MaxFileSize, err = flagSize(cmd, "max-file-size"); err != nil {
 		return cfg, err
@@ -178,16 +199,31 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 			{Name: "storage", Probe: blobs.Ping},
 		},
 	})
+	publicURL, err := checkPublicURL(cmd.String("public-url"))
+	if err != nil {
+		return err
+	}
+	origins, err := checkOrigins(cmd.StringSlice("cors-allowed-origins"))
+	if err != nil {
+		return err
+	}
 	routes := http.NewServeMux()
 	routes.Handle("/admin/", console)
 	routes.Handle("/admin", console)
+	routes.Handle(tus.Prefix, tus.New(tus.Config{
+		Service:         svc,
+		Authenticate:    api.Authenticate,
+		PublicURL:       publicURL,
+		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
+		Logger:          logger,
+	}))
 	routes.Handle("/", api)
 	ln, err := net.Listen("tcp", cmd.String("addr"))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes,
+		Handler:           cors.Handler(origins, routes),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -252,4 +288,33 @@ func bootstrapAdmin(ctx context.Context, store *sqlstore.Store, stdout io.Writer
 	logger.Info("created the first admin user", "username", admin.Username, "token_prefix", token.Prefix)
 	_, err = fmt.Fprintf(stdout, "admin token: %s\n", secret)
 	return err
+}
+
+// checkPublicURL accepts the portal's public base URL: http(s)://host[:port][/path], or "".
+func checkPublicURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", ingest.Errorf(ingest.EValidation, "--public-url %q: want http(s)://host[:port][/path]", raw)
+	}
+	return strings.TrimSuffix(raw, "/"), nil
+}
+
+// checkOrigins accepts browser origins: scheme://host[:port] exactly as browsers send them, or *.
+func checkOrigins(origins []string) ([]string, error) {
+	var out []string
+	for _, o := range origins {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "") {
+			return nil, ingest.Errorf(ingest.EValidation, "--cors-allowed-origins %q: an origin is scheme://host[:port] with nothing after it, or *", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

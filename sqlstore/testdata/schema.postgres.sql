@@ -46,9 +46,11 @@ table ingest_files column uploaded_by_id uuid NOT NULL
 table ingest_files column batch_id uuid
 table ingest_files column stored_at timestamp with time zone
 table ingest_files column failure_reason text
+table ingest_files column partial boolean NOT NULL DEFAULT false
 table ingest_files constraint ingest_files_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES upload_batches(id)
 table ingest_files constraint ingest_files_failed_check CHECK (((status <> 'FAILED'::text) OR (failure_reason IS NOT NULL)))
 table ingest_files constraint ingest_files_original_filename_check CHECK ((length(original_filename) >= 1))
+table ingest_files constraint ingest_files_partial_check CHECK (((NOT partial) OR (status <> 'STORED'::text)))
 table ingest_files constraint ingest_files_pkey PRIMARY KEY (id)
 table ingest_files constraint ingest_files_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text))
 table ingest_files constraint ingest_files_size_bytes_check CHECK ((size_bytes >= 0))
@@ -154,6 +156,13 @@ table upload_sessions column hash_state bytea
 table upload_sessions column hashed_parts integer NOT NULL DEFAULT 0
 table upload_sessions column storage_upload_id text
 table upload_sessions column completed_at timestamp with time zone
+table upload_sessions column streamed boolean NOT NULL DEFAULT false
+table upload_sessions column offset_bytes bigint NOT NULL DEFAULT 0
+table upload_sessions column tail_crc32c bigint NOT NULL DEFAULT 0
+table upload_sessions column length_deferred boolean NOT NULL DEFAULT false
+table upload_sessions column partial boolean NOT NULL DEFAULT false
+table upload_sessions column lease_owner text
+table upload_sessions column lease_expires_at timestamp with time zone
 table upload_sessions constraint upload_sessions_chunk_size_bytes_check CHECK ((chunk_size_bytes > 0))
 table upload_sessions constraint upload_sessions_complete_check CHECK (((status <> 'COMPLETE'::text) OR ((completed_at IS NOT NULL) AND (received_parts_count = total_parts))))
 table upload_sessions constraint upload_sessions_declared_sha256_check CHECK ((declared_sha256 ~ '^[0-9a-f]{64}$'::text))
@@ -162,9 +171,12 @@ table upload_sessions constraint upload_sessions_file_id_key UNIQUE (file_id)
 table upload_sessions constraint upload_sessions_hashed_parts_check CHECK (((hashed_parts >= 0) AND (hashed_parts <= received_parts_count)))
 table upload_sessions constraint upload_sessions_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 255)))
 table upload_sessions constraint upload_sessions_idempotency_key_unique UNIQUE (uploaded_by_id, idempotency_key)
+table upload_sessions constraint upload_sessions_lease_owner_check CHECK (((length(lease_owner) >= 1) AND (length(lease_owner) <= 64)))
+table upload_sessions constraint upload_sessions_offset_bytes_check CHECK ((offset_bytes >= 0))
 table upload_sessions constraint upload_sessions_parts_check CHECK (((received_parts_count >= 0) AND (received_parts_count <= total_parts)))
 table upload_sessions constraint upload_sessions_pkey PRIMARY KEY (id)
 table upload_sessions constraint upload_sessions_status_check CHECK ((status = ANY (ARRAY['INIT'::text, 'IN_PROGRESS'::text, 'COMPLETE'::text, 'FAILED'::text, 'ABORTED'::text])))
+table upload_sessions constraint upload_sessions_tail_crc32c_check CHECK (((tail_crc32c >= 0) AND (tail_crc32c <= '4294967295'::bigint)))
 table upload_sessions constraint upload_sessions_total_parts_check CHECK (((total_parts >= 0) AND (total_parts <= 10000)))
 table upload_sessions constraint upload_sessions_uploaded_by_id_fkey FOREIGN KEY (uploaded_by_id) REFERENCES users(id)
 index upload_sessions_active_expires_at_idx CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions USING btree (expires_at) WHERE (status = ANY (ARRAY['INIT'::text, 'IN_PROGRESS'::text]))
