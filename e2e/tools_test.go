@@ -35,26 +35,43 @@ func aptInstall(t *testing.T, packages ...string) {
 // ensureTools installs what is missing of Chromium, Node.js with npm, and e2e/node_modules.
 func ensureTools(t *testing.T) {
 	t.Helper()
-	var missing []string
+	ensureChromium(t)
+	ensureNodeModules(t, ".", "playwright-core")
+}
+
+// ensureChromium installs Debian's Chromium when it is missing.
+func ensureChromium(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, "chromium")
+		t.Log("installing chromium")
+		aptInstall(t, "chromium")
 	}
+}
+
+// ensureNode installs Node.js with npm when either is missing.
+func ensureNode(t *testing.T) {
+	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, "nodejs", "npm")
-			break
+			t.Log("installing nodejs and npm")
+			aptInstall(t, "nodejs", "npm")
+			return
 		}
 	}
-	if len(missing) > 0 {
-		t.Logf("installing %v", missing)
-		aptInstall(t, missing...)
+}
+
+// ensureNodeModules installs Node.js when missing, then the packages of the npm project in dir
+// with "npm ci" from its committed package-lock.json, unless pkg is there already.
+func ensureNodeModules(t *testing.T, dir, pkg string) {
+	t.Helper()
+	ensureNode(t)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err == nil {
+		return
 	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
-		t.Log("installing playwright-core (npm ci)")
-		ctx, cancel := context.WithTimeout(context.Background(), installWait)
-		defer cancel()
-		run(t, ctx, ".", "npm", "ci", "--no-audit", "--no-fund")
-	}
+	t.Logf("installing %s's packages (npm ci)", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), installWait)
+	defer cancel()
+	run(t, ctx, dir, "npm", "ci", "--no-audit", "--no-fund")
 }
 
 // run runs a command in dir and fails the test with its output if it fails.
