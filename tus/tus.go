@@ -399,7 +399,8 @@ func (e *statusError) Error() string { return e.message }
 func badRequest(message string) error { return ingest.Errorf(ingest.EValidation, "%s", message) }
 
 // statuses maps the codes a tus client may see to their status. tus has its own statuses for an
-// offset mismatch (409), a locked upload (423) and a checksum mismatch (460).
+// offset mismatch (409), a locked upload (423) and a request whose body contradicts its
+// Upload-Checksum (460, see answerError).
 var statuses = map[ingest.Code]int{
 	ingest.EUnauthenticated:     http.StatusUnauthorized,
 	ingest.EForbidden:           http.StatusForbidden,
@@ -416,7 +417,7 @@ var statuses = map[ingest.Code]int{
 	ingest.EOffsetMismatch:      http.StatusConflict,
 	ingest.EUploadLocked:        http.StatusLocked,
 	ingest.ESessionExpired:      http.StatusGone,
-	ingest.EChecksumMismatch:    StatusChecksumMismatch,
+	ingest.EChecksumMismatch:    http.StatusUnprocessableEntity, // the whole file; a PATCH's own checksum is 460
 	ingest.ERateLimited:         http.StatusTooManyRequests,
 }
 
@@ -434,6 +435,9 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 		s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		s.fail(w, r, http.StatusInternalServerError, string(ingest.EInternal), "internal error", nil)
 		return
+	}
+	if errors.Is(err, upload.ErrAppendChecksum) {
+		status = StatusChecksumMismatch
 	}
 	if code == ingest.EUploadLocked {
 		w.Header().Set("Retry-After", "1")

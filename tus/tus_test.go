@@ -1,6 +1,7 @@
 package tus_test
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -108,6 +109,27 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			t.Fatalf("HEAD of a completed upload: %v", head.Header)
 		}
 		p.expectEvent(t, id, sha(data))
+	},
+	"a file that differs from its declared sha256 answers 422 and fails; a DELETE of a stored one 409": func(t *testing.T, p *portal) {
+		data := randomBytes(11, 1000)
+		loc := p.Create(p.Alice, int64(len(data)), "Upload-Metadata", "sha256 "+b64(sha([]byte("other bytes"))))
+		if r := p.Patch(loc, p.Alice, 0, data, "Upload-Checksum", checksum("sha256", data)); r.Status != http.StatusUnprocessableEntity || r.Code() != "CHECKSUM_MISMATCH" {
+			t.Fatalf("the completing PATCH: %d %s, want 422 CHECKSUM_MISMATCH", r.Status, r.Code())
+		}
+		if r := p.Patch(loc, p.Alice, int64(len(data)), nil); r.Status != http.StatusUnprocessableEntity || r.Code() != "CHECKSUM_MISMATCH" {
+			t.Errorf("a PATCH of the failed upload: %d %s, want the same 422 CHECKSUM_MISMATCH", r.Status, r.Code())
+		}
+		stored := p.Do("POST", tus.Prefix, p.Alice, bytes.NewReader(data), "Upload-Length", strconv.Itoa(len(data)),
+			"Content-Type", "application/offset+octet-stream", "Upload-Metadata", "sha256 "+b64(sha(data)))
+		if stored.Status != http.StatusCreated || stored.Header.Get("Ingest-File-Id") == "" {
+			t.Fatalf("creation with the whole file: %d %s", stored.Status, stored.Body)
+		}
+		if r := p.Do("DELETE", stored.Header.Get("Location"), p.Alice, nil); r.Status != http.StatusConflict || r.Code() != "SESSION_NOT_ACTIVE" {
+			t.Errorf("DELETE of a stored upload: %d %s, want 409 SESSION_NOT_ACTIVE", r.Status, r.Code())
+		}
+		if got := p.StoredSHA256(p.Alice, stored.Header.Get("Ingest-File-Id")); got != sha(data) {
+			t.Errorf("the stored file after DELETE: sha256 %q, want %s", got, sha(data))
+		}
 	},
 	"a PATCH at another offset answers 409 and changes nothing": func(t *testing.T, p *portal) {
 		loc := p.Create(p.Alice, 100)

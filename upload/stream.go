@@ -77,6 +77,11 @@ func (s *Service) streamChunk(size int64, deferred bool) (int64, error) {
 	return s.planChunk(s.cfg.MaxFileSize, 0)
 }
 
+// ErrAppendChecksum is the cause of the EChecksumMismatch of an Append whose bytes differ from its
+// Checksum: nothing of it counted and the upload goes on, unlike a whole file that differs from its
+// declared SHA-256, which fails the upload.
+var ErrAppendChecksum = errors.New("the bytes of an append differ from their checksum")
+
 // Checksum is a client's checksum of the bytes of one Append, checked before any of them count.
 type Checksum struct {
 	Hash hash.Hash // fresh, of the client's algorithm
@@ -350,7 +355,8 @@ func (w *streamWrite) run(ctx context.Context) error {
 		}
 	}
 	if w.check != nil && !bytes.Equal(w.check.Sum(nil), w.req.Checksum.Sum) {
-		return &ingest.Error{Code: ingest.EChecksumMismatch, Message: "the bytes sent differ from their Upload-Checksum; none of them were kept"}
+		return &ingest.Error{Code: ingest.EChecksumMismatch, Message: "the bytes sent differ from their Upload-Checksum; none of them were kept",
+			Err: ErrAppendChecksum}
 	}
 	return w.record(ctx)
 }
