@@ -91,6 +91,11 @@ type UploadSession struct {
 	// Partial marks a streamed upload that is only ever a piece of another (tus concatenation):
 	// its file is never STORED and never announced.
 	Partial bool
+	// TusMetadata and TusConcat are the tus Upload-Metadata and Upload-Concat (of a final upload)
+	// headers as the client sent them, "" for none: tus answers them on HEAD as received. A session
+	// with a TusConcat is the concatenation of others and takes no bytes of its own.
+	TusMetadata string
+	TusConcat   string
 }
 
 // TotalParts returns how many parts of chunk bytes a file of size bytes has: ceil(size/chunk),
@@ -127,6 +132,10 @@ func ValidateUpload(f *File, s *UploadSession) error {
 		return Errorf(EValidation, "the content type must have at most %d bytes", MaxContentTypeLength)
 	case len(s.IdempotencyKey) > MaxIdempotencyKeyLength:
 		return Errorf(EValidation, "an idempotency key has at most %d bytes", MaxIdempotencyKeyLength)
+	case len(s.TusMetadata) > MaxTusMetadataLength:
+		return Errorf(EValidation, "Upload-Metadata has at most %d bytes", MaxTusMetadataLength)
+	case len(s.TusConcat) > MaxTusConcatLength:
+		return Errorf(EValidation, "Upload-Concat has at most %d bytes", MaxTusConcatLength)
 	case s.DeclaredSHA256 != "":
 		return ValidateSHA256(s.DeclaredSHA256)
 	}
@@ -143,3 +152,11 @@ func (s *UploadSession) plannedParts(size int64) int {
 
 // MaxIdempotencyKeyLength bounds a client's idempotency key, in bytes.
 const MaxIdempotencyKeyLength = 255
+
+// MaxTusMetadataLength and MaxTusConcatLength bound the tus headers a session keeps, in bytes:
+// metadata within the file metadata limits takes less than half, and a concatenation of hundreds
+// of partial uploads fits.
+const (
+	MaxTusMetadataLength = 16 << 10
+	MaxTusConcatLength   = 64 << 10
+)

@@ -27,7 +27,8 @@ func scanFile(row interface{ Scan(...any) error }) (*ingest.File, error) {
 
 const sessionColumns = `id, created_at, updated_at, file_id, status, chunk_size_bytes, total_parts,
 	received_parts_count, idempotency_key, uploaded_by_id, expires_at, declared_sha256, hash_state,
-	hashed_parts, storage_upload_id, completed_at, streamed, offset_bytes, tail_crc32c, length_deferred, partial`
+	hashed_parts, storage_upload_id, completed_at, streamed, offset_bytes, tail_crc32c, length_deferred, partial,
+	tus_metadata, tus_concat`
 
 func scanSession(row interface{ Scan(...any) error }) (*ingest.UploadSession, error) {
 	var s ingest.UploadSession
@@ -35,7 +36,7 @@ func scanSession(row interface{ Scan(...any) error }) (*ingest.UploadSession, er
 		&s.TotalParts, &s.ReceivedPartsCount, textCol[string]{&s.IdempotencyKey}, &s.UploadedByID,
 		timeCol{&s.ExpiresAt}, textCol[string]{&s.DeclaredSHA256}, &s.HashState, &s.HashedParts,
 		textCol[string]{&s.StorageUploadID}, nullTimeCol{&s.CompletedAt}, &s.Streamed, &s.OffsetBytes, crcCol{&s.TailCRC32C},
-		&s.LengthDeferred, &s.Partial)
+		&s.LengthDeferred, &s.Partial, textCol[string]{&s.TusMetadata}, textCol[string]{&s.TusConcat})
 	return &s, err
 }
 
@@ -90,11 +91,13 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO upload_sessions (id, created_at, updated_at, file_id, status, chunk_size_bytes,
 			                             total_parts, idempotency_key, uploaded_by_id, expires_at,
-			                             declared_sha256, storage_upload_id, streamed, length_deferred, partial)
-			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			                             declared_sha256, storage_upload_id, streamed, length_deferred, partial,
+			                             tus_metadata, tus_concat)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			sess.ID, at(now), sess.FileID, sess.Status, sess.ChunkSizeBytes, sess.TotalParts,
 			textOrNull(sess.IdempotencyKey), sess.UploadedByID, at(sess.ExpiresAt),
-			textOrNull(sess.DeclaredSHA256), textOrNull(sess.StorageUploadID), sess.Streamed, sess.LengthDeferred, sess.Partial)
+			textOrNull(sess.DeclaredSHA256), textOrNull(sess.StorageUploadID), sess.Streamed, sess.LengthDeferred, sess.Partial,
+			textOrNull(sess.TusMetadata), textOrNull(sess.TusConcat))
 		if violation(err) == uniqueViolation && sess.IdempotencyKey != "" {
 			return &ingest.Error{Code: ingest.EIdempotencyConflict, Message: "the idempotency key is already used by another upload", Err: err}
 		}
@@ -160,10 +163,10 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO upload_sessions (id, created_at, updated_at, file_id, status, chunk_size_bytes, total_parts,
 			                             received_parts_count, idempotency_key, uploaded_by_id, expires_at,
-			                             declared_sha256, hashed_parts, completed_at)
-			VALUES ($1, $2, $2, $3, 'COMPLETE', $4, $5, $5, $6, $7, $2, $8, $5, $2)`,
+			                             declared_sha256, hashed_parts, completed_at, tus_metadata, tus_concat)
+			VALUES ($1, $2, $2, $3, 'COMPLETE', $4, $5, $5, $6, $7, $2, $8, $5, $2, $9, $10)`,
 			sess.ID, at(now), f.ID, sess.ChunkSizeBytes, sess.TotalParts, textOrNull(sess.IdempotencyKey),
-			sess.UploadedByID, textOrNull(sess.DeclaredSHA256))
+			sess.UploadedByID, textOrNull(sess.DeclaredSHA256), textOrNull(sess.TusMetadata), textOrNull(sess.TusConcat))
 		if violation(err) == uniqueViolation && sess.IdempotencyKey != "" {
 			return &ingest.Error{Code: ingest.EIdempotencyConflict, Message: "the idempotency key is already used by another upload", Err: err}
 		}

@@ -36,9 +36,15 @@ func testStreams(t *testing.T, open Opener) {
 	t.Parallel()
 	tests := map[string]func(t *testing.T, f *fixture){
 		"a streamed upload keeps its kind": func(t *testing.T, f *fixture) {
-			file, sess := f.streamed(f.user(false), -1, 10, true)
+			file, sess := newUpload(f, f.user(false), nil, 0, 10)
+			sess.Streamed, sess.Partial, file.Partial = true, true, true
+			sess.LengthDeferred, sess.TotalParts, sess.TusMetadata = true, ingest.MaxParts, "filename YS5iaW4=,team b3Bz"
+			if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+				t.Fatal(err)
+			}
 			got := f.getSession(sess.ID)
-			if !got.Streamed || !got.LengthDeferred || !got.Partial || got.TotalParts != ingest.MaxParts || got.OffsetBytes != 0 {
+			if !got.Streamed || !got.LengthDeferred || !got.Partial || got.TotalParts != ingest.MaxParts || got.OffsetBytes != 0 ||
+				got.TusMetadata != sess.TusMetadata || got.TusConcat != "" {
 				t.Fatalf("session read back: %+v", got)
 			}
 			if !f.getFile(file.ID).Partial {

@@ -256,6 +256,7 @@ func testUploads(t *testing.T, open Opener) {
 		b := f.batch(u)
 		file, sess := newUpload(f, u, b, 10, 10)
 		sess.IdempotencyKey = "once"
+		sess.TusMetadata, sess.TusConcat = "filename YS5iaW4=", "final;/tus/a /tus/b"
 		obj := object(10)
 		receipt := ingest.PartReceipt{SizeBytes: 10, CRC32C: 99}
 		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj); err != nil {
@@ -265,7 +266,8 @@ func testUploads(t *testing.T, open Opener) {
 		if got.Status != ingest.FileStored || got.SHA256 != obj.SHA256 || got.StorageKey != obj.Key || got.StoredAt == nil || *got.BatchID != b.ID {
 			t.Errorf("file = %+v", got)
 		}
-		if s := f.getSession(sess.ID); s.Status != ingest.SessionComplete || s.ReceivedPartsCount != 1 || s.HashedParts != 1 || s.CompletedAt == nil {
+		if s := f.getSession(sess.ID); s.Status != ingest.SessionComplete || s.ReceivedPartsCount != 1 || s.HashedParts != 1 || s.CompletedAt == nil ||
+			s.TusMetadata != sess.TusMetadata || s.TusConcat != sess.TusConcat {
 			t.Errorf("session = %+v", s)
 		}
 		parts, _ := f.Store.Parts(f.ctx, sess.ID)

@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +221,7 @@ func (s *Server) createRequest(r *http.Request) (upload.StreamRequest, error) {
 	if err := fromMetadata(meta, &req.CreateRequest); err != nil {
 		return req, err
 	}
+	req.Tus.Metadata = strings.TrimSpace(r.Header.Get("Upload-Metadata"))
 	length, deferred := r.Header.Get("Upload-Length"), r.Header.Get("Upload-Defer-Length")
 	switch {
 	case deferred != "" && deferred != "1":
@@ -256,6 +256,7 @@ func (s *Server) createFinal(w http.ResponseWriter, r *http.Request, actor *inge
 	if len(ids) == 0 {
 		return badRequest("Upload-Concat: final; names the partial uploads to concatenate")
 	}
+	req.Tus.Concat = header
 	file, sess, err := s.cfg.Service.Concatenate(r.Context(), actor, req, ids)
 	if err != nil {
 		return err
@@ -286,7 +287,9 @@ func (s *Server) head(w http.ResponseWriter, r *http.Request, actor *ingest.User
 		return err
 	}
 	s.describe(w, state)
-	w.Header().Set("Upload-Metadata", formatMetadata(state.File))
+	if md := state.Session.TusMetadata; md != "" {
+		w.Header().Set("Upload-Metadata", md)
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -360,8 +363,11 @@ func (s *Server) describe(w http.ResponseWriter, st *upload.StreamState) {
 	case st.File != nil:
 		h.Set("Upload-Length", strconv.FormatInt(st.File.SizeBytes, 10))
 	}
-	if sess.Partial {
+	switch {
+	case sess.Partial:
 		h.Set("Upload-Concat", "partial")
+	case sess.TusConcat != "":
+		h.Set("Upload-Concat", sess.TusConcat)
 	}
 	if sess.Status.Active() {
 		h.Set("Upload-Expires", sess.ExpiresAt.UTC().Format(http.TimeFormat))
@@ -521,21 +527,6 @@ func fromMetadata(meta map[string]string, req *upload.CreateRequest) error {
 		req.Metadata = rest
 	}
 	return nil
-}
-
-// formatMetadata writes a file's name, type and metadata as Upload-Metadata, keys sorted.
-func formatMetadata(f *ingest.File) string {
-	pairs := []string{"filename " + base64.StdEncoding.EncodeToString([]byte(f.OriginalFilename)),
-		"filetype " + base64.StdEncoding.EncodeToString([]byte(f.ContentType))}
-	keys := make([]string, 0, len(f.Metadata))
-	for k := range f.Metadata {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		pairs = append(pairs, k+" "+base64.StdEncoding.EncodeToString([]byte(f.Metadata[k])))
-	}
-	return strings.Join(pairs, ",")
 }
 
 // parseChecksum reads Upload-Checksum: an algorithm and the base64 checksum of the body.

@@ -85,8 +85,8 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 		if _, err := http.ParseTime(head.Header.Get("Upload-Expires")); err != nil {
 			t.Errorf("Upload-Expires %q: %v", head.Header.Get("Upload-Expires"), err)
 		}
-		if md := head.Header.Get("Upload-Metadata"); !strings.Contains(md, "filename "+b64("report.csv")) || !strings.Contains(md, "filetype "+b64("text/csv")) {
-			t.Errorf("Upload-Metadata %q lacks the name and type", md)
+		if md := head.Header.Get("Upload-Metadata"); md != "filename "+b64("report.csv")+",filetype "+b64("text/csv")+",team "+b64("ops") {
+			t.Errorf("Upload-Metadata %q, want it as sent", md)
 		}
 		var last response
 		for off := 0; off < len(data); {
@@ -379,8 +379,23 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 		if got := p.StoredSHA256(carol, id); got != sha(data) {
 			t.Fatalf("stored %s, want %s", got, sha(data))
 		}
-		if files := p.listFiles(carol); len(files) != 2 { // the final and the one-byte upload
-			t.Errorf("alice lists %d files, want 2: partial uploads are no files", len(files))
+		final := r.Header.Get("Location")
+		head := p.Do("HEAD", final, carol, nil)
+		if head.Header.Get("Upload-Concat") != "final;"+strings.Join(refs, " ") || head.Offset() != int64(len(data)) ||
+			head.Header.Get("Upload-Length") != strconv.Itoa(len(data)) {
+			t.Errorf("HEAD of the final: %v, want its Upload-Concat as sent and offset = length = %d", head.Header, len(data))
+		}
+		if r := p.Patch(final, carol, int64(len(data)), []byte("more")); r.Status != http.StatusForbidden {
+			t.Errorf("a PATCH of the final: %d, want 403", r.Status)
+		}
+		// The protocol lets a client use a partial again, even twice in one final.
+		again := p.Do("POST", tus.Prefix, carol, nil, "Upload-Concat", "final;"+refs[2]+" "+refs[2])
+		twice := append(append([]byte{}, data[cut[2]:]...), data[cut[2]:]...)
+		if again.Status != http.StatusCreated || p.StoredSHA256(carol, again.Header.Get("Ingest-File-Id")) != sha(twice) {
+			t.Errorf("a final of one partial twice: %d %s", again.Status, again.Body)
+		}
+		if files := p.listFiles(carol); len(files) != 3 { // the two finals and the one-byte upload
+			t.Errorf("carol lists %d files, want 3: partial uploads are no files", len(files))
 		}
 		p.expectEvent(t, id, sha(data))
 	},

@@ -49,7 +49,8 @@ func (s *Service) Concatenate(ctx context.Context, actor *ingest.User, req Creat
 	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
 		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: s.wholeChunk(req.SizeBytes),
-		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256}
+		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,
+		TusMetadata: req.Tus.Metadata, TusConcat: req.Tus.Concat}
 	sess.TotalParts = ingest.TotalParts(file.SizeBytes, sess.ChunkSizeBytes)
 	if err := ingest.ValidateUpload(file, sess); err != nil {
 		return nil, nil, err

@@ -23,6 +23,13 @@ type CreateRequest struct {
 	SHA256         string // the client's whole-file hash, verified at completion; "" for none
 	IdempotencyKey string // per user; "" for none
 	Metadata       map[string]string
+	Tus            TusHeaders // set by the tus adapter only
+}
+
+// TusHeaders are the tus headers an upload answers back as they were received: Upload-Metadata,
+// and a final upload's Upload-Concat.
+type TusHeaders struct {
+	Metadata, Concat string
 }
 
 // CreateSession registers a file and its upload session. With an idempotency key the user already

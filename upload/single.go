@@ -83,7 +83,8 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: req.ChunkSizeBytes,
 		TotalParts: ingest.TotalParts(req.SizeBytes, req.ChunkSizeBytes), IdempotencyKey: req.IdempotencyKey,
-		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256}
+		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,
+		TusMetadata: req.Tus.Metadata}
 	if err := ingest.ValidateUpload(file, sess); err != nil {
 		return nil, uuid.Nil, false, err
 	}

@@ -53,7 +53,7 @@ func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req Stre
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: chunk,
 		TotalParts: ingest.TotalParts(req.SizeBytes, chunk), UploadedByID: actor.ID,
 		ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,
-		Streamed: true, LengthDeferred: req.LengthDeferred, Partial: req.Partial}
+		Streamed: true, LengthDeferred: req.LengthDeferred, Partial: req.Partial, TusMetadata: req.Tus.Metadata}
 	if req.LengthDeferred {
 		sess.TotalParts = ingest.MaxParts
 	}
@@ -150,12 +150,16 @@ func (s *Service) Stream(ctx context.Context, actor *ingest.User, id uuid.UUID) 
 //
 // One Append at a time writes an upload, across instances: it returns EUploadLocked while another
 // holds it. It also returns EOffsetMismatch, EChecksumMismatch (nothing counted), EPayloadTooLarge
-// for bytes past the size, EValidation for a declared length that does not fit, and what Stream
-// returns. A body that fails after some bytes counted returns the state with the error.
+// for bytes past the size, EValidation for a declared length that does not fit, EForbidden for a
+// concatenation (which takes no bytes of its own), and what Stream returns. A body that fails
+// after some bytes counted returns the state with the error.
 func (s *Service) Append(ctx context.Context, actor *ingest.User, id uuid.UUID, req AppendRequest) (*StreamState, error) {
 	st, err := s.Stream(ctx, actor, id)
 	if err != nil {
 		return nil, err
+	}
+	if st.Session.TusConcat != "" {
+		return nil, ingest.Errorf(ingest.EForbidden, "upload %s is the concatenation of other uploads: it takes no bytes of its own", id)
 	}
 	if st.Session.Status == ingest.SessionComplete {
 		if err := s.appendToComplete(st, req); err != nil {

@@ -163,6 +163,8 @@ table upload_sessions column length_deferred boolean NOT NULL DEFAULT false
 table upload_sessions column partial boolean NOT NULL DEFAULT false
 table upload_sessions column lease_owner text
 table upload_sessions column lease_expires_at timestamp with time zone
+table upload_sessions column tus_metadata text
+table upload_sessions column tus_concat text
 table upload_sessions constraint upload_sessions_chunk_size_bytes_check CHECK ((chunk_size_bytes > 0))
 table upload_sessions constraint upload_sessions_complete_check CHECK (((status <> 'COMPLETE'::text) OR ((completed_at IS NOT NULL) AND (received_parts_count = total_parts))))
 table upload_sessions constraint upload_sessions_declared_sha256_check CHECK ((declared_sha256 ~ '^[0-9a-f]{64}$'::text))
@@ -178,6 +180,8 @@ table upload_sessions constraint upload_sessions_pkey PRIMARY KEY (id)
 table upload_sessions constraint upload_sessions_status_check CHECK ((status = ANY (ARRAY['INIT'::text, 'IN_PROGRESS'::text, 'COMPLETE'::text, 'FAILED'::text, 'ABORTED'::text])))
 table upload_sessions constraint upload_sessions_tail_crc32c_check CHECK (((tail_crc32c >= 0) AND (tail_crc32c <= '4294967295'::bigint)))
 table upload_sessions constraint upload_sessions_total_parts_check CHECK (((total_parts >= 0) AND (total_parts <= 10000)))
+table upload_sessions constraint upload_sessions_tus_concat_check CHECK (((length(tus_concat) >= 1) AND (length(tus_concat) <= 65536)))
+table upload_sessions constraint upload_sessions_tus_metadata_check CHECK (((length(tus_metadata) >= 1) AND (length(tus_metadata) <= 16384)))
 table upload_sessions constraint upload_sessions_uploaded_by_id_fkey FOREIGN KEY (uploaded_by_id) REFERENCES users(id)
 index upload_sessions_active_expires_at_idx CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions USING btree (expires_at) WHERE (status = ANY (ARRAY['INIT'::text, 'IN_PROGRESS'::text]))
 index upload_sessions_file_id_key CREATE UNIQUE INDEX upload_sessions_file_id_key ON upload_sessions USING btree (file_id)

@@ -157,7 +157,7 @@ CREATE TABLE upload_sessions (
     hash_state           BLOB,
     hashed_parts         INTEGER NOT NULL DEFAULT 0,
     storage_upload_id    TEXT,
-    completed_at         TEXT, streamed INTEGER NOT NULL DEFAULT 0 CHECK (streamed IN (0, 1)), offset_bytes INTEGER NOT NULL DEFAULT 0 CHECK (offset_bytes >= 0), tail_crc32c INTEGER NOT NULL DEFAULT 0 CHECK (tail_crc32c BETWEEN 0 AND 4294967295), length_deferred INTEGER NOT NULL DEFAULT 0 CHECK (length_deferred IN (0, 1)), partial INTEGER NOT NULL DEFAULT 0 CHECK (partial IN (0, 1)), lease_owner TEXT CHECK (length(lease_owner) BETWEEN 1 AND 64), lease_expires_at TEXT,
+    completed_at         TEXT, streamed INTEGER NOT NULL DEFAULT 0 CHECK (streamed IN (0, 1)), offset_bytes INTEGER NOT NULL DEFAULT 0 CHECK (offset_bytes >= 0), tail_crc32c INTEGER NOT NULL DEFAULT 0 CHECK (tail_crc32c BETWEEN 0 AND 4294967295), length_deferred INTEGER NOT NULL DEFAULT 0 CHECK (length_deferred IN (0, 1)), partial INTEGER NOT NULL DEFAULT 0 CHECK (partial IN (0, 1)), lease_owner TEXT CHECK (length(lease_owner) BETWEEN 1 AND 64), lease_expires_at TEXT, tus_metadata TEXT CHECK (length(tus_metadata) BETWEEN 1 AND 16384), tus_concat TEXT CHECK (length(tus_concat) BETWEEN 1 AND 65536),
     CONSTRAINT upload_sessions_parts_check CHECK (received_parts_count BETWEEN 0 AND total_parts),
     CONSTRAINT upload_sessions_hashed_parts_check CHECK (hashed_parts BETWEEN 0 AND received_parts_count),
     CONSTRAINT upload_sessions_complete_check CHECK (

@@ -12,7 +12,11 @@ ALTER TABLE upload_sessions
     ADD COLUMN partial          boolean     NOT NULL DEFAULT false,
     -- The one writer of a streamed upload, until its lease runs out.
     ADD COLUMN lease_owner      text        CHECK (length(lease_owner) BETWEEN 1 AND 64),
-    ADD COLUMN lease_expires_at timestamptz;
+    ADD COLUMN lease_expires_at timestamptz,
+    -- The tus Upload-Metadata and Upload-Concat (of a final upload) headers as the client sent
+    -- them: tus answers them on HEAD as received.
+    ADD COLUMN tus_metadata     text        CHECK (length(tus_metadata) BETWEEN 1 AND 16384),
+    ADD COLUMN tus_concat       text        CHECK (length(tus_concat) BETWEEN 1 AND 65536);
 -- A partial upload's file is never STORED, so it never has an event, and lists leave it out.
 ALTER TABLE ingest_files
     ADD COLUMN partial boolean NOT NULL DEFAULT false,
@@ -21,6 +25,8 @@ ALTER TABLE ingest_files
 -- +goose Down
 ALTER TABLE ingest_files DROP COLUMN partial;
 ALTER TABLE upload_sessions
+    DROP COLUMN tus_concat,
+    DROP COLUMN tus_metadata,
     DROP COLUMN lease_expires_at,
     DROP COLUMN lease_owner,
     DROP COLUMN partial,
