@@ -100,7 +100,3 @@ func (c *tokenCache) put(hash string, u *ingest.User, now time.Time) {
 	c.entries[hash] = cachedUser{user: u, expires: now.Add(c.ttl)}
 }
 
-// Authenticate returns the user a request speaks for, as the API's routes see it: a bearer token
-// (cached for AuthCacheTTL) or the console's session. Other protocol adapters mounted beside the
-// API (tus) authenticate through it, so that every route trusts the same credentials.
-func (s *Server) Authenticate(r *http.Request) (*ingest.User, error) { return s.authenticate(r) }

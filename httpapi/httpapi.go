@@ -112,41 +112,53 @@ func (s *Server) endpoint(rt route) http.Handler {
 		start := time.Now()
 		rec := &responseRecorder{ResponseWriter: w, status: http.StatusOK}
 		var actor *ingest.User
-		err := func() error {
-			if rt.public {
-				return nil
-			}
-			var err error
-			if actor, err = s.authenticate(r); err != nil {
-				if ingest.ErrorCode(err) == ingest.EUnauthenticated {
-					rec.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
-				}
-				return err
-			}
-			if wait, ok := s.limiter.allow(actor.ID, start); !ok {
-				rec.Header().Set("Retry-After", retryAfter(wait))
-				return &ingest.Error{Code: ingest.ERateLimited, Message: "too many requests; slow down",
-					Details: map[string]any{"retry_after_seconds": wait.Seconds()}}
-			}
-			return nil
-		}()
+		var err error
+		if !rt.public {
+			actor, err = s.Admit(rec, r)
+		}
 		if err == nil {
 			err = rt.handle(s, rec, r, actor)
 		}
 		if err != nil {
 			s.writeError(rec, r, err)
 		}
-		elapsed := time.Since(start)
-		s.cfg.Metrics.observeRequest(rt, rec.status, ingest.ErrorCode(err), elapsed)
-		attrs := []any{"method", r.Method, "route", rt.pattern, "status", rec.status, "duration", elapsed, "bytes_out", rec.written}
-		if actor != nil {
-			attrs = append(attrs, "user", actor.Username)
-		}
-		if err != nil {
-			attrs = append(attrs, "code", ingest.ErrorCode(err))
-		}
-		s.logger.Info("request", attrs...)
+		s.ObserveRequest(r, rt.pattern, rec.status, rec.written, actor, err, time.Since(start))
 	})
+}
+
+// Admit returns the user a request speaks for, as the API's routes see it — a bearer token
+// (cached for AuthCacheTTL) or the console's session — once the user's rate limit lets the
+// request in. It returns EUnauthenticated (with a WWW-Authenticate header on w), EForbidden, or
+// ERateLimited (with Retry-After). Protocol adapters mounted beside the API (tus) admit their
+// requests through it, so that every route trusts the same credentials under one limit.
+func (s *Server) Admit(w http.ResponseWriter, r *http.Request) (*ingest.User, error) {
+	actor, err := s.authenticate(r)
+	if err != nil {
+		if ingest.ErrorCode(err) == ingest.EUnauthenticated {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
+		}
+		return nil, err
+	}
+	if wait, ok := s.limiter.allow(actor.ID, time.Now()); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		return nil, &ingest.Error{Code: ingest.ERateLimited, Message: "too many requests; slow down",
+			Details: map[string]any{"retry_after_seconds": wait.Seconds()}}
+	}
+	return actor, nil
+}
+
+// ObserveRequest records an answered request in the request metrics and the request log: the
+// API's routes, and those of the protocol adapters mounted beside it (tus), under route.
+func (s *Server) ObserveRequest(r *http.Request, route string, status int, written int64, actor *ingest.User, err error, elapsed time.Duration) {
+	s.cfg.Metrics.observeRequest(route, r.Method, status, ingest.ErrorCode(err), elapsed)
+	attrs := []any{"method", r.Method, "route", route, "status", status, "duration", elapsed, "bytes_out", written}
+	if actor != nil {
+		attrs = append(attrs, "user", actor.Username)
+	}
+	if err != nil {
+		attrs = append(attrs, "code", ingest.ErrorCode(err))
+	}
+	s.logger.Info("request", attrs...)
 }
 
 // responseRecorder remembers the status and size of an answer, for metrics and the log.

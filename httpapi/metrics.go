@@ -70,9 +70,9 @@ func (m *Metrics) WatchActiveSessions(count func(context.Context) (int, error)) 
 // Registry is where the metrics are registered, for other parts of the process to add theirs.
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
-func (m *Metrics) observeRequest(rt route, status int, code ingest.Code, elapsed time.Duration) {
-	m.requests.WithLabelValues(rt.pattern, rt.method, strconv.Itoa(status), string(code)).Inc()
-	m.duration.WithLabelValues(rt.pattern, rt.method).Observe(elapsed.Seconds())
+func (m *Metrics) observeRequest(route, method string, status int, code ingest.Code, elapsed time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status), string(code)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 }
 
 func (m *Metrics) partReceived(size int64) {

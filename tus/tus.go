@@ -54,8 +54,12 @@ const Prefix = "/tus/"
 // Config is what the server needs.
 type Config struct {
 	Service *upload.Service
-	// Authenticate returns the user a request speaks for: the API's bearer tokens (and session).
-	Authenticate func(r *http.Request) (*ingest.User, error)
+	// Admit returns the user a request speaks for, within the user's rate limit, as the API's
+	// routes see it (httpapi.Server.Admit); it may set headers of the answer on w.
+	Admit func(w http.ResponseWriter, r *http.Request) (*ingest.User, error)
+	// Observe, when set, records each answered request (httpapi.Server.ObserveRequest): route is
+	// Prefix or Prefix+"{id}", err the error answered, if any.
+	Observe func(r *http.Request, route string, status int, written int64, actor *ingest.User, err error, elapsed time.Duration)
 	// PublicURL, when set, makes Location headers absolute (PublicURL + /tus/{id}); otherwise
 	// they are relative, which every tus client resolves against the URL it posted to.
 	PublicURL string
@@ -84,6 +88,44 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Observe == nil {
+		s.route(w, r)
+		return
+	}
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	s.route(rec, r)
+	route := Prefix + "{id}"
+	if strings.Trim(strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/")), "/") == "" {
+		route = Prefix
+	}
+	s.cfg.Observe(r, route, rec.status, rec.written, rec.actor, rec.err, time.Since(start))
+}
+
+// recorder remembers what a request's answer was, for Observe.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	written int64
+	actor   *ingest.User
+	err     error
+}
+
+func (r *recorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.written += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// route answers a request.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Tus-Resumable", Version)
 	method := r.Method
@@ -143,15 +185,15 @@ func (s *Server) options(w http.ResponseWriter) {
 
 // serve authenticates the request, runs handle and answers its error.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, handle func(http.ResponseWriter, *http.Request, *ingest.User) error) {
-	actor, err := s.cfg.Authenticate(r)
+	actor, err := s.cfg.Admit(w, r)
 	if err == nil {
 		err = handle(w, r, actor)
 	}
 	if err != nil {
-		if ingest.ErrorCode(err) == ingest.EUnauthenticated {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
-		}
 		s.answerError(w, r, err)
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.actor, rec.err = actor, err
 	}
 }
 

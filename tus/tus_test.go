@@ -313,6 +313,19 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			t.Errorf("PATCH after DELETE: %d, want 404", r.Status)
 		}
 	},
+	"requests are counted in the API's metrics, under /tus/ and /tus/{id}": func(t *testing.T, p *portal) {
+		loc := p.Create(p.Alice, 10)
+		p.Patch(loc, p.Alice, 3, []byte("abc")) // 409
+		metrics := string(p.Do("GET", "/metrics", "", nil).Body)
+		for _, want := range []string{
+			`ingest_http_requests_total{code="",method="POST",route="/tus/",status="201"}`,
+			`ingest_http_requests_total{code="OFFSET_MISMATCH",method="PATCH",route="/tus/{id}",status="409"}`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("the metrics lack %s", want)
+			}
+		}
+	},
 	"another user's upload answers 404 with no offset": func(t *testing.T, p *portal) {
 		loc := p.Create(p.Alice, 100)
 		p.Patch(loc, p.Alice, 0, make([]byte, 30))

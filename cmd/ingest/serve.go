@@ -212,7 +212,8 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	routes.Handle("/admin", console)
 	routes.Handle(tus.Prefix, tus.New(tus.Config{
 		Service:         svc,
-		Authenticate:    api.Authenticate,
+		Admit:           api.Admit,
+		Observe:         api.ObserveRequest,
 		PublicURL:       publicURL,
 		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
 		Logger:          logger,
