@@ -99,4 +99,3 @@ func (c *tokenCache) put(hash string, u *ingest.User, now time.Time) {
 	}
 	c.entries[hash] = cachedUser{user: u, expires: now.Add(c.ttl)}
 }
-
