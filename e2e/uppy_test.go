@@ -34,6 +34,7 @@ var uppySizes = map[string]int{
 	"paused":     3<<20 + 1,
 	"pausedAllA": 4<<20 + 5,
 	"pausedAllB": 4<<20 + 7,
+	"reloaded":   3<<20 + 11,
 	"removed":    3 << 20,
 	"blocked":    10<<10 + 3,
 }
@@ -44,7 +45,9 @@ type uppyUpload struct {
 	FileID    string `json:"fileId"`
 	Digest    string `json:"digest"`
 	UploadURL string `json:"uploadURL"`
-	PausedAt  *int64 `json:"pausedAt"`
+	// PausedAt is the portal's offset while the upload was paused, or, for the page left
+	// mid-upload, where the new page's first PATCH started.
+	PausedAt *int64 `json:"pausedAt"`
 }
 
 // uppyReport is uppy.mjs's last line.
@@ -54,6 +57,7 @@ type uppyReport struct {
 	Paused     uppyUpload `json:"paused"`
 	PausedAllA uppyUpload `json:"pausedAllA"`
 	PausedAllB uppyUpload `json:"pausedAllB"`
+	Reloaded   uppyUpload `json:"reloaded"`
 	Removed    struct {
 		Name      string `json:"name"`
 		UploadURL string `json:"uploadURL"`
@@ -117,16 +121,16 @@ func TestUppyInChromium(t *testing.T) {
 				"files":       paths,
 			})
 
-			for _, u := range []uppyUpload{res.Whole, res.RequestID, res.Paused, res.PausedAllA, res.PausedAllB} {
+			for _, u := range []uppyUpload{res.Whole, res.RequestID, res.Paused, res.PausedAllA, res.PausedAllB, res.Reloaded} {
 				checkUppyFile(t, p, token, u, data[u.Name])
 			}
-			for _, u := range []uppyUpload{res.Paused, res.PausedAllA, res.PausedAllB} {
+			for _, u := range []uppyUpload{res.Paused, res.PausedAllA, res.PausedAllB, res.Reloaded} {
 				if u.PausedAt == nil || *u.PausedAt <= 0 || *u.PausedAt >= int64(len(data[u.Name])) {
 					t.Errorf("%s: paused at offset %v of %d, want mid-upload", u.Name, u.PausedAt, len(data[u.Name]))
 				}
 			}
 			// The removed file's upload is gone, and so is every trace of it and of the blocked
-			// one in the user's files: only the five uploads that completed are there.
+			// one in the user's files: only the six uploads that completed are there.
 			if status := tusHead(t, res.Removed.UploadURL, token); status != http.StatusNotFound {
 				t.Errorf("HEAD %s after Uppy removed the file: %d, want 404", res.Removed.UploadURL, status)
 			}
@@ -141,8 +145,8 @@ func TestUppyInChromium(t *testing.T) {
 			for _, f := range list.Items {
 				names = append(names, f.OriginalFilename)
 			}
-			if len(names) != 5 || strings.Contains(strings.Join(names, " "), res.Blocked.Name) || strings.Contains(strings.Join(names, " "), res.Removed.Name) {
-				t.Errorf("the user's stored files: %v, want the five uploads that completed", names)
+			if len(names) != 6 || strings.Contains(strings.Join(names, " "), res.Blocked.Name) || strings.Contains(strings.Join(names, " "), res.Removed.Name) {
+				t.Errorf("the user's stored files: %v, want the six uploads that completed", names)
 			}
 			if res.Blocked.Name == "" || res.Blocked.Error == "" {
 				t.Errorf("the upload from an origin the portal does not allow did not fail: %+v", res.Blocked)

@@ -113,6 +113,10 @@ window.uppyTest = {
       uppy.removeFile(fileID);
     });
   },
+  // leaveAt leaves the page, as a person closing the tab would, cutting the request under way.
+  leaveAt(fileID, bytes) {
+    this.when([fileID], bytes, () => window.location.assign('about:blank'));
+  },
   pauseResume: (fileID) => uppy.pauseResume(fileID),
   resumeAll: () => uppy.resumeAll(),
   // uploadURL is where the portal keeps the file's upload, once it made one.
