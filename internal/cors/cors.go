@@ -10,12 +10,14 @@ import (
 )
 
 // What an allowed origin may send, and what its scripts may read from answers: every tus header,
-// and the portal's own.
+// and the portal's own. X-Request-ID is what tus-js-client (and so Uppy) sends with its
+// addRequestId option: a browser blocks every request of a client that sends a header the
+// preflight answer does not list.
 const (
 	methods        = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 	requestHeaders = "Authorization, Content-Type, Content-Digest, Idempotency-Key, Tus-Resumable, Upload-Offset, " +
 		"Upload-Length, Upload-Defer-Length, Upload-Metadata, Upload-Concat, Upload-Checksum, X-HTTP-Method-Override, " +
-		"X-Requested-With, X-CSRF-Token"
+		"X-Request-ID, X-Requested-With, X-CSRF-Token"
 	exposedHeaders = "Location, ETag, Ingest-File-Id, Repr-Digest, Retry-After, Tus-Resumable, Tus-Version, " +
 		"Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Defer-Length, " +
 		"Upload-Metadata, Upload-Concat, Upload-Expires"
