@@ -128,9 +128,11 @@ func ValidateUpload(f *File, s *UploadSession) error {
 	case len(s.IdempotencyKey) > MaxIdempotencyKeyLength:
 		return Errorf(EValidation, "an idempotency key has at most %d bytes", MaxIdempotencyKeyLength)
 	case s.DeclaredSHA256 != "":
-		return ValidateSHA256(s.DeclaredSHA256)
+		if err := ValidateSHA256(s.DeclaredSHA256); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ValidateMetadata(f.Metadata)
 }
 
 // plannedParts is the part count a session of a file of size bytes must have.
