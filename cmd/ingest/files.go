@@ -163,6 +163,12 @@ func getFile(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	if cmd.Bool("keep-paths") {
+		// -o names the directory the paths are restored under: made if it is not there.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
