@@ -140,18 +140,19 @@ func fileSearch(s *Store, w *where, term string) bool {
 		w.add("sha256 < ?", p+"g")
 		return false
 	}
-	like, each := "LIKE", "json_each(metadata)"
+	// Most files have no metadata: the empty object is skipped before it is taken apart.
+	like, each, empty := "LIKE", "json_each(metadata)", "'{}'"
 	if s.dialect == Postgres {
-		like, each = "ILIKE", "jsonb_each_text(metadata)"
+		like, each, empty = "ILIKE", "jsonb_each_text(metadata)", "'{}'::jsonb"
 	}
 	w.args = append(w.args, "%"+escapeLike(term)+"%")
 	n := len(w.args)
-	cond := fmt.Sprintf(`original_filename %[1]s $%[2]d ESCAPE '\' OR EXISTS (SELECT 1 FROM %[3]s WHERE value %[1]s $%[2]d ESCAPE '\')`, like, n, each)
+	values := fmt.Sprintf(`EXISTS (SELECT 1 FROM %s WHERE value %s $%d ESCAPE '\')`, each, like, n)
 	if m := metadataPair.FindStringSubmatch(term); m != nil {
 		w.args = append(w.args, m[1], "%"+escapeLike(m[2])+"%")
-		cond += fmt.Sprintf(` OR EXISTS (SELECT 1 FROM %s WHERE key = $%d AND value %s $%d ESCAPE '\')`, each, n+1, like, n+2)
+		values += fmt.Sprintf(` OR EXISTS (SELECT 1 FROM %s WHERE key = $%d AND value %s $%d ESCAPE '\')`, each, n+1, like, n+2)
 	}
-	w.conds = append(w.conds, "("+cond+")")
+	w.conds = append(w.conds, fmt.Sprintf(`(original_filename %s $%d ESCAPE '\' OR (metadata <> %s AND (%s)))`, like, n, empty, values))
 	return true
 }
 
