@@ -70,7 +70,9 @@ type File struct {
 	BatchID          *uuid.UUID
 	StoredAt         *time.Time
 	FailureReason    string
-	// Metadata is the client's description of the file, string to string (ValidateMetadata).
+	// Metadata is what the client said about the file, string to string, within the limits of
+	// ValidateMetadata: a tus client's Upload-Metadata keys, a directory upload's relative_path.
+	// A file read from a store has a non-nil map, empty when the client said nothing.
 	Metadata map[string]string
 	// Partial marks the file of a partial upload (tus concatenation): never STORED, never listed.
 	Partial bool

@@ -148,6 +148,81 @@ func TestFileStoredEventAnnouncesOnlyStoredFiles(t *testing.T) {
 			t.Errorf("payload %s = %v, want %v", key, data[key], want)
 		}
 	}
+	if m, ok := data["metadata"].(map[string]any); !ok || len(m) != 0 {
+		t.Errorf("payload metadata of a file without any = %#v, want {}", data["metadata"])
+	}
+
+	f.Metadata = map[string]string{"relative_path": "q4/a.txt", "note": "größe"}
+	if e, err = ingest.NewFileStoredEvent(f, now); err != nil {
+		t.Fatal(err)
+	}
+	var withMeta ingest.FileStoredData
+	if err := json.Unmarshal(e.Payload, &withMeta); err != nil {
+		t.Fatal(err)
+	}
+	if len(withMeta.Metadata) != 2 || withMeta.Metadata["relative_path"] != "q4/a.txt" || withMeta.Metadata["note"] != "größe" {
+		t.Errorf("payload metadata = %v", withMeta.Metadata)
+	}
+}
+
+func TestValidateMetadata(t *testing.T) {
+	many := func(n int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("k%02d", i)] = "v"
+		}
+		return m
+	}
+	big := func(keys, valueBytes int) map[string]string {
+		m := map[string]string{}
+		for i := range keys {
+			m[fmt.Sprintf("k%02d", i)] = strings.Repeat("x", valueBytes)
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name    string
+		m       map[string]string
+		wantKey string // "" for valid metadata
+		wantMsg string
+	}{
+		{"none", nil, "", ""},
+		{"empty", map[string]string{}, "", ""},
+		{"32 keys", many(32), "", ""},
+		{"every key character, a UTF-8 value", map[string]string{"Az09._-": "ünïcødé ✓", strings.Repeat("k", 64): ""}, "", ""},
+		{"a 1 KiB value", map[string]string{"v": strings.Repeat("é", 512)}, "", ""},
+		{"8 KiB in all", big(8, 1024-3), "", ""},
+		{"33 keys", many(33), "", "more than 32"},
+		{"an empty key", map[string]string{"": "v"}, `""`, "characters"},
+		{"a 65-byte key", map[string]string{strings.Repeat("k", 65): "v"}, strings.Repeat("k", 65), "1 to 64"},
+		{"a space in a key", map[string]string{"file name": "v"}, "file name", "characters"},
+		{"a slash in a key", map[string]string{"a/b": "v"}, "a/b", "characters"},
+		{"a non-ASCII key", map[string]string{"größe": "v"}, "größe", "characters"},
+		{"a value over 1 KiB", map[string]string{"v": strings.Repeat("x", 1025)}, `"v"`, "more than 1024"},
+		{"a value of invalid UTF-8", map[string]string{"bad": "a\xffb"}, `"bad"`, "UTF-8"},
+		{"over 8 KiB in all", big(8, 1024-2), `"k07"`, "more than 8192"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := ingest.ValidateMetadata(c.m)
+			if c.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if ingest.ErrorCode(err) != ingest.EValidation {
+				t.Fatalf("error %v, want VALIDATION_FAILED", err)
+			}
+			msg := ingest.ErrorMessage(err)
+			if !strings.Contains(msg, c.wantMsg) || !strings.Contains(msg, c.wantKey) {
+				t.Errorf("message %q does not name %s and %q", msg, c.wantKey, c.wantMsg)
+			}
+		})
+	}
+	f := &ingest.File{SizeBytes: 1, OriginalFilename: "a", Metadata: many(33)}
+	if ingest.ErrorCode(ingest.ValidateUpload(f, &ingest.UploadSession{ChunkSizeBytes: 1, TotalParts: 1})) != ingest.EValidation {
+		t.Error("ValidateUpload accepted 33 metadata keys")
+	}
 }
 
 func TestValidateUpload(t *testing.T) {

@@ -86,6 +86,8 @@ type FileStoredData struct {
 	StorageKey       string         `json:"storage_key"`
 	UploadedByID     uuid.UUID      `json:"uploaded_by_id"`
 	StoredAt         time.Time      `json:"stored_at"`
+	// Metadata is the file's metadata, {} when it has none.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // NewFileStoredEvent returns the pending file.stored event of a STORED file, due now. Its
@@ -106,6 +108,7 @@ func NewFileStoredEvent(f *File, now time.Time) (*OutboxEvent, error) {
 		StorageKey:       f.StorageKey,
 		UploadedByID:     f.UploadedByID,
 		StoredAt:         *f.StoredAt,
+		Metadata:         metadataOrEmpty(f.Metadata),
 	})
 	if err != nil {
 		return nil, err
@@ -147,3 +150,11 @@ func CheckOutboxResult(id uuid.UUID, from, to OutboxStatus) error {
 // ScheduledAttempt is the number of the event's current attempt within its retry schedule: 1 for
 // the first attempt after it was written or retried by hand.
 func (e *OutboxEvent) ScheduledAttempt() int { return e.AttemptCount - e.RetryBaseAttempts }
+
+// metadataOrEmpty is m, or an empty map for nil: JSON readers get {} rather than null.
+func metadataOrEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

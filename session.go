@@ -137,9 +137,11 @@ func ValidateUpload(f *File, s *UploadSession) error {
 	case len(s.TusConcat) > MaxTusConcatLength:
 		return Errorf(EValidation, "Upload-Concat has at most %d bytes", MaxTusConcatLength)
 	case s.DeclaredSHA256 != "":
-		return ValidateSHA256(s.DeclaredSHA256)
+		if err := ValidateSHA256(s.DeclaredSHA256); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ValidateMetadata(f.Metadata)
 }
 
 // plannedParts is the part count a session of a file of size bytes must have.

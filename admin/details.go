@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -137,6 +140,7 @@ func (h *Handler) fileDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		{"Stored", optionalTimeCell(f.StoredAt)},
 		{"Failure reason", textCell(f.FailureReason)},
 	}
+	d.Sections = append(d.Sections, metadataSection(f.Metadata))
 	sess, err := h.store.SessionOfFile(ctx, f.ID)
 	switch ingest.ErrorCode(err) {
 	case "":
@@ -148,6 +152,20 @@ func (h *Handler) fileDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		return err
 	}
 	return h.relatedEvents(ctx, d, f.ID)
+}
+
+// metadataSection lists a file's metadata by key; each value links to the files whose same key
+// holds it (the list's key:value search).
+func metadataSection(m map[string]string) section {
+	s := section{Title: "Metadata", Columns: []string{"Key", "Value"}}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		value := textCell(m[k])
+		if m[k] != "" {
+			value.Href, value.Title = "/admin/files?q="+url.QueryEscape(k+":"+m[k]), "files with this "+k
+		}
+		s.Rows = append(s.Rows, []cell{{Text: k, Class: "mono"}, value})
+	}
+	return s
 }
 
 func storageOf(f *ingest.File) string {

@@ -446,7 +446,7 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelFiles, title: "Files", searchHint: "id, SHA-256 prefix or file name", counts: true,
+		model: ingest.ModelFiles, title: "Files", searchHint: "id, SHA-256 prefix, file name, metadata value or key:value", counts: true,
 		filters: []filterDef{filterBatch, filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"File", ""}, {"Name", ""}, {"Status", ""}, {"Size", "size"}, {"SHA-256", ""},
 			{"Batch", ""}, {"Uploaded by", ""}, {"Created", ingest.SortCreated}, {"Stored", ""}},

@@ -247,3 +247,35 @@ func TestStaticAssetsAreServed(t *testing.T) {
 		b.get("/admin/static/admin.css").want(t, http.StatusOK)
 	})
 }
+
+func TestFileMetadataIsShownAndSearchable(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		meta := map[string]string{"relative_path": "scans/2026/Größe <1>.tif", "source": "Scanner-7", "blank": ""}
+		f, _, err := e.svc.Put(e.ctx, w.alice, upload.CreateRequest{Filename: "scan.tif", SizeBytes: 4, Metadata: meta},
+			bytes.NewReader([]byte("tiff")), upload.Digest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := e.signedIn()
+		page := b.get("/admin/files/"+f.ID.String()).want(t, http.StatusOK).contains(t, "<h2>Metadata</h2>",
+			"relative_path", "scans/2026/Größe &lt;1&gt;.tif", "Scanner-7", "blank",
+			`href="/admin/files?q=`+html.EscapeString(url.QueryEscape("source:Scanner-7"))+`"`)
+		if strings.Contains(page.body, "Größe <1>") {
+			t.Error("a metadata value is rendered as markup")
+		}
+		// Keys in order.
+		if i, j := strings.Index(page.body, ">blank<"), strings.Index(page.body, ">source<"); i < 0 || j < i {
+			t.Errorf("the metadata keys are not in order (blank at %d, source at %d)", i, j)
+		}
+		b.get("/admin/files/"+w.stored.ID.String()).want(t, http.StatusOK).contains(t, "<h2>Metadata</h2>")
+
+		for _, q := range []string{"scanner-7", "Größe", "source:scanner", "relative_path:scans/2026"} {
+			list := b.get("/admin/files?q="+url.QueryEscape(q)).want(t, http.StatusOK).contains(t, "/admin/files/"+f.ID.String())
+			if n := strings.Count(list.body, `class="name"`); n != 1 {
+				t.Errorf("q=%s: %d files listed, want 1", q, n)
+			}
+		}
+		b.get("/admin/files?q="+url.QueryEscape("source:Größe")).want(t, http.StatusOK).contains(t, "Nothing matches.")
+	})
+}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -23,6 +25,9 @@ type FileUpload struct {
 	Path      string
 	BatchID   *uuid.UUID
 	ChunkSize int64 // 0 lets the server choose
+	// Metadata is stored on the file (CreateUploadRequest.Metadata). It is part of the upload's
+	// identity: the same file with other metadata is another upload.
+	Metadata map[string]string
 	// Parallel is how many parts of this file are in flight at once (default 4). Slots, when not
 	// nil, is shared by several uploads to bound their parts in flight together: a part is sent
 	// while it holds one of its places.
@@ -73,7 +78,8 @@ func (c *Client) UploadFile(ctx context.Context, u FileUpload) (*FileResult, err
 		return nil, fmt.Errorf("%s is not a regular file", u.Path)
 	}
 	req := CreateUploadRequest{Filename: filepath.Base(abs), ContentType: mime.TypeByExtension(filepath.Ext(abs)),
-		SizeBytes: info.Size(), ChunkSizeBytes: u.ChunkSize, BatchID: u.BatchID, IdempotencyKey: c.uploadKey(abs, info, u.BatchID)}
+		SizeBytes: info.Size(), ChunkSizeBytes: u.ChunkSize, BatchID: u.BatchID, Metadata: u.Metadata,
+		IdempotencyKey: c.uploadKey(abs, info, u.BatchID, u.Metadata)}
 	for restart := 0; ; restart++ {
 		up, _, err := c.CreateUpload(ctx, req)
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict && req.ChunkSizeBytes != 0 {
@@ -103,13 +109,19 @@ func (c *Client) UploadFile(ctx context.Context, u FileUpload) (*FileResult, err
 	}
 }
 
-// uploadKey is the Idempotency-Key of a file's upload.
-func (c *Client) uploadKey(abs string, info os.FileInfo, batch *uuid.UUID) string {
+// uploadKey is the Idempotency-Key of a file's upload. Metadata, when there is any, is part of
+// it, so that the same file sent with other metadata (from another directory, say) is a new
+// upload rather than a conflict with the earlier one.
+func (c *Client) uploadKey(abs string, info os.FileInfo, batch *uuid.UUID, meta map[string]string) string {
 	b := ""
 	if batch != nil {
 		b = batch.String()
 	}
-	return derivedKey(c.Server(), abs, strconv.FormatInt(info.Size(), 10), strconv.FormatInt(info.ModTime().UnixNano(), 10), b)
+	parts := []string{c.Server(), abs, strconv.FormatInt(info.Size(), 10), strconv.FormatInt(info.ModTime().UnixNano(), 10), b}
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		parts = append(parts, k, meta[k])
+	}
+	return derivedKey(parts...)
 }
 
 // derivedKey hashes its parts into an Idempotency-Key: the path stays private, and the key is

@@ -19,7 +19,8 @@ type PutFileRequest struct {
 	Filename       string
 	ContentType    string
 	BatchID        *uuid.UUID
-	IdempotencyKey string // makes the request safe to repeat; without one it is not retried after a lost answer
+	IdempotencyKey string            // makes the request safe to repeat; without one it is not retried after a lost answer
+	Metadata       map[string]string // as CreateUploadRequest.Metadata
 	Body           Body
 }
 
@@ -29,6 +30,9 @@ func (c *Client) PutFile(ctx context.Context, r PutFileRequest) (*File, error) {
 	q := url.Values{"filename": {r.Filename}}
 	if r.BatchID != nil {
 		q.Set("batch_id", r.BatchID.String())
+	}
+	for k, v := range r.Metadata {
+		q.Set("metadata["+k+"]", v)
 	}
 	h := bodyHeader(r.Body)
 	if r.ContentType != "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -266,5 +267,54 @@ func TestUploadFileFailsWhenTheFileChangesBetweenRuns(t *testing.T) {
 		if !errors.Is(err, client.ErrFileChanged) || ingest.ErrorCode(err) != ingest.EChecksumMismatch {
 			t.Fatalf("UploadFile of a file changed between runs = %v, want ErrFileChanged and CHECKSUM_MISMATCH", err)
 		}
+	})
+}
+
+func TestTheClientSendsMetadata(t *testing.T) {
+	forEachPortal(t, func(t *testing.T, c *client.Client) {
+		ctx := context.Background()
+		meta := map[string]string{"relative_path": "a/b c/ünï.txt", "source": "test & co"}
+		data := []byte("metadata by parts")
+		up, _, err := c.CreateUpload(ctx, client.CreateUploadRequest{Filename: "x.txt", SizeBytes: int64(len(data)), Metadata: meta})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PutPart(ctx, up.ID, 1, bytesBody(data)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.Complete(ctx, up.ID, "")
+		if err != nil || !maps.Equal(f.Metadata, meta) {
+			t.Fatalf("Complete = %+v, %v; want metadata %v", f, err, meta)
+		}
+
+		put, err := c.PutFile(ctx, client.PutFileRequest{Filename: "y.txt", Metadata: meta, Body: bytesBody(data)})
+		if err != nil || !maps.Equal(put.Metadata, meta) {
+			t.Fatalf("PutFile = %+v, %v; want metadata %v", put, err, meta)
+		}
+		got, err := c.File(ctx, put.ID)
+		if err != nil || !maps.Equal(got.Metadata, meta) {
+			t.Errorf("File = %+v, %v; want metadata %v", got, err, meta)
+		}
+
+		path := filepath.Join(t.TempDir(), "z.txt")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.UploadFile(ctx, client.FileUpload{Path: path, Metadata: meta})
+		if err != nil || !maps.Equal(res.File.Metadata, meta) {
+			t.Fatalf("UploadFile = %+v, %v; want metadata %v", res, err, meta)
+		}
+		// The same file with other metadata is another upload, not a conflict with the first.
+		other, err := c.UploadFile(ctx, client.FileUpload{Path: path, Metadata: map[string]string{"relative_path": "elsewhere/z.txt"}})
+		if err != nil || other.File.ID == res.File.ID || other.File.Metadata["relative_path"] != "elsewhere/z.txt" {
+			t.Fatalf("UploadFile with other metadata = %+v, %v", other, err)
+		}
+		again, err := c.UploadFile(ctx, client.FileUpload{Path: path, Metadata: meta})
+		if err != nil || !again.AlreadyStored || again.File.ID != res.File.ID {
+			t.Errorf("UploadFile again = %+v, %v; want the first file, already stored", again, err)
+		}
+
+		_, err = c.PutFile(ctx, client.PutFileRequest{Filename: "bad.txt", Metadata: map[string]string{"no spaces": "v"}, Body: bytesBody(data)})
+		wantCode(t, err, ingest.EValidation)
 	})
 }

@@ -40,6 +40,8 @@ type File struct {
 	BatchID          *uuid.UUID        `json:"batch_id"`
 	StoredAt         *time.Time        `json:"stored_at"`
 	FailureReason    *string           `json:"failure_reason"`
+	// Metadata is what the uploader said about the file (docs/api.md, "File metadata").
+	Metadata map[string]string `json:"metadata"`
 }
 
 // Upload is an upload session.

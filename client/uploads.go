@@ -18,6 +18,9 @@ type CreateUploadRequest struct {
 	ChunkSizeBytes int64      `json:"chunk_size_bytes,omitempty"` // 0 lets the server choose
 	BatchID        *uuid.UUID `json:"batch_id,omitempty"`
 	SHA256         string     `json:"sha256,omitempty"` // the whole file's, when known before sending it
+	// Metadata is stored on the file and carried in its file.stored event: at most 32 keys of
+	// [A-Za-z0-9._-]{1,64}, values of at most 1 KiB of UTF-8, 8 KiB in all.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// IdempotencyKey makes the creation safe to repeat: the same key and request answer the same
 	// upload. Without one, a creation is not retried after a network error or a 5xx.
 	IdempotencyKey string `json:"-"`

@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,9 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, actor *ingest.U
 		return err
 	}
 	var err error
+	if req.Metadata, err = queryMetadata(q); err != nil {
+		return err
+	}
 	if req.IdempotencyKey, err = idempotencyKey(r); err != nil {
 		return err
 	}
@@ -55,6 +59,30 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, actor *ingest.U
 	w.Header().Set("Location", "/api/v1/files/"+f.ID.String())
 	writeJSON(w, status, fileView(f))
 	return nil
+}
+
+// queryMetadata reads a file's metadata from ?metadata[key]=value parameters (OpenAPI's
+// deepObject style), nil when there are none. The service checks the keys and values.
+func queryMetadata(q url.Values) (map[string]string, error) {
+	var m map[string]string
+	for name, values := range q {
+		inner, ok := strings.CutPrefix(name, "metadata[")
+		if !ok && name != "metadata" {
+			continue
+		}
+		key, closed := strings.CutSuffix(inner, "]")
+		if !ok || !closed {
+			return nil, ingest.Errorf(ingest.EValidation, "give metadata as ?metadata[key]=value, one parameter per key")
+		}
+		if len(values) > 1 {
+			return nil, ingest.Errorf(ingest.EValidation, "metadata key %q is given %d times", key, len(values))
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[key] = values[0]
+	}
+	return m, nil
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {

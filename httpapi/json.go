@@ -51,12 +51,17 @@ type fileJSON struct {
 	BatchID          *uuid.UUID        `json:"batch_id"`
 	StoredAt         *time.Time        `json:"stored_at"`
 	FailureReason    *string           `json:"failure_reason"`
+	Metadata         map[string]string `json:"metadata"`
 }
 
 func fileView(f *ingest.File) fileJSON {
+	meta := f.Metadata
+	if meta == nil {
+		meta = map[string]string{} // {} rather than null: every file has metadata, maybe empty
+	}
 	return fileJSON{f.ID, f.CreatedAt, f.UpdatedAt, f.Status, null(f.SHA256), f.SizeBytes, null(string(f.StorageBackend)),
 		null(f.StorageBucket), null(f.StorageKey), f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.StoredAt,
-		null(f.FailureReason)}
+		null(f.FailureReason), meta}
 }
 
 type sessionJSON struct {

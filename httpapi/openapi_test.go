@@ -769,7 +769,7 @@ func (c *conformance) uploadInParts(batchID string) (string, []byte) {
 	t, admin := c.t, c.p.Admin
 	content := []byte("0123456789")
 	create := map[string]any{"filename": "digits.txt", "content_type": "text/plain", "size_bytes": len(content),
-		"chunk_size_bytes": 4, "batch_id": batchID, "sha256": sha256Hex(content)}
+		"chunk_size_bytes": 4, "batch_id": batchID, "sha256": sha256Hex(content), "metadata": map[string]string{"relative_path": "numbers/digits.txt"}}
 	sess := c.call(201, "POST", "/api/v1/uploads", admin, create, "Idempotency-Key", "digits").JSON(t)
 	c.call(200, "POST", "/api/v1/uploads", admin, create, "Idempotency-Key", "digits")
 	c.call(409, "POST", "/api/v1/uploads", admin, map[string]any{"filename": "other.txt", "size_bytes": 3}, "Idempotency-Key", "digits")
@@ -809,7 +809,7 @@ func (c *conformance) download(fileURL string, content []byte) {
 // singleRequestUploads uploads files in one request each, then pages through the files.
 func (c *conformance) singleRequestUploads(batchID string) {
 	t, admin := c.t, c.p.Admin
-	c.call(201, "POST", "/api/v1/files?filename=one.txt&batch_id="+batchID, admin, []byte("one"), "Content-Type", "text/plain")
+	c.call(201, "POST", "/api/v1/files?filename=one.txt&metadata[source]=conformance&batch_id="+batchID, admin, []byte("one"), "Content-Type", "text/plain")
 	two := []byte("two")
 	c.call(201, "POST", "/api/v1/files?filename=two.txt", admin, two, "Idempotency-Key", "two", "Content-Digest", sha256Digest(two))
 	c.call(200, "POST", "/api/v1/files?filename=two.txt", admin, two, "Idempotency-Key", "two", "Content-Digest", sha256Digest(two))

@@ -16,12 +16,13 @@ import (
 
 // createUploadRequest is the body of POST /api/v1/uploads.
 type createUploadRequest struct {
-	Filename       string     `json:"filename"`
-	ContentType    string     `json:"content_type"`
-	SizeBytes      *int64     `json:"size_bytes"`
-	ChunkSizeBytes int64      `json:"chunk_size_bytes"`
-	BatchID        *uuid.UUID `json:"batch_id"`
-	SHA256         string     `json:"sha256"`
+	Filename       string            `json:"filename"`
+	ContentType    string            `json:"content_type"`
+	SizeBytes      *int64            `json:"size_bytes"`
+	ChunkSizeBytes int64             `json:"chunk_size_bytes"`
+	BatchID        *uuid.UUID        `json:"batch_id"`
+	SHA256         string            `json:"sha256"`
+	Metadata       map[string]string `json:"metadata"`
 }
 
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
@@ -41,7 +42,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, actor *ing
 	}
 	sess, created, err := s.cfg.Service.CreateSession(r.Context(), actor, upload.CreateRequest{
 		Filename: req.Filename, ContentType: req.ContentType, SizeBytes: *req.SizeBytes, ChunkSizeBytes: req.ChunkSizeBytes,
-		BatchID: req.BatchID, SHA256: req.SHA256, IdempotencyKey: key,
+		BatchID: req.BatchID, SHA256: req.SHA256, IdempotencyKey: key, Metadata: req.Metadata,
 	})
 	if err != nil {
 		return err

@@ -122,18 +122,38 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func escapeLike(s string) string { return likeEscaper.Replace(s) }
 
-var sha256Prefix = regexp.MustCompile(`^[0-9a-f]{6,64}$`)
+var (
+	sha256Prefix = regexp.MustCompile(`^[0-9a-f]{6,64}$`)
+	// metadataPair is a search for one metadata key's value: key:value.
+	metadataPair = regexp.MustCompile(`^([A-Za-z0-9._-]{1,64}):(.+)$`)
+)
 
 // fileSearch reads a run of hex digits as a SHA-256 prefix, a range on the sha256 index (every
 // hash that starts with p sorts at or after p and before p+"g", 'g' following every hex digit),
-// and anything else as a part of the file's name.
+// and anything else as a part of the file's name or of one of its metadata values, ignoring case
+// as nameContains does. A term of the form key:value also finds the files whose metadata key
+// holds value. No index serves the name and metadata search: like a name search, it reads a
+// bounded window of rows.
 func fileSearch(s *Store, w *where, term string) bool {
 	if p := strings.ToLower(term); sha256Prefix.MatchString(p) {
 		w.add("sha256 >= ?", p)
 		w.add("sha256 < ?", p+"g")
 		return false
 	}
-	return nameContains("original_filename")(s, w, term)
+	// Most files have no metadata: the empty object is skipped before it is taken apart.
+	like, each, empty := "LIKE", "json_each(metadata)", "'{}'"
+	if s.dialect == Postgres {
+		like, each, empty = "ILIKE", "jsonb_each_text(metadata)", "'{}'::jsonb"
+	}
+	w.args = append(w.args, "%"+escapeLike(term)+"%")
+	n := len(w.args)
+	values := fmt.Sprintf(`EXISTS (SELECT 1 FROM %s WHERE value %s $%d ESCAPE '\')`, each, like, n)
+	if m := metadataPair.FindStringSubmatch(term); m != nil {
+		w.args = append(w.args, m[1], "%"+escapeLike(m[2])+"%")
+		values += fmt.Sprintf(` OR EXISTS (SELECT 1 FROM %s WHERE key = $%d AND value %s $%d ESCAPE '\')`, each, n+1, like, n+2)
+	}
+	w.conds = append(w.conds, fmt.Sprintf(`(original_filename %s $%d ESCAPE '\' OR (metadata <> %s AND (%s)))`, like, n, empty, values))
+	return true
 }
 
 // sortColumn returns the column of a sort name, or EValidation.

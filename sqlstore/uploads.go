@@ -14,14 +14,14 @@ import (
 )
 
 const fileColumns = `id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_bucket,
-	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason, partial`
+	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason, partial, metadata`
 
 func scanFile(row interface{ Scan(...any) error }) (*ingest.File, error) {
 	var f ingest.File
 	err := row.Scan(&f.ID, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}, &f.Status, textCol[string]{&f.SHA256},
 		&f.SizeBytes, textCol[ingest.StorageBackend]{&f.StorageBackend}, textCol[string]{&f.StorageBucket},
 		textCol[string]{&f.StorageKey}, &f.OriginalFilename, &f.ContentType, &f.UploadedByID, &f.BatchID,
-		nullTimeCol{&f.StoredAt}, textCol[string]{&f.FailureReason}, &f.Partial)
+		nullTimeCol{&f.StoredAt}, textCol[string]{&f.FailureReason}, &f.Partial, metadataCol{&f.Metadata})
 	return &f, err
 }
 
@@ -63,6 +63,10 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 	if sess.ID == uuid.Nil {
 		sess.ID = ingest.NewID()
 	}
+	meta, err := metadataJSON(f.Metadata)
+	if err != nil {
+		return err
+	}
 	now := s.clock()
 	f.CreatedAt, f.UpdatedAt, f.Status = now, now, ingest.FileUploading
 	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey, f.StoredAt, f.FailureReason = "", "", "", "", nil, ""
@@ -79,9 +83,9 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO ingest_files (id, created_at, updated_at, status, size_bytes, original_filename,
-			                          content_type, uploaded_by_id, batch_id, partial)
-			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.Partial)
+			                          content_type, uploaded_by_id, batch_id, partial, metadata)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.Partial, meta)
 		if violation(err) == foreignKeyViolation {
 			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
 		}
@@ -125,6 +129,10 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 	if sess.ID == uuid.Nil {
 		sess.ID = ingest.NewID()
 	}
+	meta, err := metadataJSON(f.Metadata)
+	if err != nil {
+		return err
+	}
 	now := s.clock()
 	f.CreatedAt, f.UpdatedAt, f.Status, f.StoredAt, f.FailureReason = now, now, ingest.FileStored, &now, ""
 	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey = obj.SHA256, obj.Backend, obj.Bucket, obj.Key
@@ -150,10 +158,10 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO ingest_files (id, created_at, updated_at, status, sha256, size_bytes, storage_backend,
 			                          storage_bucket, storage_key, original_filename, content_type, uploaded_by_id,
-			                          batch_id, stored_at)
-			VALUES ($1, $2, $2, 'STORED', $3, $4, $5, $6, $7, $8, $9, $10, $11, $2)`,
+			                          batch_id, stored_at, metadata)
+			VALUES ($1, $2, $2, 'STORED', $3, $4, $5, $6, $7, $8, $9, $10, $11, $2, $12)`,
 			f.ID, at(now), f.SHA256, f.SizeBytes, f.StorageBackend, textOrNull(f.StorageBucket), f.StorageKey,
-			f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID)
+			f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, meta)
 		if violation(err) == foreignKeyViolation {
 			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
 		}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -115,5 +116,38 @@ func (c crcCol) Scan(src any) error {
 		return fmt.Errorf("scan crc32c: unexpected %T", src)
 	}
 	*c.c = uint32(v)
+	return nil
+}
+
+// metadataJSON encodes a file's metadata for its JSON column (jsonb on PostgreSQL); nil is {}.
+func metadataJSON(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode metadata: %w", err)
+	}
+	return string(b), nil
+}
+
+// metadataCol scans the metadata column into a map, empty (never nil) when there is none.
+type metadataCol struct{ m *map[string]string }
+
+func (c metadataCol) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("scan metadata: unexpected %T", src)
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("scan metadata: %w", err)
+	}
+	*c.m = m
 	return nil
 }

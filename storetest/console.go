@@ -98,6 +98,20 @@ func testConsole(t *testing.T, open Opener) {
 		wantIDs(t, "a % is literal", find("100%."), []uuid.UUID{bFile.ID})
 		wantIDs(t, "an _ is literal", find("y_1"), []uuid.UUID{bFile.ID})
 		wantIDs(t, "no match", find("100%x"), []uuid.UUID{})
+
+		cFile, cSess := newUpload(f, u, nil, 10, 4)
+		cFile.OriginalFilename = "scan.tif"
+		cFile.Metadata = map[string]string{"relative_path": "Archive/Größe 100%/scan.tif", "source": "Scanner-7"}
+		if err := f.Store.CreateUpload(f.ctx, cFile, cSess); err != nil {
+			t.Fatal(err)
+		}
+		wantIDs(t, "by part of a metadata value, any ASCII case", find("scanner-7"), []uuid.UUID{cFile.ID})
+		wantIDs(t, "by a UTF-8 metadata value", find("Größe 100%"), []uuid.UUID{cFile.ID})
+		wantIDs(t, "by key:value", find("source:scanner"), []uuid.UUID{cFile.ID})
+		wantIDs(t, "by key:value with a path", find("relative_path:archive/"), []uuid.UUID{cFile.ID})
+		wantIDs(t, "key:value of another key", find("relative_path:scanner"), []uuid.UUID{})
+		wantIDs(t, "metadata keys alone are not values", find("relative_path"), []uuid.UUID{})
+		wantIDs(t, "a name still matches beside metadata", find("scan"), []uuid.UUID{cFile.ID})
 	})
 
 	t.Run("keyset pages walk a sorted list both ways", func(t *testing.T) {

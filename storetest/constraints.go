@@ -224,6 +224,17 @@ func testConstraints(t *testing.T, open Opener) {
 		f.exec(insertFile, uuid.New(), now, u.ID, nil)
 		f.refused(insertFile, uuid.New(), now, u.ID, "not-a-hash")
 	})
+
+	t.Run("metadata that is not a JSON object", func(t *testing.T) {
+		f := newFixture(t, open)
+		id := f.newUploadingFile(f.user(false))
+		const set = `UPDATE ingest_files SET metadata = $1 WHERE id = $2`
+		for _, bad := range []string{`["a"]`, `"text"`, `42`, `null`, `{"a":`} {
+			f.refused(set, bad, id)
+		}
+		f.refused(`UPDATE ingest_files SET metadata = NULL WHERE id = $1`, id)
+		f.exec(set, `{"a":"b"}`, id)
+	})
 }
 
 // newUploadingFile inserts a bare UPLOADING file with raw SQL and returns its id.

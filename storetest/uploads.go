@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -57,6 +58,10 @@ func testUploads(t *testing.T, open Opener) {
 			"unknown uploader":      func(f *ingest.File, s *ingest.UploadSession) { f.UploadedByID = uuid.New() },
 			"short declared sha256": func(f *ingest.File, s *ingest.UploadSession) { s.DeclaredSHA256 = "abc" },
 			"long idempotency key":  func(f *ingest.File, s *ingest.UploadSession) { s.IdempotencyKey = strings.Repeat("k", 256) },
+			"bad metadata key":      func(f *ingest.File, s *ingest.UploadSession) { f.Metadata = map[string]string{"a b": "v"} },
+			"long metadata value": func(f *ingest.File, s *ingest.UploadSession) {
+				f.Metadata = map[string]string{"v": strings.Repeat("x", ingest.MaxMetadataValueBytes+1)}
+			},
 		} {
 			file, sess := newUpload(f, u, nil, 10, 4)
 			mutate(file, sess)
@@ -386,5 +391,63 @@ func testUploads(t *testing.T, open Opener) {
 		wantCode(t, err, ingest.EValidation)
 		_, err = f.Store.EndUpload(f.ctx, uuid.New(), ingest.SessionAborted, "no")
 		wantCode(t, err, ingest.ENotFound)
+	})
+
+	t.Run("metadata is stored and read back, and the file.stored event carries it", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		want := map[string]string{"relative_path": "q4/é/report.csv", "note": "straße ✓ \"quoted\" <b>&</b>", "empty": "",
+			"a.b_c-D": strings.Repeat("ü", ingest.MaxMetadataValueBytes/2)}
+		file, sess := newUpload(f, u, nil, 8, 4)
+		file.Metadata = want
+		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.getFile(file.ID).Metadata; !reflect.DeepEqual(got, want) {
+			t.Errorf("metadata of the UPLOADING file = %v, want %v", got, want)
+		}
+		f.receiveAll(sess, 8)
+		stored, err := f.Store.StoreFile(f.ctx, sess.ID, object(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(stored.Metadata, want) {
+			t.Errorf("metadata of the STORED file = %v, want %v", stored.Metadata, want)
+		}
+		var data ingest.FileStoredData
+		if err := json.Unmarshal(f.eventOf(stored).Payload, &data); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(data.Metadata, want) {
+			t.Errorf("event metadata = %v, want %v", data.Metadata, want)
+		}
+		listed, err := f.Store.ListFiles(f.ctx, ingest.FileFilter{UploadedByID: &u.ID})
+		if err != nil || len(listed) != 1 || !reflect.DeepEqual(listed[0].Metadata, want) {
+			t.Errorf("listed = %v, %v", listed, err)
+		}
+
+		once, onceSess := newUpload(f, u, nil, 10, 10)
+		once.Metadata = map[string]string{"source": "scanner-7"}
+		if err := f.Store.RecordStoredUpload(f.ctx, once, onceSess, ingest.PartReceipt{SizeBytes: 10}, object(10)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.getFile(once.ID).Metadata; len(got) != 1 || got["source"] != "scanner-7" {
+			t.Errorf("metadata recorded at once = %v", got)
+		}
+		if err := json.Unmarshal(f.eventOf(once).Payload, &data); err != nil || data.Metadata["source"] != "scanner-7" {
+			t.Errorf("event metadata recorded at once = %v, %v", data.Metadata, err)
+		}
+
+		plain := f.store(u, nil, 4)
+		if got := f.getFile(plain.ID).Metadata; got == nil || len(got) != 0 {
+			t.Errorf("metadata of a file without any = %#v, want an empty map", got)
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(f.eventOf(plain).Payload, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := raw["metadata"].(map[string]any); !ok || len(m) != 0 {
+			t.Errorf("event metadata of a file without any = %#v, want {}", raw["metadata"])
+		}
 	})
 }

@@ -294,3 +294,20 @@ func (p *portal) listFiles(token string) []map[string]any {
 	}
 	return page.Items
 }
+
+// file returns a file as the API answers it.
+func (p *portal) file(token, fileID string) map[string]any {
+	p.t.Helper()
+	req, _ := http.NewRequest("GET", p.URL+"/api/v1/files/"+fileID, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var f map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&f); err != nil || resp.StatusCode != 200 {
+		p.t.Fatalf("GET file %s: %d %v", fileID, resp.StatusCode, err)
+	}
+	return f
+}

@@ -7,10 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"hash/crc32"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,6 +215,86 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			t.Fatalf("an upload over Tus-Max-Size: %d, want 413", r.Status)
 		}
 	},
+	"Upload-Metadata keys other than the mapped ones are the file's metadata, read back through the API": func(t *testing.T, p *portal) {
+		want := map[string]any{"caption": "Größe ✓ 日本語 — ok", "relativePath": "photos/2026/ü.jpg", "empty": ""}
+		md := "filename " + b64("ü.jpg") + ",filetype " + b64("image/jpeg") + ",caption " + b64("Größe ✓ 日本語 — ok") +
+			",relativePath " + b64("photos/2026/ü.jpg") + ",empty"
+		data := randomBytes(11, 5000)
+		loc := p.Create(p.Alice, int64(len(data)), "Upload-Metadata", md)
+		head := p.Do("HEAD", loc, p.Alice, nil)
+		if got := head.Header.Get("Upload-Metadata"); !strings.Contains(got, "caption "+b64("Größe ✓ 日本語 — ok")) ||
+			!strings.Contains(got, "relativePath "+b64("photos/2026/ü.jpg")) {
+			t.Errorf("HEAD Upload-Metadata %q lacks the file's metadata", got)
+		}
+		last := p.Patch(loc, p.Alice, 0, data)
+		id := last.Header.Get("Ingest-File-Id")
+		if last.Status != http.StatusNoContent || id == "" {
+			t.Fatalf("PATCH: %d %v %s", last.Status, last.Header, last.Body)
+		}
+		f := p.file(p.Alice, id)
+		if got := f["metadata"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("the file's metadata = %#v, want %#v", got, want)
+		}
+		if f["original_filename"] != "ü.jpg" || f["content_type"] != "image/jpeg" {
+			t.Errorf("the file's name and type = %v, %v", f["original_filename"], f["content_type"])
+		}
+		p.expectEvent(t, id, sha(data))
+		var payload []byte
+		if err := p.Store.DB().QueryRow(`SELECT payload FROM portal_event_outbox WHERE file_id = $1`, id).Scan(&payload); err != nil {
+			t.Fatal(err)
+		}
+		var event struct{ Metadata map[string]any }
+		if err := json.Unmarshal(payload, &event); err != nil || !reflect.DeepEqual(event.Metadata, want) {
+			t.Errorf("the event's metadata = %#v, %v; want %#v", event.Metadata, err, want)
+		}
+
+		// Creation with the whole upload, stored at once.
+		r := p.Do("POST", tus.Prefix, p.Alice, bytes.NewReader(data), "Upload-Length", strconv.Itoa(len(data)),
+			"Content-Type", "application/offset+octet-stream", "Upload-Metadata", md)
+		if r.Status != http.StatusCreated || r.Header.Get("Ingest-File-Id") == "" {
+			t.Fatalf("creation with the whole upload: %d %s", r.Status, r.Body)
+		}
+		if got := p.file(p.Alice, r.Header.Get("Ingest-File-Id"))["metadata"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("the metadata of a file stored at creation = %#v, want %#v", got, want)
+		}
+	},
+	"33 metadata keys answer 400 VALIDATION_FAILED and create nothing": func(t *testing.T, p *portal) {
+		name := "thirty-three-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".bin"
+		pairs := []string{"filename " + b64(name)}
+		for i := range 33 {
+			pairs = append(pairs, "key"+strconv.Itoa(i)+" "+b64("v"))
+		}
+		md := strings.Join(pairs, ",")
+		for what, hs := range map[string][]string{
+			"creation":             {"Upload-Length", "5", "Upload-Metadata", md},
+			"creation with upload": {"Upload-Length", "5", "Upload-Metadata", md, "Content-Type", "application/offset+octet-stream"},
+			"a deferred length":    {"Upload-Defer-Length", "1", "Upload-Metadata", md},
+			"a partial upload":     {"Upload-Length", "5", "Upload-Metadata", md, "Upload-Concat", "partial"},
+		} {
+			var body io.Reader
+			if slices.Contains(hs, "application/offset+octet-stream") {
+				body = strings.NewReader("12345")
+			}
+			r := p.Do("POST", tus.Prefix, p.Alice, body, hs...)
+			if r.Status != http.StatusBadRequest || r.Code() != "VALIDATION_FAILED" || !strings.Contains(string(r.Body), "32") {
+				t.Errorf("%s: %d %s, want 400 VALIDATION_FAILED naming the limit of 32", what, r.Status, r.Body)
+			}
+			if r.Header.Get("Location") != "" {
+				t.Errorf("%s: a refused creation answered Location %q", what, r.Header.Get("Location"))
+			}
+		}
+		var files, sessions int
+		if err := p.Store.DB().QueryRow(`SELECT count(*) FROM ingest_files WHERE original_filename = $1`, name).Scan(&files); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Store.DB().QueryRow(`SELECT count(*) FROM upload_sessions s JOIN ingest_files f ON f.id = s.file_id
+			WHERE f.original_filename = $1`, name).Scan(&sessions); err != nil {
+			t.Fatal(err)
+		}
+		if files+sessions != 0 {
+			t.Errorf("refused creations left %d files and %d sessions", files, sessions)
+		}
+	},
 	"bad creation headers answer 400": func(t *testing.T, p *portal) {
 		for name, hs := range map[string][]string{
 			"no length":             {},
@@ -221,6 +304,8 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			"metadata not base64":   {"Upload-Length", "5", "Upload-Metadata", "filename ***"},
 			"a key twice":           {"Upload-Length", "5", "Upload-Metadata", "a " + b64("1") + ",a " + b64("2")},
 			"a bad batch id":        {"Upload-Length", "5", "Upload-Metadata", "batch_id " + b64("nope")},
+			"a bad metadata key":    {"Upload-Length", "5", "Upload-Metadata", "a/b " + b64("v")},
+			"a long metadata value": {"Upload-Length", "5", "Upload-Metadata", "note " + b64(strings.Repeat("x", 1025))},
 			"a bad Upload-Concat":   {"Upload-Length", "5", "Upload-Concat", "whole"},
 		} {
 			if r := p.Do("POST", tus.Prefix, p.Alice, nil, hs...); r.Status != http.StatusBadRequest || r.Code() != "VALIDATION_FAILED" {

@@ -47,7 +47,7 @@ func (s *Service) Concatenate(ctx context.Context, actor *ingest.User, req Creat
 		}
 	}
 	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
-		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID}
+		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, Metadata: req.Metadata}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: s.wholeChunk(req.SizeBytes),
 		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,
 		TusMetadata: req.Tus.Metadata, TusConcat: req.Tus.Concat}

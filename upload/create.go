@@ -3,6 +3,7 @@ package upload
 import (
 	"context"
 	"errors"
+	"maps"
 	"mime"
 	"strings"
 	"unicode"
@@ -22,8 +23,10 @@ type CreateRequest struct {
 	BatchID        *uuid.UUID
 	SHA256         string // the client's whole-file hash, verified at completion; "" for none
 	IdempotencyKey string // per user; "" for none
-	Metadata       map[string]string
-	Tus            TusHeaders // set by the tus adapter only
+	// Metadata is what the client says about the file (ingest.ValidateMetadata's limits); it is
+	// stored on the file and carried in its file.stored event.
+	Metadata map[string]string
+	Tus      TusHeaders // set by the tus adapter only
 }
 
 // TusHeaders are the tus headers an upload answers back as they were received: Upload-Metadata,
@@ -66,6 +69,7 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		ContentType:      req.ContentType,
 		UploadedByID:     actor.ID,
 		BatchID:          req.BatchID,
+		Metadata:         req.Metadata,
 	}
 	sess = &ingest.UploadSession{
 		ID:             ingest.NewID(),
@@ -90,8 +94,11 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 }
 
 // clean puts a request's names and hash in their normal form, and refuses a size this portal
-// does not take.
+// does not take and metadata beyond its limits.
 func (s *Service) clean(req *CreateRequest) error {
+	if err := ingest.ValidateMetadata(req.Metadata); err != nil {
+		return err
+	}
 	var err error
 	req.Filename = CleanFilename(req.Filename)
 	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
@@ -138,7 +145,7 @@ func (s *Service) replay(ctx context.Context, existing *ingest.UploadSession, re
 	}
 	same := file.OriginalFilename == req.Filename && file.ContentType == req.ContentType &&
 		file.SizeBytes == req.SizeBytes && existing.DeclaredSHA256 == req.SHA256 &&
-		(req.ChunkSizeBytes == 0 || req.ChunkSizeBytes == existing.ChunkSizeBytes) &&
+		(req.ChunkSizeBytes == 0 || req.ChunkSizeBytes == existing.ChunkSizeBytes) && maps.Equal(file.Metadata, req.Metadata) &&
 		((file.BatchID == nil && req.BatchID == nil) || (file.BatchID != nil && req.BatchID != nil && *file.BatchID == *req.BatchID))
 	if !same {
 		return nil, false, &ingest.Error{Code: ingest.EIdempotencyConflict,

@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -758,5 +761,85 @@ func TestTheHashDeclaredAtCompletionIsVerified(t *testing.T) {
 			_, err := e.svc.CompleteDeclared(e.ctx, e.alice, sess.ID, "abc")
 			wantCode(t, err, ingest.EValidation)
 		})
+	})
+}
+
+func TestMetadataGoesOnTheFile(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		meta := map[string]string{"relative_path": "photos/2026/ünï.jpg", "camera": "X-100"}
+		data := random(t, 2*chunk+3)
+		sess := e.create(e.alice, data, func(r *upload.CreateRequest) { r.Metadata = meta; r.IdempotencyKey = "meta" })
+		if f, err := e.store.File(e.ctx, sess.FileID); err != nil || !maps.Equal(f.Metadata, meta) {
+			t.Fatalf("the new file's metadata = %v, %v; want %v", f.Metadata, err, meta)
+		}
+		req := upload.CreateRequest{Filename: "data.bin", ContentType: "application/octet-stream", SizeBytes: int64(len(data)),
+			IdempotencyKey: "meta", Metadata: maps.Clone(meta)}
+		if again, created, err := e.svc.CreateSession(e.ctx, e.alice, req); err != nil || created || again.ID != sess.ID {
+			t.Errorf("the same request again = %v, %v, %v; want the first session", again, created, err)
+		}
+		req.Metadata["camera"] = "X-200"
+		_, _, err := e.svc.CreateSession(e.ctx, e.alice, req)
+		wantCode(t, err, ingest.EIdempotencyConflict)
+
+		e.mustPut(e.alice, sess, data, inOrder(sess.TotalParts)...)
+		stored, err := e.svc.Complete(e.ctx, e.alice, sess.ID)
+		if err != nil || !maps.Equal(stored.Metadata, meta) {
+			t.Fatalf("Complete = %v, %v; want metadata %v", stored, err, meta)
+		}
+		events, err := e.store.FindEvents(e.ctx, ingest.ListQuery{FileID: &stored.ID})
+		if err != nil || len(events.Items) != 1 {
+			t.Fatalf("events = %v, %v", events, err)
+		}
+		var payload ingest.FileStoredData
+		if err := json.Unmarshal(events.Items[0].Payload, &payload); err != nil || !maps.Equal(payload.Metadata, meta) {
+			t.Errorf("event metadata = %v, %v; want %v", payload.Metadata, err, meta)
+		}
+
+		small := random(t, 100)
+		single := upload.CreateRequest{Filename: "one.bin", SizeBytes: int64(len(small)), Metadata: map[string]string{"k": "v"}}
+		f, _, err := e.svc.Put(e.ctx, e.alice, single, bytes.NewReader(small), upload.Digest{})
+		if err != nil || f.Metadata["k"] != "v" {
+			t.Errorf("Put = %v, %v; want metadata k=v", f, err)
+		}
+		if got, err := e.store.File(e.ctx, f.ID); err != nil || got.Metadata["k"] != "v" {
+			t.Errorf("the file Put stored = %v, %v", got, err)
+		}
+		whole, _, err := e.svc.PutWhole(e.ctx, e.alice, single, bytes.NewReader(small))
+		if err != nil || whole.Metadata["k"] != "v" {
+			t.Errorf("PutWhole = %v, %v; want metadata k=v", whole, err)
+		}
+		stream, err := e.svc.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: single})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.store.File(e.ctx, stream.FileID); err != nil || got.Metadata["k"] != "v" {
+			t.Errorf("the streamed upload's file = %v, %v; want metadata k=v", got, err)
+		}
+	})
+}
+
+func TestMetadataBeyondItsLimitsCreatesNothing(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		tooMany := map[string]string{}
+		for i := range ingest.MaxMetadataKeys + 1 {
+			tooMany[fmt.Sprintf("key%d", i)] = "v"
+		}
+		for name, meta := range map[string]map[string]string{
+			"33 keys":         tooMany,
+			"a bad key":       {"a/b": "v"},
+			"a long value":    {"v": strings.Repeat("x", ingest.MaxMetadataValueBytes+1)},
+			"an invalid UTF8": {"v": "\xff"},
+		} {
+			req := upload.CreateRequest{Filename: "f.bin", SizeBytes: 10, Metadata: meta}
+			_, _, err := e.svc.CreateSession(e.ctx, e.alice, req)
+			wantCode(t, err, ingest.EValidation)
+			_, _, err = e.svc.Put(e.ctx, e.alice, req, bytes.NewReader(make([]byte, 10)), upload.Digest{})
+			wantCode(t, err, ingest.EValidation)
+			_, err = e.svc.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: req})
+			wantCode(t, err, ingest.EValidation)
+			if files, err := e.store.ListFiles(e.ctx, ingest.FileFilter{}); err != nil || len(files) != 0 {
+				t.Errorf("%s: %d files, %v; want none", name, len(files), err)
+			}
+		}
 	})
 }

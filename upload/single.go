@@ -44,6 +44,9 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if req.SizeBytes < 0 {
 		return nil, uuid.Nil, false, ingest.Errorf(ingest.EValidation, "size_bytes must be 0 or more")
 	}
+	if err := ingest.ValidateMetadata(req.Metadata); err != nil {
+		return nil, uuid.Nil, false, err
+	}
 	var err error
 	req.Filename = CleanFilename(req.Filename)
 	if req.ContentType, err = cleanContentType(req.ContentType); err != nil {
@@ -80,7 +83,7 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	}
 
 	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
-		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID}
+		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, Metadata: req.Metadata}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: req.ChunkSizeBytes,
 		TotalParts: ingest.TotalParts(req.SizeBytes, req.ChunkSizeBytes), IdempotencyKey: req.IdempotencyKey,
 		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,

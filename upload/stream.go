@@ -49,7 +49,7 @@ func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req Stre
 		}
 	}
 	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
-		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, Partial: req.Partial}
+		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, Partial: req.Partial, Metadata: req.Metadata}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: chunk,
 		TotalParts: ingest.TotalParts(req.SizeBytes, chunk), UploadedByID: actor.ID,
 		ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,

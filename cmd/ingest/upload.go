@@ -45,7 +45,11 @@ func uploadCommand() *cli.Command {
 
 // uploadPlan is what one run of "ingest upload" does.
 type uploadPlan struct {
-	files     []string // absolute paths, each once
+	files []string // absolute paths, each once
+	// relPaths holds, for each file found in a directory, its path relative to that directory,
+	// with forward slashes: the file's relative_path metadata, which "files get --keep-paths"
+	// restores.
+	relPaths  map[string]string
 	skipped   []string // what the walk left out, and why
 	several   bool     // a batch holds the files even without --batch
 	parallel  int
@@ -120,7 +124,7 @@ func planUpload(cmd *cli.Command) (*uploadPlan, error) {
 	if cmd.String("batch") != "" && cmd.String("batch-id") != "" {
 		return nil, ingest.Errorf(ingest.EValidation, "give --batch NAME or --batch-id ID, not both")
 	}
-	plan := &uploadPlan{parallel: int(cmd.Int("parallel")), several: cmd.NArg() > 1}
+	plan := &uploadPlan{parallel: int(cmd.Int("parallel")), several: cmd.NArg() > 1, relPaths: map[string]string{}}
 	if plan.parallel < 1 || plan.parallel > 64 {
 		return nil, ingest.Errorf(ingest.EValidation, "--parallel must be 1 to 64")
 	}
@@ -159,7 +163,7 @@ func (p *uploadPlan) add(arg string, seen map[string]bool) error {
 		if !info.Mode().IsRegular() {
 			return ingest.Errorf(ingest.EValidation, "%s is not a regular file or a directory", arg)
 		}
-		p.addFile(abs, seen)
+		p.addFile(abs, "", seen)
 		return nil
 	}
 	p.several = true
@@ -170,7 +174,11 @@ func (p *uploadPlan) add(arg string, seen map[string]bool) error {
 		case d.Type()&fs.ModeSymlink != 0:
 			p.skipped = append(p.skipped, path+": a symbolic link inside a directory")
 		case d.Type().IsRegular():
-			p.addFile(path, seen)
+			rel, err := filepath.Rel(abs, path)
+			if err != nil {
+				return err
+			}
+			p.addFile(path, filepath.ToSlash(rel), seen)
 		case !d.IsDir():
 			p.skipped = append(p.skipped, path+": not a regular file")
 		}
@@ -178,12 +186,29 @@ func (p *uploadPlan) add(arg string, seen map[string]bool) error {
 	})
 }
 
-func (p *uploadPlan) addFile(abs string, seen map[string]bool) {
+// addFile adds a file once; rel is its path inside the directory named on the command line, ""
+// for a file named itself.
+func (p *uploadPlan) addFile(abs, rel string, seen map[string]bool) {
 	if !seen[abs] {
 		seen[abs] = true
 		p.files = append(p.files, abs)
+		if rel != "" {
+			p.relPaths[abs] = rel
+		}
 	}
 }
+
+// metadata is what a file's upload records about it: its relative_path inside the directory it
+// was found in, nil for a file named itself.
+func (p *uploadPlan) metadata(abs string) map[string]string {
+	if rel, ok := p.relPaths[abs]; ok {
+		return map[string]string{relativePathKey: rel}
+	}
+	return nil
+}
+
+// relativePathKey is the metadata key of a file's path inside the uploaded directory.
+const relativePathKey = "relative_path"
 
 // chooseBatch returns the batch the files go into, or nil for a single file without one:
 // --batch-id's; the caller's OPEN batch named --batch (created if there is none); for several
@@ -259,7 +284,7 @@ func runUploads(ctx context.Context, c *client.Client, plan *uploadPlan, batch *
 			for i := range next {
 				path := plan.files[i]
 				res, err := c.UploadFile(ctx, client.FileUpload{Path: path, BatchID: batchID, ChunkSize: plan.chunkSize,
-					Parallel: plan.parallel, Slots: slots,
+					Metadata: plan.metadata(path), Parallel: plan.parallel, Slots: slots,
 					Started:  func(resumed, size int64) { progress.started(path, resumed, size) },
 					Progress: func(n int64) { progress.sent(path, n) }})
 				results[i] = fileOutcome(path, res, err)

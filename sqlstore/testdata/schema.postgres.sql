@@ -47,8 +47,10 @@ table ingest_files column batch_id uuid
 table ingest_files column stored_at timestamp with time zone
 table ingest_files column failure_reason text
 table ingest_files column partial boolean NOT NULL DEFAULT false
+table ingest_files column metadata jsonb NOT NULL DEFAULT '{}'::jsonb
 table ingest_files constraint ingest_files_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES upload_batches(id)
 table ingest_files constraint ingest_files_failed_check CHECK (((status <> 'FAILED'::text) OR (failure_reason IS NOT NULL)))
+table ingest_files constraint ingest_files_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 table ingest_files constraint ingest_files_original_filename_check CHECK ((length(original_filename) >= 1))
 table ingest_files constraint ingest_files_partial_check CHECK (((NOT partial) OR (status <> 'STORED'::text)))
 table ingest_files constraint ingest_files_pkey PRIMARY KEY (id)

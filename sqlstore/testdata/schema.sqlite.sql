@@ -74,7 +74,8 @@ CREATE TABLE ingest_files (
     batch_id          TEXT    REFERENCES upload_batches (id),
     stored_at         TEXT,
     failure_reason    TEXT, partial INTEGER NOT NULL DEFAULT 0
-    CHECK (partial IN (0, 1) AND (partial = 0 OR status <> 'STORED')),
+    CHECK (partial IN (0, 1) AND (partial = 0 OR status <> 'STORED')), metadata TEXT NOT NULL DEFAULT '{}'
+    CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),
     CONSTRAINT ingest_files_stored_check CHECK (
         status <> 'STORED' OR (
             sha256 IS NOT NULL AND size_bytes IS NOT NULL AND storage_backend IS NOT NULL

@@ -1,0 +1,10 @@
+-- File metadata (DESIGN.md §8, docs/models.md): what the client said about a file, a JSON object
+-- of string to string. The service enforces its limits (ingest.ValidateMetadata); the database
+-- keeps it an object.
+
+-- +goose Up
+ALTER TABLE ingest_files
+    ADD COLUMN metadata jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object');
+
+-- +goose Down
+ALTER TABLE ingest_files DROP COLUMN metadata;
