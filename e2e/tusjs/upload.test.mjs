@@ -252,6 +252,64 @@ test('abort at about half, then resume from the stored URL: only the rest is sen
   await checkStored(result, data)
 })
 
+test('parallelUploads: aborted, then resumed from the stored partial upload URLs', async (t) => {
+  const data = file(4 * MiB + 1001)
+  const source = onDisk(t, data)
+  const urlStorage = new FileUrlStorage(path.join(path.dirname(source), 'tus-urls.json'))
+  const options = { parallelUploads: 4, chunkSize: 256 * 1024, urlStorage }
+
+  // Stopped once six chunks of the partial uploads are acknowledged, and after their URLs were
+  // stored (which happens once all four exist).
+  let chunks = 0
+  await new Promise((resolve, reject) => {
+    const first = new Upload(data, {
+      endpoint,
+      headers: auth,
+      retryDelays: null,
+      ...options,
+      onChunkComplete: () => {
+        if (++chunks === 6) {
+          first.abort().then(resolve, reject)
+        }
+      },
+      onSuccess: () => reject(new Error('the upload finished before it was aborted')),
+      onError: reject,
+    })
+    first.start()
+  })
+
+  const second = upload(data, options)
+  const previous = await second.instance.findPreviousUploads()
+  assert.equal(previous.length, 1)
+  assert.equal(previous[0].parallelUploadUrls.length, 4)
+  for (const url of previous[0].parallelUploadUrls) {
+    await settled(url)
+  }
+  second.instance.resumeFromPreviousUpload(previous[0])
+  second.instance.start()
+  const result = await second.done
+  // Each partial upload resumed where it stood (HEAD), none started again; one final POST.
+  const posts = result.requests.filter((r) => r.method === 'POST')
+  assert.deepEqual(posts.map((r) => r.concat?.split(';')[0]), ['final'])
+  assert.equal(count(result.requests, 'HEAD'), 4)
+  // tus-js-client splits the file in four (the last takes the remainder) and each piece in chunks:
+  // none of the six acknowledged is sent again.
+  const piece = Math.floor(data.length / 4)
+  const all = 3 * Math.ceil(piece / options.chunkSize) + Math.ceil((data.length - 3 * piece) / options.chunkSize)
+  const patches = count(result.requests, 'PATCH')
+  assert.ok(patches <= all - 6, `${patches} PATCHes of ${all} chunks after 6 were acknowledged`)
+  await checkStored(result, data)
+})
+
+test('resuming an upload that has finished: HEAD names the stored file, nothing is sent', async () => {
+  const data = file(MiB + 3)
+  const done = await run(data)
+  const again = await run(data, { uploadUrl: done.url })
+  assert.deepEqual(again.requests.map((r) => `${r.method} ${r.status}`), ['HEAD 200'])
+  const f = await checkStored(again, data)
+  assert.equal(f.id, done.lastResponse.getHeader('Ingest-File-Id'))
+})
+
 test('abort(true) terminates the upload: its URL answers 404', async () => {
   const data = file(3 * MiB)
   let url
