@@ -47,11 +47,14 @@ func TestTusCrashDuringPatch(t *testing.T) {
 			// HEAD shows that some of this PATCH's bytes have been recorded.
 			body, feed := io.Pipe()
 			go func() {
-				for rest := data[acknowledged:]; len(rest) > 0; rest = rest[min(len(rest), 32<<10):] {
-					if _, err := feed.Write(rest[:min(len(rest), 32<<10)]); err != nil {
+				const piece = 16 << 10 // every 10ms, about 1.6 MB/s: seconds for the rest
+				for rest := data[acknowledged:]; len(rest) > 0; {
+					n := min(len(rest), piece)
+					if _, err := feed.Write(rest[:n]); err != nil {
 						return
 					}
-					time.Sleep(10 * time.Millisecond) // about 3 MB/s: seconds for the rest
+					rest = rest[n:]
+					time.Sleep(10 * time.Millisecond)
 				}
 			}()
 			patched := make(chan *http.Response, 1)
