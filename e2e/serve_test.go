@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,11 +26,17 @@ const serveWait = 30 * time.Second
 
 var listening = regexp.MustCompile(`msg=listening url=(\S+)`)
 
-// portal is one running "ingest serve".
+// portal is one running "ingest serve". It keeps its data directory, database and address, so
+// that a test can kill it and start it again where it was.
 type portal struct {
 	t     *testing.T
 	URL   string
 	Token string // the bootstrap admin's token, read from the "admin token:" line
+
+	bin, dbURL, dataDir, addr string
+	args                      []string
+	cmd                       *exec.Cmd
+	exited                    chan struct{} // closed when cmd has exited
 
 	mu   sync.Mutex
 	logs bytes.Buffer
@@ -50,21 +57,55 @@ func buildIngest(t *testing.T) string {
 // ends.
 func startPortal(t *testing.T, bin, dbURL string, args ...string) *portal {
 	t.Helper()
-	p := &portal{t: t}
-	dataDir := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	cmd.Dir = dataDir
+	return startPortalAt(t, bin, dbURL, "127.0.0.1:0", args...)
+}
+
+// startPortalAt is startPortal listening on addr: a fixed address (freeAddr) lets the portal
+// restart where its clients expect it.
+func startPortalAt(t *testing.T, bin, dbURL, addr string, args ...string) *portal {
+	t.Helper()
+	p := &portal{t: t, bin: bin, dbURL: dbURL, dataDir: t.TempDir(), addr: addr, args: args}
+	p.launch(true)
+	return p
+}
+
+// freeAddr returns a loopback address with a port that nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// env is the environment of the portal's commands: this process's, less any INGEST_ setting,
+// plus the portal's database and data directory.
+func (p *portal) env() []string {
+	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "INGEST_") {
-			cmd.Env = append(cmd.Env, kv)
+			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "INGEST_DATABASE_URL="+dbURL)
+	return append(env, "INGEST_DATABASE_URL="+p.dbURL, "INGEST_DATA_DIR="+p.dataDir)
+}
+
+// launch starts serve and waits until it listens; with wantToken, also until it has printed the
+// admin token, which it does only on its first start on an empty database.
+func (p *portal) launch(wantToken bool) {
+	t := p.t
+	t.Helper()
+	cmd := exec.Command(p.bin, append([]string{"serve", "--addr", p.addr, "--data-dir", p.dataDir}, p.args...)...)
+	cmd.Dir = p.dataDir
+	cmd.Env = p.env()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = &lockedWriter{p: p}
+	logStart := len(p.Log()) // a restarted portal's log holds the earlier "listening" line too
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,21 +122,25 @@ func startPortal(t *testing.T, bin, dbURL string, args ...string) *portal {
 		_ = cmd.Wait()
 		close(exited)
 	}()
+	p.cmd, p.exited = cmd, exited
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
 
 	deadline := time.After(serveWait)
-	select {
-	case p.Token = <-token:
-	case <-exited:
-		t.Fatalf("serve exited: %v\n%s", cmd.ProcessState, p.Log())
-	case <-deadline:
-		t.Fatalf("serve printed no admin token within %v\n%s", serveWait, p.Log())
+	if wantToken {
+		select {
+		case p.Token = <-token:
+		case <-exited:
+			t.Fatalf("serve exited: %v\n%s", cmd.ProcessState, p.Log())
+		case <-deadline:
+			t.Fatalf("serve printed no admin token within %v\n%s", serveWait, p.Log())
+		}
 	}
+	p.URL = ""
 	for p.URL == "" {
-		if m := listening.FindStringSubmatch(p.Log()); m != nil {
+		if m := listening.FindStringSubmatch(p.Log()[logStart:]); m != nil {
 			p.URL = m[1]
 			break
 		}
@@ -107,7 +152,47 @@ func startPortal(t *testing.T, bin, dbURL string, args ...string) *portal {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return p
+}
+
+// kill ends serve with SIGKILL, as a crash or the OOM killer would: no shutdown of any kind.
+func (p *portal) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.t.Fatalf("kill serve: %v", err)
+	}
+	<-p.exited
+	p.write("--- killed ---\n")
+}
+
+// restart starts serve again on the same data directory, database and address.
+func (p *portal) restart() {
+	p.t.Helper()
+	p.write("--- restarted ---\n")
+	p.launch(false)
+}
+
+// createUser creates a user who is not an administrator, with an API token, through the CLI
+// ("ingest user create", "ingest token create") on the portal's database, and returns the
+// token's secret.
+func (p *portal) createUser(name string) string {
+	p.t.Helper()
+	p.ingest("user", "create", name)
+	out := strings.TrimSpace(p.ingest("token", "create", "--user", name))
+	return out[strings.LastIndex(out, "\n")+1:] // the secret is alone on the last line
+}
+
+// ingest runs an ingest command on the portal's database and returns its standard output.
+func (p *portal) ingest(args ...string) string {
+	p.t.Helper()
+	cmd := exec.Command(p.bin, args...)
+	cmd.Dir = p.dataDir
+	cmd.Env = p.env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		p.t.Fatalf("ingest %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
 }
 
 // Log returns what the server has written so far.

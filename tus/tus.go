@@ -527,6 +527,12 @@ func parseMetadata(v string) (map[string]string, error) {
 		if key == "" || strings.ContainsAny(key, " \t") {
 			return nil, badRequest("Upload-Metadata is comma-separated pairs of a key and a base64 value")
 		}
+		if strings.ContainsAny(strings.TrimSpace(value), " \t") {
+			// tus-js-client sends any key it is given: "my key" arrives as the key "my" with the
+			// value "key <base64>", which is not base64 — but the key is what is wrong.
+			return nil, badRequest("the Upload-Metadata pair " + strconv.Quote(strings.TrimSpace(pair)) +
+				" is not a key and a base64 value: keys hold no spaces or commas")
+		}
 		if _, dup := meta[key]; dup {
 			return nil, badRequest("Upload-Metadata has the key " + strconv.Quote(key) + " twice")
 		}

@@ -303,6 +303,7 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			"deferred other than 1": {"Upload-Defer-Length", "2"},
 			"metadata not base64":   {"Upload-Length", "5", "Upload-Metadata", "filename ***"},
 			"a key twice":           {"Upload-Length", "5", "Upload-Metadata", "a " + b64("1") + ",a " + b64("2")},
+			"a key with a space":    {"Upload-Length", "5", "Upload-Metadata", "my key " + b64("1")},
 			"a bad batch id":        {"Upload-Length", "5", "Upload-Metadata", "batch_id " + b64("nope")},
 			"a bad metadata key":    {"Upload-Length", "5", "Upload-Metadata", "a/b " + b64("v")},
 			"a long metadata value": {"Upload-Length", "5", "Upload-Metadata", "note " + b64(strings.Repeat("x", 1025))},
@@ -311,6 +312,13 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			if r := p.Do("POST", tus.Prefix, p.Alice, nil, hs...); r.Status != http.StatusBadRequest || r.Code() != "VALIDATION_FAILED" {
 				t.Errorf("%s: %d %s, want 400 VALIDATION_FAILED", name, r.Status, r.Code())
 			}
+		}
+	},
+	"a metadata key with a space is named as the fault, not its value": func(t *testing.T, p *portal) {
+		// tus-js-client encodes whatever keys it is given, spaces included.
+		r := p.Do("POST", tus.Prefix, p.Alice, nil, "Upload-Length", "5", "Upload-Metadata", "filename "+b64("a.txt")+",my key "+b64("1"))
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "keys hold no spaces or commas") {
+			t.Fatalf("%d %s, want 400 saying that keys hold no spaces", r.Status, r.Body)
 		}
 	},
 	"creation with upload: the whole file at once, or its first bytes": func(t *testing.T, p *portal) {
