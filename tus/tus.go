@@ -388,6 +388,10 @@ func (s *Server) terminate(w http.ResponseWriter, r *http.Request, actor *ingest
 		return err
 	}
 	if _, err := s.cfg.Service.Abort(r.Context(), actor, id); err != nil {
+		if ingest.ErrorCode(err) == ingest.ESessionNotActive {
+			// A stored file: refused for good, since clients retry a 409.
+			return &statusError{http.StatusForbidden, string(ingest.EForbidden), "upload " + id.String() + " is a stored file; it cannot be terminated"}
+		}
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -113,7 +113,7 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 		}
 		p.expectEvent(t, id, sha(data))
 	},
-	"a file that differs from its declared sha256 answers 422 and fails; a DELETE of a stored one 409": func(t *testing.T, p *portal) {
+	"a file that differs from its declared sha256 answers 422 and fails; a DELETE of a stored one 403": func(t *testing.T, p *portal) {
 		data := randomBytes(11, 1000)
 		loc := p.Create(p.Alice, int64(len(data)), "Upload-Metadata", "sha256 "+b64(sha([]byte("other bytes"))))
 		if r := p.Patch(loc, p.Alice, 0, data, "Upload-Checksum", checksum("sha256", data)); r.Status != http.StatusUnprocessableEntity || r.Code() != "CHECKSUM_MISMATCH" {
@@ -127,8 +127,8 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 		if stored.Status != http.StatusCreated || stored.Header.Get("Ingest-File-Id") == "" {
 			t.Fatalf("creation with the whole file: %d %s", stored.Status, stored.Body)
 		}
-		if r := p.Do("DELETE", stored.Header.Get("Location"), p.Alice, nil); r.Status != http.StatusConflict || r.Code() != "SESSION_NOT_ACTIVE" {
-			t.Errorf("DELETE of a stored upload: %d %s, want 409 SESSION_NOT_ACTIVE", r.Status, r.Code())
+		if r := p.Do("DELETE", stored.Header.Get("Location"), p.Alice, nil); r.Status != http.StatusForbidden || r.Code() != "FORBIDDEN" {
+			t.Errorf("DELETE of a stored upload: %d %s, want 403 FORBIDDEN", r.Status, r.Code())
 		}
 		if got := p.StoredSHA256(p.Alice, stored.Header.Get("Ingest-File-Id")); got != sha(data) {
 			t.Errorf("the stored file after DELETE: sha256 %q, want %s", got, sha(data))

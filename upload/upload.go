@@ -32,7 +32,7 @@ func DefaultConfig() Config {
 		DefaultChunk:    8 << 20,
 		MaxFileSize:     1 << 40,
 		MaxSingleUpload: 64 << 20,
-		StreamLease:     10 * time.Second,
+		StreamLease:     5 * time.Second,
 	}
 }
 
