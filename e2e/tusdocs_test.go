@@ -2,13 +2,11 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,37 +80,12 @@ func TestTusDocsQuickStart(t *testing.T) {
 				OriginalFilename string `json:"original_filename"`
 				SizeBytes        int64  `json:"size_bytes"`
 			}
-			getJSON(t, p.URL+"/api/v1/files/"+printed["file"], token, &file)
+			callAs(t, p, token, "/api/v1/files/"+printed["file"], &file)
 			if file.Status != "STORED" || file.SHA256 != want || file.SizeBytes != int64(len(data)) || file.OriginalFilename != "photo.jpg" {
 				t.Fatalf("GET the file: %+v, want photo.jpg STORED with %d bytes and sha256 %s", file, len(data), want)
 			}
 			waitForLoggedEvent(t, filepath.Join(p.dataDir, "events.jsonl"), printed["file"], want)
 		})
-	}
-}
-
-// getJSON decodes the JSON answer of a GET with token into out, failing the test unless it is 200.
-func getJSON(t *testing.T, url, token string, out any) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var raw bytes.Buffer
-	if _, err := raw.ReadFrom(resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, raw.Bytes())
-	}
-	if err := json.Unmarshal(raw.Bytes(), out); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/ingest-portal/ingest/internal/httperr"
+
 	"net/http"
 )
 
@@ -27,8 +29,8 @@ func Routes() []Route {
 // Statuses returns every error code that answers with a status of its own, and that status. Any
 // other code reaches the client as INTERNAL, 500.
 func Statuses() map[string]int {
-	out := make(map[string]int, len(statuses))
-	for code, status := range statuses {
+	out := map[string]int{}
+	for code, status := range httperr.Statuses() {
 		out[string(code)] = status
 	}
 	return out

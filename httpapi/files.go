@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/httperr"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -147,7 +148,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, actor *inges
 		if !satisfiable {
 			h.Set("Content-Range", fmt.Sprintf("bytes */%d", f.SizeBytes))
 			h.Set("Content-Type", "application/json")
-			return &ingest.Error{Code: codeRangeNotSatisfiable, Message: "the range is outside the file"}
+			return &ingest.Error{Code: httperr.RangeNotSatisfiable, Message: "the range is outside the file"}
 		}
 		if ok {
 			offset, length, status = start, end-start+1, http.StatusPartialContent

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/httperr"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -196,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(rec, r)
 	if rec.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		s.writeError(w, r, &ingest.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
+		s.writeError(w, r, &ingest.Error{Code: httperr.MethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
 		return
 	}
 	s.writeError(w, r, ingest.Errorf(ingest.ENotFound, "no route for %s %s", r.Method, r.URL.Path))

@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"hash"
 	"hash/crc32"
@@ -32,6 +31,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/httperr"
 	"github.com/ingest-portal/ingest/internal/idleread"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -450,27 +450,17 @@ func (e *statusError) Error() string { return e.message }
 
 func badRequest(message string) error { return ingest.Errorf(ingest.EValidation, "%s", message) }
 
-// statuses maps the codes a tus client may see to their status. tus has its own statuses for an
-// offset mismatch (409), a locked upload (423) and a request whose body contradicts its
-// Upload-Checksum (460, see answerError).
-var statuses = map[ingest.Code]int{
-	ingest.EUnauthenticated:     http.StatusUnauthorized,
-	ingest.EForbidden:           http.StatusForbidden,
-	ingest.ENotFound:            http.StatusNotFound,
-	ingest.EValidation:          http.StatusBadRequest,
-	ingest.EPartSizeMismatch:    http.StatusBadRequest,
-	ingest.EPayloadTooLarge:     http.StatusRequestEntityTooLarge,
-	ingest.EIdempotencyConflict: http.StatusConflict,
-	ingest.ESessionNotActive:    http.StatusConflict,
-	ingest.EMissingParts:        http.StatusConflict,
-	ingest.EBatchNotOpen:        http.StatusConflict,
-	ingest.EConflict:            http.StatusConflict,
-	ingest.EInvalidTransition:   http.StatusConflict,
-	ingest.EOffsetMismatch:      http.StatusConflict,
-	ingest.EUploadLocked:        http.StatusLocked,
-	ingest.ESessionExpired:      http.StatusGone,
-	ingest.EChecksumMismatch:    http.StatusUnprocessableEntity, // the whole file; a PATCH's own checksum is 460
-	ingest.ERateLimited:         http.StatusTooManyRequests,
+// statusOf is the HTTP status of code, as the API's (httperr.Status) but for the codes only tus
+// answers with: an offset mismatch (409) and a locked upload (423). A request whose body
+// contradicts its Upload-Checksum answers 460 (see answerError).
+func statusOf(code ingest.Code) (int, bool) {
+	switch code {
+	case ingest.EOffsetMismatch:
+		return http.StatusConflict, true
+	case ingest.EUploadLocked:
+		return http.StatusLocked, true
+	}
+	return httperr.Status(code)
 }
 
 // answerError answers err as the API does, in JSON with a stable code, with tus's statuses. An
@@ -482,7 +472,7 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	code := ingest.ErrorCode(err)
-	status, known := statuses[code]
+	status, known := statusOf(code)
 	if !known {
 		s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		s.fail(w, r, http.StatusInternalServerError, string(ingest.EInternal), "internal error", nil)
@@ -499,15 +489,7 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 
 // fail writes an error answer; HEAD answers carry no body.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, code, message string, details map[string]any) {
-	if r.Method == http.MethodHead {
-		w.WriteHeader(status)
-		return
-	}
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": message, "details": details}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	httperr.Write(w, r, status, httperr.Fields{Code: ingest.Code(code), Message: message, Details: details})
 }
 
 // parseSize reads a non-negative decimal integer header.

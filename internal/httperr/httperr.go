@@ -1,0 +1,82 @@
+// Package httperr is how the portal's HTTP adapters (httpapi, tus) answer an error: one map from
+// the domain's codes to HTTP statuses and one JSON body, so that a code answers alike on every
+// route.
+package httperr
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// Codes of HTTP matters, which live here and not among the domain's codes.
+const (
+	// MethodNotAllowed answers a known path asked with a method it does not take.
+	MethodNotAllowed ingest.Code = "METHOD_NOT_ALLOWED"
+	// RangeNotSatisfiable answers a download range wholly outside the file.
+	RangeNotSatisfiable ingest.Code = "RANGE_NOT_SATISFIABLE"
+)
+
+// statuses maps every code a client of the API may see to its HTTP status (DESIGN.md §4). tus
+// adds its own (docs/tus.md).
+var statuses = map[ingest.Code]int{
+	ingest.EUnauthenticated:     http.StatusUnauthorized,
+	ingest.EForbidden:           http.StatusForbidden,
+	ingest.ENotFound:            http.StatusNotFound,
+	ingest.EValidation:          http.StatusBadRequest,
+	ingest.EPartSizeMismatch:    http.StatusBadRequest,
+	ingest.EPayloadTooLarge:     http.StatusRequestEntityTooLarge,
+	ingest.EIdempotencyConflict: http.StatusConflict,
+	ingest.EPartAlreadyReceived: http.StatusConflict,
+	ingest.ESessionNotActive:    http.StatusConflict,
+	ingest.EMissingParts:        http.StatusConflict,
+	ingest.EBatchNotOpen:        http.StatusConflict,
+	ingest.ESessionExpired:      http.StatusGone,
+	ingest.EChecksumMismatch:    http.StatusUnprocessableEntity,
+	ingest.ERateLimited:         http.StatusTooManyRequests,
+	ingest.EConflict:            http.StatusConflict,
+	ingest.EInvalidTransition:   http.StatusConflict,
+	MethodNotAllowed:            http.StatusMethodNotAllowed,
+	RangeNotSatisfiable:         http.StatusRequestedRangeNotSatisfiable,
+}
+
+// Status returns the HTTP status of code, and false for a code no client may see (INTERNAL,
+// CONSTRAINT_VIOLATION, or none): a fault of ours, answered as INTERNAL.
+func Status(code ingest.Code) (int, bool) {
+	status, ok := statuses[code]
+	return status, ok
+}
+
+// Statuses returns a copy of the map of Status, for tests that check a document against it.
+func Statuses() map[ingest.Code]int {
+	out := make(map[ingest.Code]int, len(statuses))
+	for code, status := range statuses {
+		out[code] = status
+	}
+	return out
+}
+
+// Body is the JSON of every error answer.
+type Body struct {
+	Error Fields `json:"error"`
+}
+
+// Fields are an error answer's code, its message for people, and details for some codes.
+type Fields struct {
+	Code    ingest.Code    `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Write answers an error with status and its JSON body; an answer to HEAD has no body.
+func Write(w http.ResponseWriter, r *http.Request, status int, f Fields) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // answers are JSON, never embedded in HTML: keep "<token>" readable
+	_ = enc.Encode(Body{f})
+}
