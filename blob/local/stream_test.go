@@ -11,7 +11,7 @@ import (
 )
 
 // TestWriteStream sends a file as a stream in pieces that start and end at every kind of place:
-// on and off the 4 KiB alignment of direct writes, inside and across the 1 MiB read-ahead
+// on and off the 4 KiB alignment of direct writes, inside and across the read-ahead
 // buffers, in reads of odd sizes, and checks that the data file holds exactly the file.
 func TestWriteStream(t *testing.T) {
 	const partSize = 3<<20 + 5000
