@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -818,6 +819,46 @@ func TestMetadataGoesOnTheFile(t *testing.T) {
 	})
 }
 
+// TestAStreamRecordsItsFirstPartThenOncePerInterval sends a streamed upload of 6 parts in one
+// Append and looks at its recorded offset as each part begins: the first part is recorded at
+// once, later ones only once StreamRecordInterval has passed since the last record, and the end
+// always; the file is stored with the right hash.
+func TestAStreamRecordsItsFirstPartThenOncePerInterval(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		data := random(t, 6*chunk)
+		sess, err := e.svc.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: upload.CreateRequest{
+			Filename: "stream.bin", SizeBytes: int64(len(data))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		interval := upload.DefaultConfig().StreamRecordInterval
+		body := &watchedBody{data: data, onPart: func(n int) int64 {
+			if n == 4 {
+				e.clock.Advance(interval) // part 4 is the first to end an interval after part 1's record
+			}
+			s, err := e.store.UploadSession(e.ctx, sess.ID)
+			if err != nil {
+				t.Error(err)
+				return -1
+			}
+			return s.OffsetBytes
+		}}
+		st, err := e.svc.Append(e.ctx, e.alice, sess.ID, upload.AppendRequest{Body: body, Length: int64(len(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As parts 2 to 6 begin: part 1 recorded; parts 2 and 3 not (no time passed); part 4, which
+		// ends after the clock moved, records everything up to it; then nothing until the end.
+		want := []int64{chunk, chunk, chunk, 4 * chunk, 4 * chunk}
+		if !slices.Equal(body.seen, want) {
+			t.Errorf("recorded offsets as parts 2–6 began: %v, want %v", body.seen, want)
+		}
+		if st.Offset() != int64(len(data)) || st.File.Status != ingest.FileStored || st.File.SHA256 != sha(data) {
+			t.Errorf("after the Append: offset %d, file %s %s; want %d, STORED, %s", st.Offset(), st.File.Status, st.File.SHA256, len(data), sha(data))
+		}
+	})
+}
+
 func TestMetadataBeyondItsLimitsCreatesNothing(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		tooMany := map[string]string{}
@@ -842,4 +883,25 @@ func TestMetadataBeyondItsLimitsCreatesNothing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// watchedBody is a body that calls onPart as each part after the first begins, and keeps what it
+// returns.
+type watchedBody struct {
+	data   []byte
+	pos    int
+	onPart func(n int) int64
+	seen   []int64
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	if b.pos == len(b.data) {
+		return 0, io.EOF
+	}
+	if b.pos > 0 && b.pos%chunk == 0 && len(b.seen) < b.pos/chunk {
+		b.seen = append(b.seen, b.onPart(b.pos/chunk+1))
+	}
+	n := copy(p[:min(len(p), chunk-b.pos%chunk)], b.data[b.pos:])
+	b.pos += n
+	return n, nil
 }

@@ -296,8 +296,10 @@ type streamWrite struct {
 	offset  int64
 	pending []ingest.StreamedPart
 	length  *int64 // a declared length not yet recorded
-	// renewed is when the lease was last extended.
-	renewed time.Time
+	// renewed is when the lease was last extended, recorded when this Append last recorded its
+	// progress (never, at first: its first whole part is recorded at once, so that a HEAD soon
+	// shows the upload moving).
+	renewed, recorded time.Time
 }
 
 func (s *Service) newStreamWrite(_ context.Context, st *StreamState, owner string, req AppendRequest) (*streamWrite, error) {
@@ -345,7 +347,7 @@ func (w *streamWrite) run(ctx context.Context) error {
 			w.pending = append(w.pending, ingest.StreamedPart{Number: n,
 				PartReceipt: ingest.PartReceipt{SizeBytes: out.Part.Size, CRC32C: w.crc, ETag: out.Part.ETag}})
 			w.crc = 0
-			if w.check == nil {
+			if w.check == nil && w.s.now().Sub(w.recorded) >= w.s.cfg.StreamRecordInterval {
 				if rerr := w.record(ctx); rerr != nil {
 					return rerr
 				}
@@ -397,7 +399,7 @@ func (w *streamWrite) record(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.st.Session, w.pending, w.length, w.renewed = recorded, nil, nil, now
+	w.st.Session, w.pending, w.length, w.renewed, w.recorded = recorded, nil, nil, now, now
 	if p.Length != nil {
 		w.st.File.SizeBytes = *p.Length
 	}

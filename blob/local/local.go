@@ -73,6 +73,8 @@ type Store struct {
 	// flushed by syncfs under durable.Filesystem.
 	flush durable.Mode
 	fs    durable.FS
+	// directBuffers are the aligned buffers of direct writes (copyStream), kept between streams.
+	directBuffers sync.Pool
 }
 
 // Option configures a Store.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/durable"
@@ -16,6 +17,9 @@ import (
 // as parts do, and are synced before it returns, whether they fill the part or end inside it: a
 // tail is kept where it will stay. It reads r only up to the end of part n. When r fails, the
 // bytes read before the failure are synced and returned with the error.
+//
+// Where the filesystem allows, the bytes bypass the page cache (copyStream): a stream is written
+// once and not read again before it is complete, and fdatasync must write it out anyway.
 func (s *Store) WriteStream(ctx context.Context, u ingest.BlobUpload, n int, from int64, r io.Reader, _ int64) (ingest.StreamWrite, error) {
 	if err := checkPart(u, n); err != nil {
 		return ingest.StreamWrite{}, err
@@ -34,7 +38,7 @@ func (s *Store) WriteStream(ctx context.Context, u ingest.BlobUpload, n int, fro
 		return ingest.StreamWrite{}, fmt.Errorf("write stream: %w", err)
 	}
 	defer f.Close()
-	taken, err := copyAt(ctx, f, u.PartOffset(n)+from, size-from, r)
+	taken, err := s.copyStream(ctx, f, u.PartOffset(n)+from, size-from, r)
 	var readErr *bodyError
 	if err != nil && !errors.As(err, &readErr) {
 		return ingest.StreamWrite{}, fmt.Errorf("write stream: %w", err)
@@ -167,4 +171,153 @@ func appendFile(dst *os.File, path string, size int64) error {
 		err = fmt.Errorf("%s: copied %d bytes, want %d", path, n, size)
 	}
 	return err
+}
+
+const (
+	// directAlign is the alignment of the offsets, lengths and memory of direct writes: the
+	// largest logical block size of common devices, so that it suits them all.
+	directAlign = 4096
+	// directBufferSize is what a stream reads from its body before each direct write, and
+	// directDepth how many such buffers one stream holds: one filled from the body while the
+	// other is written. Measured on a 1 GiB PATCH (docs/performance.md, "tus against tusd"):
+	// 2 × 2 MiB ran at 889–1,052 MB/s with 1.0–1.15 s of CPU, against 708–952 MB/s and 1.2–1.7 s
+	// for 3 × 1 MiB (more handoffs between the two goroutines) and no better for 2 × 4 MiB.
+	directBufferSize = 2 << 20
+	directDepth      = 2
+)
+
+// copyStream writes at most limit bytes of r to f from off, until r ends, and returns how many,
+// as copyAt does. Bytes from the first aligned offset on are written with direct I/O (O_DIRECT) by
+// this goroutine while another reads the body ahead, so that receiving and hashing the next
+// buffer overlaps the device writing the last one; unaligned edges go through f. It falls back to
+// copyAt where direct I/O is not available.
+//
+// Direct I/O changes nothing of durability: the caller still fdatasyncs f, which flushes the
+// device's cache and the block allocations. It spares the copy into the page cache, which cost
+// more than the body's SHA-256 (47 % of the portal's CPU in a 1 GiB PATCH, on a VM whose page
+// cache is costly to touch), and the writeback that fdatasync would otherwise wait for.
+func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
+	if limit < directAlign {
+		return copyAt(ctx, f, off, limit, r)
+	}
+	direct := openDirect(f.Name())
+	if direct == nil {
+		return copyAt(ctx, f, off, limit, r)
+	}
+	defer direct.Close()
+	// The bytes before the first aligned offset go through the page cache.
+	var written int64
+	if head := (directAlign - off%directAlign) % directAlign; head > 0 {
+		n, err := copyAt(ctx, f, off, head, r)
+		if err != nil || n < head {
+			return n, err
+		}
+		written = n
+	}
+
+	free := make(chan *[]byte, directDepth)
+	for range directDepth {
+		free <- s.directBuffer()
+	}
+	full := make(chan filled, directDepth)
+	stop := make(chan struct{})
+	go readAhead(ctx, r, limit-written, free, full, stop)
+
+	var writeErr, readErr error
+	useDirect := true
+	for c := range full {
+		if c.n > 0 && writeErr == nil {
+			useDirect, writeErr = writeChunk(f, direct, useDirect, (*c.buf)[:c.n], off+written)
+			if writeErr != nil {
+				close(stop) // the reader stops after the buffer it is filling
+			} else {
+				written += int64(c.n)
+			}
+		}
+		free <- c.buf
+		if c.err != nil && c.err != io.EOF {
+			readErr = c.err
+		}
+	}
+	// The reader has returned (it closed full): every buffer is back in free.
+	for range directDepth {
+		s.directBuffers.Put(<-free)
+	}
+	if writeErr != nil {
+		return 0, writeErr // as copyAt: when a write fails, nothing written counts
+	}
+	if readErr != nil {
+		return written, &bodyError{readErr}
+	}
+	return written, nil
+}
+
+// filled is a buffer read from the body: n bytes, and how the read ended (io.EOF: the body did).
+type filled struct {
+	buf *[]byte
+	n   int
+	err error
+}
+
+// readAhead fills the buffers it is given from r, at most limit bytes in all, and hands them over
+// in order. It stops after the body ends or fails (that buffer carries the error), when stop is
+// closed, or at limit; then it closes full.
+func readAhead(ctx context.Context, r io.Reader, limit int64, free <-chan *[]byte, full chan<- filled, stop <-chan struct{}) {
+	defer close(full)
+	for limit > 0 {
+		var buf *[]byte
+		select {
+		case buf = <-free:
+		case <-stop:
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			full <- filled{buf: buf, err: err}
+			return
+		}
+		n, err := fill(r, (*buf)[:min(int64(len(*buf)), limit)])
+		limit -= int64(n)
+		full <- filled{buf: buf, n: n, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writeChunk writes p at off, which is aligned: its aligned length directly, the rest through f.
+// A direct write the filesystem refuses is made through f, and so are the ones after it; it
+// returns whether direct writes are still in use.
+func writeChunk(f, direct *os.File, useDirect bool, p []byte, off int64) (bool, error) {
+	aligned := len(p) &^ (directAlign - 1)
+	if useDirect && aligned > 0 {
+		_, err := direct.WriteAt(p[:aligned], off)
+		switch {
+		case err == nil:
+			p, off = p[aligned:], off+int64(aligned)
+		case directRefused(err):
+			useDirect = false
+		default:
+			return useDirect, err
+		}
+	}
+	if len(p) > 0 {
+		if _, err := f.WriteAt(p, off); err != nil {
+			return useDirect, err
+		}
+	}
+	return useDirect, nil
+}
+
+// directBuffer returns a buffer of directBufferSize whose memory is aligned for direct I/O.
+func (s *Store) directBuffer() *[]byte {
+	if b, ok := s.directBuffers.Get().(*[]byte); ok {
+		return b
+	}
+	raw := make([]byte, directBufferSize+directAlign)
+	skip := 0
+	if rem := int(uintptr(unsafe.Pointer(&raw[0])) % directAlign); rem != 0 {
+		skip = directAlign - rem
+	}
+	b := raw[skip : skip+directBufferSize : skip+directBufferSize]
+	return &b
 }

@@ -40,6 +40,8 @@ type server struct {
 	proc *process
 	api  *apiClient
 	dir  string // its data
+	// tusPath is where a tus server takes its creation requests (/tus/, /files/); "" otherwise.
+	tusPath string
 }
 
 // result is a scenario's verdict against its target.
@@ -83,7 +85,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	scenarios := map[string]func(context.Context) error{
 		scenarioLarge: b.large, scenarioSmall: b.small, scenarioMemory: b.memory, scenarioComplete: b.complete,
-		scenarioCLI: b.cli,
+		scenarioCLI: b.cli, scenarioTusLarge: b.tusLarge, scenarioTusSmall: b.tusSmall,
 	}
 	var failed []string
 	for _, name := range b.cfg.scenarios {
@@ -243,6 +245,9 @@ func (b *bench) printHeader(ctx context.Context) {
 	fmt.Fprintf(b.out, "command:   %s\n", shellQuote(b.cmdLine))
 	fmt.Fprintf(b.out, "bench:     %s %s/%s, GOMAXPROCS %d\n", m.goVersion, runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(b.out, "ingest:    %s (%s)\n", orUnknown(m.ingestVers), b.cfg.ingest)
+	if b.cfg.tusd != "" {
+		fmt.Fprintf(b.out, "tusd:      %s (%s)\n", orUnknown(tusdVersion(ctx, b.cfg.tusd)), b.cfg.tusd)
+	}
 	fmt.Fprintf(b.out, "machine:   %d CPUs, %s, %.1f GiB RAM, kernel %s\n", m.cpus, m.cpuModel, float64(m.memory)/(1<<30), m.kernel)
 	fmt.Fprintf(b.out, "work dir:  %s (%s on %s)\n", b.work, m.fsType, orUnknown(m.fsSource))
 	fmt.Fprintf(b.out, "started:   %s\n", time.Now().UTC().Format(time.RFC3339))
@@ -425,4 +430,6 @@ var targets = map[string]string{
 	scenarioMemory:   fmt.Sprintf("≤ %d MiB", memoryTarget>>20),
 	scenarioComplete: fmt.Sprintf("< %d ms", completeTarget.Milliseconds()),
 	scenarioCLI:      fmt.Sprintf("≥ %.2f×, < %d MiB", cliTarget, cliRSSTarget>>20),
+	scenarioTusLarge: fmt.Sprintf("≥ %.2f× tusd", tusLargeTarget),
+	scenarioTusSmall: fmt.Sprintf("≥ %.2f× tusd", tusSmallTarget),
 }

@@ -187,3 +187,45 @@ func TestShellQuote(t *testing.T) {
 		t.Errorf("shellQuote = %s, want %s", got, want)
 	}
 }
+
+func TestTusdEndpoint(t *testing.T) {
+	for line, want := range map[string]string{
+		"2026/12/07 11:16:33.633113 You can now upload files to: http://127.0.0.1:41203/files/":   "http://127.0.0.1:41203/files/",
+		`time=x level=INFO msg="You can now upload files to: http://127.0.0.1:80/files/" other=1`: "http://127.0.0.1:80/files/",
+		"2026/12/07 11:16:34.249414 Using /files/ as the base path.":                              "",
+		"You can now upload files to: unix:/tmp/sock/files/":                                      "",
+	} {
+		if got := tusdEndpoint(line); got != want {
+			t.Errorf("tusdEndpoint(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+func TestTusScenarios(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseFlags([]string{"--ingest", self}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.needsTusd() || strings.Join(cfg.scenarios, ",") != "large,small,memory,complete,cli" {
+		t.Errorf("the default run is %v; want every scenario but the tus ones, which need tusd", cfg.scenarios)
+	}
+	cfg, err = parseFlags([]string{"--ingest", self, "--tusd", self, "--scenario", "tus,small", "--quick"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.scenarios, ",") != "small,tus-large,tus-small" || cfg.datasetSize() != 128<<20 {
+		t.Errorf("--scenario tus,small --quick: %v, dataset %d; want small, tus-large, tus-small and 128MiB", cfg.scenarios, cfg.datasetSize())
+	}
+	for _, args := range [][]string{
+		{"--ingest", self, "--scenario", "tus-small"}, // no --tusd
+		{"--ingest", self, "--scenario", "tus-large", "--tusd", filepath.Join(t.TempDir(), "tusd")},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), "--tusd") {
+			t.Errorf("parseFlags(%q) = %v; want an error about --tusd", args, err)
+		}
+	}
+}

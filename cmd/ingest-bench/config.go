@@ -19,13 +19,25 @@ const (
 	scenarioMemory   = "memory"
 	scenarioComplete = "complete"
 	scenarioCLI      = "cli"
+	scenarioTusLarge = "tus-large"
+	scenarioTusSmall = "tus-small"
 )
 
-var allScenarios = []string{scenarioLarge, scenarioSmall, scenarioMemory, scenarioComplete, scenarioCLI}
+// knownScenarios are every scenario, in run order.
+var knownScenarios = []string{scenarioLarge, scenarioSmall, scenarioMemory, scenarioComplete, scenarioCLI,
+	scenarioTusLarge, scenarioTusSmall}
+
+// scenarioGroups are the names that stand for several scenarios. "all" is every scenario that
+// needs only the portal; the tus ones also need a tusd binary (--tusd).
+var scenarioGroups = map[string][]string{
+	"all": {scenarioLarge, scenarioSmall, scenarioMemory, scenarioComplete, scenarioCLI},
+	"tus": {scenarioTusLarge, scenarioTusSmall},
+}
 
 // config is the bench's configuration, read from its flags.
 type config struct {
 	ingest    string   // the ingest binary
+	tusd      string   // the tusd binary, for the tus scenarios
 	scenarios []string // in run order
 	dir       string   // where the run's temporary directory is made; "" for the system's
 	keep      bool     // keep the work directory
@@ -53,7 +65,7 @@ type config struct {
 // defaultConfig is the full-size run.
 func defaultConfig() config {
 	return config{
-		scenarios:        allScenarios,
+		scenarios:        scenarioGroups["all"],
 		rounds:           3,
 		timeout:          time.Hour,
 		partSize:         8 << 20,
@@ -92,18 +104,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	scenarios := "all"
 	fs.StringVar(&cfg.ingest, "ingest", "", "the `PATH` of the ingest binary to measure (required)")
-	fs.StringVar(&scenarios, "scenario", scenarios, "the scenarios to run, comma-separated: "+strings.Join(allScenarios, ", ")+" or all")
+	fs.StringVar(&cfg.tusd, "tusd", "", "the `PATH` of a tusd binary, for the tus scenarios (see docs/performance.md for its build)")
+	fs.StringVar(&scenarios, "scenario", scenarios, "the scenarios to run, comma-separated: "+strings.Join(knownScenarios, ", ")+
+		"; all (every scenario but the tus ones) or tus (tus-large, tus-small, which need --tusd)")
 	fs.StringVar(&cfg.dir, "dir", "", "the `DIR` in which the run's work directory is made (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data, server logs) after the run")
 	fs.BoolVar(&cfg.quick, "quick", false, "shrink sizes and counts about 10x and measure once")
-	fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "measurements of large, small and complete, each alternating which server goes first")
+	fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "measurements of large, small, complete, cli and the tus scenarios, each alternating which server goes first")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up after this long")
 	fs.Var(sizeFlag{&cfg.partSize}, "part-size", "the part size of large, memory, complete and cli")
-	fs.Var(sizeFlag{&cfg.largeSize}, "large-size", "large and cli: the size of the file")
+	fs.Var(sizeFlag{&cfg.largeSize}, "large-size", "large, cli and tus-large: the size of the file")
 	fs.IntVar(&cfg.largeParallel, "large-parallel", cfg.largeParallel, "large and cli: parts in flight")
-	fs.IntVar(&cfg.smallCount, "small-count", cfg.smallCount, "small: files uploaded")
-	fs.Var(sizeFlag{&cfg.smallSize}, "small-size", "small: the size of each file")
-	fs.IntVar(&cfg.smallConcurrency, "small-concurrency", cfg.smallConcurrency, "small: uploads in flight")
+	fs.IntVar(&cfg.smallCount, "small-count", cfg.smallCount, "small and tus-small: files uploaded")
+	fs.Var(sizeFlag{&cfg.smallSize}, "small-size", "small and tus-small: the size of each file")
+	fs.IntVar(&cfg.smallConcurrency, "small-concurrency", cfg.smallConcurrency, "small and tus-small: uploads in flight")
 	fs.IntVar(&cfg.memoryUploads, "memory-uploads", cfg.memoryUploads, "memory: uploads at once")
 	fs.Var(sizeFlag{&cfg.memorySize}, "memory-size", "memory: the size of each upload")
 	fs.IntVar(&cfg.memoryInflight, "memory-inflight", cfg.memoryInflight, "memory: parts in flight per upload")
@@ -131,21 +145,25 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, cfg.validate()
 }
 
-// parseScenarios reads a comma-separated list of scenarios, or "all", into run order.
+// parseScenarios reads a comma-separated list of scenarios and groups ("all", "tus") into run
+// order.
 func parseScenarios(s string) ([]string, error) {
-	if s == "all" {
-		return allScenarios, nil
-	}
 	want := map[string]bool{}
 	for name := range strings.SplitSeq(s, ",") {
 		name = strings.TrimSpace(name)
-		if !slices.Contains(allScenarios, name) {
-			return nil, fmt.Errorf("--scenario: unknown scenario %q (want %s or all)", name, strings.Join(allScenarios, ", "))
+		if group, ok := scenarioGroups[name]; ok {
+			for _, g := range group {
+				want[g] = true
+			}
+			continue
+		}
+		if !slices.Contains(knownScenarios, name) {
+			return nil, fmt.Errorf("--scenario: unknown scenario %q (want %s, all or tus)", name, strings.Join(knownScenarios, ", "))
 		}
 		want[name] = true
 	}
 	var out []string
-	for _, name := range allScenarios {
+	for _, name := range knownScenarios {
 		if want[name] {
 			out = append(out, name)
 		}
@@ -157,10 +175,16 @@ func (c config) validate() error {
 	if c.ingest == "" {
 		return errors.New("--ingest is required: go build -o /tmp/ingest ./cmd/ingest, then --ingest /tmp/ingest")
 	}
-	if fi, err := os.Stat(c.ingest); err != nil {
-		return fmt.Errorf("--ingest: %w", err)
-	} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("--ingest: %s is not an executable file", c.ingest)
+	if err := checkExecutable("ingest", c.ingest); err != nil {
+		return err
+	}
+	if c.needsTusd() {
+		if c.tusd == "" {
+			return errors.New("--tusd is required by tus-large and tus-small: build tusd as docs/performance.md says, then --tusd /tmp/tusd")
+		}
+		if err := checkExecutable("tusd", c.tusd); err != nil {
+			return err
+		}
 	}
 	positive := []struct {
 		name  string
@@ -183,12 +207,27 @@ func (c config) validate() error {
 	return nil
 }
 
+// checkExecutable checks that the --flag names an executable file.
+func checkExecutable(flag, path string) error {
+	if fi, err := os.Stat(path); err != nil {
+		return fmt.Errorf("--%s: %w", flag, err)
+	} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("--%s: %s is not an executable file", flag, path)
+	}
+	return nil
+}
+
+// needsTusd reports whether a chosen scenario measures against tusd.
+func (c config) needsTusd() bool {
+	return slices.ContainsFunc(c.scenarios, func(s string) bool { return slices.Contains(scenarioGroups["tus"], s) })
+}
+
 // datasetSize is the size of the random file the scenarios read their bytes from.
 func (c config) datasetSize() int64 {
 	var size int64
 	for _, s := range c.scenarios {
 		switch s {
-		case scenarioLarge, scenarioCLI:
+		case scenarioLarge, scenarioCLI, scenarioTusLarge:
 			size = max(size, c.largeSize)
 		case scenarioMemory:
 			size = max(size, c.memorySize)
