@@ -210,21 +210,12 @@ func (p *portal) Patch(path, token string, offset int64, data []byte, headers ..
 // StoredSHA256 returns the SHA-256 the API reports for a stored file.
 func (p *portal) StoredSHA256(token, fileID string) string {
 	p.t.Helper()
-	req, _ := http.NewRequest("GET", p.URL+"/api/v1/files/"+fileID, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
+	f := p.file(token, fileID)
+	if f["status"] != "STORED" {
+		p.t.Fatalf("file %s is %v, not STORED", fileID, f["status"])
 	}
-	defer resp.Body.Close()
-	var f struct{ Status, SHA256 string }
-	if err := json.NewDecoder(resp.Body).Decode(&f); err != nil || resp.StatusCode != 200 {
-		p.t.Fatalf("GET file %s: %d %v", fileID, resp.StatusCode, err)
-	}
-	if f.Status != "STORED" {
-		p.t.Fatalf("file %s is %s, not STORED", fileID, f.Status)
-	}
-	return f.SHA256
+	sum, _ := f["sha256"].(string)
+	return sum
 }
 
 // randomBytes returns n bytes that differ from run to run of a seed.
