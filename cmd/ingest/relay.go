@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
@@ -58,7 +59,15 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		reg = registry
 	}
-	cfg, err := relayConfig(cmd, logger, reg)
+	cfg, err := relayConfigFrom(cmd)
+	if err != nil {
+		return err
+	}
+	if err := validateRelayConfig(cfg); err != nil {
+		return err
+	}
+	cfg.Logger, cfg.Registerer = logger, reg
+	flush, err := flushMode(cmd)
 	if err != nil {
 		return err
 	}
@@ -74,7 +83,7 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("relay: %w", err)
 	}
 	defer store.Close()
-	rl, sink, err := newRelay(ctx, cmd, cfg, store)
+	rl, sink, err := newRelay(ctx, cfg, sinkConfigFrom(cmd), flush, store)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
@@ -119,8 +128,9 @@ func relayFlags() []cli.Flag {
 	}
 }
 
-// relayConfig reads the relay's flags; its metrics go to reg (none when nil).
-func relayConfig(cmd *cli.Command, logger *slog.Logger, reg prometheus.Registerer) (relay.Config, error) {
+// relayConfigFrom reads the relay's tuning flags; the caller gives the relay its logger and
+// metrics registry.
+func relayConfigFrom(cmd *cli.Command) (relay.Config, error) {
 	cfg := relay.DefaultConfig()
 	retention, err := parseRetention(cmd.String("outbox-retention"))
 	if err != nil {
@@ -134,18 +144,21 @@ func relayConfig(cmd *cli.Command, logger *slog.Logger, reg prometheus.Registere
 	if cfg.Linger == 0 {
 		cfg.Linger = relay.NoLinger
 	}
+	return cfg, nil
+}
+
+// validateRelayConfig returns EValidation for relay settings the relay cannot run with.
+func validateRelayConfig(cfg relay.Config) error {
 	if cfg.Linger < 0 && cfg.Linger != relay.NoLinger {
-		return cfg, ingest.Errorf(ingest.EValidation, "--relay-linger cannot be negative")
+		return ingest.Errorf(ingest.EValidation, "--relay-linger cannot be negative")
 	}
-	cfg.Logger = logger
-	cfg.Registerer = reg
-	return cfg, cfg.Validate()
+	return cfg.Validate()
 }
 
 // newRelay opens the events sink and returns a relay of store's outbox to it. The caller closes
 // the sink once the relay has stopped.
-func newRelay(ctx context.Context, cmd *cli.Command, cfg relay.Config, store *sqlstore.Store) (*relay.Relay, ingest.Sink, error) {
-	sink, err := openSink(ctx, cmd)
+func newRelay(ctx context.Context, cfg relay.Config, sinkCfg sinkConfig, flush durable.Mode, store *sqlstore.Store) (*relay.Relay, ingest.Sink, error) {
+	sink, err := openSink(ctx, sinkCfg, flush)
 	if err != nil {
 		return nil, nil, fmt.Errorf("events sink: %w", err)
 	}

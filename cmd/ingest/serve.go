@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -15,18 +11,14 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/admin"
-	"github.com/ingest-portal/ingest/httpapi"
-	"github.com/ingest-portal/ingest/internal/cors"
+	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/relay"
-	"github.com/ingest-portal/ingest/sqlstore"
-	"github.com/ingest-portal/ingest/tus"
 	"github.com/ingest-portal/ingest/upload"
 )
 
 // serveCommand is "ingest serve": the portal's HTTP server.
 func serveCommand() *cli.Command {
-	defaults := upload.DefaultConfig()
+	d := defaultServeConfig()
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the portal: apply migrations, create the first admin if there is no user, and serve HTTP",
@@ -34,14 +26,14 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{
 				Name:    "addr",
 				Usage:   "the `HOST:PORT` to listen on",
-				Value:   "127.0.0.1:8080",
+				Value:   d.Addr,
 				Sources: cli.EnvVars("INGEST_ADDR"),
 			},
 			storageFlag(),
 			&cli.DurationFlag{
 				Name:    "session-ttl",
 				Usage:   "an upload session expires this long after its last activity",
-				Value:   defaults.SessionTTL,
+				Value:   d.Upload.SessionTTL,
 				Sources: cli.EnvVars("INGEST_SESSION_TTL"),
 			},
 			sizeFlag("max-file-size", "INGEST_MAX_FILE_SIZE", "1TiB", "the largest file a session may declare"),
@@ -50,7 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{
 				Name:    "idle-read-timeout",
 				Usage:   "drop a client that sends nothing of a request body for this long",
-				Value:   time.Minute,
+				Value:   d.IdleReadTimeout,
 				Sources: cli.EnvVars("INGEST_IDLE_READ_TIMEOUT"),
 			},
 			&cli.Float64Flag{
@@ -61,19 +53,19 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{
 				Name:    "auth-cache-ttl",
 				Usage:   "trust a token that authenticated for this long without asking the database (0: ask every time); a revoked token works until then",
-				Value:   time.Second,
+				Value:   d.AuthCacheTTL,
 				Sources: cli.EnvVars("INGEST_AUTH_CACHE_TTL"),
 			},
 			&cli.DurationFlag{
 				Name:    "sweep-interval",
 				Usage:   "how often expired upload sessions are failed and their data removed",
-				Value:   time.Minute,
+				Value:   d.SweepInterval,
 				Sources: cli.EnvVars("INGEST_SWEEP_INTERVAL"),
 			},
 			&cli.DurationFlag{
 				Name:    "admin-session-ttl",
 				Usage:   "how long a sign-in to the admin console at /admin/ lasts",
-				Value:   12 * time.Hour,
+				Value:   d.AdminSessionTTL,
 				Sources: cli.EnvVars("INGEST_ADMIN_SESSION_TTL"),
 			},
 			&cli.BoolFlag{
@@ -94,13 +86,13 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{
 				Name:    "stream-lease",
 				Usage:   "how long a tus upload's writer may show no sign of life before another request may take the upload over",
-				Value:   defaults.StreamLease,
+				Value:   d.Upload.StreamLease,
 				Sources: cli.EnvVars("INGEST_STREAM_LEASE"),
 			},
 			&cli.DurationFlag{
 				Name:    "shutdown-timeout",
 				Usage:   "on SIGTERM, how long requests in flight may take to finish",
-				Value:   30 * time.Second,
+				Value:   d.ShutdownTimeout,
 				Sources: cli.EnvVars("INGEST_SHUTDOWN_TIMEOUT"),
 			},
 		),
@@ -108,214 +100,169 @@ func serveCommand() *cli.Command {
 	}
 }
 
-// serviceConfig reads the upload service's limits from the flags.
-func serviceConfig(cmd *cli.Command) (upload.Config, error) {
-	cfg := upload.DefaultConfig()
-	cfg.SessionTTL = cmd.Duration("session-ttl")
-	cfg.StreamLease = cmd.Duration("stream-lease")
-	var err error
-	if cfg.MaxFileSize, err = flagSize(cmd, "max-file-size"); err != nil {
-		return cfg, err
-	}
-	if cfg.MaxSingleUpload, err = flagSize(cmd, "max-single-upload"); err != nil {
-		return cfg, err
-	}
-	if cfg.DefaultChunk, err = flagSize(cmd, "chunk-size"); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+// serveConfig is everything "ingest serve" is told: its flags, read once by serveConfigFrom.
+type serveConfig struct {
+	Database databaseConfig
+	Flush    durable.Mode // how SQLite commits, file:// objects and a file:// sink are made durable
+	Storage  string       // the blob store's URL
+	Addr     string       // HOST:PORT to listen on
+
+	Upload upload.Config
+
+	IdleReadTimeout    time.Duration
+	RateLimit          float64 // requests per second per user; 0 for no limit
+	AuthCacheTTL       time.Duration
+	SweepInterval      time.Duration
+	AdminSessionTTL    time.Duration
+	AdminSecureCookies bool
+	PublicURL          string   // "" for relative tus Locations
+	CORSAllowedOrigins []string // none by default
+	ShutdownTimeout    time.Duration
+
+	Relay       bool // run the outbox relay in this process
+	RelayConfig relay.Config
+	Sink        sinkConfig
 }
 
-func serve(ctx context.Context, cmd *cli.Command) error {
-	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, nil))
-	cfg, err := serviceConfig(cmd)
-	if err != nil {
+// defaultServeConfig returns serve's defaults: the flags' values when none is given, but for the
+// database, storage and sink, which the flags derive from --data-dir.
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Flush:           durable.DefaultMode(),
+		Addr:            "127.0.0.1:8080",
+		Upload:          upload.DefaultConfig(),
+		IdleReadTimeout: time.Minute,
+		AuthCacheTTL:    time.Second,
+		SweepInterval:   time.Minute,
+		AdminSessionTTL: 12 * time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+		Relay:           true,
+		RelayConfig:     relay.DefaultConfig(),
+		Sink:            sinkConfig{Source: ingest.DefaultEventSource},
+	}
+}
+
+// serveConfigFrom reads serve's flags: the one place that looks them up by name. It returns
+// EValidation for a value that does not parse; Validate checks the whole.
+func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
+	c := defaultServeConfig()
+	var err error
+	c.Database = databaseConfigFrom(cmd)
+	if c.Flush, err = flushMode(cmd); err != nil {
+		return c, err
+	}
+	c.Storage = storageURL(cmd.String("storage"), cmd.String(dataDirFlag))
+	c.Addr = cmd.String("addr")
+	c.Upload.SessionTTL = cmd.Duration("session-ttl")
+	c.Upload.StreamLease = cmd.Duration("stream-lease")
+	for _, size := range []struct {
+		flag string
+		dst  *int64
+	}{
+		{"max-file-size", &c.Upload.MaxFileSize},
+		{"max-single-upload", &c.Upload.MaxSingleUpload},
+		{"chunk-size", &c.Upload.DefaultChunk},
+	} {
+		if *size.dst, err = parseSize(size.flag, cmd.String(size.flag)); err != nil {
+			return c, err
+		}
+	}
+	c.IdleReadTimeout = cmd.Duration("idle-read-timeout")
+	c.RateLimit = cmd.Float64("rate-limit")
+	c.AuthCacheTTL = cmd.Duration("auth-cache-ttl")
+	c.SweepInterval = cmd.Duration("sweep-interval")
+	c.AdminSessionTTL = cmd.Duration("admin-session-ttl")
+	c.AdminSecureCookies = cmd.Bool("admin-secure-cookies")
+	c.PublicURL = cmd.String("public-url")
+	for _, o := range cmd.StringSlice("cors-allowed-origins") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
+		}
+	}
+	c.ShutdownTimeout = cmd.Duration("shutdown-timeout")
+	// The relay's flags are read only for a relay that runs: a serve without one ignores them.
+	if c.Relay = cmd.Bool("relay"); c.Relay {
+		if c.RelayConfig, err = relayConfigFrom(cmd); err != nil {
+			return c, err
+		}
+	}
+	c.Sink = sinkConfigFrom(cmd)
+	return c, nil
+}
+
+// Validate returns EValidation for a configuration serve cannot run with, before it touches the
+// database.
+func (c serveConfig) Validate() error {
+	if err := c.Upload.Validate(); err != nil {
 		return err
 	}
-	blobs, err := openStorage(ctx, cmd)
-	if err != nil {
+	if err := checkStorageURL(c.Storage); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
-	store, m, err := migrator(ctx, cmd)
-	if err != nil {
+	if err := c.Database.Validate(); err != nil {
 		return err
 	}
-	defer store.Close()
-	applied, err := m.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if len(applied) > 0 {
-		logger.Info("applied migrations", "versions", applied)
-	}
-	if err := bootstrapAdmin(ctx, store, cmd.Root().Writer, logger); err != nil {
-		return err
-	}
-	svc, err := upload.New(store, blobs, cfg, upload.WithLogger(logger))
-	if err != nil {
-		return err
-	}
-
-	metrics := httpapi.NewMetrics()
-	metrics.WatchActiveSessions(store.CountActiveSessions)
-	var rl *relay.Relay
-	if cmd.Bool("relay") {
-		cfg, err := relayConfig(cmd, logger, metrics.Registry())
-		if err != nil {
+	if c.Relay {
+		if err := validateRelayConfig(c.RelayConfig); err != nil {
 			return err
 		}
-		var sink ingest.Sink
-		if rl, sink, err = newRelay(ctx, cmd, cfg, store); err != nil {
-			return err
-		}
-		defer sink.Close()
 	}
-	// The console and the API need each other: the API takes the console's sessions, and a token
-	// the console revokes must stop working in the API's authentication cache at once.
-	var api *httpapi.Server
-	console, err := admin.New(admin.Config{
-		Service:         svc,
-		Store:           store,
-		Logger:          logger,
-		SessionTTL:      cmd.Duration("admin-session-ttl"),
-		SecureCookies:   cmd.Bool("admin-secure-cookies"),
-		OnAccessRevoked: func() { api.ForgetAuthentications() },
-	})
-	if err != nil {
+	if err := checkPublicURL(c.PublicURL); err != nil {
 		return err
 	}
-	api = httpapi.New(httpapi.Config{
-		Service:         svc,
-		Users:           store,
-		Logger:          logger,
-		Metrics:         metrics,
-		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
-		RateLimit:       cmd.Float64("rate-limit"),
-		// The console's upload page calls the API with its session cookie and CSRF token.
-		SessionAuth:  console.AuthenticateAPI,
-		AuthCacheTTL: cmd.Duration("auth-cache-ttl"),
-		Checks: []httpapi.Check{
-			{Name: "database", Probe: store.Ping},
-			{Name: "storage", Probe: blobs.Ping},
-		},
-	})
-	publicURL, err := checkPublicURL(cmd.String("public-url"))
-	if err != nil {
+	if err := checkOrigins(c.CORSAllowedOrigins); err != nil {
 		return err
 	}
-	origins, err := checkOrigins(cmd.StringSlice("cors-allowed-origins"))
-	if err != nil {
-		return err
+	switch {
+	case c.SweepInterval <= 0:
+		return ingest.Errorf(ingest.EValidation, "--sweep-interval must be positive")
+	case c.ShutdownTimeout < 0:
+		return ingest.Errorf(ingest.EValidation, "--shutdown-timeout cannot be negative")
 	}
-	routes := http.NewServeMux()
-	routes.Handle("/admin/", console)
-	routes.Handle("/admin", console)
-	routes.Handle(tus.Prefix, tus.New(tus.Config{
-		Service:         svc,
-		Admit:           api.Admit,
-		Observe:         api.ObserveRequest,
-		PublicURL:       publicURL,
-		IdleReadTimeout: cmd.Duration("idle-read-timeout"),
-		Logger:          logger,
-	}))
-	routes.Handle("/", api)
-	ln, err := net.Listen("tcp", cmd.String("addr"))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           cors.Handler(origins, routes),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
-	swept := make(chan struct{})
-	go func() { defer close(swept); svc.RunSweeper(sweepCtx, cmd.Duration("sweep-interval")) }()
-	stopRelay := startServeRelay(ctx, rl, logger)
-	logger.Info("listening", "url", "http://"+ln.Addr().String(), "database", store.Dialect(),
-		"storage", blobs.Backend(), "bucket", blobs.Bucket())
-
-	select {
-	case err := <-served:
-		stopSweeping()
-		<-swept
-		stopRelay()
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "timeout", cmd.Duration("shutdown-timeout"))
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmd.Duration("shutdown-timeout"))
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	stopSweeping()
-	<-swept
-	stopRelay() // after the requests, whose events it may still deliver
-	if errors.Is(err, context.DeadlineExceeded) {
-		// What is still in flight after the timeout is cut off: a part is recorded only once all
-		// its bytes are durable, so nothing half-sent is kept.
-		logger.Warn("shutdown timeout reached; closing the connections still open")
-		srv.Close()
-	} else if err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	logger.Info("stopped")
 	return nil
 }
 
-// bootstrapAdmin creates the user "admin" with a token when the portal has no user at all, and
-// prints the token's secret once, on a line of its own: "admin token: <secret>". When several
-// instances start at once on one database, one creates the admin and the others find it taken.
-func bootstrapAdmin(ctx context.Context, store *sqlstore.Store, stdout io.Writer, logger *slog.Logger) error {
-	n, err := store.CountUsers(ctx)
-	if err != nil || n > 0 {
+// serve runs the portal until ctx ends, then shuts it down.
+func serve(ctx context.Context, cmd *cli.Command) error {
+	cfg, err := serveConfigFrom(cmd)
+	if err != nil {
 		return err
 	}
-	admin := &ingest.User{Username: "admin", IsAdmin: true}
-	if err := store.CreateUser(ctx, admin); err != nil {
-		if ingest.ErrorCode(err) == ingest.EConflict {
-			return nil
-		}
-		return fmt.Errorf("create the first admin: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
-	token, secret := ingest.NewAPIToken(admin.ID, "bootstrap")
-	if err := store.CreateAPIToken(ctx, token); err != nil {
-		return fmt.Errorf(`create the first admin's token (run "ingest token create --user admin"): %w`, err)
+	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, nil))
+	srv := newServer(cfg, logger, cmd.Root().Writer)
+	if err := srv.open(ctx); err != nil {
+		srv.close()
+		return err
 	}
-	logger.Info("created the first admin user", "username", admin.Username, "token_prefix", token.Prefix)
-	_, err = fmt.Fprintf(stdout, "admin token: %s\n", secret)
-	return err
+	runErr := srv.run(ctx)
+	if err := srv.close(); runErr == nil {
+		runErr = err
+	}
+	return runErr
 }
 
 // checkPublicURL accepts the portal's public base URL: http(s)://host[:port][/path], or "".
-func checkPublicURL(raw string) (string, error) {
+func checkPublicURL(raw string) error {
 	if raw == "" {
-		return "", nil
+		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", ingest.Errorf(ingest.EValidation, "--public-url %q: want http(s)://host[:port][/path]", raw)
+		return ingest.Errorf(ingest.EValidation, "--public-url %q: want http(s)://host[:port][/path]", raw)
 	}
-	return strings.TrimSuffix(raw, "/"), nil
+	return nil
 }
 
 // checkOrigins accepts browser origins: scheme://host[:port] exactly as browsers send them, or *.
-func checkOrigins(origins []string) ([]string, error) {
-	var out []string
+func checkOrigins(origins []string) error {
 	for _, o := range origins {
-		o = strings.TrimSpace(o)
-		if o == "" {
-			continue
-		}
 		u, err := url.Parse(o)
 		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "") {
-			return nil, ingest.Errorf(ingest.EValidation, "--cors-allowed-origins %q: an origin is scheme://host[:port] with nothing after it, or *", o)
+			return ingest.Errorf(ingest.EValidation, "--cors-allowed-origins %q: an origin is scheme://host[:port] with nothing after it, or *", o)
 		}
-		out = append(out, o)
 	}
-	return out, nil
+	return nil
 }

@@ -46,18 +46,32 @@ func sinkFlags() []cli.Flag {
 	}
 }
 
-// openSink opens the sink named by --events-sink, defaulting to events.jsonl in the data
-// directory.
-func openSink(ctx context.Context, cmd *cli.Command) (ingest.Sink, error) {
-	raw := cmd.String(eventsSinkFlag)
-	if raw == "" {
-		dir := cmd.String(dataDirFlag)
-		if dir == "" {
-			return nil, ingest.Errorf(ingest.EValidation, "--%s is empty and --%s is not set; set either", dataDirFlag, eventsSinkFlag)
-		}
-		raw = "file://" + filepath.Join(dir, "events.jsonl")
+// sinkConfig names where events go.
+type sinkConfig struct {
+	URL            string   // file://, nats:// or http(s)://; "" when neither it nor a data directory is set
+	Source         string   // the CloudEvents source
+	WebhookSecrets []string // a webhook's signing secrets
+}
+
+// sinkConfigFrom reads the sink flags of cmd, defaulting to events.jsonl in the data directory.
+func sinkConfigFrom(cmd *cli.Command) sinkConfig {
+	c := sinkConfig{
+		URL:            cmd.String(eventsSinkFlag),
+		Source:         cmd.String(eventSourceFlag),
+		WebhookSecrets: cmd.StringSlice(webhookSecretFlag),
 	}
-	source := cmd.String(eventSourceFlag)
+	if dir := cmd.String(dataDirFlag); c.URL == "" && dir != "" {
+		c.URL = "file://" + filepath.Join(dir, "events.jsonl")
+	}
+	return c
+}
+
+// openSink opens the sink cfg names; a file:// sink is made durable as flush says.
+func openSink(ctx context.Context, cfg sinkConfig, flush durable.Mode) (ingest.Sink, error) {
+	raw := cfg.URL
+	if raw == "" {
+		return nil, ingest.Errorf(ingest.EValidation, "--%s is empty and --%s is not set; set either", dataDirFlag, eventsSinkFlag)
+	}
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, badSinkURL(raw)
@@ -66,14 +80,11 @@ func openSink(ctx context.Context, cmd *cli.Command) (ingest.Sink, error) {
 	var err error
 	switch strings.ToLower(scheme) {
 	case "file":
-		var flush durable.Mode
-		if flush, err = flushMode(cmd); err == nil {
-			sink, err = openFileSink(raw, source, flush)
-		}
+		sink, err = openFileSink(raw, cfg.Source, flush)
 	case "nats":
-		sink, err = natssink.Open(ctx, raw, source)
+		sink, err = natssink.Open(ctx, raw, cfg.Source)
 	case "http", "https":
-		sink, err = webhook.New(raw, cmd.StringSlice(webhookSecretFlag), source)
+		sink, err = webhook.New(raw, cfg.WebhookSecrets, cfg.Source)
 	default:
 		return nil, badSinkURL(raw)
 	}

@@ -41,8 +41,11 @@ func openSinkWithEnv(t *testing.T, secrets string, args ...string) (ingest.Sink,
 		Name:  "sinktest",
 		Flags: append(databaseFlags(), sinkFlags()...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			var err error
-			sink, err = openSink(ctx, cmd)
+			flush, err := flushMode(cmd)
+			if err != nil {
+				return err
+			}
+			sink, err = openSink(ctx, sinkConfigFrom(cmd), flush)
 			return err
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
+	"github.com/ingest-portal/ingest/internal/durable"
 )
 
 // storageFlag is --storage: where file bytes live.
@@ -23,28 +24,38 @@ func storageFlag() cli.Flag {
 	}
 }
 
-// openStorage opens the blob store named by --storage, defaulting to a directory in the data
-// directory. S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-func openStorage(ctx context.Context, cmd *cli.Command) (ingest.BlobStore, error) {
-	url := cmd.String("storage")
-	if url == "" {
-		url = "file://" + filepath.Join(cmd.String(dataDirFlag), "blobs")
+// storageURL is --storage, defaulting to a directory in the data directory.
+func storageURL(raw, dataDir string) string {
+	if raw == "" {
+		return "file://" + filepath.Join(dataDir, "blobs")
 	}
+	return raw
+}
+
+// checkStorageURL returns EValidation unless url names a blob store the portal can open.
+func checkStorageURL(url string) error {
 	switch {
 	case strings.HasPrefix(url, "file://"):
-		dir := strings.TrimPrefix(url, "file://")
-		if dir == "" {
-			return nil, ingest.Errorf(ingest.EValidation, "--storage file:// needs a directory")
+		if strings.TrimPrefix(url, "file://") == "" {
+			return ingest.Errorf(ingest.EValidation, "--storage file:// needs a directory")
 		}
-		flush, err := flushMode(cmd)
-		if err != nil {
-			return nil, err
-		}
-		return local.New(dir, local.WithFlush(flush))
+		return nil
 	case strings.HasPrefix(url, "s3://"):
-		return s3.Open(ctx, url)
+		return nil
 	}
-	return nil, ingest.Errorf(ingest.EValidation, "--storage must be file://DIR or s3://BUCKET/PREFIX")
+	return ingest.Errorf(ingest.EValidation, "--storage must be file://DIR or s3://BUCKET/PREFIX")
+}
+
+// openStorage opens the blob store at url; a file:// store is made durable as flush says. S3
+// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+func openStorage(ctx context.Context, url string, flush durable.Mode) (ingest.BlobStore, error) {
+	if err := checkStorageURL(url); err != nil {
+		return nil, err
+	}
+	if dir, ok := strings.CutPrefix(url, "file://"); ok {
+		return local.New(dir, local.WithFlush(flush))
+	}
+	return s3.Open(ctx, url)
 }
 
 // parseSize reads a size such as 64MiB, 5GiB, 1TB or 1048576 (bytes).
@@ -73,9 +84,4 @@ func parseSize(flag, s string) (int64, error) {
 // sizeFlag is a flag holding a size, with its environment twin.
 func sizeFlag(name, env, value, usage string) cli.Flag {
 	return &cli.StringFlag{Name: name, Usage: usage, Value: value, Sources: cli.EnvVars(env)}
-}
-
-// flagSize reads a size flag.
-func flagSize(cmd *cli.Command, name string) (int64, error) {
-	return parseSize(name, cmd.String(name))
 }
