@@ -332,6 +332,21 @@ func TestServeWritesEachStoredFilesEventToTheDefaultFile(t *testing.T) {
 // metricsURL is the log line of a relay serving its metrics (--metrics-addr).
 var metricsURL = regexp.MustCompile(`msg="metrics listening" url=(\S+)`)
 
+// getMetrics returns the status and body of GET url.
+func getMetrics(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, body
+}
+
 func TestARelayApartServesItsMetrics(t *testing.T) {
 	bin := buildIngest(t)
 	url := testdb.URL(t, "sqlite")
@@ -344,15 +359,19 @@ func TestARelayApartServesItsMetrics(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the relay did not log where its metrics are\n%s", p.log())
 	}
-	res, err := http.Get(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	// The relay bumps its counter after the commit that waitDelivered saw, so the last few
+	// deliveries may reach /metrics a moment later: poll, within serveWait, until they do.
 	want := regexp.MustCompile(`(?m)^ingest_relay_results_total\{[^}]*outcome="delivered"[^}]*\} 50$`)
-	if res.StatusCode != 200 || !want.Match(body) {
-		t.Fatalf("GET %s: %d, want 200 with %s in\n%s", m[1], res.StatusCode, want, body)
+	deadline := time.Now().Add(serveWait)
+	for {
+		status, body := getMetrics(t, m[1])
+		if status == 200 && want.Match(body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d after %v, want 200 with %s in\n%s", m[1], status, serveWait, want, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	p.stop()
 }

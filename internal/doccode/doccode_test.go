@@ -24,3 +24,22 @@ func TestBlocksReadsOnlyTheSectionsBlocksOfTheLanguage(t *testing.T) {
 		t.Errorf("Blocks = %q, want %q", got, want)
 	}
 }
+
+func TestTableReadsTheSectionsFirstTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "doc.md")
+	doc := "# Doc\n\n## Before\n\n| a | b |\n|---|---|\n| before | x |\n\n" +
+		"## Wanted\n\nText.\n\n```md\n| in | a fence |\n```\n\n" +
+		"| name | value |\n|---|---|\n| `a|b` | one \\| two |\n|  spaced  | `x` and `y` |\n\n" +
+		"| second | table |\n|---|---|\n| no | no |\n\n## After\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	header, rows := doccode.Table(t, path, "## Wanted")
+	if want := []string{"name", "value"}; !reflect.DeepEqual(header, want) {
+		t.Errorf("header = %q, want %q", header, want)
+	}
+	want := [][]string{{"`a|b`", "one | two"}, {"spaced", "`x` and `y`"}}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+}
