@@ -258,9 +258,15 @@ test('parallelUploads: aborted, then resumed from the stored partial upload URLs
   const urlStorage = new FileUrlStorage(path.join(path.dirname(source), 'tus-urls.json'))
   const options = { parallelUploads: 4, chunkSize: 256 * 1024, urlStorage }
 
-  // Stopped once six chunks of the partial uploads are acknowledged, and after their URLs were
-  // stored (which happens once all four exist).
+  // Stopped once six chunks of the partial uploads are acknowledged and their URLs are stored:
+  // the client stores them asynchronously once all four exist, so the abort waits for that.
   let chunks = 0
+  const stored = async () => {
+    for (const deadline = Date.now() + 10000; Date.now() < deadline; await sleep(20)) {
+      if ((await new Upload(data, { endpoint, ...options }).findPreviousUploads()).length > 0) return
+    }
+    throw new Error('the partial upload URLs were not stored within 10 s')
+  }
   await new Promise((resolve, reject) => {
     const first = new Upload(data, {
       endpoint,
@@ -269,7 +275,7 @@ test('parallelUploads: aborted, then resumed from the stored partial upload URLs
       ...options,
       onChunkComplete: () => {
         if (++chunks === 6) {
-          first.abort().then(resolve, reject)
+          stored().then(() => first.abort()).then(resolve, reject)
         }
       },
       onSuccess: () => reject(new Error('the upload finished before it was aborted')),
