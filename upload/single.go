@@ -146,9 +146,11 @@ func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *i
 
 // recordFailure records a failed single-request upload when the client sent an idempotency key,
 // so that its retry answers the same error; without a key there is nothing to answer again. The
-// cause's code is the file's failure code: a checksum mismatch, the one failure that gets here.
+// cause's code becomes the file's failure code (a checksum mismatch is the one failure that gets
+// here); a cause no failed file can carry is not recorded, and its retry starts afresh.
 func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *ingest.UploadSession, cause error) {
-	if sess.IdempotencyKey == "" {
+	code, reason := ingest.ErrorCode(cause), ingest.ErrorMessage(cause)
+	if sess.IdempotencyKey == "" || ingest.CheckFailure(ingest.SessionFailed, code) != nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -156,7 +158,6 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 		return
 	}
-	code, reason := ingest.ErrorCode(cause), ingest.ErrorMessage(cause)
 	if code == ingest.EChecksumMismatch && !strings.HasPrefix(reason, checksumMismatch) {
 		// The reason is the message the retry answers; it says what failed, as rejectChecksum's does.
 		reason = checksumMismatch + ": " + reason
