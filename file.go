@@ -69,13 +69,55 @@ type File struct {
 	UploadedByID     uuid.UUID
 	BatchID          *uuid.UUID
 	StoredAt         *time.Time
-	FailureReason    string
+	// FailureCode and FailureReason are set together when the file FAILED, and only then: the
+	// code (one of FailureCodes) for programs, the reason for people.
+	FailureCode   Code
+	FailureReason string
 	// Metadata is what the client said about the file, string to string, within the limits of
 	// ValidateMetadata: a tus client's Upload-Metadata keys, a directory upload's relative_path.
 	// A file read from a store has a non-nil map, empty when the client said nothing.
 	Metadata map[string]string
 	// Partial marks the file of a partial upload (tus concatenation): never STORED, never listed.
 	Partial bool
+}
+
+// Codes that only a file's failure carries (File.FailureCode): no request answers with them.
+const (
+	// EAborted: the client aborted the upload.
+	EAborted Code = "ABORTED"
+	// EBatchCancelled: the file's batch was cancelled before the file was stored.
+	EBatchCancelled Code = "BATCH_CANCELLED"
+)
+
+// FailureCodes returns every code a FAILED file can carry, which the database lists in a CHECK:
+//
+//   - CHECKSUM_MISMATCH: the bytes received contradict a hash the client declared;
+//   - SESSION_EXPIRED: the upload passed its expiry;
+//   - SESSION_NOT_ACTIVE: the storage no longer holds the upload's data;
+//   - ABORTED: the client aborted the upload;
+//   - BATCH_CANCELLED: the file's batch was cancelled.
+//
+// An upload ending with one of the first three leaves its session FAILED, with one of the last
+// two ABORTED.
+func FailureCodes() []Code {
+	return []Code{EChecksumMismatch, ESessionExpired, ESessionNotActive, EAborted, EBatchCancelled}
+}
+
+// CheckFailure returns EValidation unless code is one of FailureCodes and an upload failing
+// with it leaves its session in status to.
+func CheckFailure(to SessionStatus, code Code) error {
+	want := SessionFailed
+	switch code {
+	case EChecksumMismatch, ESessionExpired, ESessionNotActive:
+	case EAborted, EBatchCancelled:
+		want = SessionAborted
+	default:
+		return Errorf(EValidation, "%q is not the code of a failed file", code)
+	}
+	if to != want {
+		return Errorf(EValidation, "an upload failing with %s ends %s, not %s", code, want, to)
+	}
+	return nil
 }
 
 // Limits on the metadata a client may give a file.

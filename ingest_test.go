@@ -104,6 +104,32 @@ func TestStoredObjectEnforcesTheStoredInvariant(t *testing.T) {
 	}
 }
 
+func TestAFailureCodeEndsItsSessionOneWay(t *testing.T) {
+	// The designed pairs, literally: a failure code and how the file's session ends with it.
+	want := map[ingest.Code]ingest.SessionStatus{
+		"CHECKSUM_MISMATCH":  ingest.SessionFailed,
+		"SESSION_EXPIRED":    ingest.SessionFailed,
+		"SESSION_NOT_ACTIVE": ingest.SessionFailed,
+		"ABORTED":            ingest.SessionAborted,
+		"BATCH_CANCELLED":    ingest.SessionAborted,
+	}
+	codes := ingest.FailureCodes()
+	if len(codes) != len(want) {
+		t.Errorf("FailureCodes() = %v, want the %d codes of the table", codes, len(want))
+	}
+	for _, code := range append(codes, "", ingest.EMissingParts, ingest.EInternal, "aborted") {
+		for _, to := range ingest.SessionStatuses() {
+			err := ingest.CheckFailure(to, code)
+			switch ok := want[code] == to; {
+			case ok && err != nil:
+				t.Errorf("CheckFailure(%s, %q) = %v, want nil", to, code, err)
+			case !ok && ingest.ErrorCode(err) != ingest.EValidation:
+				t.Errorf("CheckFailure(%s, %q) = %v, want VALIDATION_FAILED", to, code, err)
+			}
+		}
+	}
+}
+
 func TestAPITokenSecretIsShownOnceAndStoredHashed(t *testing.T) {
 	user := ingest.NewID()
 	tok, secret := ingest.NewAPIToken(user, "ci")

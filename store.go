@@ -55,9 +55,9 @@ type BatchStore interface {
 	// ListBatches returns a page of batches, newest first.
 	ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, error)
 	// CancelBatch moves an OPEN or SEALED batch to CANCELLED, aborting its active upload sessions
-	// and failing their files in the same transaction, and returns the batch and the sessions it
-	// aborted (whose temporary data the caller removes). It returns ENotFound, or a
-	// *TransitionError (BATCH_NOT_OPEN) when the batch has already ended.
+	// and failing their files (BATCH_CANCELLED, "batch cancelled") in the same transaction, and
+	// returns the batch and the sessions it aborted (whose temporary data the caller removes). It
+	// returns ENotFound, or a *TransitionError (BATCH_NOT_OPEN) when the batch has already ended.
 	CancelBatch(ctx context.Context, id uuid.UUID) (*Batch, []*UploadSession, error)
 }
 
@@ -120,10 +120,11 @@ type UploadStore interface {
 	// when set, runs in the transaction after its statements and before it commits; if it fails,
 	// nothing is recorded and its error is returned.
 	RecordStoredUpload(ctx context.Context, f *File, s *UploadSession, r PartReceipt, obj StoredObject) error
-	// EndUpload moves an active session to ABORTED or FAILED and its file to FAILED with reason,
-	// counting the failure in the batch. It returns EValidation for another target status,
-	// ENotFound, and a *TransitionError (SESSION_NOT_ACTIVE) when the session has already ended.
-	EndUpload(ctx context.Context, sessionID uuid.UUID, to SessionStatus, reason string) (*UploadSession, error)
+	// EndUpload moves an active session to ABORTED or FAILED and its file to FAILED with code and
+	// reason ("upload aborted" or "upload failed" when empty), counting the failure in the batch.
+	// It returns EValidation for another target status or a code CheckFailure refuses, ENotFound,
+	// and a *TransitionError (SESSION_NOT_ACTIVE) when the session has already ended.
+	EndUpload(ctx context.Context, sessionID uuid.UUID, to SessionStatus, code Code, reason string) (*UploadSession, error)
 
 	StreamStore
 }

@@ -79,10 +79,11 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, a *actor) er
 	if e := d.OldestUndelivered; e != nil {
 		v.Oldest = &oldestEvent{Href: "/admin/events/" + e.ID.String(), Status: string(e.Status), Age: age(now.Sub(e.CreatedAt))}
 	}
-	v.FailedFiles = section{Title: "Recent failed files", Columns: []string{"File", "Name", "Reason", "Updated"}, More: "/admin/files?status=FAILED"}
+	v.FailedFiles = section{Title: "Recent failed files", Columns: []string{"File", "Name", "Code", "Reason", "Updated"}, More: "/admin/files?status=FAILED"}
 	for _, f := range d.RecentFailedFiles {
 		v.FailedFiles.Rows = append(v.FailedFiles.Rows, []cell{idCell("files", f.ID),
-			{Text: f.OriginalFilename, Href: "/admin/files/" + f.ID.String(), Class: "name"}, textCell(f.FailureReason), timeCell(f.UpdatedAt)})
+			{Text: f.OriginalFilename, Href: "/admin/files/" + f.ID.String(), Class: "name"},
+			{Text: string(f.FailureCode), Class: "mono"}, textCell(f.FailureReason), timeCell(f.UpdatedAt)})
 	}
 	v.FailedEvents = section{Title: "Recent failed events", Columns: []string{"Event", "Type", "Attempts", "Last error", "Updated"}, More: "/admin/events?status=FAILED"}
 	for _, e := range d.RecentFailedEvents {

@@ -138,6 +138,7 @@ func (h *Handler) fileDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		{"Created", timeCell(f.CreatedAt)},
 		{"Updated", timeCell(f.UpdatedAt)},
 		{"Stored", optionalTimeCell(f.StoredAt)},
+		{"Failure code", cell{Text: orDash(string(f.FailureCode)), Class: "mono"}},
 		{"Failure reason", textCell(f.FailureReason)},
 	}
 	d.Sections = append(d.Sections, metadataSection(f.Metadata))

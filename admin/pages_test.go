@@ -240,6 +240,23 @@ func TestTheDashboard(t *testing.T) {
 	})
 }
 
+func TestAFailedFileShowsItsCodeAndReason(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		if _, err := e.svc.Abort(e.ctx, w.alice, w.uploading.ID); err != nil {
+			t.Fatal(err)
+		}
+		b := e.signedIn()
+		b.get("/admin/files/"+w.uploading.FileID.String()).want(t, http.StatusOK).contains(t,
+			"Failure code", ">ABORTED<", "Failure reason", ">aborted by the client<")
+		b.get("/admin/").want(t, http.StatusOK).contains(t, "Recent failed files", ">ABORTED<", ">aborted by the client<")
+		page := b.get("/admin/files/"+w.stored.ID.String()).want(t, http.StatusOK)
+		if strings.Contains(page.body, "ABORTED") {
+			t.Error("a stored file's page shows a failure code")
+		}
+	})
+}
+
 func TestStaticAssetsAreServed(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.browser()

@@ -120,7 +120,7 @@ SELECT {batch_id}, {batch_ts}, {batch_ts}, 'OPEN', 'seed batch ' || n, {user}, 0
 
 		d.numbers(shape.files) + `
 INSERT INTO ingest_files (id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_key,
-    original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason)
+    original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_code, failure_reason)
 SELECT {file_id}, {file_ts}, {file_ts},
     CASE n % 20 WHEN 0 THEN 'FAILED' WHEN 1 THEN 'UPLOADING' ELSE 'STORED' END,
     CASE WHEN n % 20 >= 2 THEN {sha256} END,
@@ -129,6 +129,7 @@ SELECT {file_id}, {file_ts}, {file_ts},
     CASE WHEN n % 20 >= 2 THEN 'seed/' || n END,
     'file-' || n || '.bin', 'application/octet-stream', {user}, {file_batch_id},
     CASE WHEN n % 20 >= 2 THEN {file_ts} END,
+    CASE WHEN n % 20 = 0 THEN 'SESSION_NOT_ACTIVE' END,
     CASE WHEN n % 20 = 0 THEN 'seeded failure' END
 FROM g`,
 

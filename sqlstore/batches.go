@@ -90,7 +90,8 @@ func (s *Store) CancelBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch, [
 			return s.translate(err)
 		}
 		res, err := tx.ExecContext(ctx, `
-			UPDATE ingest_files SET status = 'FAILED', failure_reason = 'batch cancelled', updated_at = $1
+			UPDATE ingest_files SET status = 'FAILED', failure_code = 'BATCH_CANCELLED',
+			                        failure_reason = 'batch cancelled', updated_at = $1
 			WHERE batch_id = $2 AND status = 'UPLOADING'`, now, id)
 		if err != nil {
 			return s.translate(err)

@@ -105,12 +105,13 @@ func seedFiles(b *testing.B, s *sqlstore.Store, n int) *ingest.User {
 	}
 	_, err := s.DB().ExecContext(ctx, `
 		INSERT INTO ingest_files (id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_key,
-		                          original_filename, uploaded_by_id, stored_at, failure_reason)
+		                          original_filename, uploaded_by_id, stored_at, failure_code, failure_reason)
 		SELECT id, `+t+`, `+t+`,
 		       CASE WHEN n % 100 = 0 THEN 'FAILED' WHEN n % 1000 = 1 THEN 'UPLOADING' ELSE 'STORED' END,
 		       CASE WHEN `+stored+` THEN sum END, n % 100000,
 		       CASE WHEN `+stored+` THEN 'local' END, CASE WHEN `+stored+` THEN 'k' || n END,
-		       'file-' || n || '.csv', $1, CASE WHEN `+stored+` THEN `+t+` END, CASE WHEN n % 100 = 0 THEN 'x' END
+		       'file-' || n || '.csv', $1, CASE WHEN `+stored+` THEN `+t+` END,
+		       CASE WHEN n % 100 = 0 THEN 'SESSION_NOT_ACTIVE' END, CASE WHEN n % 100 = 0 THEN 'x' END
 		FROM (`+rows+`) AS seed`, u.ID)
 	if err != nil {
 		b.Fatal(err)

@@ -7,7 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
@@ -109,6 +113,90 @@ func TestSchemaMatchesGolden(t *testing.T) {
 				t.Errorf("the migrated %s schema differs from %s; if the change is intended, run "+
 					"go test ./sqlstore -run TestSchemaMatchesGolden -update and commit the dump.\n%s",
 					dialect, path, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// TestFailureCodesAreBackfilledFromReasons migrates files that failed before failure codes were
+// stored: each gets the code its reason stood for, the only place a code is read from a reason.
+func TestFailureCodesAreBackfilledFromReasons(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range testdb.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			url := testdb.URL(t, dialect)
+			s := mustOpen(t, url)
+			m, err := s.Migrator()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			u := &ingest.User{Username: "backfill"}
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			upload := func() (*ingest.File, *ingest.UploadSession) {
+				t.Helper()
+				f := &ingest.File{SizeBytes: 4, OriginalFilename: "f.bin", UploadedByID: u.ID}
+				sess := &ingest.UploadSession{ChunkSizeBytes: 4, TotalParts: 1, UploadedByID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}
+				if err := s.CreateUpload(ctx, f, sess); err != nil {
+					t.Fatal(err)
+				}
+				return f, sess
+			}
+			// Each file ends with a code that is wrong on purpose: the column is dropped below, and
+			// the backfill must find the code from the reason and the session alone.
+			cases := []struct {
+				to     ingest.SessionStatus
+				reason string
+				want   ingest.Code
+			}{
+				{ingest.SessionFailed, "expired", ingest.ESessionExpired},
+				{ingest.SessionFailed, "checksum mismatch: declared sha256 a, received bytes hash to b", ingest.EChecksumMismatch},
+				{ingest.SessionFailed, "the storage no longer holds the upload's data", ingest.ESessionNotActive},
+				{ingest.SessionFailed, "upload failed", ingest.ESessionNotActive},
+				{ingest.SessionFailed, "Expired", ingest.ESessionNotActive},
+				{ingest.SessionAborted, "aborted by the client", ingest.EAborted},
+				{ingest.SessionAborted, "upload aborted", ingest.EAborted},
+				{ingest.SessionAborted, "batch cancelled", ingest.EBatchCancelled},
+			}
+			files := make([]uuid.UUID, len(cases))
+			for i, tc := range cases {
+				f, sess := upload()
+				code := ingest.ESessionNotActive
+				if tc.to == ingest.SessionAborted {
+					code = ingest.EAborted
+				}
+				if tc.want == code {
+					code = map[ingest.SessionStatus]ingest.Code{ingest.SessionFailed: ingest.ESessionExpired, ingest.SessionAborted: ingest.EBatchCancelled}[tc.to]
+				}
+				if _, err := s.EndUpload(ctx, sess.ID, tc.to, code, tc.reason); err != nil {
+					t.Fatal(err)
+				}
+				files[i] = f.ID
+			}
+			uploading, _ := upload()
+			if _, err := m.DownTo(ctx, 6); err != nil {
+				t.Fatalf("down to 6: %v", err)
+			}
+			if _, err := m.Up(ctx); err != nil {
+				t.Fatalf("up from 6: %v", err)
+			}
+			// A store opened afresh, so that no statement prepared before the migrations is reused.
+			again := mustOpen(t, url)
+			for i, tc := range cases {
+				f, err := again.File(ctx, files[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.FailureCode != tc.want || f.FailureReason != tc.reason {
+					t.Errorf("a file that failed with %q has the code %q, want %s", tc.reason, f.FailureCode, tc.want)
+				}
+			}
+			if f, err := again.File(ctx, uploading.ID); err != nil || f.FailureCode != "" {
+				t.Errorf("an uploading file has the failure code %q (%v), want none", f.FailureCode, err)
 			}
 		})
 	}

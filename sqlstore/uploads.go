@@ -14,14 +14,14 @@ import (
 )
 
 const fileColumns = `id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_bucket,
-	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_reason, partial, metadata`
+	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_code, failure_reason, partial, metadata`
 
 func scanFile(row interface{ Scan(...any) error }) (*ingest.File, error) {
 	var f ingest.File
 	err := row.Scan(&f.ID, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}, &f.Status, textCol[string]{&f.SHA256},
 		&f.SizeBytes, textCol[ingest.StorageBackend]{&f.StorageBackend}, textCol[string]{&f.StorageBucket},
 		textCol[string]{&f.StorageKey}, &f.OriginalFilename, &f.ContentType, &f.UploadedByID, &f.BatchID,
-		nullTimeCol{&f.StoredAt}, textCol[string]{&f.FailureReason}, &f.Partial, metadataCol{&f.Metadata})
+		nullTimeCol{&f.StoredAt}, textCol[ingest.Code]{&f.FailureCode}, textCol[string]{&f.FailureReason}, &f.Partial, metadataCol{&f.Metadata})
 	return &f, err
 }
 
@@ -69,7 +69,8 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 	}
 	now := s.clock()
 	f.CreatedAt, f.UpdatedAt, f.Status = now, now, ingest.FileUploading
-	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey, f.StoredAt, f.FailureReason = "", "", "", "", nil, ""
+	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey, f.StoredAt = "", "", "", "", nil
+	f.FailureCode, f.FailureReason = "", ""
 	sess.CreatedAt, sess.UpdatedAt, sess.Status, sess.FileID, sess.UploadedByID = now, now, ingest.SessionInit, f.ID, f.UploadedByID
 	sess.ReceivedPartsCount, sess.HashState, sess.HashedParts, sess.CompletedAt = 0, nil, 0, nil
 	sess.OffsetBytes, sess.TailCRC32C = 0, 0
@@ -134,7 +135,7 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 		return err
 	}
 	now := s.clock()
-	f.CreatedAt, f.UpdatedAt, f.Status, f.StoredAt, f.FailureReason = now, now, ingest.FileStored, &now, ""
+	f.CreatedAt, f.UpdatedAt, f.Status, f.StoredAt, f.FailureCode, f.FailureReason = now, now, ingest.FileStored, &now, "", ""
 	f.SHA256, f.StorageBackend, f.StorageBucket, f.StorageKey = obj.SHA256, obj.Backend, obj.Bucket, obj.Key
 	sess.CreatedAt, sess.UpdatedAt, sess.Status, sess.FileID, sess.UploadedByID = now, now, ingest.SessionComplete, f.ID, f.UploadedByID
 	sess.ReceivedPartsCount, sess.HashedParts, sess.HashState, sess.CompletedAt = sess.TotalParts, sess.TotalParts, nil, &now
@@ -548,9 +549,12 @@ func (s *Store) fileTransitionError(ctx context.Context, q querier, fileID uuid.
 }
 
 // EndUpload implements ingest.UploadStore.
-func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.SessionStatus, reason string) (*ingest.UploadSession, error) {
+func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.SessionStatus, code ingest.Code, reason string) (*ingest.UploadSession, error) {
 	if to != ingest.SessionAborted && to != ingest.SessionFailed {
 		return nil, ingest.Errorf(ingest.EValidation, "an upload ends as %s or %s, not %s", ingest.SessionAborted, ingest.SessionFailed, to)
+	}
+	if err := ingest.CheckFailure(to, code); err != nil {
+		return nil, err
 	}
 	if reason == "" {
 		reason = "upload " + strings.ToLower(string(to))
@@ -583,8 +587,8 @@ func (s *Store) EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.Se
 			return s.translate(err)
 		}
 		res, err := tx.ExecContext(ctx, `
-			UPDATE ingest_files SET status = 'FAILED', failure_reason = $1, updated_at = $2
-			WHERE id = $3 AND status = 'UPLOADING'`, reason, now, u.fileID)
+			UPDATE ingest_files SET status = 'FAILED', failure_code = $1, failure_reason = $2, updated_at = $3
+			WHERE id = $4 AND status = 'UPLOADING'`, code, reason, now, u.fileID)
 		if err != nil {
 			return s.translate(err)
 		}

@@ -81,7 +81,7 @@ func testBatches(t *testing.T, open Opener) {
 						if _, err := f.Store.StoreFile(f.ctx, s.ID, object(8)); err != nil {
 							t.Fatal(err)
 						}
-					} else if _, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionAborted, "client aborted"); err != nil {
+					} else if _, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionAborted, ingest.EAborted, "client aborted"); err != nil {
 						t.Fatal(err)
 					}
 					if got := f.getBatch(b.ID); i < len(sessions)-1 && got.Status != ingest.BatchSealed {
@@ -103,7 +103,7 @@ func testBatches(t *testing.T, open Opener) {
 		b := f.batch(u)
 		f.store(u, b, 5)
 		_, s := f.upload(u, b, 5, 4)
-		if _, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionFailed, "checksum mismatch"); err != nil {
+		if _, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionFailed, ingest.EChecksumMismatch, "checksum mismatch"); err != nil {
 			t.Fatal(err)
 		}
 		got, err := f.Store.SealBatch(f.ctx, b.ID)
@@ -139,8 +139,9 @@ func testBatches(t *testing.T, open Opener) {
 				t.Errorf("session of the cancelled batch is %s, want ABORTED", st)
 			}
 		}
-		if file := f.getFile(pending.ID); file.Status != ingest.FileFailed || file.FailureReason == "" {
-			t.Errorf("unfinished file is %s (%q), want FAILED with a reason", file.Status, file.FailureReason)
+		if file := f.getFile(pending.ID); file.Status != ingest.FileFailed || file.FailureCode != ingest.EBatchCancelled ||
+			file.FailureReason != "batch cancelled" {
+			t.Errorf("unfinished file is %s %s (%q), want FAILED BATCH_CANCELLED (batch cancelled)", file.Status, file.FailureCode, file.FailureReason)
 		}
 		if file := f.getFile(stored.ID); file.Status != ingest.FileStored {
 			t.Errorf("stored file is %s after cancel, want STORED", file.Status)

@@ -346,7 +346,7 @@ func testConsole(t *testing.T, open Opener) {
 		f.store(u, nil, 20)
 		f.store(u, nil, 3)
 		_, active := f.upload(u, nil, 10, 4)
-		if _, err := f.Store.EndUpload(f.ctx, active.ID, ingest.SessionFailed, "checksum mismatch"); err != nil {
+		if _, err := f.Store.EndUpload(f.ctx, active.ID, ingest.SessionFailed, ingest.EChecksumMismatch, "checksum mismatch"); err != nil {
 			t.Fatal(err)
 		}
 		failedFile := active.FileID

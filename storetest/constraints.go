@@ -110,17 +110,40 @@ func testConstraints(t *testing.T, open Opener) {
 		u := f.user(false)
 		stored := f.store(u, nil, 3)
 		_, sess := f.upload(u, nil, 3, 4)
-		ended, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionFailed, "expired")
+		ended, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionFailed, ingest.ESessionExpired, "expired")
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.refused(`UPDATE ingest_files SET status = 'UPLOADING' WHERE id = $1`, stored.ID)
-		f.refused(`UPDATE ingest_files SET status = 'FAILED', failure_reason = 'x' WHERE id = $1`, stored.ID)
+		f.refused(`UPDATE ingest_files SET status = 'FAILED', failure_code = 'ABORTED', failure_reason = 'x' WHERE id = $1`, stored.ID)
 		f.refused(`UPDATE ingest_files SET status = 'UPLOADING' WHERE id = $1`, ended.FileID)
 		f.exec(`UPDATE ingest_files SET content_type = 'text/plain' WHERE id = $1`, stored.ID)
 		uploading := f.newUploadingFile(u)
-		f.refused(`UPDATE ingest_files SET status = 'FAILED' WHERE id = $1`, uploading) // FAILED needs a reason
-		f.exec(`UPDATE ingest_files SET status = 'FAILED', failure_reason = 'expired' WHERE id = $1`, uploading)
+		f.refused(`UPDATE ingest_files SET status = 'FAILED', failure_code = 'SESSION_EXPIRED' WHERE id = $1`, uploading) // FAILED needs a reason
+		f.exec(`UPDATE ingest_files SET status = 'FAILED', failure_code = 'SESSION_EXPIRED', failure_reason = 'expired' WHERE id = $1`, uploading)
+	})
+
+	t.Run("a failed file has a failure code, one of the list, and no other file has one", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		const fail = `UPDATE ingest_files SET status = 'FAILED', failure_code = $1, failure_reason = 'r' WHERE id = $2`
+		for _, code := range ingest.FailureCodes() {
+			uploading := f.newUploadingFile(u)
+			f.refused(fail, nil, uploading)
+			f.refused(fail, strings.ToLower(string(code)), uploading)
+			f.exec(fail, code, uploading)
+		}
+		uploading := f.newUploadingFile(u)
+		f.refused(fail, ingest.EMissingParts, uploading)
+		f.refused(`UPDATE ingest_files SET failure_code = 'ABORTED' WHERE id = $1`, uploading) // UPLOADING
+		f.exec(`UPDATE ingest_files SET failure_code = NULL WHERE id = $1`, uploading)
+		stored := f.store(u, nil, 3)
+		f.refused(`UPDATE ingest_files SET failure_code = 'ABORTED' WHERE id = $1`, stored.ID)
+		failed := f.newUploadingFile(u)
+		f.exec(fail, ingest.EAborted, failed)
+		f.refused(`UPDATE ingest_files SET failure_code = NULL WHERE id = $1`, failed)
+		f.refused(`UPDATE ingest_files SET failure_code = 'EXPIRED' WHERE id = $1`, failed)
+		f.exec(`UPDATE ingest_files SET failure_code = 'SESSION_EXPIRED' WHERE id = $1`, failed)
 	})
 
 	t.Run("an outbox row for a file that is not STORED", func(t *testing.T) {
@@ -129,7 +152,7 @@ func testConstraints(t *testing.T, open Opener) {
 		now := sqlTime(f.Clock.Now())
 		uploading, _ := f.upload(u, nil, 3, 4)
 		_, sess := f.upload(u, nil, 3, 4)
-		failed, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionAborted, "aborted")
+		failed, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionAborted, ingest.EAborted, "aborted")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -173,7 +173,7 @@ func testLists(t *testing.T, open Opener) {
 		u := f.user(false)
 		_, old := f.upload(u, nil, 4, 4)
 		_, ended := f.upload(u, nil, 4, 4)
-		if _, err := f.Store.EndUpload(f.ctx, ended.ID, ingest.SessionAborted, "client"); err != nil {
+		if _, err := f.Store.EndUpload(f.ctx, ended.ID, ingest.SessionAborted, ingest.EAborted, "client"); err != nil {
 			t.Fatal(err)
 		}
 		f.Clock.Advance(time.Hour)

@@ -76,7 +76,7 @@ func testOutbox(t *testing.T, open Opener) {
 		u := f.user(false)
 		uploading, _ := f.upload(u, nil, 5, 4)
 		failed, failedSess := f.upload(u, nil, 5, 4)
-		if _, err := f.Store.EndUpload(f.ctx, failedSess.ID, ingest.SessionFailed, "expired"); err != nil {
+		if _, err := f.Store.EndUpload(f.ctx, failedSess.ID, ingest.SessionFailed, ingest.ESessionExpired, "expired"); err != nil {
 			t.Fatal(err)
 		}
 		for _, file := range []*ingest.File{uploading, failed} {

@@ -78,7 +78,7 @@ func testRaces(t *testing.T, open Opener) {
 				_, err := f.Store.StoreFile(f.ctx, sess.ID, object(8))
 				return err
 			}
-			_, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionAborted, "client")
+			_, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionAborted, ingest.EAborted, "client")
 			return err
 		}))
 		got, ff := f.getBatch(b.ID), f.getFile(file.ID)
@@ -130,7 +130,7 @@ func testRaces(t *testing.T, open Opener) {
 		}
 		for i, err := range race(files, func(i int) error {
 			if i%4 == 3 {
-				_, err := f.Store.EndUpload(f.ctx, sessions[i].ID, ingest.SessionFailed, "checksum mismatch")
+				_, err := f.Store.EndUpload(f.ctx, sessions[i].ID, ingest.SessionFailed, ingest.EChecksumMismatch, "checksum mismatch")
 				return err
 			}
 			_, err := f.Store.StoreFile(f.ctx, sessions[i].ID, object(4))

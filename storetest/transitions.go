@@ -89,7 +89,7 @@ func (f *fixture) forceSession(sess *ingest.UploadSession, status ingest.Session
 			WHERE id = $3`, hashOf("x"), now, sess.FileID)
 	case ingest.SessionFailed, ingest.SessionAborted:
 		f.exec(`UPDATE upload_sessions SET status = $1 WHERE id = $2`, status, sess.ID)
-		f.exec(`UPDATE ingest_files SET status = 'FAILED', failure_reason = 'forced' WHERE id = $1`, sess.FileID)
+		f.exec(`UPDATE ingest_files SET status = 'FAILED', failure_code = 'SESSION_NOT_ACTIVE', failure_reason = 'forced' WHERE id = $1`, sess.FileID)
 	default:
 		f.exec(`UPDATE upload_sessions SET status = $1 WHERE id = $2`, status, sess.ID)
 	}
@@ -109,11 +109,11 @@ func testSessionTransitions(t *testing.T, open Opener) {
 			return err
 		}},
 		{"abort", ingest.SessionAborted, false, func(f *fixture, s *ingest.UploadSession) error {
-			_, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionAborted, "client")
+			_, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionAborted, ingest.EAborted, "client")
 			return err
 		}},
 		{"fail", ingest.SessionFailed, false, func(f *fixture, s *ingest.UploadSession) error {
-			_, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionFailed, "expired")
+			_, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionFailed, ingest.ESessionExpired, "expired")
 			return err
 		}},
 		{"receive a part", ingest.SessionInProgress, false, func(f *fixture, s *ingest.UploadSession) error {
@@ -165,7 +165,7 @@ func testFileTransitions(t *testing.T, open Opener) {
 			return err
 		}},
 		{ingest.FileFailed, func(f *fixture, s *ingest.UploadSession) error {
-			_, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionFailed, "expired")
+			_, err := f.Store.EndUpload(f.ctx, s.ID, ingest.SessionFailed, ingest.ESessionExpired, "expired")
 			return err
 		}},
 	}
@@ -184,7 +184,7 @@ func testFileTransitions(t *testing.T, open Opener) {
 					f.exec(`UPDATE ingest_files SET status = 'STORED', sha256 = $1, storage_backend = 'local', storage_key = 'k',
 						stored_at = $2 WHERE id = $3`, hashOf("x"), sqlTime(f.Clock.Now()), file.ID)
 				case ingest.FileFailed:
-					f.exec(`UPDATE ingest_files SET status = 'FAILED', failure_reason = 'forced' WHERE id = $1`, file.ID)
+					f.exec(`UPDATE ingest_files SET status = 'FAILED', failure_code = 'SESSION_NOT_ACTIVE', failure_reason = 'forced' WHERE id = $1`, file.ID)
 				}
 				err := op.run(f, sess)
 				if from == ingest.FileUploading {

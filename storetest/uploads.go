@@ -363,22 +363,32 @@ func testUploads(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("ending an upload fails its file", func(t *testing.T) {
-		for _, to := range []ingest.SessionStatus{ingest.SessionAborted, ingest.SessionFailed} {
-			t.Run(string(to), func(t *testing.T) {
+	t.Run("ending an upload fails its file with its code and reason", func(t *testing.T) {
+		for _, tc := range []struct {
+			to           ingest.SessionStatus
+			code         ingest.Code
+			reason, want string
+		}{
+			{ingest.SessionFailed, ingest.EChecksumMismatch, "checksum mismatch: declared x", "checksum mismatch: declared x"},
+			{ingest.SessionFailed, ingest.ESessionExpired, "expired", "expired"},
+			{ingest.SessionFailed, ingest.ESessionNotActive, "", "upload failed"},
+			{ingest.SessionAborted, ingest.EAborted, "", "upload aborted"},
+			{ingest.SessionAborted, ingest.EBatchCancelled, "batch cancelled", "batch cancelled"},
+		} {
+			t.Run(string(tc.code), func(t *testing.T) {
 				f := newFixture(t, open)
 				u := f.user(false)
 				b := f.batch(u)
 				file, sess := f.upload(u, b, 10, 4)
-				got, err := f.Store.EndUpload(f.ctx, sess.ID, to, "")
+				got, err := f.Store.EndUpload(f.ctx, sess.ID, tc.to, tc.code, tc.reason)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got.Status != to {
-					t.Errorf("session = %s, want %s", got.Status, to)
+				if got.Status != tc.to {
+					t.Errorf("session = %s, want %s", got.Status, tc.to)
 				}
-				if ff := f.getFile(file.ID); ff.Status != ingest.FileFailed || ff.FailureReason == "" {
-					t.Errorf("file = %s (%q), want FAILED with a reason", ff.Status, ff.FailureReason)
+				if ff := f.getFile(file.ID); ff.Status != ingest.FileFailed || ff.FailureCode != tc.code || ff.FailureReason != tc.want {
+					t.Errorf("file = %s %s (%q), want FAILED %s (%q)", ff.Status, ff.FailureCode, ff.FailureReason, tc.code, tc.want)
 				}
 				if bb := f.getBatch(b.ID); bb.FailedCount != 1 {
 					t.Errorf("batch failed_count = %d, want 1", bb.FailedCount)
@@ -386,10 +396,24 @@ func testUploads(t *testing.T, open Opener) {
 			})
 		}
 		f := newFixture(t, open)
-		_, sess := f.upload(f.user(false), nil, 10, 4)
-		_, err := f.Store.EndUpload(f.ctx, sess.ID, ingest.SessionComplete, "no")
-		wantCode(t, err, ingest.EValidation)
-		_, err = f.Store.EndUpload(f.ctx, uuid.New(), ingest.SessionAborted, "no")
+		file, sess := f.upload(f.user(false), nil, 10, 4)
+		for _, tc := range []struct {
+			to   ingest.SessionStatus
+			code ingest.Code
+		}{
+			{ingest.SessionComplete, ingest.EAborted},
+			{ingest.SessionAborted, ""},
+			{ingest.SessionFailed, ingest.EAborted},
+			{ingest.SessionAborted, ingest.ESessionExpired},
+			{ingest.SessionFailed, ingest.EMissingParts},
+		} {
+			_, err := f.Store.EndUpload(f.ctx, sess.ID, tc.to, tc.code, "no")
+			wantCode(t, err, ingest.EValidation)
+		}
+		if ff := f.getFile(file.ID); ff.Status != ingest.FileUploading || ff.FailureCode != "" || ff.FailureReason != "" {
+			t.Errorf("file after refused ends = %s %q (%q), want UPLOADING without a failure", ff.Status, ff.FailureCode, ff.FailureReason)
+		}
+		_, err := f.Store.EndUpload(f.ctx, uuid.New(), ingest.SessionAborted, ingest.EAborted, "no")
 		wantCode(t, err, ingest.ENotFound)
 	})
 

@@ -14,8 +14,8 @@ import (
 	"github.com/ingest-portal/ingest"
 )
 
-// checksumMismatch prefixes the failure reason of a file whose bytes contradicted the declared
-// hash, so that a repeated completion answers CHECKSUM_MISMATCH again.
+// checksumMismatch begins the message of a CHECKSUM_MISMATCH, and the failure reason of a file
+// that failed with it, which a repeated completion answers again.
 const checksumMismatch = "checksum mismatch"
 
 // reasonExpired is the failure reason of a file whose session expired.
@@ -121,9 +121,9 @@ func (s *Service) ended(sess *ingest.UploadSession, file *ingest.File) (bool, er
 		return true, nil
 	case sess.Status.Active():
 		return false, nil
-	case strings.HasPrefix(file.FailureReason, checksumMismatch):
+	case file.FailureCode == ingest.EChecksumMismatch:
 		return true, &ingest.Error{Code: ingest.EChecksumMismatch, Message: file.FailureReason}
-	case file.FailureReason == reasonExpired:
+	case file.FailureCode == ingest.ESessionExpired:
 		return true, ingest.Errorf(ingest.ESessionExpired, "upload session %s expired", sess.ID)
 	}
 	return true, ingest.CheckSessionTransition(sess.ID, sess.Status, ingest.SessionComplete)
@@ -186,7 +186,7 @@ const reasonLost = "the storage no longer holds the upload's data"
 // start again instead of being told the upload it is completing does not exist.
 func (s *Service) lostData(ctx context.Context, sess *ingest.UploadSession, cause error) error {
 	s.logger.Error("the storage lost an upload's data", "session", sess.ID, "err", cause)
-	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reasonLost); err != nil {
+	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, ingest.ESessionNotActive, reasonLost); err != nil {
 		return err
 	}
 	return ingest.Errorf(ingest.ESessionNotActive, "upload session %s failed: %s; upload the file again", sess.ID, reasonLost)
@@ -195,7 +195,7 @@ func (s *Service) lostData(ctx context.Context, sess *ingest.UploadSession, caus
 // rejectChecksum fails an upload whose bytes are not what the client declared, and deletes them.
 func (s *Service) rejectChecksum(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload, declared, sum string) error {
 	reason := fmt.Sprintf("%s: declared sha256 %s, received bytes hash to %s", checksumMismatch, declared, sum)
-	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reason); err != nil {
+	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, ingest.EChecksumMismatch, reason); err != nil {
 		return err
 	}
 	if err := s.blobs.DeleteObject(context.WithoutCancel(ctx), u.Key); err != nil {
@@ -216,7 +216,7 @@ func (s *Service) Abort(ctx context.Context, actor *ingest.User, sessionID uuid.
 	if sess.Status == ingest.SessionAborted {
 		return sess, nil
 	}
-	ended, err := s.store.EndUpload(ctx, sessionID, ingest.SessionAborted, "aborted by the client")
+	ended, err := s.store.EndUpload(ctx, sessionID, ingest.SessionAborted, ingest.EAborted, "aborted by the client")
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (s *Service) removeTemporary(ctx context.Context, sess *ingest.UploadSessio
 // expire fails an expired session and removes its temporary data. It reports whether the session
 // has ended, by this call or another.
 func (s *Service) expire(ctx context.Context, sess *ingest.UploadSession) bool {
-	ended, err := s.store.EndUpload(context.WithoutCancel(ctx), sess.ID, ingest.SessionFailed, reasonExpired)
+	ended, err := s.store.EndUpload(context.WithoutCancel(ctx), sess.ID, ingest.SessionFailed, ingest.ESessionExpired, reasonExpired)
 	if err != nil {
 		if ingest.ErrorCode(err) == ingest.ESessionNotActive {
 			return true

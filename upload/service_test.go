@@ -265,11 +265,17 @@ func TestTheDeclaredHashIsVerified(t *testing.T) {
 		}
 		sess, _ := e.svc.Session(e.ctx, e.alice, bad.ID)
 		f, _ := e.svc.File(e.ctx, e.alice, bad.FileID)
-		if sess.Status != ingest.SessionFailed || f.Status != ingest.FileFailed {
-			t.Errorf("after a mismatch: session %s, file %s; want FAILED, FAILED", sess.Status, f.Status)
+		if sess.Status != ingest.SessionFailed || f.Status != ingest.FileFailed || f.FailureCode != ingest.EChecksumMismatch ||
+			f.FailureReason != ingest.ErrorMessage(err) {
+			t.Errorf("after a mismatch: session %s, file %s %s (%q); want FAILED, FAILED CHECKSUM_MISMATCH (%q)",
+				sess.Status, f.Status, f.FailureCode, f.FailureReason, ingest.ErrorMessage(err))
 		}
+		first := ingest.ErrorMessage(err)
 		_, err = e.svc.Complete(e.ctx, e.alice, bad.ID)
 		wantCode(t, err, ingest.EChecksumMismatch)
+		if got := ingest.ErrorMessage(err); got != first {
+			t.Errorf("completing again answers %q, want %q again", got, first)
+		}
 		key := ingest.ObjectKey("", bad.FileID, ingest.IDTime(bad.FileID))
 		if _, err := e.blobs.StatObject(e.ctx, key); ingest.ErrorCode(err) != ingest.ENotFound {
 			t.Errorf("the object of a mismatched file was kept: %v", err)
@@ -446,13 +452,15 @@ func TestExpiredSessionsFail(t *testing.T) {
 		if got, _ := e.svc.Session(e.ctx, e.alice, sess.ID); got.Status != ingest.SessionFailed {
 			t.Errorf("an expired session is %s, want FAILED", got.Status)
 		}
+		_, err = e.svc.Complete(e.ctx, e.alice, sess.ID)
+		wantCode(t, err, ingest.ESessionExpired)
 		n, err := e.svc.Sweep(e.ctx)
 		if err != nil || n != 1 {
 			t.Fatalf("Sweep = %d, %v; want 1", n, err)
 		}
 		f, _ := e.svc.File(e.ctx, e.alice, swept.FileID)
-		if f.Status != ingest.FileFailed || f.FailureReason != "expired" {
-			t.Errorf("swept file = %s %q", f.Status, f.FailureReason)
+		if f.Status != ingest.FileFailed || f.FailureCode != ingest.ESessionExpired || f.FailureReason != "expired" {
+			t.Errorf("swept file = %s %s %q, want FAILED SESSION_EXPIRED \"expired\"", f.Status, f.FailureCode, f.FailureReason)
 		}
 		if _, err := os.Stat(filepath.Join(e.root, ".uploads", swept.ID.String())); !os.IsNotExist(err) {
 			t.Errorf("the swept session's temporary data is still there: %v", err)
@@ -471,6 +479,10 @@ func TestAbort(t *testing.T) {
 		}
 		if again, err := e.svc.Abort(e.ctx, e.alice, sess.ID); err != nil || again.Status != ingest.SessionAborted {
 			t.Errorf("aborting again = %v, %v", again, err)
+		}
+		if f, _ := e.svc.File(e.ctx, e.alice, sess.FileID); f.Status != ingest.FileFailed || f.FailureCode != ingest.EAborted ||
+			f.FailureReason != "aborted by the client" {
+			t.Errorf("aborted file = %s %s %q, want FAILED ABORTED \"aborted by the client\"", f.Status, f.FailureCode, f.FailureReason)
 		}
 		if _, err := os.Stat(filepath.Join(e.root, ".uploads", sess.ID.String())); !os.IsNotExist(err) {
 			t.Errorf("an aborted session's temporary data is still there: %v", err)
@@ -511,9 +523,20 @@ func TestSingleRequestUpload(t *testing.T) {
 		wantCode(t, err, ingest.EChecksumMismatch)
 		retried := req
 		retried.IdempotencyKey = "fails"
-		for range 2 { // a retry with the same key answers the first outcome again
+		var first string
+		for i := range 2 { // a retry with the same key answers the first outcome again
 			_, _, err = e.svc.Put(e.ctx, e.alice, retried, bytes.NewReader(data), upload.Digest{SHA256: wrong[:]})
 			wantCode(t, err, ingest.EChecksumMismatch)
+			if i == 0 {
+				first = ingest.ErrorMessage(err)
+			} else if got := ingest.ErrorMessage(err); got != first {
+				t.Errorf("the retry answers %q, want %q again", got, first)
+			}
+		}
+		if failed, err := e.store.SessionByIdempotencyKey(e.ctx, e.alice.ID, "fails"); err != nil {
+			t.Error(err)
+		} else if f, _ := e.svc.File(e.ctx, e.alice, failed.FileID); f.FailureCode != ingest.EChecksumMismatch || f.FailureReason != first {
+			t.Errorf("the failed single upload's file = %s %q, want CHECKSUM_MISMATCH %q", f.FailureCode, f.FailureReason, first)
 		}
 		req.SizeBytes = 16*chunk + 1
 		_, _, err = e.svc.Put(e.ctx, e.alice, req, bytes.NewReader(make([]byte, req.SizeBytes)), upload.Digest{})
@@ -568,6 +591,9 @@ func TestBatches(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(e.root, ".uploads", open.ID.String())); !os.IsNotExist(err) {
 			t.Errorf("a cancelled upload's temporary data is still there: %v", err)
+		}
+		if f, _ := e.svc.File(e.ctx, e.alice, open.FileID); f.FailureCode != ingest.EBatchCancelled || f.FailureReason != "batch cancelled" {
+			t.Errorf("a cancelled upload's file failed with %s %q, want BATCH_CANCELLED \"batch cancelled\"", f.FailureCode, f.FailureReason)
 		}
 		if list, _ := e.svc.ListBatches(e.ctx, e.bob, ingest.BatchFilter{}); len(list) != 0 {
 			t.Errorf("bob lists %d batches", len(list))
@@ -654,11 +680,41 @@ func TestAnUploadWhoseDataTheStorageLostFailsAtCompletion(t *testing.T) {
 		_, err := e.svc.Complete(e.ctx, e.alice, sess.ID)
 		wantCode(t, err, ingest.ESessionNotActive)
 		f, _ := e.svc.File(e.ctx, e.alice, sess.FileID)
-		if got, _ := e.svc.Session(e.ctx, e.alice, sess.ID); got.Status != ingest.SessionFailed || f.Status != ingest.FileFailed || !strings.Contains(f.FailureReason, "storage") {
-			t.Errorf("after the storage lost the data: session %s, file %s %q", got.Status, f.Status, f.FailureReason)
+		if got, _ := e.svc.Session(e.ctx, e.alice, sess.ID); got.Status != ingest.SessionFailed || f.Status != ingest.FileFailed ||
+			f.FailureCode != ingest.ESessionNotActive || !strings.Contains(f.FailureReason, "storage") {
+			t.Errorf("after the storage lost the data: session %s, file %s %s %q", got.Status, f.Status, f.FailureCode, f.FailureReason)
 		}
 		_, err = e.svc.Complete(e.ctx, e.alice, sess.ID)
 		wantCode(t, err, ingest.ESessionNotActive)
+	})
+}
+
+// TestAnEndedUploadAnswersFromItsFailureCode completes uploads that failed with reasons saying
+// something else than their codes: the answer follows the code.
+func TestAnEndedUploadAnswersFromItsFailureCode(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		for _, tc := range []struct {
+			code ingest.Code
+			want ingest.Code
+		}{
+			{ingest.EChecksumMismatch, ingest.EChecksumMismatch},
+			{ingest.ESessionExpired, ingest.ESessionExpired},
+			{ingest.ESessionNotActive, ingest.ESessionNotActive},
+		} {
+			sess := e.create(e.alice, []byte("data"))
+			reason := "expired" // the text an expiry writes, which no longer decides anything
+			if tc.code == ingest.ESessionExpired {
+				reason = "checksum mismatch: the text a mismatch writes"
+			}
+			if _, err := e.store.EndUpload(e.ctx, sess.ID, ingest.SessionFailed, tc.code, reason); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.svc.Complete(e.ctx, e.alice, sess.ID)
+			wantCode(t, err, tc.want)
+			if tc.want == ingest.EChecksumMismatch && ingest.ErrorMessage(err) != reason {
+				t.Errorf("a checksum mismatch answers %q, want its reason %q", ingest.ErrorMessage(err), reason)
+			}
+		}
 	})
 }
 

@@ -145,9 +145,12 @@ func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *i
 }
 
 // recordFailure records a failed single-request upload when the client sent an idempotency key,
-// so that its retry answers the same error; without a key there is nothing to answer again.
+// so that its retry answers the same error; without a key there is nothing to answer again. The
+// cause's code becomes the file's failure code (a checksum mismatch is the one failure that gets
+// here); a cause no failed file can carry is not recorded, and its retry starts afresh.
 func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *ingest.UploadSession, cause error) {
-	if sess.IdempotencyKey == "" {
+	code, reason := ingest.ErrorCode(cause), ingest.ErrorMessage(cause)
+	if sess.IdempotencyKey == "" || ingest.CheckFailure(ingest.SessionFailed, code) != nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -155,12 +158,11 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 		return
 	}
-	reason := ingest.ErrorMessage(cause)
-	var coded *ingest.Error
-	if errors.As(cause, &coded) && coded.Code == ingest.EChecksumMismatch && !strings.HasPrefix(reason, checksumMismatch) {
+	if code == ingest.EChecksumMismatch && !strings.HasPrefix(reason, checksumMismatch) {
+		// The reason is the message the retry answers; it says what failed, as rejectChecksum's does.
 		reason = checksumMismatch + ": " + reason
 	}
-	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, reason); err != nil {
+	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, code, reason); err != nil {
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 	}
 }

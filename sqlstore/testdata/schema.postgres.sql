@@ -48,8 +48,11 @@ table ingest_files column stored_at timestamp with time zone
 table ingest_files column failure_reason text
 table ingest_files column partial boolean NOT NULL DEFAULT false
 table ingest_files column metadata jsonb NOT NULL DEFAULT '{}'::jsonb
+table ingest_files column failure_code text
 table ingest_files constraint ingest_files_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES upload_batches(id)
 table ingest_files constraint ingest_files_failed_check CHECK (((status <> 'FAILED'::text) OR (failure_reason IS NOT NULL)))
+table ingest_files constraint ingest_files_failed_code_check CHECK (((status = 'FAILED'::text) = (failure_code IS NOT NULL)))
+table ingest_files constraint ingest_files_failure_code_check CHECK ((failure_code = ANY (ARRAY['CHECKSUM_MISMATCH'::text, 'SESSION_EXPIRED'::text, 'SESSION_NOT_ACTIVE'::text, 'ABORTED'::text, 'BATCH_CANCELLED'::text])))
 table ingest_files constraint ingest_files_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 table ingest_files constraint ingest_files_original_filename_check CHECK ((length(original_filename) >= 1))
 table ingest_files constraint ingest_files_partial_check CHECK (((NOT partial) OR (status <> 'STORED'::text)))

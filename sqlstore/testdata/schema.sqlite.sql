@@ -75,7 +75,10 @@ CREATE TABLE ingest_files (
     stored_at         TEXT,
     failure_reason    TEXT, partial INTEGER NOT NULL DEFAULT 0
     CHECK (partial IN (0, 1) AND (partial = 0 OR status <> 'STORED')), metadata TEXT NOT NULL DEFAULT '{}'
-    CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),
+    CHECK (json_valid(metadata) AND json_type(metadata) = 'object'), failure_code TEXT
+    CONSTRAINT ingest_files_failure_code_check
+    CHECK (failure_code IN ('CHECKSUM_MISMATCH', 'SESSION_EXPIRED', 'SESSION_NOT_ACTIVE', 'ABORTED', 'BATCH_CANCELLED'))
+    CONSTRAINT ingest_files_failed_code_check CHECK ((status = 'FAILED') = (failure_code IS NOT NULL)),
     CONSTRAINT ingest_files_stored_check CHECK (
         status <> 'STORED' OR (
             sha256 IS NOT NULL AND size_bytes IS NOT NULL AND storage_backend IS NOT NULL
