@@ -1,4 +1,4 @@
-module github.com/ingest-portal/ingest/cmd/ingest-bench/tusd
+module github.com/ingest-portal/ingest/tools/ingest-bench/tusd
 
 go 1.26.8
 

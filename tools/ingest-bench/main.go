@@ -15,11 +15,11 @@
 // Usage:
 //
 //	go build -o /tmp/ingest ./cmd/ingest
-//	go run ./cmd/ingest-bench --ingest /tmp/ingest [--scenario large,small] [--quick]
-//	go -C cmd/ingest-bench/tusd build -o /tmp/tusd github.com/tus/tusd/v2/cmd/tusd
-//	go run ./cmd/ingest-bench --ingest /tmp/ingest --tusd /tmp/tusd --scenario tus
+//	go run ./tools/ingest-bench --ingest /tmp/ingest [--scenario large,small] [--quick]
+//	go -C tools/ingest-bench/tusd build -o /tmp/tusd github.com/tus/tusd/v2/cmd/tusd
+//	go run ./tools/ingest-bench --ingest /tmp/ingest --tusd /tmp/tusd --scenario tus
 //
-// tusd is built in a module of its own (cmd/ingest-bench/tusd), so that the portal's module never
+// tusd is built in a module of its own (tools/ingest-bench/tusd), so that the portal's module never
 // depends on it.
 //
 // The bench builds nothing; it checks every status and every SHA-256 and stops at the first
