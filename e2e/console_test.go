@@ -43,6 +43,7 @@ type scriptResult struct {
 }
 
 func TestAdminConsoleInChromium(t *testing.T) {
+	t.Parallel()
 	ensureTools(t)
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {

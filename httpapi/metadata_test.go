@@ -30,6 +30,7 @@ func metadataOf(t *testing.T, file map[string]any) map[string]string {
 }
 
 func TestMetadataOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			p := newPortal(t, dialect, portalOptions{})
@@ -85,6 +86,7 @@ func TestMetadataOverHTTP(t *testing.T) {
 }
 
 func TestMetadataBeyondItsLimitsIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			p := newPortal(t, dialect, portalOptions{})

@@ -25,6 +25,7 @@ func fakeSession(user func() *ingest.User) func(*http.Request) (*ingest.User, er
 }
 
 func TestSessionAuthIsConsultedOnlyWithoutAnAuthorizationHeader(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			var browserUser *ingest.User

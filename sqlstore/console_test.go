@@ -16,6 +16,7 @@ import (
 // TestANameSearchReadsOneWindowOfRowsAPage checks the bound on a search no index serves: each page
 // reads at most the window's rows, and says where the next one resumes.
 func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {

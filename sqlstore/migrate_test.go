@@ -41,6 +41,7 @@ func tables(t *testing.T, s *sqlstore.Store) []string {
 }
 
 func TestMigrations(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
@@ -89,6 +90,7 @@ func TestMigrations(t *testing.T) {
 // and review the diff. The schema is migrated from zero here; the template the other tests' databases
 // are copied from (testdb.MigratedURL) must match the same dump.
 func TestSchemaMatchesGolden(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()

@@ -167,6 +167,7 @@ func wantCode(t *testing.T, err error, code ingest.Code) {
 }
 
 func TestAnUploadSentInOrderIsHashedAsItArrives(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 3*chunk+5)
 		sess := e.create(e.alice, data)
@@ -202,6 +203,7 @@ func TestAnUploadSentInOrderIsHashedAsItArrives(t *testing.T) {
 }
 
 func TestPartsSentInParallelAndOutOfOrderAreFoldedBeforeCompletion(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 12*chunk+1)
 		sess := e.create(e.alice, data)
@@ -235,6 +237,7 @@ func TestPartsSentInParallelAndOutOfOrderAreFoldedBeforeCompletion(t *testing.T)
 }
 
 func TestCompletingWithPartsMissingListsThem(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 3*chunk)
 		sess := e.create(e.alice, data)
@@ -248,6 +251,7 @@ func TestCompletingWithPartsMissingListsThem(t *testing.T) {
 }
 
 func TestTheDeclaredHashIsVerified(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk+3)
 		good := e.create(e.alice, data, func(r *upload.CreateRequest) { r.SHA256 = strings.ToUpper(sha(data)) })
@@ -278,6 +282,7 @@ func TestTheDeclaredHashIsVerified(t *testing.T) {
 }
 
 func TestAReceivedPartIsImmutable(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -301,6 +306,7 @@ func TestAReceivedPartIsImmutable(t *testing.T) {
 }
 
 func TestPartsOfTheWrongSizeOrNumberAreRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk-1)
 		sess := e.create(e.alice, data)
@@ -322,6 +328,7 @@ func TestPartsOfTheWrongSizeOrNumberAreRefused(t *testing.T) {
 }
 
 func TestContentDigestsAreVerified(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -356,6 +363,7 @@ func (f *failingReader) Read(b []byte) (int, error) {
 }
 
 func TestAClientThatDisconnectsMidPartLeavesNothingReceived(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -381,6 +389,7 @@ func TestAClientThatDisconnectsMidPartLeavesNothingReceived(t *testing.T) {
 }
 
 func TestIdempotentCreation(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, chunk)
 		key := func(r *upload.CreateRequest) { r.IdempotencyKey = "k-1" }
@@ -402,6 +411,7 @@ func TestIdempotentCreation(t *testing.T) {
 }
 
 func TestAnotherUsersUploadIsNotFoundButAnAdminSeesIt(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, chunk)
 		sess := e.create(e.alice, data)
@@ -434,6 +444,7 @@ func TestAnotherUsersUploadIsNotFoundButAnAdminSeesIt(t *testing.T) {
 }
 
 func TestExpiredSessionsFail(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -461,6 +472,7 @@ func TestExpiredSessionsFail(t *testing.T) {
 }
 
 func TestAbort(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -490,6 +502,7 @@ func TestAbort(t *testing.T) {
 }
 
 func TestSingleRequestUpload(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 5*chunk+7)
 		req := upload.CreateRequest{Filename: "one.bin", SizeBytes: int64(len(data)), IdempotencyKey: "single"}
@@ -526,6 +539,7 @@ func TestSingleRequestUpload(t *testing.T) {
 }
 
 func TestBatches(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b, err := e.svc.CreateBatch(e.ctx, e.alice, "three files")
 		if err != nil {
@@ -576,6 +590,7 @@ func TestBatches(t *testing.T) {
 }
 
 func TestHostileFileNamesAreStoredSafely(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		for _, name := range []string{"../../etc/passwd", "a\x00b.txt", strings.Repeat("é", 2048), "..", "C:\\Windows\\system32\\x.dll", "\x1b[31mred"} {
 			sess := e.create(e.alice, []byte("x"), func(r *upload.CreateRequest) { r.Filename = name })
@@ -595,6 +610,7 @@ func TestHostileFileNamesAreStoredSafely(t *testing.T) {
 }
 
 func TestACompletionInterruptedAfterTheObjectIsFinishedLater(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 3*chunk)
 		sess := e.create(e.alice, data)
@@ -614,6 +630,7 @@ func TestACompletionInterruptedAfterTheObjectIsFinishedLater(t *testing.T) {
 }
 
 func TestAnUploadEndedAfterAnInterruptedCompletionLeavesNoObject(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		for _, end := range []string{"abort", "expire"} {
 			data := random(t, 2*chunk)
@@ -644,6 +661,7 @@ func TestAnUploadEndedAfterAnInterruptedCompletionLeavesNoObject(t *testing.T) {
 }
 
 func TestAnUploadWhoseDataTheStorageLostFailsAtCompletion(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -663,6 +681,7 @@ func TestAnUploadWhoseDataTheStorageLostFailsAtCompletion(t *testing.T) {
 }
 
 func TestRacingWritersOfOnePart(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -698,6 +717,7 @@ func TestRacingWritersOfOnePart(t *testing.T) {
 }
 
 func TestChunkPlanning(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		sess := e.create(e.alice, nil, func(r *upload.CreateRequest) { r.SizeBytes = 100 << 30 })
 		if sess.TotalParts > ingest.MaxParts || sess.ChunkSizeBytes%(1<<20) != 0 {
@@ -718,6 +738,7 @@ func TestChunkPlanning(t *testing.T) {
 }
 
 func TestTheHashDeclaredAtCompletionIsVerified(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk+3)
 		t.Run("matching", func(t *testing.T) {
@@ -766,6 +787,7 @@ func TestTheHashDeclaredAtCompletionIsVerified(t *testing.T) {
 }
 
 func TestMetadataGoesOnTheFile(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		meta := map[string]string{"relative_path": "photos/2026/ünï.jpg", "camera": "X-100"}
 		data := random(t, 2*chunk+3)
@@ -824,6 +846,7 @@ func TestMetadataGoesOnTheFile(t *testing.T) {
 // once, later ones only once StreamRecordInterval has passed since the last record, and the end
 // always; the file is stored with the right hash.
 func TestAStreamRecordsItsFirstPartThenOncePerInterval(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 6*chunk)
 		sess, err := e.svc.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: upload.CreateRequest{
@@ -860,6 +883,7 @@ func TestAStreamRecordsItsFirstPartThenOncePerInterval(t *testing.T) {
 }
 
 func TestMetadataBeyondItsLimitsCreatesNothing(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		tooMany := map[string]string{}
 		for i := range ingest.MaxMetadataKeys + 1 {

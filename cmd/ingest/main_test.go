@@ -137,6 +137,7 @@ func unsetIngestEnv(t *testing.T) {
 }
 
 func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
+	t.Parallel()
 	r := mustSucceed(t, "version")
 	if !strings.HasPrefix(r.stdout, "ingest ") {
 		t.Errorf("want stdout to start with %q, got %q", "ingest ", r.stdout)
@@ -150,6 +151,7 @@ func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
 }
 
 func TestUnknownCommandFails(t *testing.T) {
+	t.Parallel()
 	mustFail(t, "no-such-command")
 }
 
