@@ -48,6 +48,7 @@ func TestAdminConsoleInChromium(t *testing.T) {
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			dbURL := testdb.URL(t, dialect)
 			sink := startSink(t)
 			// Small parts, so the larger file goes up in several parts in parallel.

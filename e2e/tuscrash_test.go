@@ -30,6 +30,7 @@ func TestTusCrashDuringPatch(t *testing.T) {
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := startPortalAt(t, bin, testdb.URL(t, dialect), freeAddr(t), portalFlags...)
 			c := &tusProbe{t: t, p: p, token: p.createUser("crash-test")}
 			data := make([]byte, 6<<20+12345)

@@ -36,6 +36,7 @@ func TestTusDocsQuickStart(t *testing.T) {
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := startPortal(t, bin, testdb.URL(t, dialect))
 			token := p.createUser("alice")
 

@@ -76,6 +76,7 @@ func forEachDialect(t *testing.T, test func(t *testing.T, dialect, url string)) 
 	t.Helper()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			test(t, dialect, testdb.URL(t, dialect))
 		})
 	}
