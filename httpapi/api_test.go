@@ -98,6 +98,7 @@ func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		for _, storage := range []string{"local", "s3"} {
 			t.Run(dialect+"/"+storage, func(t *testing.T) {
+				t.Parallel()
 				p := newPortal(t, dialect, portalOptions{storage: storage})
 				token := p.NewUser("alice", false)
 				data := randomBytes(t, 12<<20+12345) // S3 takes parts of 5 MiB and more
@@ -337,6 +338,7 @@ func TestBatchOverHTTP(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
 			token := p.NewUser("alice", false)
 			batch := p.Do("POST", "/api/v1/batches", token, map[string]any{"name": "three"}).must(t, 201).str(t, "id")

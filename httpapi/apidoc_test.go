@@ -94,6 +94,7 @@ func TestAPIGuideRuns(t *testing.T) {
 	blocks := guideBlocks(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
 			dir := t.TempDir()
 			out := runGuide(t, p, blocks, dir)

@@ -698,6 +698,7 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			c := newConformance(t, doc, newPortal(t, dialect, portalOptions{}))
 			c.everyOperation()
 			for _, o := range doc.operations() {

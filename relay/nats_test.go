@@ -43,6 +43,7 @@ func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 	srv := natstest.Start(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			clock := storetest.NewClock()
 			url := testdb.URL(t, dialect)

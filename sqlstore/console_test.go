@@ -20,6 +20,7 @@ func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
 	ctx := context.Background()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			s := testdb.Store(t, dialect, sqlstore.WithSearchWindow(3))
 			u := &ingest.User{Username: "u"}
 			if err := s.CreateUser(ctx, u); err != nil {

@@ -45,6 +45,7 @@ func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			s := mustOpen(t, testdb.URL(t, dialect))
 			m, err := s.Migrator()
 			if err != nil {

@@ -52,6 +52,7 @@ func TestCheckFailsWhenTheDatabaseIsUnreachable(t *testing.T) {
 	}
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			tc := unreachable[dialect]
 			r := mustFail(t, "check", "--database-url", tc.url)
 			if !strings.HasPrefix(r.stderr, tc.want) {
