@@ -160,7 +160,12 @@ func postgresServer(ctx context.Context) (*url.URL, *sql.DB, error) {
 		return nil, nil, errors.New("INGEST_TEST_POSTGRES_URL is not a URL")
 	}
 	shown := u.Redacted() // the URL may hold a password
-	db, err := sql.Open("pgx", base)
+	// The schemas a test creates and drops need not wait for the WAL flush either (see inSchema).
+	admin := *u
+	q := admin.Query()
+	q.Set("synchronous_commit", "off")
+	admin.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", admin.String())
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %v", shown, err)
 	}
@@ -191,11 +196,7 @@ func PostgresURL(t testing.TB) string {
 	t.Cleanup(func() {
 		dropPostgres(t, `DROP SCHEMA `+schema+` CASCADE`)
 	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("synchronous_commit", "off")
-	u.RawQuery = q.Encode()
-	return u.String()
+	return inSchema(u, schema)
 }
 
 // migratedPostgresURL creates a schema of its own in the test PostgreSQL database, a copy of the
@@ -222,6 +223,14 @@ func migratedPostgresURL(t testing.TB) string {
 	t.Cleanup(func() {
 		dropPostgres(t, `DROP SCHEMA `+schema+` CASCADE`)
 	})
+	return inSchema(u, schema)
+}
+
+// inSchema returns u with its sessions in schema. They commit without waiting for the server's
+// WAL flush (synchronous_commit off), which a test never needs: what it checks is what its
+// sessions see, and a portal it kills is a client, not the server. On a machine busy with other
+// writes, that wait was much of a PostgreSQL test's time.
+func inSchema(u *url.URL, schema string) string {
 	q := u.Query()
 	q.Set("search_path", schema)
 	q.Set("synchronous_commit", "off")
@@ -268,10 +277,7 @@ func makePostgresTemplate() (postgresScript, error) {
 	}
 	defer admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
 	base := u.String()
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	if err := migrate(u.String(), nil); err != nil {
+	if err := migrate(inSchema(u, schema), nil); err != nil {
 		return postgresScript{}, err
 	}
 	var stderr bytes.Buffer
