@@ -32,6 +32,7 @@ func (e *env) wantLogged(t *testing.T, action string, target uuid.UUID) {
 }
 
 func TestAbortAnUploadSession(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -55,6 +56,7 @@ func TestAbortAnUploadSession(t *testing.T) {
 }
 
 func TestSealAndCancelABatch(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -78,6 +80,7 @@ func TestSealAndCancelABatch(t *testing.T) {
 }
 
 func TestAnIllegalActionIsRefusedWithTheStateMachinesMessage(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -101,6 +104,7 @@ func TestAnIllegalActionIsRefusedWithTheStateMachinesMessage(t *testing.T) {
 }
 
 func TestAnActionWithoutTheCSRFTokenIsRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -116,6 +120,7 @@ func TestAnActionWithoutTheCSRFTokenIsRefused(t *testing.T) {
 }
 
 func TestRetryAFailedEventAndAllFailedEvents(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -144,6 +149,7 @@ func TestRetryAFailedEventAndAllFailedEvents(t *testing.T) {
 }
 
 func TestRevokeATokenAndDisableAUser(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -183,6 +189,7 @@ func TestRevokeATokenAndDisableAUser(t *testing.T) {
 }
 
 func TestAnAdminWhoLosesTheRoleIsRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.signedIn()
 		if _, err := e.store.DB().ExecContext(e.ctx, `UPDATE users SET is_admin = $1 WHERE id = $2`, false, e.root.ID); err != nil {
@@ -193,6 +200,7 @@ func TestAnAdminWhoLosesTheRoleIsRefused(t *testing.T) {
 }
 
 func TestTheAPIAcceptsAConsoleSessionOnlyWithItsCSRFHeader(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.signedIn()
 		csrf := b.csrf("/admin/")

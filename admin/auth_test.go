@@ -13,6 +13,7 @@ import (
 )
 
 func TestAnUnauthenticatedRequestIsSentToSignIn(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		resp := e.browser().get("/admin/files?status=STORED").want(t, http.StatusSeeOther)
 		if got, want := resp.Header.Get("Location"), "/admin/signin?next="+url.QueryEscape("/admin/files?status=STORED"); got != want {
@@ -23,6 +24,7 @@ func TestAnUnauthenticatedRequestIsSentToSignIn(t *testing.T) {
 }
 
 func TestSignInWithATokenAndSignOut(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.browser()
 		form := url.Values{"username": {"root"}, "secret": {e.token}, "next": {"/admin/files"}}
@@ -54,6 +56,7 @@ func TestSignInWithATokenAndSignOut(t *testing.T) {
 }
 
 func TestSignInWithAPassword(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		// The browser is not signed in: the password is set as "ingest user set-password" does.
 		setPassword(t, e, e.root, "correct horse battery staple")
@@ -66,6 +69,7 @@ func TestSignInWithAPassword(t *testing.T) {
 }
 
 func TestANonAdminIsRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		alice, token := e.user("alice", false)
 		b := e.browser()
@@ -79,6 +83,7 @@ func TestANonAdminIsRefused(t *testing.T) {
 }
 
 func TestASignInWithoutTheFormsTokenIsRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.browser()
 		b.get("/admin/signin").want(t, http.StatusOK)
@@ -89,6 +94,7 @@ func TestASignInWithoutTheFormsTokenIsRefused(t *testing.T) {
 }
 
 func TestAPostWithoutTheSessionsCSRFTokenIsRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.signedIn()
 		b.post("/admin/signout", url.Values{}).want(t, http.StatusForbidden).contains(t, "CSRF token is missing or wrong")
@@ -98,6 +104,7 @@ func TestAPostWithoutTheSessionsCSRFTokenIsRefused(t *testing.T) {
 }
 
 func TestSignInsAreRateLimited(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.browser()
 		for range 10 {
@@ -108,6 +115,7 @@ func TestSignInsAreRateLimited(t *testing.T) {
 }
 
 func TestTheSecurityHeadersAreSet(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		resp := e.signedIn().get("/admin/").want(t, http.StatusOK)
 		for header, want := range map[string]string{
@@ -138,6 +146,7 @@ func count(t *testing.T, e *env, query string, args ...any) int {
 }
 
 func TestASessionEndsWhenItExpires(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.signedIn()
 		e.clock.Advance(11 * time.Hour)
@@ -148,6 +157,7 @@ func TestASessionEndsWhenItExpires(t *testing.T) {
 }
 
 func TestCookiesAreSecureOverTLS(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		tls := httptest.NewTLSServer(e.handler)
 		defer tls.Close()
@@ -164,6 +174,7 @@ func TestCookiesAreSecureOverTLS(t *testing.T) {
 }
 
 func TestASessionWorksOnAnotherInstance(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.signedIn()
 		// A second console over the same database, as after a restart or behind a load balancer.
@@ -183,6 +194,7 @@ func TestASessionWorksOnAnotherInstance(t *testing.T) {
 }
 
 func TestAnUnknownPageIsNotFound(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		e.browser().get("/admin/nothing/here").want(t, http.StatusSeeOther)
 		e.signedIn().get("/admin/nothing/here").want(t, http.StatusNotFound).contains(t, "the console has no page /admin/nothing/here")

@@ -102,6 +102,7 @@ func (e *env) failEvent(ev *ingest.OutboxEvent) {
 }
 
 func TestEveryListPageRenders(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -117,6 +118,7 @@ func TestEveryListPageRenders(t *testing.T) {
 }
 
 func TestListsFilterSearchSortAndPage(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -173,6 +175,7 @@ func hrefOf(t *testing.T, body, marker string) string {
 }
 
 func TestDetailPagesLinkTheirRelationsBothWays(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		b := e.signedIn()
@@ -210,6 +213,7 @@ func TestDetailPagesLinkTheirRelationsBothWays(t *testing.T) {
 }
 
 func TestAHostileFileNameIsEscaped(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		hostile := `<img src=x onerror=alert(1)>"'&<script>.csv`
@@ -229,6 +233,7 @@ func TestAHostileFileNameIsEscaped(t *testing.T) {
 }
 
 func TestTheDashboard(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		page := e.signedIn().get("/admin/").want(t, http.StatusOK)
@@ -258,6 +263,7 @@ func TestAFailedFileShowsItsCodeAndReason(t *testing.T) {
 }
 
 func TestStaticAssetsAreServed(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b := e.browser()
 		b.get("/admin/static/htmx.min.js").want(t, http.StatusOK).contains(t, "htmx")
@@ -266,6 +272,7 @@ func TestStaticAssetsAreServed(t *testing.T) {
 }
 
 func TestFileMetadataIsShownAndSearchable(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		w := e.world()
 		meta := map[string]string{"relative_path": "scans/2026/Größe <1>.tif", "source": "Scanner-7", "blank": ""}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestPasswordsAreHashedWithArgon2id(t *testing.T) {
+	t.Parallel()
 	const password = "correct horse battery staple"
 	a, err := admin.HashPassword(password)
 	if err != nil {

@@ -104,6 +104,7 @@ func (p *apiPortal) do(method, path, body string, headers ...string) (int, http.
 const apiSessionCookie = "ingest_admin_session"
 
 func TestAPIAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			p := newAPIPortal(t, dialect)
@@ -135,6 +136,7 @@ func TestAPIAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
 }
 
 func TestAPIRefusesTheConsoleSessionOfANonAdmin(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			p := newAPIPortal(t, dialect)
@@ -148,6 +150,7 @@ func TestAPIRefusesTheConsoleSessionOfANonAdmin(t *testing.T) {
 }
 
 func TestUploadPage(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			p := newAPIPortal(t, dialect)

@@ -41,6 +41,7 @@ func writeAPIError(w http.ResponseWriter, status int, code string) {
 }
 
 func TestA5xxOfARepeatableRequestIsRetried(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) < 3 {
@@ -59,6 +60,7 @@ func TestA5xxOfARepeatableRequestIsRetried(t *testing.T) {
 }
 
 func TestA5xxOfACreationWithoutKeyIsNotRetried(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -79,6 +81,7 @@ func TestA5xxOfACreationWithoutKeyIsNotRetried(t *testing.T) {
 }
 
 func TestA429IsRetriedAfterRetryAfter(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
@@ -95,6 +98,7 @@ func TestA429IsRetriedAfterRetryAfter(t *testing.T) {
 }
 
 func TestErrorsCarryTheServersCodeMessageAndDetails(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusConflict, "MISSING_PARTS")
 	}))
@@ -112,6 +116,7 @@ func TestErrorsCarryTheServersCodeMessageAndDetails(t *testing.T) {
 }
 
 func TestAPartBodyIsReopenedForEachAttempt(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var bodies []string
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,6 +147,7 @@ func TestAPartBodyIsReopenedForEachAttempt(t *testing.T) {
 }
 
 func TestCancellationEndsTheWaitForARetry(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cancel() // the client is now waiting a minute (fastRetry's cap) before its next attempt
@@ -154,6 +160,7 @@ func TestCancellationEndsTheWaitForARetry(t *testing.T) {
 }
 
 func TestANetworkErrorIsRetried(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
@@ -172,6 +179,7 @@ func TestANetworkErrorIsRetried(t *testing.T) {
 }
 
 func TestATokenThatCannotBeAHeaderIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, token := range []string{"two words", "line\nbreak", "caf\u00e9", "tab\t"} {
 		if _, err := client.New("http://127.0.0.1:8080", token); err == nil {
 			t.Errorf("New accepted the token %q", token)

@@ -57,7 +57,10 @@ func newPortal(t *testing.T, dialect string) *client.Client {
 // forEachPortal runs test with a client of a portal on each database.
 func forEachPortal(t *testing.T, test func(t *testing.T, c *client.Client)) {
 	for _, dialect := range testdb.Dialects {
-		t.Run(dialect, func(t *testing.T) { test(t, newPortal(t, dialect)) })
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			test(t, newPortal(t, dialect))
+		})
 	}
 }
 
@@ -79,6 +82,7 @@ func wantCode(t *testing.T, err error, code ingest.Code) {
 }
 
 func TestTheClientDrivesAWholeUpload(t *testing.T) {
+	t.Parallel()
 	forEachPortal(t, func(t *testing.T, c *client.Client) {
 		ctx := t.Context()
 		data := []byte("0123456789")
@@ -176,6 +180,7 @@ func TestTheClientDrivesAWholeUpload(t *testing.T) {
 }
 
 func TestTheClientAbortsAndCancels(t *testing.T) {
+	t.Parallel()
 	forEachPortal(t, func(t *testing.T, c *client.Client) {
 		ctx := t.Context()
 		batch, err := c.CreateBatch(ctx, "")
@@ -203,6 +208,7 @@ func TestTheClientAbortsAndCancels(t *testing.T) {
 }
 
 func TestUploadFileResumesWhereItStopped(t *testing.T) {
+	t.Parallel()
 	forEachPortal(t, func(t *testing.T, c *client.Client) {
 		data := make([]byte, 10*1024+7)
 		for i := range data {
@@ -244,6 +250,7 @@ func TestUploadFileResumesWhereItStopped(t *testing.T) {
 }
 
 func TestUploadFileFailsWhenTheFileChangesBetweenRuns(t *testing.T) {
+	t.Parallel()
 	forEachPortal(t, func(t *testing.T, c *client.Client) {
 		path := filepath.Join(t.TempDir(), "data.bin")
 		data := bytes.Repeat([]byte("a"), 4096)
@@ -271,6 +278,7 @@ func TestUploadFileFailsWhenTheFileChangesBetweenRuns(t *testing.T) {
 }
 
 func TestTheClientSendsMetadata(t *testing.T) {
+	t.Parallel()
 	forEachPortal(t, func(t *testing.T, c *client.Client) {
 		ctx := context.Background()
 		meta := map[string]string{"relative_path": "a/b c/ünï.txt", "source": "test & co"}

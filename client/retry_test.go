@@ -10,6 +10,7 @@ import (
 // The waits themselves are not timed in tests; these check the decisions behind them.
 
 func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
+	t.Parallel()
 	c := &Client{retry: Retry{Attempts: 5, Base: time.Millisecond, Max: time.Second, MaxRetryAfter: 10 * time.Second}}
 	busy := &retryAfterError{api: &Error{Status: http.StatusTooManyRequests}, after: 3 * time.Second}
 	if got, ok := c.retryable(request{}, busy, 1); !ok || got != 3*time.Second {
@@ -28,6 +29,7 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 }
 
 func TestBackoffGrowsUpToItsCap(t *testing.T) {
+	t.Parallel()
 	c := &Client{retry: Retry{Attempts: 20, Base: 100 * time.Millisecond, Max: time.Second}}
 	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
 		3: 400 * time.Millisecond, 5: time.Second, 40: time.Second} {
@@ -46,6 +48,7 @@ func TestBackoffGrowsUpToItsCap(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for header, want := range map[string]time.Duration{
 		"7":   7 * time.Second,

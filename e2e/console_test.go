@@ -43,10 +43,12 @@ type scriptResult struct {
 }
 
 func TestAdminConsoleInChromium(t *testing.T) {
+	t.Parallel()
 	ensureTools(t)
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			dbURL := testdb.URL(t, dialect)
 			sink := startSink(t)
 			// Small parts, so the larger file goes up in several parts in parallel.

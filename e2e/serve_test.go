@@ -42,14 +42,43 @@ type portal struct {
 	logs bytes.Buffer
 }
 
-// buildIngest builds the ingest binary into a temporary directory.
+// ingestBinary is the ingest binary, built once per test binary by the first test that needs it
+// (linking it takes seconds), into a directory TestMain removes. It is written once, under once,
+// and only read after.
+var ingestBinary struct {
+	dir  string
+	once sync.Once
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ingest-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ingestBinary.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildIngest returns the path of the ingest binary, built on the first call.
 func buildIngest(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ingest")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/ingest").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	ingestBinary.once.Do(func() {
+		bin := filepath.Join(ingestBinary.dir, "ingest")
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/ingest").CombinedOutput(); err != nil {
+			ingestBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		ingestBinary.path = bin
+	})
+	if ingestBinary.err != nil {
+		t.Fatal(ingestBinary.err)
 	}
-	return bin
+	return ingestBinary.path
 }
 
 // startPortal runs "ingest serve" with a data directory of its own on the database at dbURL, and

@@ -23,9 +23,15 @@ const installWait = 10 * time.Minute
 
 var aptUpdate sync.Once
 
+// installing makes the installs of tests running side by side take turns: two apt-gets at once,
+// or two "npm ci" in one directory, would fail.
+var installing sync.Mutex
+
 // aptInstall installs Debian packages, refreshing the package lists once first.
 func aptInstall(t *testing.T, packages ...string) {
 	t.Helper()
+	installing.Lock()
+	defer installing.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), installWait)
 	defer cancel()
 	aptUpdate.Do(func() { run(t, ctx, "", "apt-get", "update", "-qq") })
@@ -65,6 +71,8 @@ func ensureNode(t *testing.T) {
 func ensureNodeModules(t *testing.T, dir, pkg string) {
 	t.Helper()
 	ensureNode(t)
+	installing.Lock()
+	defer installing.Unlock()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err == nil {
 		return
 	}

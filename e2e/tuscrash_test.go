@@ -26,9 +26,11 @@ const crashWait = 30 * time.Second
 // the offset HEAD then answers. Nothing the server acknowledged before the crash — a PATCH's 204
 // or a HEAD's offset — may be lost, and the stored file must be the one sent, byte for byte.
 func TestTusCrashDuringPatch(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := startPortalAt(t, bin, testdb.URL(t, dialect), freeAddr(t), portalFlags...)
 			c := &tusProbe{t: t, p: p, token: p.createUser("crash-test")}
 			data := make([]byte, 6<<20+12345)

@@ -23,6 +23,7 @@ import (
 // 4.3.1. The file must be STORED with the SHA-256 of its bytes, which upload.mjs prints, and its
 // file.stored event must reach the default event log.
 func TestTusDocsQuickStart(t *testing.T) {
+	t.Parallel()
 	blocks := doccode.Blocks(t, "../docs/tus.md", "## Quick start with tus-js-client", "js")
 	if len(blocks) != 1 {
 		t.Fatalf("docs/tus.md's quick start has %d js blocks, want upload.mjs alone", len(blocks))
@@ -35,6 +36,7 @@ func TestTusDocsQuickStart(t *testing.T) {
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := startPortal(t, bin, testdb.URL(t, dialect))
 			token := p.createUser("alice")
 

@@ -23,10 +23,12 @@ var portalFlags = []string{"--chunk-size", "256KiB", "--stream-lease", "2s"}
 // TestTusJSClient runs tus-js-client 4.3.1 from npm, unmodified, under node --test
 // (tusjs/upload.test.mjs) against a real serve, as a user who is not an administrator.
 func TestTusJSClient(t *testing.T) {
+	t.Parallel()
 	ensureNodeModules(t, "tusjs", "tus-js-client")
 	bin := buildIngest(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := startPortal(t, bin, testdb.URL(t, dialect), portalFlags...)
 			token := p.createUser("tus-client")
 			runNodeTests(t, p, "tusjs", map[string]string{"INGEST_URL": p.URL, "INGEST_TOKEN": token})

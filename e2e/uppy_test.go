@@ -75,6 +75,7 @@ type uppyReport struct {
 // mid-upload (its upload is gone), and the page on an origin the portal does not allow (the
 // browser blocks it). Every file stored has the SHA-256 of the bytes picked in the page.
 func TestUppyInChromium(t *testing.T) {
+	t.Parallel()
 	ensureChromium(t)
 	ensureNodeModules(t, "uppy", "@uppy/tus")
 	bin := buildIngest(t)
@@ -91,6 +92,7 @@ func TestUppyInChromium(t *testing.T) {
 
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			dbURL := testdb.URL(t, dialect)
 			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB", "--cors-allowed-origins", allowed)
 			token := createUserToken(t, bin, dbURL, "uppy-"+dialect)

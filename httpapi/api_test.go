@@ -94,9 +94,11 @@ func (p *portal) upload(token string, data []byte, extra map[string]any) map[str
 }
 
 func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		for _, storage := range []string{"local", "s3"} {
 			t.Run(dialect+"/"+storage, func(t *testing.T) {
+				t.Parallel()
 				p := newPortal(t, dialect, portalOptions{storage: storage})
 				token := p.NewUser("alice", false)
 				data := randomBytes(t, 12<<20+12345) // S3 takes parts of 5 MiB and more
@@ -117,6 +119,7 @@ func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	p := newPortal(t, "sqlite", portalOptions{})
 	alice, bob := p.NewUser("alice", false), p.NewUser("bob", false)
 	data := randomBytes(t, 100)
@@ -228,6 +231,7 @@ func (p *portal) mustSession(token string, data []byte) string {
 }
 
 func TestEveryErrorCode(t *testing.T) {
+	t.Parallel()
 	p := newPortal(t, "sqlite", portalOptions{config: func(c *upload.Config) {
 		c.MaxSingleUpload = 1 << 10
 		c.DefaultChunk = 1 << 10
@@ -331,8 +335,10 @@ func TestEveryErrorCode(t *testing.T) {
 }
 
 func TestBatchOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
 			token := p.NewUser("alice", false)
 			batch := p.Do("POST", "/api/v1/batches", token, map[string]any{"name": "three"}).must(t, 201).str(t, "id")
@@ -414,6 +420,7 @@ func sendPartially(t *testing.T, p *portal, token, path string, size int, send [
 }
 
 func TestAClientThatDisconnectsOrStallsMidPartLeavesNothingReceived(t *testing.T) {
+	t.Parallel()
 	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond})
 	token := p.NewUser("alice", false)
 	data := randomBytes(t, 64<<10)
@@ -454,6 +461,7 @@ func TestAClientThatDisconnectsOrStallsMidPartLeavesNothingReceived(t *testing.T
 }
 
 func TestDownloads(t *testing.T) {
+	t.Parallel()
 	p := newPortal(t, "sqlite", portalOptions{})
 	token := p.NewUser("alice", false)
 	data := randomBytes(t, 1000)
@@ -489,6 +497,7 @@ func TestDownloads(t *testing.T) {
 }
 
 func TestEndedUploadsLeaveNoMultipartUploadInS3(t *testing.T) {
+	t.Parallel()
 	p := newPortal(t, "sqlite", portalOptions{storage: "s3", config: func(c *upload.Config) { c.SessionTTL = time.Second }})
 	token := p.NewUser("alice", false)
 	data := randomBytes(t, 6<<20)

@@ -89,10 +89,12 @@ func requireGuideTools(t *testing.T) {
 // fresh portal, as a new user would paste them; then checks through the store that the files the
 // guide uploaded are stored with the SHA-256 that sha256sum computed in the script.
 func TestAPIGuideRuns(t *testing.T) {
+	t.Parallel()
 	requireGuideTools(t)
 	blocks := guideBlocks(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
 			dir := t.TempDir()
 			out := runGuide(t, p, blocks, dir)
@@ -248,6 +250,7 @@ func checkGuideOutcomes(t *testing.T, p *portal) {
 var codeRow = regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| (\\d{3}) \\|")
 
 func TestAPIGuideListsEveryErrorCode(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(apiGuide)
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +284,7 @@ func TestAPIGuideListsEveryErrorCode(t *testing.T) {
 var curlCommand = regexp.MustCompile(`\bcurl\s+-[^\n]*`)
 
 func TestAPIGuideExamplesArePasteable(t *testing.T) {
+	t.Parallel()
 	for _, b := range guideBlocks(t) {
 		code := strings.ReplaceAll(b.code, "\\\n", " ")
 		for _, bad := range []*regexp.Regexp{

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTokenCacheForgetsAfterItsLifetime(t *testing.T) {
+	t.Parallel()
 	c := newTokenCache(time.Second)
 	u := &ingest.User{Username: "alice"}
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -22,6 +23,7 @@ func TestTokenCacheForgetsAfterItsLifetime(t *testing.T) {
 }
 
 func TestTokenCacheIsBounded(t *testing.T) {
+	t.Parallel()
 	c := newTokenCache(time.Hour)
 	now := time.Now()
 	for i := range maxCachedTokens + 1 {
@@ -33,6 +35,7 @@ func TestTokenCacheIsBounded(t *testing.T) {
 }
 
 func TestNoTokenCacheWithoutALifetime(t *testing.T) {
+	t.Parallel()
 	c := newTokenCache(0)
 	c.put("hash", &ingest.User{}, time.Now())
 	if got := c.get("hash", time.Now()); got != nil {

@@ -12,6 +12,7 @@ import (
 // lifetime after it is revoked, without asking the database; an unknown token is never cached.
 // Without one, revocation bites at once.
 func TestAuthenticationCache(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()

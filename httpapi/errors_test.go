@@ -15,6 +15,7 @@ import (
 )
 
 func TestEveryCodeAnswersItsDesignedStatus(t *testing.T) {
+	t.Parallel()
 	// DESIGN.md §4, plus the documented additions.
 	for code, want := range map[ingest.Code]int{
 		"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "VALIDATION_FAILED": 400, "PART_SIZE_MISMATCH": 400,
@@ -43,6 +44,7 @@ func TestEveryCodeAnswersItsDesignedStatus(t *testing.T) {
 }
 
 func TestInternalErrorsSayNothingMore(t *testing.T) {
+	t.Parallel()
 	for _, err := range []error{
 		errors.New("pq: password authentication failed for user app at 10.0.0.7"),
 		&ingest.Error{Code: ingest.EConstraintViolation, Message: "upload_batches_counts_check at 10.0.0.7", Err: errors.New("23514")},

@@ -42,6 +42,7 @@ func errorCode(a answer) string {
 }
 
 func TestHealthzIsAlwaysOK(t *testing.T) {
+	t.Parallel()
 	h := httpapi.New(httpapi.Config{Checks: []httpapi.Check{{Name: "database", Probe: func(context.Context) error { return errors.New("down") }}}})
 	if a := serve(t, h, "GET", "/healthz"); a.status != 200 || a.body["status"] != "ok" {
 		t.Errorf("healthz = %d %v", a.status, a.body)
@@ -49,6 +50,7 @@ func TestHealthzIsAlwaysOK(t *testing.T) {
 }
 
 func TestReadyzNamesFailedChecksWithoutTheirErrors(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	down := errors.New("dial tcp 10.0.0.7:5432: connection refused")
 	checks := []httpapi.Check{
@@ -78,6 +80,7 @@ func TestReadyzNamesFailedChecksWithoutTheirErrors(t *testing.T) {
 }
 
 func TestUnknownRoutesAnswerJSONErrors(t *testing.T) {
+	t.Parallel()
 	h := httpapi.New(httpapi.Config{})
 	if a := serve(t, h, "GET", "/nope"); a.status != 404 || errorCode(a) != "NOT_FOUND" {
 		t.Errorf("GET /nope = %d %v", a.status, a.body)
@@ -89,6 +92,7 @@ func TestUnknownRoutesAnswerJSONErrors(t *testing.T) {
 }
 
 func TestHeadIsServedLikeGet(t *testing.T) {
+	t.Parallel()
 	h := httpapi.New(httpapi.Config{})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("HEAD", "/healthz", nil))

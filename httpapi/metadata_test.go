@@ -30,8 +30,10 @@ func metadataOf(t *testing.T, file map[string]any) map[string]string {
 }
 
 func TestMetadataOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
 			token := p.NewUser("alice", false)
 			want := map[string]string{"relative_path": "reports/2026/q4 (final).pdf", "note": "Größe ✓ <&>", "empty": ""}
@@ -85,8 +87,10 @@ func TestMetadataOverHTTP(t *testing.T) {
 }
 
 func TestMetadataBeyondItsLimitsIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
 			token := p.NewUser("alice", false)
 			tooMany := map[string]any{}

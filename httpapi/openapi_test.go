@@ -177,6 +177,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	routes := map[string]bool{}
 	for _, rt := range httpapi.Routes() {
@@ -199,6 +200,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 }
 
 func TestOpenAPISecurityMatchesTheRoutes(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	bearer := map[string]bool{}
 	for name, s := range object(object(doc.root["components"])["securitySchemes"]) {
@@ -240,6 +242,7 @@ func TestOpenAPISecurityMatchesTheRoutes(t *testing.T) {
 }
 
 func TestOpenAPIErrorCodesAreTheAPIs(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	errSchema, err := doc.resolve(map[string]any{"$ref": "#/components/schemas/Error"})
 	if err != nil {
@@ -278,6 +281,7 @@ func TestOpenAPIErrorCodesAreTheAPIs(t *testing.T) {
 var backquotedCode = regexp.MustCompile("`([A-Z][A-Z_]+)`")
 
 func TestOpenAPIErrorResponsesNameCodesOfTheirStatus(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	codes := errorCodes()
 	public := map[string]bool{}
@@ -341,6 +345,7 @@ func TestOpenAPIErrorResponsesNameCodesOfTheirStatus(t *testing.T) {
 var pathParameter = regexp.MustCompile(`\{([^}]+)\}`)
 
 func TestOpenAPIIsWellFormed(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if v, _ := doc.root["openapi"].(string); !regexp.MustCompile(`^3\.1\.\d+$`).MatchString(v) {
 		t.Errorf("openapi is %q, want 3.1.x", v)
@@ -420,6 +425,7 @@ func TestOpenAPIIsWellFormed(t *testing.T) {
 }
 
 func TestServedOpenAPIIsTheFile(t *testing.T) {
+	t.Parallel()
 	want, err := os.ReadFile(openAPIFile)
 	if err != nil {
 		t.Fatal(err)
@@ -688,9 +694,11 @@ func (c *conformance) check(op map[string]any, r response) []string {
 // TestOpenAPIDescribesRealAnswers drives every operation of a real portal, successes and errors,
 // and checks each answer against the document.
 func TestOpenAPIDescribesRealAnswers(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			c := newConformance(t, doc, newPortal(t, dialect, portalOptions{}))
 			c.everyOperation()
 			for _, o := range doc.operations() {

@@ -25,8 +25,10 @@ func fakeSession(user func() *ingest.User) func(*http.Request) (*ingest.User, er
 }
 
 func TestSessionAuthIsConsultedOnlyWithoutAnAuthorizationHeader(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			var browserUser *ingest.User
 			p := newPortal(t, dialect, portalOptions{sessionAuth: fakeSession(func() *ingest.User { return browserUser })})
 			p.NewUser("browser", true)

@@ -177,6 +177,7 @@ func outcome(t *testing.T, reg *prometheus.Registry, name string) float64 {
 var errRefused = errors.New("connection refused")
 
 func TestDeliveredEventsAreMarked(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		events := []*ingest.OutboxEvent{r.stored(), r.stored(), r.stored()}
 		sink := &fakeSink{name: "file"}
@@ -201,6 +202,7 @@ func TestDeliveredEventsAreMarked(t *testing.T) {
 }
 
 func TestRetryableFailuresFollowTheSchedule(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		sink   string
 		delays []time.Duration // after attempts 1, 2, 3
@@ -231,6 +233,7 @@ func TestRetryableFailuresFollowTheSchedule(t *testing.T) {
 }
 
 func TestPermanentFailuresFailAtOnce(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		e := r.stored()
 		sink := &fakeSink{name: "webhook", result: func(*ingest.OutboxEvent) error {
@@ -254,6 +257,7 @@ func TestPermanentFailuresFailAtOnce(t *testing.T) {
 }
 
 func TestADisabledSinkStopsTheRelay(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		gone, next := r.stored(), r.stored()
 		sink := &fakeSink{name: "webhook", result: func(e *ingest.OutboxEvent) error {
@@ -288,6 +292,7 @@ func TestADisabledSinkStopsTheRelay(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		e := r.stored()
 		retryAfter := time.Hour
@@ -328,6 +333,7 @@ func (r *rig) exhaust(rl *relay.Relay, e *ingest.OutboxEvent) int {
 }
 
 func TestExhaustedAttemptsFail(t *testing.T) {
+	t.Parallel()
 	for sink, want := range map[string]int{"webhook": 10, "nats": 25} {
 		t.Run(sink, func(t *testing.T) {
 			eachDB(t, func(t *testing.T, r *rig) {
@@ -345,6 +351,7 @@ func TestExhaustedAttemptsFail(t *testing.T) {
 }
 
 func TestAManualRetryRestartsTheSchedule(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		e := r.stored()
 		rl := r.relay(&fakeSink{name: "webhook", result: func(*ingest.OutboxEvent) error { return errRefused }}, nil)
@@ -368,6 +375,7 @@ func TestAManualRetryRestartsTheSchedule(t *testing.T) {
 }
 
 func TestAnExpiredLeaseIsClaimedAgainAndTheLateResultRefused(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		e := r.stored()
 		stuck := &fakeSink{name: "file", hold: make(chan struct{}), holding: make(chan struct{})}
@@ -400,6 +408,7 @@ func TestAnExpiredLeaseIsClaimedAgainAndTheLateResultRefused(t *testing.T) {
 }
 
 func TestRunDeliversWhatIsStoredUntilStopped(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		sink := &fakeSink{name: "file"}
 		rl, err := relay.New(r.store, sink, relay.Config{})
@@ -428,6 +437,7 @@ func TestRunDeliversWhatIsStoredUntilStopped(t *testing.T) {
 // claimed at once; the events committed within the linger after that claim wait for it to pass
 // and go out in one batch, not one batch per commit.
 func TestEventsCommittedWhileAWorkerLingersGoOutTogether(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		sink := &fakeSink{name: "file"}
 		rl, err := relay.New(r.store, sink, relay.Config{Workers: 1, Linger: relay.MaxLinger})
@@ -469,6 +479,7 @@ func TestEventsCommittedWhileAWorkerLingersGoOutTogether(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]relay.Config{
 		"linger":    {Linger: relay.MaxLinger + 1},
 		"batch":     {BatchSize: 10001},
@@ -484,6 +495,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestLastErrorIsBoundedAndHidesCredentials(t *testing.T) {
+	t.Parallel()
 	long := errors.New("publish to nats://app:s3cret@nats.internal:4222 failed:\n" + strings.Repeat("é", 400))
 	got := relay.LastError(long)
 	if strings.Contains(got, "s3cret") || strings.Contains(got, "\n") || len(got) > 504 {
@@ -495,6 +507,7 @@ func TestLastErrorIsBoundedAndHidesCredentials(t *testing.T) {
 }
 
 func TestAWebhookRelayClaimsSmallerBatches(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		for range relay.WebhookBatchSize + 4 {
 			r.stored()
@@ -509,6 +522,7 @@ func TestAWebhookRelayClaimsSmallerBatches(t *testing.T) {
 }
 
 func TestDeliveredEventsPastTheRetentionAreDeleted(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		old := r.stored()
 		rl, err := relay.New(r.store, &fakeSink{name: "file"}, relay.Config{Now: r.clock.Now, Retention: 24 * time.Hour})
@@ -532,6 +546,7 @@ func TestDeliveredEventsPastTheRetentionAreDeleted(t *testing.T) {
 }
 
 func TestOutboxGaugesShowTheBacklog(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		r.stored()
 		r.clock.Advance(30 * time.Second)
@@ -572,6 +587,7 @@ func (s *slowSink) Send(ctx context.Context, events []*ingest.OutboxEvent) []err
 }
 
 func TestASendThatTookTheWholeLeaseIsStillRecorded(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		e := r.stored()
 		rl, err := relay.New(r.store, &slowSink{fakeSink{name: "file"}}, relay.Config{Now: r.clock.Now, Lease: time.Second})

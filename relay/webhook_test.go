@@ -15,6 +15,7 @@ import (
 // HTTP server: a 503 puts the event back on the webhook schedule, the next attempt succeeds; a 410
 // fails the event and stops the relay.
 func TestWebhookRetriesOnTheScheduleUntilDelivered(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, r *rig) {
 		var answers atomic.Value
 		answers.Store([]int{http.StatusServiceUnavailable, http.StatusNoContent, http.StatusGone})

@@ -16,9 +16,11 @@ import (
 // TestANameSearchReadsOneWindowOfRowsAPage checks the bound on a search no index serves: each page
 // reads at most the window's rows, and says where the next one resumes.
 func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			s := testdb.Store(t, dialect, sqlstore.WithSearchWindow(3))
 			u := &ingest.User{Username: "u"}
 			if err := s.CreateUser(ctx, u); err != nil {

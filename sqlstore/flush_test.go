@@ -15,6 +15,7 @@ import (
 // a write returns only after a flush that began after its commit, and the flush runs after the
 // writer's turn was given up, so the next group's statements need not wait for the disk.
 func TestSQLiteCommitsWaitForAFlushWithoutTheTurn(t *testing.T) {
+	t.Parallel()
 	s := testdb.Store(t, "sqlite")
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -47,6 +48,7 @@ func TestSQLiteCommitsWaitForAFlushWithoutTheTurn(t *testing.T) {
 // unknown durability — their callers get ErrOutcomeUnknown, so they undo nothing — and the store
 // refuses every later write and reports itself unready.
 func TestAFailedFlushStopsWrites(t *testing.T) {
+	t.Parallel()
 	s := testdb.Store(t, "sqlite")
 	ctx := context.Background()
 	sqlstore.SetFlush(s, func() error { return errors.New("EIO") })

@@ -79,6 +79,7 @@ func (f *groupFixture) awaitQueued(n int) {
 // changes are undone and the others' are committed. Each upload counts itself in the batch before
 // inserting its session; the one whose idempotency key is taken must not stay counted.
 func TestGroupedWriteFailsAlone(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
@@ -130,6 +131,7 @@ func TestGroupedWriteFailsAlone(t *testing.T) {
 // PostgreSQL that is more transactions than pooled connections, each running statements it has
 // never run before: preparing them must not need a second connection from the exhausted pool.
 func TestManyConcurrentWritesAllFinish(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
@@ -156,6 +158,7 @@ func TestManyConcurrentWritesAllFinish(t *testing.T) {
 // writes grouped with it return (committed, or failed with nothing of them written), and the
 // store goes on taking writes.
 func TestPanickingWriteDoesNotHangOthers(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
@@ -215,6 +218,7 @@ func TestPanickingWriteDoesNotHangOthers(t *testing.T) {
 // TestCancelledWriteLeavesItsGroup: a write whose caller gave up while it waited is not run; the
 // writes grouped with it commit.
 func TestCancelledWriteLeavesItsGroup(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()

@@ -12,6 +12,7 @@ import (
 // schema at once, as four instances starting together would: the schema's migration lock makes
 // them take turns, so each migration is applied once and every instance succeeds.
 func TestInstancesMigratingOneSchemaAtOnceTakeTurns(t *testing.T) {
+	t.Parallel()
 	url := testdb.URL(t, "postgres")
 	var wg sync.WaitGroup
 	applied := make([][]int64, 4)

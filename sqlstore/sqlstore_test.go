@@ -14,6 +14,7 @@ import (
 
 // TestStore runs the store behaviour suite on SQLite and on PostgreSQL.
 func TestStore(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
@@ -37,6 +38,7 @@ func mustOpen(t *testing.T, url string, opts ...sqlstore.Option) *sqlstore.Store
 }
 
 func TestOpenRefusesUnknownURLs(t *testing.T) {
+	t.Parallel()
 	for _, url := range []string{"mysql://x", "", "sqlite://", "sqlite://a.db?mode=memory", "/tmp/x.db"} {
 		if s, err := sqlstore.Open(context.Background(), url); err == nil {
 			s.Close()
@@ -46,6 +48,7 @@ func TestOpenRefusesUnknownURLs(t *testing.T) {
 }
 
 func TestURLErrorsDoNotRepeatPasswords(t *testing.T) {
+	t.Parallel()
 	for _, url := range []string{"postgress://app:hunter2@db/portal", "postgres://app:hunter2@db:port/portal", "mysql://app:hunter2@db"} {
 		_, err := sqlstore.Open(context.Background(), url)
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
@@ -55,6 +58,7 @@ func TestURLErrorsDoNotRepeatPasswords(t *testing.T) {
 }
 
 func TestSQLiteIsDurable(t *testing.T) {
+	t.Parallel()
 	// synchronous=NORMAL (1) where a flush of the filesystem after the commit makes each group
 	// durable before it is acknowledged (TestSQLiteCommitsWaitForAFlushWithoutTheTurn), FULL (2)
 	// where each commit fsyncs the WAL itself.

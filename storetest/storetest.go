@@ -47,7 +47,11 @@ func Run(t *testing.T, open Opener) {
 		{"Streams", testStreams},
 	}
 	for _, s := range suites {
-		t.Run(s.name, func(t *testing.T) { s.run(t, open) })
+		// Each test opens a store of its own, so the suites share nothing and run side by side.
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t, open)
+		})
 	}
 }
 

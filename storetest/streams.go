@@ -33,7 +33,6 @@ func streamedPart(n int, size int64) ingest.StreamedPart {
 }
 
 func testStreams(t *testing.T, open Opener) {
-	t.Parallel()
 	tests := map[string]func(t *testing.T, f *fixture){
 		"a streamed upload keeps its kind": func(t *testing.T, f *fixture) {
 			file, sess := newUpload(f, f.user(false), nil, 0, 10)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCRC32CCombineEqualsTheCRCOfTheJoinedBytes(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, sizes := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {3, 1000}, {4096, 8193}, {1 << 20, 12345}} {
 		a, b := make([]byte, sizes[0]), make([]byte, sizes[1])

@@ -50,7 +50,10 @@ type env struct {
 // forEachDatabase runs test on SQLite and on PostgreSQL.
 func forEachDatabase(t *testing.T, test func(t *testing.T, e *env)) {
 	for _, dialect := range testdb.Dialects {
-		t.Run(dialect, func(t *testing.T) { test(t, newEnv(t, dialect)) })
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			test(t, newEnv(t, dialect))
+		})
 	}
 }
 
@@ -167,6 +170,7 @@ func wantCode(t *testing.T, err error, code ingest.Code) {
 }
 
 func TestAnUploadSentInOrderIsHashedAsItArrives(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 3*chunk+5)
 		sess := e.create(e.alice, data)
@@ -202,6 +206,7 @@ func TestAnUploadSentInOrderIsHashedAsItArrives(t *testing.T) {
 }
 
 func TestPartsSentInParallelAndOutOfOrderAreFoldedBeforeCompletion(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 12*chunk+1)
 		sess := e.create(e.alice, data)
@@ -235,6 +240,7 @@ func TestPartsSentInParallelAndOutOfOrderAreFoldedBeforeCompletion(t *testing.T)
 }
 
 func TestCompletingWithPartsMissingListsThem(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 3*chunk)
 		sess := e.create(e.alice, data)
@@ -248,6 +254,7 @@ func TestCompletingWithPartsMissingListsThem(t *testing.T) {
 }
 
 func TestTheDeclaredHashIsVerified(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk+3)
 		good := e.create(e.alice, data, func(r *upload.CreateRequest) { r.SHA256 = strings.ToUpper(sha(data)) })
@@ -284,6 +291,7 @@ func TestTheDeclaredHashIsVerified(t *testing.T) {
 }
 
 func TestAReceivedPartIsImmutable(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -307,6 +315,7 @@ func TestAReceivedPartIsImmutable(t *testing.T) {
 }
 
 func TestPartsOfTheWrongSizeOrNumberAreRefused(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk-1)
 		sess := e.create(e.alice, data)
@@ -328,6 +337,7 @@ func TestPartsOfTheWrongSizeOrNumberAreRefused(t *testing.T) {
 }
 
 func TestContentDigestsAreVerified(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -362,6 +372,7 @@ func (f *failingReader) Read(b []byte) (int, error) {
 }
 
 func TestAClientThatDisconnectsMidPartLeavesNothingReceived(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -387,6 +398,7 @@ func TestAClientThatDisconnectsMidPartLeavesNothingReceived(t *testing.T) {
 }
 
 func TestIdempotentCreation(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, chunk)
 		key := func(r *upload.CreateRequest) { r.IdempotencyKey = "k-1" }
@@ -408,6 +420,7 @@ func TestIdempotentCreation(t *testing.T) {
 }
 
 func TestAnotherUsersUploadIsNotFoundButAnAdminSeesIt(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, chunk)
 		sess := e.create(e.alice, data)
@@ -440,6 +453,7 @@ func TestAnotherUsersUploadIsNotFoundButAnAdminSeesIt(t *testing.T) {
 }
 
 func TestExpiredSessionsFail(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -469,6 +483,7 @@ func TestExpiredSessionsFail(t *testing.T) {
 }
 
 func TestAbort(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -502,6 +517,7 @@ func TestAbort(t *testing.T) {
 }
 
 func TestSingleRequestUpload(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 5*chunk+7)
 		req := upload.CreateRequest{Filename: "one.bin", SizeBytes: int64(len(data)), IdempotencyKey: "single"}
@@ -549,6 +565,7 @@ func TestSingleRequestUpload(t *testing.T) {
 }
 
 func TestBatches(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		b, err := e.svc.CreateBatch(e.ctx, e.alice, "three files")
 		if err != nil {
@@ -602,6 +619,7 @@ func TestBatches(t *testing.T) {
 }
 
 func TestHostileFileNamesAreStoredSafely(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		for _, name := range []string{"../../etc/passwd", "a\x00b.txt", strings.Repeat("é", 2048), "..", "C:\\Windows\\system32\\x.dll", "\x1b[31mred"} {
 			sess := e.create(e.alice, []byte("x"), func(r *upload.CreateRequest) { r.Filename = name })
@@ -621,6 +639,7 @@ func TestHostileFileNamesAreStoredSafely(t *testing.T) {
 }
 
 func TestACompletionInterruptedAfterTheObjectIsFinishedLater(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 3*chunk)
 		sess := e.create(e.alice, data)
@@ -640,6 +659,7 @@ func TestACompletionInterruptedAfterTheObjectIsFinishedLater(t *testing.T) {
 }
 
 func TestAnUploadEndedAfterAnInterruptedCompletionLeavesNoObject(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		for _, end := range []string{"abort", "expire"} {
 			data := random(t, 2*chunk)
@@ -670,6 +690,7 @@ func TestAnUploadEndedAfterAnInterruptedCompletionLeavesNoObject(t *testing.T) {
 }
 
 func TestAnUploadWhoseDataTheStorageLostFailsAtCompletion(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -719,6 +740,7 @@ func TestAnEndedUploadAnswersFromItsFailureCode(t *testing.T) {
 }
 
 func TestRacingWritersOfOnePart(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk)
 		sess := e.create(e.alice, data)
@@ -754,6 +776,7 @@ func TestRacingWritersOfOnePart(t *testing.T) {
 }
 
 func TestChunkPlanning(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		sess := e.create(e.alice, nil, func(r *upload.CreateRequest) { r.SizeBytes = 100 << 30 })
 		if sess.TotalParts > ingest.MaxParts || sess.ChunkSizeBytes%(1<<20) != 0 {
@@ -774,6 +797,7 @@ func TestChunkPlanning(t *testing.T) {
 }
 
 func TestTheHashDeclaredAtCompletionIsVerified(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 2*chunk+3)
 		t.Run("matching", func(t *testing.T) {
@@ -822,6 +846,7 @@ func TestTheHashDeclaredAtCompletionIsVerified(t *testing.T) {
 }
 
 func TestMetadataGoesOnTheFile(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		meta := map[string]string{"relative_path": "photos/2026/ünï.jpg", "camera": "X-100"}
 		data := random(t, 2*chunk+3)
@@ -880,6 +905,7 @@ func TestMetadataGoesOnTheFile(t *testing.T) {
 // once, later ones only once StreamRecordInterval has passed since the last record, and the end
 // always; the file is stored with the right hash.
 func TestAStreamRecordsItsFirstPartThenOncePerInterval(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		data := random(t, 6*chunk)
 		sess, err := e.svc.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: upload.CreateRequest{
@@ -916,6 +942,7 @@ func TestAStreamRecordsItsFirstPartThenOncePerInterval(t *testing.T) {
 }
 
 func TestMetadataBeyondItsLimitsCreatesNothing(t *testing.T) {
+	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		tooMany := map[string]string{}
 		for i := range ingest.MaxMetadataKeys + 1 {

@@ -13,6 +13,7 @@ import (
 // TestServeMountsTheAdminConsole signs in to a real "ingest serve" with the token it printed, as
 // a new user following the README would.
 func TestServeMountsTheAdminConsole(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, dbURL string) {
 		r := newServeRig(t, bin, dialect, dbURL, "--admin-secure-cookies")

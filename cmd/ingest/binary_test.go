@@ -3,23 +3,54 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// buildIngest builds the real binary into a temporary directory and returns its path.
+// ingestBinary is the real binary, built once per test binary by the first test that needs it
+// (linking it takes seconds, and a score of tests run it), into a directory TestMain removes. It
+// is written once, under once, and only read after.
+var ingestBinary struct {
+	dir  string
+	once sync.Once
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ingest-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ingestBinary.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildIngest returns the path of the real binary, built on the first call.
 func buildIngest(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ingest")
-	// go test runs in the package's directory, so "." is ./cmd/ingest.
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	ingestBinary.once.Do(func() {
+		bin := filepath.Join(ingestBinary.dir, "ingest")
+		// go test runs in the package's directory, so "." is ./cmd/ingest.
+		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		if err != nil {
+			ingestBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		ingestBinary.path = bin
+	})
+	if ingestBinary.err != nil {
+		t.Fatal(ingestBinary.err)
 	}
-	return bin
+	return ingestBinary.path
 }
 
 // runBinary runs bin with args in a clean environment: the parent's, without any INGEST_*
@@ -49,6 +80,7 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) result {
 }
 
 func TestBinaryReadsTheDatabaseFromTheEnvironment(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		env := []string{"INGEST_DATABASE_URL=" + url}

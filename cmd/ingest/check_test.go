@@ -12,6 +12,7 @@ import (
 )
 
 func TestCheckFailsOnAnEmptyDatabase(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := mustFail(t, "check", "--database-url", url)
 		if !strings.Contains(r.stderr, `run "ingest migrate up"`) {
@@ -27,6 +28,7 @@ func TestCheckFailsOnAnEmptyDatabase(t *testing.T) {
 }
 
 func TestCheckDoesNotCreateAnSQLiteFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "data", "ingest.db")
 	r := mustFail(t, "check", "--database-url", "sqlite://"+path)
 	if want := "ingest: check: no database at " + path + `; run "ingest migrate up" to create it` + "\n"; r.stderr != want {
@@ -38,6 +40,7 @@ func TestCheckDoesNotCreateAnSQLiteFile(t *testing.T) {
 }
 
 func TestCheckFailsWhenTheDatabaseIsUnreachable(t *testing.T) {
+	t.Parallel()
 	notADirectory := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(notADirectory, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -49,6 +52,7 @@ func TestCheckFailsWhenTheDatabaseIsUnreachable(t *testing.T) {
 	}
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			tc := unreachable[dialect]
 			r := mustFail(t, "check", "--database-url", tc.url)
 			if !strings.HasPrefix(r.stderr, tc.want) {
@@ -65,6 +69,7 @@ func TestCheckFailsWhenTheDatabaseIsUnreachable(t *testing.T) {
 }
 
 func TestCheckRejectsAnUnknownURL(t *testing.T) {
+	t.Parallel()
 	urls := map[string]string{
 		"unknown scheme":        "mysql://user:s3cret@db/portal",
 		"sqlite without a file": "sqlite://",

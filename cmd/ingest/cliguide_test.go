@@ -48,6 +48,7 @@ func shBlocks(t *testing.T, path string) (script string, blocks int) {
 // real "ingest serve", with the built ingest first on the PATH: the guide's examples work as
 // written.
 func TestCLIGuideRuns(t *testing.T) {
+	t.Parallel()
 	script, blocks := shBlocks(t, cliGuide)
 	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)

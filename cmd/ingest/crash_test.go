@@ -257,6 +257,7 @@ func (r *serveRig) waitFor(what string, cond func() bool) {
 // bytes and their rows survive); the half-sent one must not be RECEIVED, and sending it again
 // must finish the upload with the input's exact bytes and hash.
 func TestCrashMidPartLosesOnlyThatPart(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := newServeRig(t, bin, dialect, url)
@@ -399,6 +400,7 @@ func TestCrashMidPartLosesOnlyThatPart(t *testing.T) {
 // while its commit waits on a lock the test holds on the batch row. Nothing may be STORED by the
 // crash, and the next complete must finish the file exactly once (DESIGN.md §3).
 func TestCrashBetweenObjectAndCommitIsRecovered(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := newServeRig(t, bin, dialect, url)

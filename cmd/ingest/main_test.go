@@ -76,6 +76,7 @@ func forEachDialect(t *testing.T, test func(t *testing.T, dialect, url string)) 
 	t.Helper()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			test(t, dialect, testdb.URL(t, dialect))
 		})
 	}
@@ -137,6 +138,7 @@ func unsetIngestEnv(t *testing.T) {
 }
 
 func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
+	t.Parallel()
 	r := mustSucceed(t, "version")
 	if !strings.HasPrefix(r.stdout, "ingest ") {
 		t.Errorf("want stdout to start with %q, got %q", "ingest ", r.stdout)
@@ -150,6 +152,7 @@ func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
 }
 
 func TestUnknownCommandFails(t *testing.T) {
+	t.Parallel()
 	mustFail(t, "no-such-command")
 }
 

@@ -8,6 +8,7 @@ import (
 )
 
 func TestMigrateUpDownUpRoundTrip(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := mustSucceed(t, "migrate", "up", "--database-url", url)
 		if got, want := r.stdout, appliedAll(t); got != want {
@@ -51,6 +52,7 @@ func TestMigrateUpDownUpRoundTrip(t *testing.T) {
 }
 
 func TestMigrateDownWithoutToRollsBackTheNewestMigration(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		for _, v := range slices.Backward(versions(t)) {
@@ -75,6 +77,7 @@ func TestMigrateDownWithoutToRollsBackTheNewestMigration(t *testing.T) {
 }
 
 func TestMigrateDownRejectsANegativeVersion(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		r := mustFail(t, "migrate", "down", "--to", "-1", "--database-url", url)
@@ -88,6 +91,7 @@ func TestMigrateDownRejectsANegativeVersion(t *testing.T) {
 }
 
 func TestMigrateStatus(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		// migrationState returns the state column of migration 1 and the last line of the status.
 		migrationState := func(t *testing.T) (string, string) {

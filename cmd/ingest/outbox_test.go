@@ -40,6 +40,7 @@ func failEvents(t *testing.T, s *sqlstore.Store) {
 }
 
 func TestOutboxListAndRetry(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		ctx := context.Background()
 		s := migratedStore(t, url)
@@ -98,6 +99,7 @@ func TestOutboxListAndRetry(t *testing.T) {
 }
 
 func TestOutboxRetentionAcceptsDays(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "0": 0, "36h": 36 * time.Hour, "0d": 0} {
 		if got, err := parseRetention(in); err != nil || got != want {
 			t.Errorf("parseRetention(%q) = %v, %v; want %v", in, got, err, want)

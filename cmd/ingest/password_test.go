@@ -19,6 +19,7 @@ func setPasswordFrom(t *testing.T, stdin, name, url string) (string, error) {
 }
 
 func TestUserSetPassword(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		mustSucceed(t, "user", "create", "root", "--admin", "--database-url", url)

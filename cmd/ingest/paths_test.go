@@ -14,6 +14,7 @@ import (
 )
 
 func TestUploadRecordsRelativePathsThatGetRestores(t *testing.T) {
+	t.Parallel()
 	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		dir := t.TempDir()
 		rels := []string{"a.txt", "sub/b.txt", "sub/deeper/ü c.txt"}

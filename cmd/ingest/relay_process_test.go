@@ -217,6 +217,7 @@ func seedOutbox(t *testing.T, url string, n int) (*sql.DB, []uuid.UUID) {
 }
 
 func TestRelayKilledMidBatchDeliversEveryEventAfterRestart(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		const total = 5000
@@ -256,6 +257,7 @@ type leaseWindow struct {
 }
 
 func TestThreeRelaysOnOnePostgreSQLShareTheWork(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	const total = 10000
 	url := testdb.URL(t, "postgres")
@@ -306,6 +308,7 @@ func TestThreeRelaysOnOnePostgreSQLShareTheWork(t *testing.T) {
 }
 
 func TestServeWritesEachStoredFilesEventToTheDefaultFile(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	r := newServeRig(t, bin, "sqlite", "")
 	r.start()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestServeBootstrapsServesAndStops(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := newServeRig(t, bin, dialect, url)
@@ -48,6 +49,7 @@ func TestServeBootstrapsServesAndStops(t *testing.T) {
 }
 
 func TestServeDefaultsToTheDataDirectory(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	dir := t.TempDir()
 	r := newServeRig(t, bin, "sqlite", "")
@@ -61,6 +63,7 @@ func TestServeDefaultsToTheDataDirectory(t *testing.T) {
 }
 
 func TestSIGTERMLetsPartsInFlightFinishWithinTheTimeout(t *testing.T) {
+	t.Parallel()
 	bin := buildIngest(t)
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := newServeRig(t, bin, dialect, url, "--shutdown-timeout", "2s")

@@ -103,6 +103,7 @@ func assertTokenCreated(t *testing.T, dialect, url, stdout, username, label stri
 }
 
 func TestTokenCreate(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		mustSucceed(t, "user", "create", "alice", "--database-url", url)
@@ -118,6 +119,7 @@ func TestTokenCreate(t *testing.T) {
 }
 
 func TestTokenCreateForAnUnknownUserFails(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		r := mustFail(t, "token", "create", "--user", "nobody", "--database-url", url)
@@ -138,6 +140,7 @@ func TestTokenCreateForAnUnknownUserFails(t *testing.T) {
 }
 
 func TestTokenCreateWithoutUserFails(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		r := mustFail(t, "token", "create", "--database-url", url)

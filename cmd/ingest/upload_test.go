@@ -91,6 +91,7 @@ func forEachServer(t *testing.T, test func(t *testing.T, bin string, r *serveRig
 }
 
 func TestUploadATreeIntoABatch(t *testing.T) {
+	t.Parallel()
 	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		dir := t.TempDir()
 		want := map[string]string{ // path → sha256
@@ -266,6 +267,7 @@ const (
 )
 
 func TestUploadResumesAfterTheCommandIsKilled(t *testing.T) {
+	t.Parallel()
 	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		path := filepath.Join(t.TempDir(), "big.bin")
 		sum := writeFile(t, path, randomBytes(bigUploadSize))
@@ -304,6 +306,7 @@ func freePort(t *testing.T) string {
 }
 
 func TestUploadRidesOutAServerRestart(t *testing.T) {
+	t.Parallel()
 	// The server comes back on the same address, as a restarted service does.
 	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		path := filepath.Join(t.TempDir(), "big.bin")
@@ -331,6 +334,7 @@ func TestUploadRidesOutAServerRestart(t *testing.T) {
 }
 
 func TestUploadReportsAFileThatChangedAndFails(t *testing.T) {
+	t.Parallel()
 	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
 		dir := t.TempDir()
 		good := filepath.Join(dir, "good.txt")
@@ -370,6 +374,7 @@ func TestUploadReportsAFileThatChangedAndFails(t *testing.T) {
 }
 
 func TestPlainProgressLogsEachQuarterOnce(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	p := newUploadProgress(&out) // a buffer is no terminal: plain lines
 	p.started("/data/a.bin", 1024, 4096)

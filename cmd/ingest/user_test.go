@@ -7,6 +7,7 @@ import (
 )
 
 func TestUserCreate(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		db := openDB(t, url)
@@ -42,6 +43,7 @@ func TestUserCreate(t *testing.T) {
 }
 
 func TestUserCreateRefusesATakenName(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		mustSucceed(t, "user", "create", "alice", "--database-url", url)
@@ -61,6 +63,7 @@ func TestUserCreateRefusesATakenName(t *testing.T) {
 }
 
 func TestUserCreateDoesNotMigrate(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		// A database whose schema was removed: it exists, and its migration is pending.
 		mustSucceed(t, "migrate", "up", "--database-url", url)
@@ -78,6 +81,7 @@ func TestUserCreateDoesNotMigrate(t *testing.T) {
 }
 
 func TestUserCreateOnANewDatabaseSaysToMigrate(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		r := mustFail(t, "user", "create", "alice", "--database-url", url)
 		if !strings.Contains(r.stderr, `run "ingest migrate up"`) {
@@ -90,6 +94,7 @@ func TestUserCreateOnANewDatabaseSaysToMigrate(t *testing.T) {
 }
 
 func TestUserCreateRefusesBadArguments(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		for name, tc := range map[string]struct {
