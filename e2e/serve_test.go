@@ -13,11 +13,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ingest-portal/ingest/internal/testbin"
 	"time"
 )
 
@@ -42,44 +43,17 @@ type portal struct {
 	logs bytes.Buffer
 }
 
-// ingestBinary is the ingest binary, built once per test binary by the first test that needs it
-// (linking it takes seconds), into a directory TestMain removes. It is written once, under once,
-// and only read after.
-var ingestBinary struct {
-	dir  string
-	once sync.Once
-	path string
-	err  error
-}
+// ingestProgram is the ingest binary, built once per test binary by the first test that needs it.
+var ingestProgram = testbin.New("../cmd/ingest")
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ingest-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ingestBinary.dir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	ingestProgram.Remove()
 	os.Exit(code)
 }
 
 // buildIngest returns the path of the ingest binary, built on the first call.
-func buildIngest(t *testing.T) string {
-	t.Helper()
-	ingestBinary.once.Do(func() {
-		bin := filepath.Join(ingestBinary.dir, "ingest")
-		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/ingest").CombinedOutput(); err != nil {
-			ingestBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		ingestBinary.path = bin
-	})
-	if ingestBinary.err != nil {
-		t.Fatal(ingestBinary.err)
-	}
-	return ingestBinary.path
-}
+func buildIngest(t *testing.T) string { return ingestProgram.Path(t) }
 
 // startPortal runs "ingest serve" with a data directory of its own on the database at dbURL, and
 // waits until it listens and has printed the admin token. The process is killed when the test

@@ -3,55 +3,25 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/ingest-portal/ingest/internal/testbin"
 )
 
-// ingestBinary is the real binary, built once per test binary by the first test that needs it
-// (linking it takes seconds, and a score of tests run it), into a directory TestMain removes. It
-// is written once, under once, and only read after.
-var ingestBinary struct {
-	dir  string
-	once sync.Once
-	path string
-	err  error
-}
+// ingestProgram is the real binary, built once per test binary by the first test that needs it.
+var ingestProgram = testbin.New(".") // go test runs in the package's directory: "." is ./cmd/ingest
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ingest-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ingestBinary.dir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	ingestProgram.Remove()
 	os.Exit(code)
 }
 
 // buildIngest returns the path of the real binary, built on the first call.
-func buildIngest(t *testing.T) string {
-	t.Helper()
-	ingestBinary.once.Do(func() {
-		bin := filepath.Join(ingestBinary.dir, "ingest")
-		// go test runs in the package's directory, so "." is ./cmd/ingest.
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-		if err != nil {
-			ingestBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		ingestBinary.path = bin
-	})
-	if ingestBinary.err != nil {
-		t.Fatal(ingestBinary.err)
-	}
-	return ingestBinary.path
-}
+func buildIngest(t *testing.T) string { return ingestProgram.Path(t) }
 
 // runBinary runs bin with args in a clean environment: the parent's, without any INGEST_*
 // variable, plus env.
