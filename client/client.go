@@ -43,8 +43,11 @@ type Retry struct {
 	MaxRetryAfter time.Duration
 }
 
-// DefaultRetry rides out a server restart of about half a minute.
-var DefaultRetry = Retry{Attempts: 10, Base: 250 * time.Millisecond, Max: 5 * time.Second, MaxRetryAfter: time.Minute}
+// DefaultRetry returns the policy a Client starts with: it rides out a server restart of about
+// half a minute.
+func DefaultRetry() Retry {
+	return Retry{Attempts: 10, Base: 250 * time.Millisecond, Max: 5 * time.Second, MaxRetryAfter: time.Minute}
+}
 
 // Option changes a Client.
 type Option func(*Client)
@@ -69,7 +72,7 @@ func New(server, token string, opts ...Option) (*Client, error) {
 			return nil, errors.New("the token has a character that cannot be sent in a header (a space, a newline, or a non-ASCII character)")
 		}
 	}
-	c := &Client{base: u, token: token, retry: DefaultRetry, hc: &http.Client{Transport: &http.Transport{
+	c := &Client{base: u, token: token, retry: DefaultRetry(), hc: &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64, // parallel parts keep their connections

@@ -35,8 +35,9 @@ type BackoffSchedule struct {
 	MaxDelay time.Duration
 }
 
-// DefaultBackoff is the schedule of the NATS and file sinks: 25 attempts, at most an hour apart.
-var DefaultBackoff = BackoffSchedule{Attempts: 25, MaxDelay: time.Hour}
+// DefaultBackoff returns the schedule of the NATS and file sinks: 25 attempts, at most an hour
+// apart.
+func DefaultBackoff() BackoffSchedule { return BackoffSchedule{Attempts: 25, MaxDelay: time.Hour} }
 
 // Next implements Schedule.
 func (b BackoffSchedule) Next(attempt int) (time.Duration, bool) {
@@ -55,7 +56,7 @@ func ScheduleFor(name string) Schedule {
 	if name == "webhook" {
 		return WebhookSchedule{}
 	}
-	return DefaultBackoff
+	return DefaultBackoff()
 }
 
 // Jitter is the spread of a retry delay: ±10 %, so that events that failed together do not all
