@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest/internal/testbin"
+	"github.com/ingest-portal/ingest/internal/testkit/iobound"
 	"time"
 )
 
@@ -47,7 +48,7 @@ type portal struct {
 var ingestProgram = testbin.New("../cmd/ingest")
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := iobound.Main(m)
 	ingestProgram.Remove()
 	os.Exit(code)
 }

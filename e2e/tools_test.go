@@ -27,6 +27,10 @@ var aptUpdate sync.Once
 // or two "npm ci" in one directory, would fail.
 var installing sync.Mutex
 
+// aptWaitForLock makes apt-get wait for another process's apt-get or dpkg (another test binary,
+// the machine's own updates) instead of failing at once on its lock.
+var aptWaitForLock = []string{"-o", "DPkg::Lock::Timeout=600"}
+
 // aptInstall installs Debian packages, refreshing the package lists once first.
 func aptInstall(t *testing.T, packages ...string) {
 	t.Helper()
@@ -34,8 +38,8 @@ func aptInstall(t *testing.T, packages ...string) {
 	defer installing.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), installWait)
 	defer cancel()
-	aptUpdate.Do(func() { run(t, ctx, "", "apt-get", "update", "-qq") })
-	run(t, ctx, "", "apt-get", append([]string{"install", "-y", "-qq"}, packages...)...)
+	aptUpdate.Do(func() { run(t, ctx, "", "apt-get", append(aptWaitForLock, "update", "-qq")...) })
+	run(t, ctx, "", "apt-get", append(append(aptWaitForLock, "install", "-y", "-qq"), packages...)...)
 }
 
 // ensureTools installs what is missing of Chromium, Node.js with npm, and e2e/node_modules.

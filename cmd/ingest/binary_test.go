@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest/internal/testbin"
+	"github.com/ingest-portal/ingest/internal/testkit/iobound"
 )
 
 // ingestProgram is the real binary, built once per test binary by the first test that needs it.
 var ingestProgram = testbin.New(".") // go test runs in the package's directory: "." is ./cmd/ingest
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := iobound.Main(m)
 	ingestProgram.Remove()
 	os.Exit(code)
 }

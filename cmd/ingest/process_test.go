@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -100,12 +101,30 @@ func (r *serveRig) errorf(format string, args ...any) {
 // admin token.
 func (r *serveRig) start() {
 	r.t.Helper()
+	r.startOn("127.0.0.1:0")
+}
+
+// restartOnTheSameAddress kills the running server and starts it again where it listened, as a
+// restarted service comes back: a client holding the old URL carries on.
+func (r *serveRig) restartOnTheSameAddress() {
+	r.t.Helper()
+	u, err := url.Parse(r.srv.url)
+	if err != nil {
+		r.fatalf("serve's URL: %v", err)
+	}
+	r.kill()
+	r.startOn(u.Host)
+}
+
+// startOn starts the server listening on addr.
+func (r *serveRig) startOn(addr string) {
+	r.t.Helper()
 	r.mu.Lock()
 	r.starts++
 	n := r.starts
 	r.stdout = append(r.stdout, nil)
 	r.mu.Unlock()
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--storage", "file://" + r.storage}
+	args := []string{"serve", "--addr", addr, "--storage", "file://" + r.storage}
 	if r.dataDir != "" {
 		args = append(args, "--data-dir", r.dataDir)
 	}

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -294,17 +293,6 @@ func TestUploadResumesAfterTheCommandIsKilled(t *testing.T) {
 	})
 }
 
-// freePort returns a TCP port that nothing listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestUploadRidesOutAServerRestart(t *testing.T) {
 	t.Parallel()
 	// The server comes back on the same address, as a restarted service does.
@@ -313,8 +301,7 @@ func TestUploadRidesOutAServerRestart(t *testing.T) {
 		sum := writeFile(t, path, randomBytes(bigUploadSize))
 		p := startCLI(t, bin, cliEnv(r), "upload", "--chunk-size", bigUploadChunk, "--parallel", "2", "--json", path)
 		awaitReceived(r, 1<<20, p)
-		r.kill()
-		r.start()
+		r.restartOnTheSameAddress()
 		select {
 		case <-p.done:
 		case <-time.After(2 * time.Minute):
@@ -330,7 +317,7 @@ func TestUploadRidesOutAServerRestart(t *testing.T) {
 		if got := receivedBytes(r); got == 0 {
 			t.Errorf("the restarted server received no part: the upload did not continue across the restart")
 		}
-	}, "--addr", freePort(t))
+	})
 }
 
 func TestUploadReportsAFileThatChangedAndFails(t *testing.T) {
