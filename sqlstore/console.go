@@ -24,8 +24,9 @@ func WithSearchWindow(rows int) Option {
 	return func(s *Store) { s.searchWindow = rows }
 }
 
-// consoleTable describes how the console lists one table: which filters it has and on which
-// columns, how its search and its status filter read, and which columns it sorts by.
+// consoleTable describes how the read model's lists (the console's and the API's) read one
+// table: which filters it has and on which columns, how its search and its status filter read,
+// and which columns it sorts by.
 type consoleTable struct {
 	model   readmodel.Model
 	name    string
@@ -267,7 +268,7 @@ func (t *consoleTable) addSearch(s *Store, w *where, term string) bool {
 	return t.search(s, w, term)
 }
 
-// findRows runs a console list: the rows matching q, in (sort column, id) order, one page of them
+// findRows runs a list: the rows matching q, in (sort column, id) order, one page of them
 // after, before or at the end of the cursor. Every page is one seek on the index of the sort
 // column: the cursor names a row by id, and the row's sort value is read by its primary key. A
 // search no index serves reads at most the store's search window of rows (readmodel.SearchWindow
