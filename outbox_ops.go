@@ -10,9 +10,6 @@ import (
 // OutboxOps are the outbox operations beyond one event's delivery: what operators, retention,
 // metrics and the relay's wake-ups need.
 type OutboxOps interface {
-	// ListEvents returns a page of events, newest first. It returns EValidation for a bad page or
-	// an unknown status.
-	ListEvents(ctx context.Context, f EventFilter) ([]*OutboxEvent, error)
 	// MarkEventsDelivered is MarkDelivered for many events in one transaction: each moves to
 	// DELIVERED if it is still SENDING under its claimed attempt. It returns the ids it moved; the
 	// others' leases were lost, and their results belong to whoever holds them now.
@@ -37,12 +34,6 @@ type OutboxOps interface {
 type Claim struct {
 	ID      uuid.UUID `json:"id"`
 	Attempt int       `json:"attempt"`
-}
-
-// EventFilter selects outbox events. A nil Status selects all.
-type EventFilter struct {
-	Status *OutboxStatus
-	Page
 }
 
 // OutboxStats describes the outbox at one moment.

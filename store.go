@@ -52,8 +52,6 @@ type BatchStore interface {
 	// in the same transaction when all its files have already ended. It returns ENotFound, or a
 	// *TransitionError (BATCH_NOT_OPEN) when the batch is not OPEN.
 	SealBatch(ctx context.Context, id uuid.UUID) (*Batch, error)
-	// ListBatches returns a page of batches, newest first.
-	ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, error)
 	// CancelBatch moves an OPEN or SEALED batch to CANCELLED, aborting its active upload sessions
 	// and failing their files (BATCH_CANCELLED, "batch cancelled") in the same transaction, and
 	// returns the batch and the sessions it aborted (whose temporary data the caller removes). It
@@ -73,8 +71,6 @@ type UploadStore interface {
 	File(ctx context.Context, id uuid.UUID) (*File, error)
 	// UploadSession returns the session with the id, or ENotFound.
 	UploadSession(ctx context.Context, id uuid.UUID) (*UploadSession, error)
-	// ListFiles returns a page of files, newest first.
-	ListFiles(ctx context.Context, f FileFilter) ([]*File, error)
 	// CountActiveSessions returns how many sessions are INIT or IN_PROGRESS.
 	CountActiveSessions(ctx context.Context) (int, error)
 	// ExpiredSessions returns up to limit active sessions whose expiry is before t, oldest first.
@@ -195,32 +191,8 @@ type OutboxStore interface {
 	RetryEvent(ctx context.Context, id uuid.UUID) error
 }
 
-// Page is a keyset page: items after the cursor (the id of the last item of the previous page;
-// ids are time-ordered), at most Limit of them. A store takes a Limit of up to MaxPageLimit+1, so
-// that a caller showing MaxPageLimit items can ask for one more to learn whether a next page
-// exists.
-type Page struct {
-	After *uuid.UUID
-	Limit int
-}
-
 // MaxPageLimit bounds a page; DefaultPageLimit is a page's size when none is asked.
 const (
 	MaxPageLimit     = 1000
 	DefaultPageLimit = 100
 )
-
-// BatchFilter selects batches. Nil fields select all.
-type BatchFilter struct {
-	CreatedByID *uuid.UUID
-	Status      *BatchStatus
-	Page
-}
-
-// FileFilter selects files. Nil fields select all.
-type FileFilter struct {
-	UploadedByID *uuid.UUID
-	BatchID      *uuid.UUID
-	Status       *FileStatus
-	Page
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // actionDef is an operator's action on one row. Each is confirmed on a page of its own (GET) and
@@ -16,7 +17,7 @@ import (
 // actions that can succeed; do goes through the service or the store's compare-and-set, whose
 // refusal is what a raced request gets.
 type actionDef struct {
-	model    ingest.Model
+	model    readmodel.Model
 	name     string
 	label    string
 	question string
@@ -32,7 +33,7 @@ type actionDef struct {
 
 var actions = []*actionDef{
 	{
-		model: ingest.ModelSessions, name: "abort", label: "Abort upload", danger: true,
+		model: readmodel.ModelSessions, name: "abort", label: "Abort upload", danger: true,
 		question: "Abort this upload session?",
 		explain:  "The session becomes ABORTED and its file FAILED; the parts received so far are deleted. The client cannot resume it.",
 		done:     "The upload session was aborted.",
@@ -49,7 +50,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelBatches, name: "seal", label: "Seal batch",
+		model: readmodel.ModelBatches, name: "seal", label: "Seal batch",
 		question: "Seal this batch?",
 		explain:  "The batch takes no new files. Once every file in it has ended, it becomes COMPLETE, PARTIAL or FAILED.",
 		done:     "The batch was sealed.",
@@ -60,7 +61,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelBatches, name: "cancel", label: "Cancel batch", danger: true,
+		model: readmodel.ModelBatches, name: "cancel", label: "Cancel batch", danger: true,
 		question: "Cancel this batch?",
 		explain:  "The batch becomes CANCELLED: its unfinished uploads are aborted and their files FAILED. Files already stored stay stored.",
 		done:     "The batch was cancelled.",
@@ -71,7 +72,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelEvents, name: "retry", label: "Retry delivery",
+		model: readmodel.ModelEvents, name: "retry", label: "Retry delivery",
 		question: "Retry delivering this event?",
 		explain:  "The event becomes PENDING again, due now; the relay delivers it like any other. Consumers deduplicate by its event id.",
 		done:     "The event is pending again.",
@@ -87,7 +88,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelTokens, name: "revoke", label: "Revoke token", danger: true, revokesAccess: true,
+		model: readmodel.ModelTokens, name: "revoke", label: "Revoke token", danger: true, revokesAccess: true,
 		question: "Revoke this API token?",
 		explain:  "Requests with the token are refused from now on. This cannot be undone; the user needs a new token.",
 		done:     "The token was revoked.",
@@ -107,7 +108,7 @@ var actions = []*actionDef{
 		},
 	},
 	{
-		model: ingest.ModelUsers, name: "disable", label: "Disable user", danger: true, revokesAccess: true,
+		model: readmodel.ModelUsers, name: "disable", label: "Disable user", danger: true, revokesAccess: true,
 		question: "Disable this user?",
 		explain:  "Every request with the user's tokens is refused from now on, and their console sessions end. Their files stay.",
 		done:     "The user was disabled.",
@@ -165,7 +166,7 @@ func (act *actionDef) path(id uuid.UUID) string {
 }
 
 // offered returns the links to the actions the row allows now.
-func (h *Handler) offered(ctx context.Context, a *actor, m ingest.Model, id uuid.UUID) ([]actionLink, error) {
+func (h *Handler) offered(ctx context.Context, a *actor, m readmodel.Model, id uuid.UUID) ([]actionLink, error) {
 	var links []actionLink
 	for _, act := range actions {
 		if act.model != m {
@@ -255,7 +256,7 @@ const retryAllBatch = 500
 
 // confirmRetryAll shows how many events a retry of every FAILED event would touch.
 func (h *Handler) confirmRetryAll(w http.ResponseWriter, r *http.Request, a *actor) error {
-	counts, err := h.store.CountByStatus(r.Context(), ingest.ModelEvents, countCap)
+	counts, err := h.store.CountByStatus(r.Context(), readmodel.ModelEvents, countCap)
 	if err != nil {
 		return err
 	}
@@ -280,8 +281,8 @@ func (h *Handler) retryAll(w http.ResponseWriter, r *http.Request, a *actor) err
 	retried := 0
 	var err error
 	for err == nil {
-		var page *ingest.Listing[*ingest.OutboxEvent]
-		page, err = h.store.FindEvents(ctx, ingest.ListQuery{Status: string(ingest.OutboxFailed), Limit: retryAllBatch})
+		var page *readmodel.Listing[*ingest.OutboxEvent]
+		page, err = h.store.FindEvents(ctx, readmodel.ListQuery{Status: string(ingest.OutboxFailed), Limit: retryAllBatch})
 		if err != nil || len(page.Items) == 0 {
 			break
 		}

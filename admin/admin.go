@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -17,17 +18,38 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/upload"
 )
 
 //go:embed templates static
 var assets embed.FS
 
-// Store is what the console reads and changes: the portal's store and its console methods.
+// Store is what the console reads and changes beside the upload service: the lists, counts and
+// dashboard of the read model, one row of each model by id, the retry of an event, the two
+// one-way changes that end access, and sign-in.
 type Store interface {
-	ingest.Store
-	ingest.ConsoleStore
+	readmodel.Store
+
+	User(ctx context.Context, id uuid.UUID) (*ingest.User, error)
+	Batch(ctx context.Context, id uuid.UUID) (*ingest.Batch, error)
+	File(ctx context.Context, id uuid.UUID) (*ingest.File, error)
+	UploadSession(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, error)
+	Parts(ctx context.Context, sessionID uuid.UUID) ([]*ingest.Part, error)
+	OutboxEvent(ctx context.Context, id uuid.UUID) (*ingest.OutboxEvent, error)
+	RetryEvent(ctx context.Context, id uuid.UUID) error
+
+	RevokeAPIToken(ctx context.Context, id uuid.UUID) (*ingest.APIToken, error)
+	DisableUser(ctx context.Context, id uuid.UUID) (*ingest.User, error)
+
+	Authenticate(ctx context.Context, tokenHash string) (*ingest.User, error)
+	UserPassword(ctx context.Context, username string) (*ingest.User, string, error)
+	CreateConsoleSession(ctx context.Context, s *ingest.ConsoleSession) error
+	ConsoleSession(ctx context.Context, secretHash string) (*ingest.ConsoleSession, *ingest.User, error)
+	DeleteConsoleSession(ctx context.Context, secretHash string) error
 }
 
 // Config is what the console needs.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 type dashboardView struct {
@@ -95,7 +96,7 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, a *actor) er
 }
 
 // barChart lays out one bar per hour; the tallest fills the chart's height.
-func barChart(label string, hours []ingest.HourlyIngest, values []float64, format func(float64) string) chart {
+func barChart(label string, hours []readmodel.HourlyIngest, values []float64, format func(float64) string) chart {
 	c := chart{Label: label, Width: chartWidth, Height: chartHeight}
 	peak := 0.0
 	for _, v := range values {

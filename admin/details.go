@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // detailView is a model's detail page: its fields, the actions it allows now, and its related
@@ -49,7 +50,7 @@ type partSquare struct {
 const relatedLimit = 20
 
 // detail serves a model's detail page: load reads the row by id and describes it.
-func (h *Handler) detail(m ingest.Model, load func(h *Handler, ctx context.Context, id uuid.UUID, d *detailView) error) func(w http.ResponseWriter, r *http.Request, a *actor) error {
+func (h *Handler) detail(m readmodel.Model, load func(h *Handler, ctx context.Context, id uuid.UUID, d *detailView) error) func(w http.ResponseWriter, r *http.Request, a *actor) error {
 	return func(w http.ResponseWriter, r *http.Request, a *actor) error {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
@@ -67,14 +68,14 @@ func (h *Handler) detail(m ingest.Model, load func(h *Handler, ctx context.Conte
 	}
 }
 
-var details = map[ingest.Model]func(h *Handler, ctx context.Context, id uuid.UUID, d *detailView) error{
-	ingest.ModelBatches:  (*Handler).batchDetail,
-	ingest.ModelFiles:    (*Handler).fileDetail,
-	ingest.ModelSessions: (*Handler).sessionDetail,
-	ingest.ModelParts:    (*Handler).partDetail,
-	ingest.ModelEvents:   (*Handler).eventDetail,
-	ingest.ModelUsers:    (*Handler).userDetail,
-	ingest.ModelTokens:   (*Handler).tokenDetail,
+var details = map[readmodel.Model]func(h *Handler, ctx context.Context, id uuid.UUID, d *detailView) error{
+	readmodel.ModelBatches:  (*Handler).batchDetail,
+	readmodel.ModelFiles:    (*Handler).fileDetail,
+	readmodel.ModelSessions: (*Handler).sessionDetail,
+	readmodel.ModelParts:    (*Handler).partDetail,
+	readmodel.ModelEvents:   (*Handler).eventDetail,
+	readmodel.ModelUsers:    (*Handler).userDetail,
+	readmodel.ModelTokens:   (*Handler).tokenDetail,
 }
 
 func (h *Handler) batchDetail(ctx context.Context, id uuid.UUID, d *detailView) error {
@@ -96,11 +97,11 @@ func (h *Handler) batchDetail(ctx context.Context, id uuid.UUID, d *detailView) 
 		{"Updated", timeCell(b.UpdatedAt)},
 		{"Sealed", optionalTimeCell(b.SealedAt)},
 	}
-	return h.relatedFiles(ctx, d, ingest.ListQuery{BatchID: &b.ID}, "/admin/files?batch="+b.ID.String())
+	return h.relatedFiles(ctx, d, readmodel.ListQuery{BatchID: &b.ID}, "/admin/files?batch="+b.ID.String())
 }
 
 // relatedFiles adds a section of the files q selects.
-func (h *Handler) relatedFiles(ctx context.Context, d *detailView, q ingest.ListQuery, more string) error {
+func (h *Handler) relatedFiles(ctx context.Context, d *detailView, q readmodel.ListQuery, more string) error {
 	q.Limit = relatedLimit
 	files, err := h.store.FindFiles(ctx, q)
 	if err != nil {
@@ -180,7 +181,7 @@ func storageOf(f *ingest.File) string {
 }
 
 func (h *Handler) relatedEvents(ctx context.Context, d *detailView, fileID uuid.UUID) error {
-	events, err := h.store.FindEvents(ctx, ingest.ListQuery{FileID: &fileID, Limit: relatedLimit})
+	events, err := h.store.FindEvents(ctx, readmodel.ListQuery{FileID: &fileID, Limit: relatedLimit})
 	if err != nil {
 		return err
 	}
@@ -246,7 +247,7 @@ func (h *Handler) sessionDetail(ctx context.Context, id uuid.UUID, d *detailView
 }
 
 func (h *Handler) partDetail(ctx context.Context, id uuid.UUID, d *detailView) error {
-	l, err := h.store.FindParts(ctx, ingest.ListQuery{Search: id.String(), Limit: 1})
+	l, err := h.store.FindParts(ctx, readmodel.ListQuery{Search: id.String(), Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (h *Handler) userDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		{"Created", timeCell(u.CreatedAt)},
 		{"Updated", timeCell(u.UpdatedAt)},
 	}
-	tokens, err := h.store.FindTokens(ctx, ingest.ListQuery{UserID: &u.ID, Limit: relatedLimit})
+	tokens, err := h.store.FindTokens(ctx, readmodel.ListQuery{UserID: &u.ID, Limit: relatedLimit})
 	if err != nil {
 		return err
 	}
@@ -329,7 +330,7 @@ func (h *Handler) userDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		s.More = "/admin/tokens?user=" + u.ID.String()
 	}
 	d.Sections = append(d.Sections, s)
-	batches, err := h.store.FindBatches(ctx, ingest.ListQuery{UserID: &u.ID, Limit: relatedLimit})
+	batches, err := h.store.FindBatches(ctx, readmodel.ListQuery{UserID: &u.ID, Limit: relatedLimit})
 	if err != nil {
 		return err
 	}
@@ -342,14 +343,14 @@ func (h *Handler) userDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		bs.More = "/admin/batches?user=" + u.ID.String()
 	}
 	d.Sections = append(d.Sections, bs)
-	return h.relatedFiles(ctx, d, ingest.ListQuery{UserID: &u.ID}, "/admin/files?user="+u.ID.String())
+	return h.relatedFiles(ctx, d, readmodel.ListQuery{UserID: &u.ID}, "/admin/files?user="+u.ID.String())
 }
 
 func userState(u *ingest.User) string {
 	if u.DisabledAt != nil {
-		return ingest.UserDisabled
+		return readmodel.UserDisabled
 	}
-	return ingest.UserActive
+	return readmodel.UserActive
 }
 
 func (h *Handler) tokenDetail(ctx context.Context, id uuid.UUID, d *detailView) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // listQuery is a list page's query string, as the operator wrote it (it is echoed back into the
@@ -18,7 +19,7 @@ import (
 type listQuery struct {
 	Q, Status, Batch, User, File, Session, EventType, From, To string
 	Sort, Order, Limit                                         string
-	store                                                      ingest.ListQuery
+	store                                                      readmodel.ListQuery
 }
 
 // Any reports whether the query filters or searches at all.
@@ -123,14 +124,14 @@ type filterDef struct {
 
 // modelList is how the console lists one model.
 type modelList struct {
-	model      ingest.Model
+	model      readmodel.Model
 	title      string
 	searchHint string
 	filters    []filterDef
 	columns    []columnDef
 	counts     bool // counts by status are cheap (an index on status) and shown
 	// rows reads one page and renders it.
-	rows func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error)
+	rows func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error)
 }
 
 var (
@@ -154,7 +155,7 @@ type renderedPage struct {
 }
 
 // pageOf renders a listing with row.
-func pageOf[T any](l *ingest.Listing[T], err error, id func(T) uuid.UUID, row func(T) []cell) (*renderedPage, error) {
+func pageOf[T any](l *readmodel.Listing[T], err error, id func(T) uuid.UUID, row func(T) []cell) (*renderedPage, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +232,8 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 		}
 		path := "/admin/" + string(m.model)
 		v := listView{Title: m.title, Done: doneMessages[r.URL.Query().Get("done")], Path: path, SearchHint: m.searchHint, Query: q, Rows: page.rows,
-			Windowed: page.resume != nil, Window: strconv.Itoa(ingest.SearchWindow),
-			Statuses: ingest.ConsoleStatuses(m.model), AllHref: link(path, without(q.values(), "status"))}
+			Windowed: page.resume != nil, Window: strconv.Itoa(readmodel.SearchWindow),
+			Statuses: readmodel.Statuses(m.model), AllHref: link(path, without(q.values(), "status"))}
 		for _, f := range m.filters {
 			v.Filters = append(v.Filters, listFilter{f, q.values().Get(f.Name)})
 		}
@@ -243,7 +244,7 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 		}
 		v.Columns = sortHeads(m.columns, path, q)
 		v.First, v.Prev, v.Next, v.Last = pageLinks(path, q, page)
-		if m.model == ingest.ModelEvents {
+		if m.model == readmodel.ModelEvents {
 			v.Actions = append(v.Actions, actionLink{Label: "Retry all FAILED events…", Href: "/admin/events/retry-failed"})
 		}
 		h.render(w, http.StatusOK, "list", view{Title: m.title, Section: string(m.model), User: a.user, CSRF: a.session.CSRFToken, Data: v})
@@ -252,13 +253,13 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 }
 
 // counts returns the model's counts by status, each a link to the list filtered by it.
-func (h *Handler) counts(ctx context.Context, m ingest.Model, path string, q listQuery) ([]statusCount, error) {
+func (h *Handler) counts(ctx context.Context, m readmodel.Model, path string, q listQuery) ([]statusCount, error) {
 	counts, err := h.store.CountByStatus(ctx, m, countCap)
 	if err != nil {
 		return nil, err
 	}
 	var out []statusCount
-	for _, st := range ingest.ConsoleStatuses(m) {
+	for _, st := range readmodel.Statuses(m) {
 		n := counts[st]
 		label := strconv.Itoa(n)
 		if n > countCap {
@@ -276,7 +277,7 @@ func (h *Handler) counts(ctx context.Context, m ingest.Model, path string, q lis
 func sortHeads(columns []columnDef, path string, q listQuery) []columnHead {
 	current := q.Sort
 	if current == "" {
-		current = ingest.SortCreated
+		current = readmodel.SortCreated
 	}
 	heads := make([]columnHead, len(columns))
 	for i, c := range columns {
@@ -432,11 +433,11 @@ func (u *userNames) cell(id uuid.UUID) cell {
 
 var modelLists = []*modelList{
 	{
-		model: ingest.ModelBatches, title: "Upload batches", searchHint: "id or name", counts: true,
+		model: readmodel.ModelBatches, title: "Upload batches", searchHint: "id or name", counts: true,
 		filters: []filterDef{filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"Batch", ""}, {"Name", ""}, {"Status", ""}, {"Files", ""}, {"Stored", ""},
-			{"Failed", ""}, {"Created by", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+			{"Failed", ""}, {"Created by", ""}, {"Created", readmodel.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindBatches(ctx, q)
 			users := h.userNames(ctx)
 			return pageOf(l, err, func(b *ingest.Batch) uuid.UUID { return b.ID }, func(b *ingest.Batch) []cell {
@@ -446,11 +447,11 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelFiles, title: "Files", searchHint: "id, SHA-256 prefix, file name, metadata value or key:value", counts: true,
+		model: readmodel.ModelFiles, title: "Files", searchHint: "id, SHA-256 prefix, file name, metadata value or key:value", counts: true,
 		filters: []filterDef{filterBatch, filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"File", ""}, {"Name", ""}, {"Status", ""}, {"Size", "size"}, {"SHA-256", ""},
-			{"Batch", ""}, {"Uploaded by", ""}, {"Created", ingest.SortCreated}, {"Stored", ""}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+			{"Batch", ""}, {"Uploaded by", ""}, {"Created", readmodel.SortCreated}, {"Stored", ""}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindFiles(ctx, q)
 			users := h.userNames(ctx)
 			return pageOf(l, err, func(f *ingest.File) uuid.UUID { return f.ID }, func(f *ingest.File) []cell {
@@ -461,11 +462,11 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelSessions, title: "Upload sessions", searchHint: "id", counts: true,
+		model: readmodel.ModelSessions, title: "Upload sessions", searchHint: "id", counts: true,
 		filters: []filterDef{filterUser, filterFile, filterFrom, filterTo},
 		columns: []columnDef{{"Session", ""}, {"Status", ""}, {"File", ""}, {"Parts", ""}, {"Part size", ""},
-			{"Uploaded by", ""}, {"Expires", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+			{"Uploaded by", ""}, {"Expires", ""}, {"Created", readmodel.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindSessions(ctx, q)
 			users := h.userNames(ctx)
 			return pageOf(l, err, func(s *ingest.UploadSession) uuid.UUID { return s.ID }, func(s *ingest.UploadSession) []cell {
@@ -476,11 +477,11 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelParts, title: "Upload parts", searchHint: "id",
+		model: readmodel.ModelParts, title: "Upload parts", searchHint: "id",
 		filters: []filterDef{filterSession, filterFrom, filterTo},
 		columns: []columnDef{{"Part", ""}, {"Session", ""}, {"Number", ""}, {"Status", ""}, {"Size", ""},
-			{"CRC32C", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+			{"CRC32C", ""}, {"Created", readmodel.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindParts(ctx, q)
 			return pageOf(l, err, func(p *ingest.Part) uuid.UUID { return p.ID }, func(p *ingest.Part) []cell {
 				return []cell{idCell("parts", p.ID), idCell("sessions", p.SessionID), numberCell(int64(p.PartNumber)),
@@ -489,11 +490,11 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelEvents, title: "Outbox events", searchHint: "id or event id", counts: true,
+		model: readmodel.ModelEvents, title: "Outbox events", searchHint: "id or event id", counts: true,
 		filters: []filterDef{filterFile, filterEventType, filterFrom, filterTo},
 		columns: []columnDef{{"Event", ""}, {"Type", ""}, {"Status", ""}, {"Attempts", ""}, {"Next attempt", ""},
-			{"File", ""}, {"Last error", ""}, {"Created", ingest.SortCreated}, {"Delivered", ""}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+			{"File", ""}, {"Last error", ""}, {"Created", readmodel.SortCreated}, {"Delivered", ""}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindEvents(ctx, q)
 			return pageOf(l, err, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID }, func(e *ingest.OutboxEvent) []cell {
 				return []cell{idCell("events", e.ID), textCell(e.EventType), statusCell(string(e.Status)), numberCell(int64(e.AttemptCount)),
@@ -503,10 +504,10 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelUsers, title: "Users", searchHint: "id or username", counts: true,
+		model: readmodel.ModelUsers, title: "Users", searchHint: "id or username", counts: true,
 		filters: []filterDef{filterFrom, filterTo},
-		columns: []columnDef{{"User", ""}, {"Username", ""}, {"Admin", ""}, {"Disabled", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+		columns: []columnDef{{"User", ""}, {"Username", ""}, {"Admin", ""}, {"Disabled", ""}, {"Created", readmodel.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindUsers(ctx, q)
 			return pageOf(l, err, func(u *ingest.User) uuid.UUID { return u.ID }, func(u *ingest.User) []cell {
 				return []cell{idCell("users", u.ID), {Text: u.Username, Href: "/admin/users/" + u.ID.String()},
@@ -515,11 +516,11 @@ var modelLists = []*modelList{
 		},
 	},
 	{
-		model: ingest.ModelTokens, title: "API tokens", searchHint: "id or name", counts: true,
+		model: readmodel.ModelTokens, title: "API tokens", searchHint: "id or name", counts: true,
 		filters: []filterDef{filterUser, filterFrom, filterTo},
 		columns: []columnDef{{"Token", ""}, {"Name", ""}, {"Prefix", ""}, {"State", ""}, {"User", ""},
-			{"Last used", ""}, {"Expires", ""}, {"Created", ingest.SortCreated}},
-		rows: func(h *Handler, ctx context.Context, q ingest.ListQuery) (*renderedPage, error) {
+			{"Last used", ""}, {"Expires", ""}, {"Created", readmodel.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindTokens(ctx, q)
 			users, now := h.userNames(ctx), h.cfg.Now()
 			return pageOf(l, err, func(t *ingest.APIToken) uuid.UUID { return t.ID }, func(t *ingest.APIToken) []cell {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -68,7 +69,7 @@ func (e *env) put(u *ingest.User, name string, data []byte, batch *uuid.UUID) *i
 
 func (e *env) eventOf(f *ingest.File) *ingest.OutboxEvent {
 	e.t.Helper()
-	l, err := e.store.FindEvents(e.ctx, ingest.ListQuery{FileID: &f.ID})
+	l, err := e.store.FindEvents(e.ctx, readmodel.ListQuery{FileID: &f.ID})
 	if err != nil || len(l.Items) != 1 {
 		e.t.Fatalf("events of %s: %v, %v", f.ID, l, err)
 	}

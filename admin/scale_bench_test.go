@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 
@@ -105,7 +106,7 @@ func scalePages(b *testing.B, store *sqlstore.Store, files int) []scalePage {
 	midEvent := middle("portal_event_outbox", "", "id DESC", files*9/10)
 	midBatch := middle("upload_batches", "", "id DESC", files/100)
 	// The SHA-256 prefix and the id of a file in the middle of the list, and the name of a recent
-	// one: a search for part of a name reads a window of ingest.SearchWindow rows a page, newest
+	// one: a search for part of a name reads a window of readmodel.SearchWindow rows a page, newest
 	// first, so an older name is found only pages later (files/search/name-absent measures one
 	// such page: a whole window read in vain).
 	var sha, shaName, name string
@@ -114,7 +115,7 @@ func scalePages(b *testing.B, store *sqlstore.Store, files int) []scalePage {
 		"SELECT sha256, original_filename FROM ingest_files WHERE status = 'STORED' AND id < $1 ORDER BY id DESC LIMIT 1", midFile).Scan(&sha, &shaName); err != nil {
 		b.Fatal(err)
 	}
-	recent := middle("ingest_files", "", "id DESC", min(files/10, ingest.SearchWindow))
+	recent := middle("ingest_files", "", "id DESC", min(files/10, readmodel.SearchWindow))
 	if err := db.QueryRowContext(context.Background(),
 		"SELECT original_filename FROM ingest_files WHERE status = 'STORED' AND id < $1 ORDER BY id DESC LIMIT 1", recent).Scan(&name); err != nil {
 		b.Fatal(err)

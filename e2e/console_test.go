@@ -18,6 +18,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 
@@ -119,7 +120,7 @@ func waitForEvent(t *testing.T, p *portal, store *sqlstore.Store, fileID uuid.UU
 	t.Helper()
 	deadline := time.Now().Add(eventWait)
 	for {
-		l, err := store.FindEvents(context.Background(), ingest.ListQuery{FileID: &fileID})
+		l, err := store.FindEvents(context.Background(), readmodel.ListQuery{FileID: &fileID})
 		if err != nil {
 			t.Fatal(err)
 		}

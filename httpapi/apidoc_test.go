@@ -20,6 +20,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // apiGuide is the user's guide to the HTTP API; its sh blocks are a script this file runs.
@@ -168,7 +169,7 @@ func checkGuideUploads(t *testing.T, p *portal, dir, out string) {
 	if len(sums) < 2 {
 		t.Fatalf("the guide printed %d sha256sum lines; want one for the upload in parts and one for the single-request upload", len(sums))
 	}
-	files, err := p.Store.ListFiles(ctx, ingest.FileFilter{Page: ingest.Page{Limit: ingest.MaxPageLimit}})
+	files, err := p.Store.FindFiles(ctx, readmodel.ListQuery{ExcludePartial: true, Limit: ingest.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func checkGuideUploads(t *testing.T, p *portal, dir, out string) {
 			t.Errorf("%s in the guide's directory hashes to %s, but the guide printed %s", name, got, sum)
 		}
 		var stored *ingest.File
-		for _, f := range files {
+		for _, f := range files.Items {
 			if f.OriginalFilename == name && f.Status == ingest.FileStored {
 				stored = f
 			}
@@ -220,12 +221,12 @@ func fileSHA256(t *testing.T, path string) string {
 func checkGuideOutcomes(t *testing.T, p *portal) {
 	t.Helper()
 	ctx := context.Background()
-	batches, err := p.Store.ListBatches(ctx, ingest.BatchFilter{Page: ingest.Page{Limit: ingest.MaxPageLimit}})
+	batches, err := p.Store.FindBatches(ctx, readmodel.ListQuery{Limit: ingest.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	byStatus := map[ingest.BatchStatus]int{}
-	for _, b := range batches {
+	for _, b := range batches.Items {
 		byStatus[b.Status]++
 		if b.Status == ingest.BatchComplete && (b.TotalFiles < 2 || b.StoredCount != b.TotalFiles) {
 			t.Errorf("the guide's COMPLETE batch counts %d stored of %d files", b.StoredCount, b.TotalFiles)
@@ -234,13 +235,12 @@ func checkGuideOutcomes(t *testing.T, p *portal) {
 	if byStatus[ingest.BatchComplete] == 0 || byStatus[ingest.BatchCancelled] == 0 {
 		t.Errorf("after the guide, the batches by status are %v; want a COMPLETE one (sealed) and a CANCELLED one", byStatus)
 	}
-	failed := ingest.FileFailed
-	files, err := p.Store.ListFiles(ctx, ingest.FileFilter{Status: &failed, Page: ingest.Page{Limit: ingest.MaxPageLimit}})
+	files, err := p.Store.FindFiles(ctx, readmodel.ListQuery{Status: string(ingest.FileFailed), ExcludePartial: true, Limit: ingest.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The cancelled batch fails its file too; the aborted upload is the one outside any batch.
-	aborted := slices.ContainsFunc(files, func(f *ingest.File) bool { return f.BatchID == nil })
+	aborted := slices.ContainsFunc(files.Items, func(f *ingest.File) bool { return f.BatchID == nil })
 	if !aborted {
 		t.Errorf("after the guide no file outside a batch is FAILED; its aborted upload should be")
 	}

@@ -26,20 +26,18 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request, actor *inge
 }
 
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	var f ingest.BatchFilter
-	var err error
-	var limit int
-	if f.Page, limit, err = queryPage(r); err != nil {
-		return err
-	}
-	if err := queryStatus(r, &f.Status); err != nil {
-		return err
-	}
-	batches, err := s.cfg.Service.ListBatches(r.Context(), actor, f)
+	q, err := queryPage(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page(batches, limit, batchView, func(b *ingest.Batch) uuid.UUID { return b.ID }))
+	if err := queryStatus[ingest.BatchStatus](r, &q.Status); err != nil {
+		return err
+	}
+	batches, err := s.cfg.Service.ListBatches(r.Context(), actor, q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page(batches, batchView, func(b *ingest.Batch) uuid.UUID { return b.ID }))
 	return nil
 }
 

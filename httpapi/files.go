@@ -87,23 +87,21 @@ func queryMetadata(q url.Values) (map[string]string, error) {
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	var f ingest.FileFilter
-	var err error
-	var limit int
-	if f.Page, limit, err = queryPage(r); err != nil {
-		return err
-	}
-	if err := queryStatus(r, &f.Status); err != nil {
-		return err
-	}
-	if err := queryID(r, "batch_id", &f.BatchID); err != nil {
-		return err
-	}
-	files, err := s.cfg.Service.ListFiles(r.Context(), actor, f)
+	q, err := queryPage(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page(files, limit, fileView, func(f *ingest.File) uuid.UUID { return f.ID }))
+	if err := queryStatus[ingest.FileStatus](r, &q.Status); err != nil {
+		return err
+	}
+	if err := queryID(r, "batch_id", &q.BatchID); err != nil {
+		return err
+	}
+	files, err := s.cfg.Service.ListFiles(r.Context(), actor, q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page(files, fileView, func(f *ingest.File) uuid.UUID { return f.ID }))
 	return nil
 }
 

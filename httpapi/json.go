@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // The JSON of the API's resources: their columns, ids as strings, times in RFC 3339, NULL as
@@ -117,20 +118,15 @@ type listJSON[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// page renders items as a list page of at most limit items (0: all). The caller fetched one more
-// than the page (ingest.Page.Limit = limit+1): if it came, there is a next page, and the cursor
-// points after the page's last item.
-func page[E any, T any](items []E, limit int, view func(E) T, id func(E) uuid.UUID) listJSON[T] {
-	more := limit > 0 && len(items) > limit
-	if more {
-		items = items[:limit]
-	}
-	out := listJSON[T]{Items: make([]T, len(items))}
-	for i, item := range items {
+// page renders a listing as a list page: when more items follow, the cursor points after the
+// page's last item.
+func page[E any, T any](l *readmodel.Listing[E], view func(E) T, id func(E) uuid.UUID) listJSON[T] {
+	out := listJSON[T]{Items: make([]T, len(l.Items))}
+	for i, item := range l.Items {
 		out.Items[i] = view(item)
 	}
-	if more {
-		out.NextCursor = id(items[len(items)-1]).String()
+	if l.More && len(l.Items) > 0 {
+		out.NextCursor = id(l.Items[len(l.Items)-1]).String()
 	}
 	return out
 }
@@ -194,28 +190,27 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-// queryPage parses ?cursor= and ?limit=. The page it returns asks the store for one item more
-// than the client's limit (see page); the limit itself is the second result.
-func queryPage(r *http.Request) (ingest.Page, int, error) {
-	var p ingest.Page
+// queryPage parses ?cursor= and ?limit= into a query of the list's first page or the one after
+// the cursor, newest first.
+func queryPage(r *http.Request) (readmodel.ListQuery, error) {
+	var lq readmodel.ListQuery
 	q := r.URL.Query()
 	if c := q.Get("cursor"); c != "" {
 		id, err := uuid.Parse(c)
 		if err != nil {
-			return p, 0, ingest.Errorf(ingest.EValidation, "cursor %q is not a cursor this API gave", c)
+			return lq, ingest.Errorf(ingest.EValidation, "cursor %q is not a cursor this API gave", c)
 		}
-		p.After = &id
+		lq.Cursor.After = &id
 	}
-	limit := ingest.DefaultPageLimit
+	lq.Limit = ingest.DefaultPageLimit
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > ingest.MaxPageLimit {
-			return p, 0, ingest.Errorf(ingest.EValidation, "limit must be 1 to %d", ingest.MaxPageLimit)
+			return lq, ingest.Errorf(ingest.EValidation, "limit must be 1 to %d", ingest.MaxPageLimit)
 		}
-		limit = n
+		lq.Limit = n
 	}
-	p.Limit = limit + 1
-	return p, limit, nil
+	return lq, nil
 }
 
 // queryID parses the optional id ?name= into *into, leaving it nil when absent.
@@ -232,19 +227,18 @@ func queryID(r *http.Request, name string, into **uuid.UUID) error {
 	return nil
 }
 
-// queryStatus parses the optional ?status= into *into, refusing a status that does not exist.
+// queryStatus parses the optional ?status= into *into, refusing a status that is not one of S.
 func queryStatus[S interface {
 	~string
 	Valid() bool
-}](r *http.Request, into **S) error {
+}](r *http.Request, into *string) error {
 	v := r.URL.Query().Get("status")
 	if v == "" {
 		return nil
 	}
-	st := S(v)
-	if !st.Valid() {
+	if !S(v).Valid() {
 		return ingest.Errorf(ingest.EValidation, "status %q is not one of this resource's statuses", v)
 	}
-	*into = &st
+	*into = v
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -115,7 +116,7 @@ func partETag(p *ingest.Part) string {
 
 func (s *Server) listParts(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
 	return onPathID(w, r, actor, s.cfg.Service.Parts, func(parts []*ingest.Part) listJSON[partJSON] {
-		return page(parts, 0, partView, func(p *ingest.Part) uuid.UUID { return p.ID })
+		return page(&readmodel.Listing[*ingest.Part]{Items: parts}, partView, func(p *ingest.Part) uuid.UUID { return p.ID })
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/ingest-portal/ingest/internal/natstest"
 	"github.com/ingest-portal/ingest/internal/outboxseed"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"
@@ -78,8 +79,8 @@ func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 			if n, err := dying.Poll(ctx); n != 1 || err == nil {
 				t.Fatalf("the dying relay claimed %d events, err %v; want 1 and the error of its closed store", n, err)
 			}
-			events, err := survivor.ListEvents(ctx, ingest.EventFilter{})
-			if err != nil || len(events) != 1 || events[0].Status != ingest.OutboxSending || events[0].FileID != file.ID {
+			events, err := survivor.FindEvents(ctx, readmodel.ListQuery{})
+			if err != nil || len(events.Items) != 1 || events.Items[0].Status != ingest.OutboxSending || events.Items[0].FileID != file.ID {
 				t.Fatalf("after the dying relay: %v, %v; want its event SENDING", events, err)
 			}
 			if got := len(srv.Messages(t, stream)); got != 1 {
@@ -94,7 +95,7 @@ func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 			if n, err := other.Poll(ctx); n != 1 || err != nil {
 				t.Fatalf("the other relay claimed %d events, err %v; want 1", n, err)
 			}
-			got, err := survivor.OutboxEvent(ctx, events[0].ID)
+			got, err := survivor.OutboxEvent(ctx, events.Items[0].ID)
 			if err != nil || got.Status != ingest.OutboxDelivered || got.AttemptCount != 2 {
 				t.Fatalf("event = %+v, %v; want DELIVERED at attempt 2", got, err)
 			}

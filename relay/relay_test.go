@@ -14,6 +14,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/outboxseed"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"
@@ -93,17 +94,14 @@ func (r *rig) stored() *ingest.OutboxEvent {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	events, err := r.store.ListEvents(r.ctx, ingest.EventFilter{})
+	events, err := r.store.FindEvents(r.ctx, readmodel.ListQuery{FileID: &f.ID})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	for _, e := range events {
-		if e.FileID == f.ID {
-			return e
-		}
+	if len(events.Items) == 0 {
+		r.t.Fatalf("no event for file %s", f.ID)
 	}
-	r.t.Fatalf("no event for file %s", f.ID)
-	return nil
+	return events.Items[0]
 }
 
 // testLease is the lease of the tests' relays.

@@ -10,23 +10,28 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
-var _ ingest.ConsoleStore = (*Store)(nil)
+var (
+	_ readmodel.Store    = (*Store)(nil)
+	_ ingest.AccessStore = (*Store)(nil)
+)
 
 // WithSearchWindow sets how many rows a console search that no index serves reads per page
-// (ingest.SearchWindow by default), so that tests can see it stop without a large table.
+// (readmodel.SearchWindow by default), so that tests can see it stop without a large table.
 func WithSearchWindow(rows int) Option {
 	return func(s *Store) { s.searchWindow = rows }
 }
 
-// consoleTable describes how the console lists one table: which filters it has and on which
-// columns, how its search and its status filter read, and which columns it sorts by.
+// consoleTable describes how the read model's lists (the console's and the API's) read one
+// table: which filters it has and on which columns, how its search and its status filter read,
+// and which columns it sorts by.
 type consoleTable struct {
-	model   ingest.Model
+	model   readmodel.Model
 	name    string
 	columns map[filter]string // the column each id or type filter compares; every table has status and created_at
-	// status turns a value of the status filter (ingest.ConsoleStatuses) into a condition (nil:
+	// status turns a value of the status filter (readmodel.Statuses) into a condition (nil:
 	// the status column equals it).
 	status func(s *Store, w *where, status string)
 	// search adds the condition of a search term that is not an id (nil: only ids are searched)
@@ -46,37 +51,37 @@ const (
 	byEventType
 )
 
-var consoleTables = map[ingest.Model]*consoleTable{
-	ingest.ModelBatches: {
-		model: ingest.ModelBatches, name: "upload_batches",
+var consoleTables = map[readmodel.Model]*consoleTable{
+	readmodel.ModelBatches: {
+		model: readmodel.ModelBatches, name: "upload_batches",
 		columns: map[filter]string{byUser: "created_by_id"},
 		search:  nameContains("name"),
 	},
-	ingest.ModelFiles: {
-		model: ingest.ModelFiles, name: "ingest_files",
+	readmodel.ModelFiles: {
+		model: readmodel.ModelFiles, name: "ingest_files",
 		columns: map[filter]string{byBatch: "batch_id", byUser: "uploaded_by_id"},
 		search:  fileSearch,
 		sorts:   map[string]string{"size": "size_bytes"},
 	},
-	ingest.ModelSessions: {
-		model: ingest.ModelSessions, name: "upload_sessions",
+	readmodel.ModelSessions: {
+		model: readmodel.ModelSessions, name: "upload_sessions",
 		columns: map[filter]string{byUser: "uploaded_by_id", byFile: "file_id"},
 	},
-	ingest.ModelParts: {
-		model: ingest.ModelParts, name: "upload_parts",
+	readmodel.ModelParts: {
+		model: readmodel.ModelParts, name: "upload_parts",
 		columns: map[filter]string{bySession: "session_id"},
 	},
-	ingest.ModelEvents: {
-		model: ingest.ModelEvents, name: "portal_event_outbox",
+	readmodel.ModelEvents: {
+		model: readmodel.ModelEvents, name: "portal_event_outbox",
 		columns: map[filter]string{byFile: "file_id", byEventType: "event_type"},
 	},
-	ingest.ModelUsers: {
-		model: ingest.ModelUsers, name: "users",
+	readmodel.ModelUsers: {
+		model: readmodel.ModelUsers, name: "users",
 		status: userStatus,
 		search: nameContains("username"),
 	},
-	ingest.ModelTokens: {
-		model: ingest.ModelTokens, name: "api_tokens",
+	readmodel.ModelTokens: {
+		model: readmodel.ModelTokens, name: "api_tokens",
 		columns: map[filter]string{byUser: "user_id"},
 		status:  tokenStatus,
 		search:  nameContains("name"),
@@ -85,11 +90,11 @@ var consoleTables = map[ingest.Model]*consoleTable{
 
 func userStatus(_ *Store, w *where, status string) {
 	switch status {
-	case ingest.UserActive:
+	case readmodel.UserActive:
 		w.conds = append(w.conds, "disabled_at IS NULL")
-	case ingest.UserDisabled:
+	case readmodel.UserDisabled:
 		w.conds = append(w.conds, "disabled_at IS NOT NULL")
-	case ingest.UserAdmin:
+	case readmodel.UserAdmin:
 		w.conds = append(w.conds, "is_admin")
 	}
 }
@@ -158,7 +163,7 @@ func fileSearch(s *Store, w *where, term string) bool {
 
 // sortColumn returns the column of a sort name, or EValidation.
 func (t *consoleTable) sortColumn(sort string) (string, error) {
-	if sort == "" || sort == ingest.SortCreated {
+	if sort == "" || sort == readmodel.SortCreated {
 		return "id", nil
 	}
 	if c, ok := t.sorts[sort]; ok {
@@ -169,7 +174,7 @@ func (t *consoleTable) sortColumn(sort string) (string, error) {
 
 // conditions turns the query's filters and search into the WHERE conditions of the table. The
 // conditions no index serves (a search for part of a name) come back apart, as scan.
-func (t *consoleTable) conditions(s *Store, q ingest.ListQuery) (w *where, scan []string, err error) {
+func (t *consoleTable) conditions(s *Store, q readmodel.ListQuery) (w *where, scan []string, err error) {
 	w, err = t.filters(s, q)
 	if err != nil {
 		return nil, nil, err
@@ -185,7 +190,7 @@ func (t *consoleTable) conditions(s *Store, q ingest.ListQuery) (w *where, scan 
 }
 
 // filters returns the conditions of every filter but the search.
-func (t *consoleTable) filters(s *Store, q ingest.ListQuery) (*where, error) {
+func (t *consoleTable) filters(s *Store, q readmodel.ListQuery) (*where, error) {
 	var w where
 	ids := []struct {
 		f  filter
@@ -213,6 +218,12 @@ func (t *consoleTable) filters(s *Store, q ingest.ListQuery) (*where, error) {
 		}
 		w.add(col+" = ?", q.EventType)
 	}
+	if q.ExcludePartial {
+		if t.model != readmodel.ModelFiles {
+			return nil, ingest.Errorf(ingest.EValidation, "%s have no partial uploads", t.model)
+		}
+		w.add("partial = ?", false)
+	}
 	if q.CreatedFrom != nil {
 		w.add("created_at >= ?", at(*q.CreatedFrom))
 	}
@@ -223,7 +234,7 @@ func (t *consoleTable) filters(s *Store, q ingest.ListQuery) (*where, error) {
 }
 
 func (t *consoleTable) addStatus(s *Store, w *where, status string) error {
-	if !slices.Contains(ingest.ConsoleStatuses(t.model), status) {
+	if !slices.Contains(readmodel.Statuses(t.model), status) {
 		return ingest.Errorf(ingest.EValidation, "%s have no status %q", t.model, status)
 	}
 	if t.status != nil {
@@ -242,7 +253,7 @@ func (t *consoleTable) addStatus(s *Store, w *where, status string) error {
 // reports whether the condition it added needs a scan.
 func (t *consoleTable) addSearch(s *Store, w *where, term string) bool {
 	if id, err := uuid.Parse(term); err == nil {
-		if t.model == ingest.ModelEvents {
+		if t.model == readmodel.ModelEvents {
 			w.add("(id = ? OR event_id = ?)", id)
 			return false
 		}
@@ -257,14 +268,14 @@ func (t *consoleTable) addSearch(s *Store, w *where, term string) bool {
 	return t.search(s, w, term)
 }
 
-// findRows runs a console list: the rows matching q, in (sort column, id) order, one page of them
+// findRows runs a list: the rows matching q, in (sort column, id) order, one page of them
 // after, before or at the end of the cursor. Every page is one seek on the index of the sort
 // column: the cursor names a row by id, and the row's sort value is read by its primary key. A
-// search no index serves reads at most the store's search window of rows (ingest.SearchWindow
+// search no index serves reads at most the store's search window of rows (readmodel.SearchWindow
 // unless WithSearchWindow says otherwise) from the cursor on; when those
 // hold less than a page, the listing says where the next window starts (Resume).
-func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.ListQuery, columns string,
-	scan func(interface{ Scan(...any) error }) (T, error)) (*ingest.Listing[T], error) {
+func findRows[T any](ctx context.Context, s *Store, m readmodel.Model, q readmodel.ListQuery, columns string,
+	scan func(interface{ Scan(...any) error }) (T, error)) (*readmodel.Listing[T], error) {
 	t := consoleTables[m]
 	limit := q.Limit
 	switch {
@@ -295,7 +306,7 @@ func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.Lis
 	if err != nil {
 		return nil, err
 	}
-	l := &ingest.Listing[T]{Items: items, More: len(items) > limit}
+	l := &readmodel.Listing[T]{Items: items, More: len(items) > limit}
 	if l.More {
 		l.Items = l.Items[:limit]
 	} else if len(scanConds) > 0 {
@@ -312,7 +323,7 @@ func findRows[T any](ctx context.Context, s *Store, m ingest.Model, q ingest.Lis
 
 // windowEnd returns the id of the last row a windowed search read when more rows follow it, or
 // nil when the search read to the end of the list.
-func windowEnd(ctx context.Context, s *Store, t *consoleTable, q ingest.ListQuery, k keyset) (*uuid.UUID, error) {
+func windowEnd(ctx context.Context, s *Store, t *consoleTable, q readmodel.ListQuery, k keyset) (*uuid.UUID, error) {
 	w, err := t.filters(s, q)
 	if err != nil {
 		return nil, err
@@ -353,7 +364,7 @@ type keyset struct {
 	backwards bool // a Before cursor or the last page: read against the list's order, turn round after
 }
 
-func (t *consoleTable) keyset(q ingest.ListQuery) (keyset, error) {
+func (t *consoleTable) keyset(q readmodel.ListQuery) (keyset, error) {
 	col, err := t.sortColumn(q.Sort)
 	if err != nil {
 		return keyset{}, err
@@ -394,51 +405,51 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// FindBatches implements ingest.ConsoleStore.
-func (s *Store) FindBatches(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.Batch], error) {
-	return findRows(ctx, s, ingest.ModelBatches, q, batchColumns, scanBatch)
+// FindBatches implements readmodel.Store.
+func (s *Store) FindBatches(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.Batch], error) {
+	return findRows(ctx, s, readmodel.ModelBatches, q, batchColumns, scanBatch)
 }
 
-// FindFiles implements ingest.ConsoleStore.
-func (s *Store) FindFiles(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.File], error) {
-	return findRows(ctx, s, ingest.ModelFiles, q, fileColumns, scanFile)
+// FindFiles implements readmodel.Store.
+func (s *Store) FindFiles(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.File], error) {
+	return findRows(ctx, s, readmodel.ModelFiles, q, fileColumns, scanFile)
 }
 
-// FindSessions implements ingest.ConsoleStore.
-func (s *Store) FindSessions(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.UploadSession], error) {
-	return findRows(ctx, s, ingest.ModelSessions, q, sessionColumns, scanSession)
+// FindSessions implements readmodel.Store.
+func (s *Store) FindSessions(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.UploadSession], error) {
+	return findRows(ctx, s, readmodel.ModelSessions, q, sessionColumns, scanSession)
 }
 
-// FindParts implements ingest.ConsoleStore.
-func (s *Store) FindParts(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.Part], error) {
-	return findRows(ctx, s, ingest.ModelParts, q, partColumns, scanPart)
+// FindParts implements readmodel.Store.
+func (s *Store) FindParts(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.Part], error) {
+	return findRows(ctx, s, readmodel.ModelParts, q, partColumns, scanPart)
 }
 
-// FindEvents implements ingest.ConsoleStore.
-func (s *Store) FindEvents(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.OutboxEvent], error) {
-	return findRows(ctx, s, ingest.ModelEvents, q, eventColumns, scanEvent)
+// FindEvents implements readmodel.Store.
+func (s *Store) FindEvents(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.OutboxEvent], error) {
+	return findRows(ctx, s, readmodel.ModelEvents, q, eventColumns, scanEvent)
 }
 
-// FindUsers implements ingest.ConsoleStore.
-func (s *Store) FindUsers(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.User], error) {
-	return findRows(ctx, s, ingest.ModelUsers, q, userColumns, scanUser)
+// FindUsers implements readmodel.Store.
+func (s *Store) FindUsers(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.User], error) {
+	return findRows(ctx, s, readmodel.ModelUsers, q, userColumns, scanUser)
 }
 
-// FindTokens implements ingest.ConsoleStore.
-func (s *Store) FindTokens(ctx context.Context, q ingest.ListQuery) (*ingest.Listing[*ingest.APIToken], error) {
-	return findRows(ctx, s, ingest.ModelTokens, q, tokenColumns, scanToken)
+// FindTokens implements readmodel.Store.
+func (s *Store) FindTokens(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.APIToken], error) {
+	return findRows(ctx, s, readmodel.ModelTokens, q, tokenColumns, scanToken)
 }
 
-// CountByStatus implements ingest.ConsoleStore. Each status is counted by its own query that
+// CountByStatus implements readmodel.Store. Each status is counted by its own query that
 // stops at limit+1 rows: on the (status, id) indexes that is a short index range, however large
 // the table, where a GROUP BY would read every row.
-func (s *Store) CountByStatus(ctx context.Context, m ingest.Model, limit int) (map[string]int, error) {
+func (s *Store) CountByStatus(ctx context.Context, m readmodel.Model, limit int) (map[string]int, error) {
 	t := consoleTables[m]
-	if t == nil || t.model == ingest.ModelParts {
+	if t == nil || t.model == readmodel.ModelParts {
 		return nil, ingest.Errorf(ingest.EValidation, "%s are not counted by status", m)
 	}
 	counts := map[string]int{}
-	for _, status := range ingest.ConsoleStatuses(m) {
+	for _, status := range readmodel.Statuses(m) {
 		var w where
 		if err := t.addStatus(s, &w, status); err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 
@@ -37,23 +38,23 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			from := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 			for _, c := range []struct {
 				name string
-				q    ingest.ListQuery
+				q    readmodel.ListQuery
 			}{
-				{"first", ingest.ListQuery{}},
-				{"middle", ingest.ListQuery{Cursor: ingest.Cursor{After: &mid}}},
-				{"last", ingest.ListQuery{Cursor: ingest.Cursor{Last: true}}},
-				{"failed/first", ingest.ListQuery{Status: "FAILED"}},
-				{"failed/middle", ingest.ListQuery{Status: "FAILED", Cursor: ingest.Cursor{After: &mid}}},
-				{"uploading/last", ingest.ListQuery{Status: "UPLOADING", Cursor: ingest.Cursor{Last: true}}},
-				{"size/first", ingest.ListQuery{Sort: "size"}},
-				{"size/middle", ingest.ListQuery{Sort: "size", Cursor: ingest.Cursor{After: &mid}}},
-				{"size/last", ingest.ListQuery{Sort: "size", Cursor: ingest.Cursor{Last: true}}},
-				{"uploader", ingest.ListQuery{UserID: &u.ID}},
-				{"date", ingest.ListQuery{CreatedFrom: &from}},
-				{"search/sha256", ingest.ListQuery{Search: sha[:8]}},
-				{"search/id", ingest.ListQuery{Search: mid.String()}},
-				{"search/name-none", ingest.ListQuery{Search: "nothing-like-it"}},
-				{"search/name-rare", ingest.ListQuery{Search: "file-999999.csv"}},
+				{"first", readmodel.ListQuery{}},
+				{"middle", readmodel.ListQuery{Cursor: readmodel.Cursor{After: &mid}}},
+				{"last", readmodel.ListQuery{Cursor: readmodel.Cursor{Last: true}}},
+				{"failed/first", readmodel.ListQuery{Status: "FAILED"}},
+				{"failed/middle", readmodel.ListQuery{Status: "FAILED", Cursor: readmodel.Cursor{After: &mid}}},
+				{"uploading/last", readmodel.ListQuery{Status: "UPLOADING", Cursor: readmodel.Cursor{Last: true}}},
+				{"size/first", readmodel.ListQuery{Sort: "size"}},
+				{"size/middle", readmodel.ListQuery{Sort: "size", Cursor: readmodel.Cursor{After: &mid}}},
+				{"size/last", readmodel.ListQuery{Sort: "size", Cursor: readmodel.Cursor{Last: true}}},
+				{"uploader", readmodel.ListQuery{UserID: &u.ID}},
+				{"date", readmodel.ListQuery{CreatedFrom: &from}},
+				{"search/sha256", readmodel.ListQuery{Search: sha[:8]}},
+				{"search/id", readmodel.ListQuery{Search: mid.String()}},
+				{"search/name-none", readmodel.ListQuery{Search: "nothing-like-it"}},
+				{"search/name-rare", readmodel.ListQuery{Search: "file-999999.csv"}},
 			} {
 				c.q.Limit = ingest.DefaultPageLimit
 				b.Run("files/"+c.name, func(b *testing.B) {
@@ -66,7 +67,7 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			}
 			b.Run("counts", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := s.CountByStatus(ctx, ingest.ModelFiles, 10_000); err != nil {
+					if _, err := s.CountByStatus(ctx, readmodel.ModelFiles, 10_000); err != nil {
 						b.Fatal(err)
 					}
 				}

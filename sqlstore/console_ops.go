@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 const tokenColumns = `id, created_at, updated_at, user_id, name, token_hash, prefix, last_used_at, expires_at, revoked_at`
@@ -20,7 +21,7 @@ func scanToken(row interface{ Scan(...any) error }) (*ingest.APIToken, error) {
 	return &t, err
 }
 
-// APIToken implements ingest.ConsoleStore.
+// APIToken implements readmodel.Store.
 func (s *Store) APIToken(ctx context.Context, id uuid.UUID) (*ingest.APIToken, error) {
 	t, err := scanToken(s.q().QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, id))
 	if err != nil {
@@ -29,7 +30,7 @@ func (s *Store) APIToken(ctx context.Context, id uuid.UUID) (*ingest.APIToken, e
 	return t, nil
 }
 
-// SessionOfFile implements ingest.ConsoleStore.
+// SessionOfFile implements readmodel.Store.
 func (s *Store) SessionOfFile(ctx context.Context, fileID uuid.UUID) (*ingest.UploadSession, error) {
 	sess, err := scanSession(s.q().QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE file_id = $1`, fileID))
 	if err != nil {
@@ -38,7 +39,7 @@ func (s *Store) SessionOfFile(ctx context.Context, fileID uuid.UUID) (*ingest.Up
 	return sess, nil
 }
 
-// RevokeAPIToken implements ingest.ConsoleStore.
+// RevokeAPIToken implements ingest.AccessStore.
 func (s *Store) RevokeAPIToken(ctx context.Context, id uuid.UUID) (*ingest.APIToken, error) {
 	var t *ingest.APIToken
 	err := s.inTx(ctx, func(tx *txn) error {
@@ -50,7 +51,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id uuid.UUID) (*ingest.APITo
 	return t, err
 }
 
-// DisableUser implements ingest.ConsoleStore.
+// DisableUser implements ingest.AccessStore.
 func (s *Store) DisableUser(ctx context.Context, id uuid.UUID) (*ingest.User, error) {
 	var u *ingest.User
 	err := s.inTx(ctx, func(tx *txn) error {
@@ -88,10 +89,10 @@ func (s *Store) refuseTwice(ctx context.Context, q querier, table, entity string
 	return refusal
 }
 
-// Dashboard implements ingest.ConsoleStore.
-func (s *Store) Dashboard(ctx context.Context, since time.Time) (*ingest.Dashboard, error) {
+// Dashboard implements readmodel.Store.
+func (s *Store) Dashboard(ctx context.Context, since time.Time) (*readmodel.Dashboard, error) {
 	now := s.clock()
-	d := &ingest.Dashboard{Backlog: map[ingest.OutboxStatus]int{}}
+	d := &readmodel.Dashboard{Backlog: map[ingest.OutboxStatus]int{}}
 	var err error
 	if d.Hours, err = s.hourlyIngest(ctx, since, now); err != nil {
 		return nil, err
@@ -121,7 +122,7 @@ func (s *Store) Dashboard(ctx context.Context, since time.Time) (*ingest.Dashboa
 			d.OldestUndelivered = e
 		}
 	}
-	recent := ingest.ListQuery{Status: string(ingest.FileFailed), Limit: 10}
+	recent := readmodel.ListQuery{Status: string(ingest.FileFailed), Limit: 10}
 	files, err := s.FindFiles(ctx, recent)
 	if err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func (s *Store) Dashboard(ctx context.Context, since time.Time) (*ingest.Dashboa
 
 // hourlyIngest counts the files stored and their bytes in each hour from since's to now's, by the
 // partial index on stored_at.
-func (s *Store) hourlyIngest(ctx context.Context, since, now time.Time) ([]ingest.HourlyIngest, error) {
+func (s *Store) hourlyIngest(ctx context.Context, since, now time.Time) ([]readmodel.HourlyIngest, error) {
 	// Both render the hour as text, "2006-01-02T15", which SQLite's stored times start with.
 	hour := `substr(stored_at, 1, 13)`
 	if s.dialect == Postgres {
@@ -148,10 +149,10 @@ func (s *Store) hourlyIngest(ctx context.Context, since, now time.Time) ([]inges
 		return nil, s.translate(err)
 	}
 	defer rows.Close()
-	byHour := map[string]ingest.HourlyIngest{}
+	byHour := map[string]readmodel.HourlyIngest{}
 	for rows.Next() {
 		var key string
-		var h ingest.HourlyIngest
+		var h readmodel.HourlyIngest
 		if err := rows.Scan(&key, &h.Files, &h.Bytes); err != nil {
 			return nil, s.translate(err)
 		}
@@ -160,7 +161,7 @@ func (s *Store) hourlyIngest(ctx context.Context, since, now time.Time) ([]inges
 	if err := rows.Err(); err != nil {
 		return nil, s.translate(err)
 	}
-	var hours []ingest.HourlyIngest
+	var hours []readmodel.HourlyIngest
 	for t := since.UTC().Truncate(time.Hour); !t.After(now); t = t.Add(time.Hour) {
 		h := byHour[t.Format("2006-01-02T15")]
 		h.Hour = t
@@ -169,7 +170,7 @@ func (s *Store) hourlyIngest(ctx context.Context, since, now time.Time) ([]inges
 	return hours, nil
 }
 
-// SetPassword implements ingest.ConsoleStore.
+// SetPassword implements ingest.AccessStore.
 func (s *Store) SetPassword(ctx context.Context, userID uuid.UUID, encodedHash string) error {
 	res, err := s.exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
 		textOrNull(encodedHash), at(s.clock()), userID)
@@ -182,7 +183,7 @@ func (s *Store) SetPassword(ctx context.Context, userID uuid.UUID, encodedHash s
 	return ingest.Errorf(ingest.ENotFound, "user %s not found", userID)
 }
 
-// UserPassword implements ingest.ConsoleStore.
+// UserPassword implements ingest.AccessStore.
 func (s *Store) UserPassword(ctx context.Context, username string) (*ingest.User, string, error) {
 	var hash string
 	u, err := scanUserAnd(s.q().QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = $1`,
@@ -195,7 +196,7 @@ func (s *Store) UserPassword(ctx context.Context, username string) (*ingest.User
 
 const consoleSessionColumns = `id, created_at, updated_at, user_id, secret_hash, csrf_token, expires_at`
 
-// CreateConsoleSession implements ingest.ConsoleStore.
+// CreateConsoleSession implements ingest.AccessStore.
 func (s *Store) CreateConsoleSession(ctx context.Context, cs *ingest.ConsoleSession) error {
 	if err := ingest.ValidateSHA256(cs.SecretHash); err != nil {
 		return ingest.Errorf(ingest.EValidation, "session secret hash: %s", ingest.ErrorMessage(err))
@@ -213,7 +214,7 @@ func (s *Store) CreateConsoleSession(ctx context.Context, cs *ingest.ConsoleSess
 	return s.translate(err)
 }
 
-// ConsoleSession implements ingest.ConsoleStore.
+// ConsoleSession implements ingest.AccessStore.
 func (s *Store) ConsoleSession(ctx context.Context, secretHash string) (*ingest.ConsoleSession, *ingest.User, error) {
 	var cs ingest.ConsoleSession
 	u, err := scanUserAnd(s.q().QueryRowContext(ctx, `
@@ -231,7 +232,7 @@ func (s *Store) ConsoleSession(ctx context.Context, secretHash string) (*ingest.
 	return &cs, u, nil
 }
 
-// DeleteConsoleSession implements ingest.ConsoleStore. Expired sessions go at the same time, so
+// DeleteConsoleSession implements ingest.AccessStore. Expired sessions go at the same time, so
 // the table holds only live sessions and those that expired since someone last signed out.
 func (s *Store) DeleteConsoleSession(ctx context.Context, secretHash string) error {
 	_, err := s.exec(ctx, `DELETE FROM admin_sessions WHERE secret_hash = $1 OR expires_at <= $2`, secretHash, at(s.clock()))

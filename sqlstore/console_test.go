@@ -10,6 +10,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 
@@ -37,9 +38,9 @@ func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
 				ids[name] = f.ID
 			}
 			var pages [][]uuid.UUID
-			var cursor ingest.Cursor
+			var cursor readmodel.Cursor
 			for range 5 {
-				l, err := s.FindFiles(ctx, ingest.ListQuery{Search: "MATCH", Limit: 10, Cursor: cursor})
+				l, err := s.FindFiles(ctx, readmodel.ListQuery{Search: "MATCH", Limit: 10, Cursor: cursor})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -54,7 +55,7 @@ func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
 				if l.Resume == nil {
 					t.Fatalf("a page that was not full says more follows but not where")
 				}
-				cursor = ingest.Cursor{After: l.Resume}
+				cursor = readmodel.Cursor{After: l.Resume}
 			}
 			// Windows of three rows: other-7..5, other-4..2, other-1 + match-b + match-a.
 			want := [][]uuid.UUID{nil, nil, {ids["match-b"], ids["match-a"]}}

@@ -23,26 +23,6 @@ func (w *where) add(cond string, arg any) {
 	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(w.args))))
 }
 
-// page finishes the query: newest first, after the cursor, at most limit rows.
-func (w *where) page(p ingest.Page) (string, []any, error) {
-	limit := p.Limit
-	switch {
-	case limit == 0:
-		limit = ingest.DefaultPageLimit
-	case limit < 0 || limit > ingest.MaxPageLimit+1:
-		return "", nil, ingest.Errorf(ingest.EValidation, "a page holds 1 to %d items", ingest.MaxPageLimit)
-	}
-	if p.After != nil {
-		w.add("id < ?", *p.After)
-	}
-	clause := ""
-	if len(w.conds) > 0 {
-		clause = " WHERE " + strings.Join(w.conds, " AND ")
-	}
-	w.args = append(w.args, limit)
-	return clause + fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(w.args)), w.args, nil
-}
-
 // list runs a list query and scans every row.
 func list[T any](ctx context.Context, s *Store, query string, args []any, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	rows, err := s.q().QueryContext(ctx, query, args...)
@@ -65,42 +45,6 @@ func scanRows[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) 
 		items = append(items, item)
 	}
 	return items, rows.Err()
-}
-
-// ListBatches implements ingest.BatchStore.
-func (s *Store) ListBatches(ctx context.Context, f ingest.BatchFilter) ([]*ingest.Batch, error) {
-	var w where
-	if f.CreatedByID != nil {
-		w.add("created_by_id = ?", *f.CreatedByID)
-	}
-	if f.Status != nil {
-		w.add("status = ?", *f.Status)
-	}
-	clause, args, err := w.page(f.Page)
-	if err != nil {
-		return nil, err
-	}
-	return list(ctx, s, `SELECT `+batchColumns+` FROM upload_batches`+clause, args, scanBatch)
-}
-
-// ListFiles implements ingest.UploadStore.
-func (s *Store) ListFiles(ctx context.Context, f ingest.FileFilter) ([]*ingest.File, error) {
-	var w where
-	w.add("partial = ?", false)
-	if f.UploadedByID != nil {
-		w.add("uploaded_by_id = ?", *f.UploadedByID)
-	}
-	if f.BatchID != nil {
-		w.add("batch_id = ?", *f.BatchID)
-	}
-	if f.Status != nil {
-		w.add("status = ?", *f.Status)
-	}
-	clause, args, err := w.page(f.Page)
-	if err != nil {
-		return nil, err
-	}
-	return list(ctx, s, `SELECT `+fileColumns+` FROM ingest_files`+clause, args, scanFile)
 }
 
 // ExpiredSessions implements ingest.UploadStore.

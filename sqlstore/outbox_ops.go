@@ -18,22 +18,6 @@ import (
 // outboxChannel is the PostgreSQL notification channel of the outbox (see migration 00003).
 const outboxChannel = "ingest_outbox"
 
-// ListEvents implements ingest.OutboxOps.
-func (s *Store) ListEvents(ctx context.Context, f ingest.EventFilter) ([]*ingest.OutboxEvent, error) {
-	var w where
-	if f.Status != nil {
-		if !f.Status.Valid() {
-			return nil, ingest.Errorf(ingest.EValidation, "unknown outbox status %q", *f.Status)
-		}
-		w.add("status = ?", *f.Status)
-	}
-	clause, args, err := w.page(f.Page)
-	if err != nil {
-		return nil, err
-	}
-	return list(ctx, s, `SELECT `+eventColumns+` FROM portal_event_outbox`+clause, args, scanEvent)
-}
-
 // MarkEventsDelivered implements ingest.OutboxOps. The claims travel as one JSON parameter, so
 // the statement is the same whatever their number (and prepared once).
 func (s *Store) MarkEventsDelivered(ctx context.Context, claims []ingest.Claim) ([]uuid.UUID, error) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/durable"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 var _ ingest.Store = (*Store)(nil)
@@ -97,7 +98,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: dialect, now: time.Now, url: url, searchWindow: ingest.SearchWindow, flushMode: durable.DefaultMode()}
+	s := &Store{dialect: dialect, now: time.Now, url: url, searchWindow: readmodel.SearchWindow, flushMode: durable.DefaultMode()}
 	for _, o := range opts {
 		o(s)
 	}

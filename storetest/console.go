@@ -9,20 +9,28 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
+// consoleStore is what a store of the portal has beyond ingest.Store: the read model of the
+// lists and the dashboard, and the console's access control.
+type consoleStore interface {
+	readmodel.Store
+	ingest.AccessStore
+}
+
 // console returns the store's console methods; a store of the portal must have them.
-func (f *fixture) console() ingest.ConsoleStore {
+func (f *fixture) console() consoleStore {
 	f.t.Helper()
-	cs, ok := f.Store.(ingest.ConsoleStore)
+	cs, ok := f.Store.(consoleStore)
 	if !ok {
-		f.t.Fatalf("%T does not implement ingest.ConsoleStore", f.Store)
+		f.t.Fatalf("%T has no read model or access methods", f.Store)
 	}
 	return cs
 }
 
 // ids returns the ids of a listing's items.
-func ids[T any](l *ingest.Listing[T], err error, id func(T) uuid.UUID) func(t *testing.T) []uuid.UUID {
+func ids[T any](l *readmodel.Listing[T], err error, id func(T) uuid.UUID) func(t *testing.T) []uuid.UUID {
 	return func(t *testing.T) []uuid.UUID {
 		t.Helper()
 		if err != nil {
@@ -54,25 +62,25 @@ func testConsole(t *testing.T, open Opener) {
 		stored := f.store(alice, b, 10)
 		f.Clock.Advance(48 * time.Hour)
 		uploading, _ := f.upload(bob, nil, 10, 4)
-		find := func(q ingest.ListQuery) []uuid.UUID {
+		find := func(q readmodel.ListQuery) []uuid.UUID {
 			t.Helper()
 			l, err := cs.FindFiles(f.ctx, q)
 			return ids(l, err, fileID)(t)
 		}
-		wantIDs(t, "all", find(ingest.ListQuery{}), []uuid.UUID{uploading.ID, stored.ID})
-		wantIDs(t, "STORED", find(ingest.ListQuery{Status: "STORED"}), []uuid.UUID{stored.ID})
-		wantIDs(t, "in batch", find(ingest.ListQuery{BatchID: &b.ID}), []uuid.UUID{stored.ID})
-		wantIDs(t, "bob's", find(ingest.ListQuery{UserID: &bob.ID}), []uuid.UUID{uploading.ID})
+		wantIDs(t, "all", find(readmodel.ListQuery{}), []uuid.UUID{uploading.ID, stored.ID})
+		wantIDs(t, "STORED", find(readmodel.ListQuery{Status: "STORED"}), []uuid.UUID{stored.ID})
+		wantIDs(t, "in batch", find(readmodel.ListQuery{BatchID: &b.ID}), []uuid.UUID{stored.ID})
+		wantIDs(t, "bob's", find(readmodel.ListQuery{UserID: &bob.ID}), []uuid.UUID{uploading.ID})
 		since := f.Clock.Now().Add(-time.Hour)
-		wantIDs(t, "created in the last hour", find(ingest.ListQuery{CreatedFrom: &since}), []uuid.UUID{uploading.ID})
-		wantIDs(t, "created before", find(ingest.ListQuery{CreatedTo: &since}), []uuid.UUID{stored.ID})
-		_, err := cs.FindFiles(f.ctx, ingest.ListQuery{Status: "DONE"})
+		wantIDs(t, "created in the last hour", find(readmodel.ListQuery{CreatedFrom: &since}), []uuid.UUID{uploading.ID})
+		wantIDs(t, "created before", find(readmodel.ListQuery{CreatedTo: &since}), []uuid.UUID{stored.ID})
+		_, err := cs.FindFiles(f.ctx, readmodel.ListQuery{Status: "DONE"})
 		wantCode(t, err, ingest.EValidation)
-		_, err = cs.FindFiles(f.ctx, ingest.ListQuery{SessionID: &b.ID})
+		_, err = cs.FindFiles(f.ctx, readmodel.ListQuery{SessionID: &b.ID})
 		wantCode(t, err, ingest.EValidation)
-		_, err = cs.FindFiles(f.ctx, ingest.ListQuery{Sort: "original_filename"})
+		_, err = cs.FindFiles(f.ctx, readmodel.ListQuery{Sort: "original_filename"})
 		wantCode(t, err, ingest.EValidation)
-		_, err = cs.FindFiles(f.ctx, ingest.ListQuery{Limit: ingest.MaxPageLimit + 1})
+		_, err = cs.FindFiles(f.ctx, readmodel.ListQuery{Limit: ingest.MaxPageLimit + 1})
 		wantCode(t, err, ingest.EValidation)
 	})
 
@@ -88,7 +96,7 @@ func testConsole(t *testing.T, open Opener) {
 		}
 		find := func(term string) []uuid.UUID {
 			t.Helper()
-			l, err := cs.FindFiles(f.ctx, ingest.ListQuery{Search: term})
+			l, err := cs.FindFiles(f.ctx, readmodel.ListQuery{Search: term})
 			return ids(l, err, fileID)(t)
 		}
 		wantIDs(t, "by id", find(a.ID.String()), []uuid.UUID{a.ID})
@@ -126,37 +134,37 @@ func testConsole(t *testing.T, open Opener) {
 			files = append(files, file)
 		}
 		bySizeDesc := []uuid.UUID{files[0].ID, files[2].ID, files[3].ID, files[1].ID}
-		page := func(c ingest.Cursor, asc bool) (*ingest.Listing[*ingest.File], []uuid.UUID) {
+		page := func(c readmodel.Cursor, asc bool) (*readmodel.Listing[*ingest.File], []uuid.UUID) {
 			t.Helper()
-			l, err := cs.FindFiles(f.ctx, ingest.ListQuery{Sort: "size", Asc: asc, Cursor: c, Limit: 2})
+			l, err := cs.FindFiles(f.ctx, readmodel.ListQuery{Sort: "size", Asc: asc, Cursor: c, Limit: 2})
 			return l, ids(l, err, fileID)(t)
 		}
-		first, got := page(ingest.Cursor{}, false)
+		first, got := page(readmodel.Cursor{}, false)
 		wantIDs(t, "first page", got, bySizeDesc[:2])
 		if !first.More {
 			t.Errorf("the first page says nothing follows")
 		}
-		second, got := page(ingest.Cursor{After: &bySizeDesc[1]}, false)
+		second, got := page(readmodel.Cursor{After: &bySizeDesc[1]}, false)
 		wantIDs(t, "second page", got, bySizeDesc[2:])
 		if second.More {
 			t.Errorf("the last page says more follows")
 		}
-		back, got := page(ingest.Cursor{Before: &bySizeDesc[2]}, false)
+		back, got := page(readmodel.Cursor{Before: &bySizeDesc[2]}, false)
 		wantIDs(t, "back to the first page", got, bySizeDesc[:2])
 		if back.More {
 			t.Errorf("the first page, read backwards, says more precedes it")
 		}
-		_, got = page(ingest.Cursor{Last: true}, false)
+		_, got = page(readmodel.Cursor{Last: true}, false)
 		wantIDs(t, "last page", got, bySizeDesc[2:])
 		asc := slices.Clone(bySizeDesc)
 		slices.Reverse(asc)
-		_, got = page(ingest.Cursor{}, true)
+		_, got = page(readmodel.Cursor{}, true)
 		wantIDs(t, "ascending", got, asc[:2])
-		_, got = page(ingest.Cursor{After: &asc[1]}, true)
+		_, got = page(readmodel.Cursor{After: &asc[1]}, true)
 		wantIDs(t, "ascending, second page", got, asc[2:])
 
 		// By creation: newest first, and the same cursors.
-		l, err := cs.FindFiles(f.ctx, ingest.ListQuery{Cursor: ingest.Cursor{After: &files[2].ID}})
+		l, err := cs.FindFiles(f.ctx, readmodel.ListQuery{Cursor: readmodel.Cursor{After: &files[2].ID}})
 		wantIDs(t, "created before the third", ids(l, err, fileID)(t), []uuid.UUID{files[1].ID, files[0].ID})
 	})
 
@@ -173,26 +181,26 @@ func testConsole(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 
-		batches, err := cs.FindBatches(f.ctx, ingest.ListQuery{Status: "OPEN", UserID: &u.ID})
+		batches, err := cs.FindBatches(f.ctx, readmodel.ListQuery{Status: "OPEN", UserID: &u.ID})
 		wantIDs(t, "open batches", ids(batches, err, func(b *ingest.Batch) uuid.UUID { return b.ID })(t), []uuid.UUID{b.ID})
-		sessions, err := cs.FindSessions(f.ctx, ingest.ListQuery{Status: "IN_PROGRESS"})
+		sessions, err := cs.FindSessions(f.ctx, readmodel.ListQuery{Status: "IN_PROGRESS"})
 		wantIDs(t, "sessions in progress", ids(sessions, err, func(s *ingest.UploadSession) uuid.UUID { return s.ID })(t), []uuid.UUID{sess.ID})
-		parts, err := cs.FindParts(f.ctx, ingest.ListQuery{SessionID: &sess.ID, Status: "RECEIVED"})
+		parts, err := cs.FindParts(f.ctx, readmodel.ListQuery{SessionID: &sess.ID, Status: "RECEIVED"})
 		if got := ids(parts, err, func(p *ingest.Part) uuid.UUID { return p.SessionID })(t); len(got) != 1 || got[0] != sess.ID {
 			t.Errorf("received parts of the session = %v", got)
 		}
-		events, err := cs.FindEvents(f.ctx, ingest.ListQuery{FileID: &stored.ID, EventType: ingest.EventFileStored, Status: "PENDING"})
+		events, err := cs.FindEvents(f.ctx, readmodel.ListQuery{FileID: &stored.ID, EventType: ingest.EventFileStored, Status: "PENDING"})
 		evIDs := ids(events, err, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID })(t)
 		if len(evIDs) != 1 {
 			t.Fatalf("pending file.stored events of the file = %v, want one", evIDs)
 		}
-		byEventID, err := cs.FindEvents(f.ctx, ingest.ListQuery{Search: events.Items[0].EventID.String()})
+		byEventID, err := cs.FindEvents(f.ctx, readmodel.ListQuery{Search: events.Items[0].EventID.String()})
 		wantIDs(t, "event by its event id", ids(byEventID, err, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID })(t), evIDs)
-		users, err := cs.FindUsers(f.ctx, ingest.ListQuery{Status: ingest.UserAdmin, Search: u.Username[5:]})
+		users, err := cs.FindUsers(f.ctx, readmodel.ListQuery{Status: readmodel.UserAdmin, Search: u.Username[5:]})
 		wantIDs(t, "admins by name", ids(users, err, func(u *ingest.User) uuid.UUID { return u.ID })(t), []uuid.UUID{u.ID})
-		tokens, err := cs.FindTokens(f.ctx, ingest.ListQuery{Status: string(ingest.TokenActive), UserID: &u.ID, Search: "RUNNER"})
+		tokens, err := cs.FindTokens(f.ctx, readmodel.ListQuery{Status: string(ingest.TokenActive), UserID: &u.ID, Search: "RUNNER"})
 		wantIDs(t, "active tokens by name", ids(tokens, err, func(t *ingest.APIToken) uuid.UUID { return t.ID })(t), []uuid.UUID{tok.ID})
-		sessByID, err := cs.FindSessions(f.ctx, ingest.ListQuery{Search: "not an id"})
+		sessByID, err := cs.FindSessions(f.ctx, readmodel.ListQuery{Search: "not an id"})
 		wantIDs(t, "sessions searched by a name", ids(sessByID, err, func(s *ingest.UploadSession) uuid.UUID { return s.ID })(t), []uuid.UUID{})
 	})
 
@@ -204,18 +212,18 @@ func testConsole(t *testing.T, open Opener) {
 			f.store(u, nil, 1)
 		}
 		f.upload(u, nil, 1, 4)
-		counts, err := cs.CountByStatus(f.ctx, ingest.ModelFiles, 2)
+		counts, err := cs.CountByStatus(f.ctx, readmodel.ModelFiles, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if counts["STORED"] != 3 || counts["UPLOADING"] != 1 || counts["FAILED"] != 0 {
 			t.Errorf("counts with limit 2 = %v, want STORED 3 (more than 2), UPLOADING 1, FAILED 0", counts)
 		}
-		users, err := cs.CountByStatus(f.ctx, ingest.ModelUsers, 100)
-		if err != nil || users[ingest.UserActive] != 1 || users[ingest.UserAdmin] != 0 {
+		users, err := cs.CountByStatus(f.ctx, readmodel.ModelUsers, 100)
+		if err != nil || users[readmodel.UserActive] != 1 || users[readmodel.UserAdmin] != 0 {
 			t.Errorf("user counts = %v, %v", users, err)
 		}
-		_, err = cs.CountByStatus(f.ctx, ingest.ModelParts, 10)
+		_, err = cs.CountByStatus(f.ctx, readmodel.ModelParts, 10)
 		wantCode(t, err, ingest.EValidation)
 	})
 
@@ -366,7 +374,7 @@ func testConsole(t *testing.T, open Opener) {
 		if len(d.Hours) != 4 {
 			t.Fatalf("hours = %d, want 4 (since's hour to now's)", len(d.Hours))
 		}
-		for i, want := range []ingest.HourlyIngest{{Files: 0}, {Files: 0}, {Files: 1, Bytes: 100}, {Files: 2, Bytes: 23}} {
+		for i, want := range []readmodel.HourlyIngest{{Files: 0}, {Files: 0}, {Files: 1, Bytes: 100}, {Files: 2, Bytes: 23}} {
 			if got := d.Hours[i]; got.Files != want.Files || got.Bytes != want.Bytes || !got.Hour.Equal(since.Truncate(time.Hour).Add(time.Duration(i)*time.Hour)) {
 				t.Errorf("hour %d = %+v, want %d files, %d bytes", i, got, want.Files, want.Bytes)
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 func testAuthentication(t *testing.T, open Opener) {
@@ -90,23 +91,24 @@ func testLists(t *testing.T, open Opener) {
 		if _, err := f.Store.SealBatch(f.ctx, mine[0]); err != nil {
 			t.Fatal(err)
 		}
+		lists := f.console()
 		var got []uuid.UUID
-		page := ingest.Page{Limit: 2}
+		q := readmodel.ListQuery{UserID: &alice.ID, Limit: 2}
 		for {
-			batches, err := f.Store.ListBatches(f.ctx, ingest.BatchFilter{CreatedByID: &alice.ID, Page: page})
+			page, err := lists.FindBatches(f.ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(batches) > 2 {
-				t.Fatalf("a page of 2 held %d", len(batches))
+			if len(page.Items) > 2 {
+				t.Fatalf("a page of 2 held %d", len(page.Items))
 			}
-			for _, b := range batches {
+			for _, b := range page.Items {
 				got = append(got, b.ID)
 			}
-			if len(batches) < 2 {
+			if !page.More {
 				break
 			}
-			page.After = &batches[len(batches)-1].ID
+			q.Cursor.After = &page.Items[len(page.Items)-1].ID
 		}
 		want := []uuid.UUID{mine[4], mine[3], mine[2], mine[1], mine[0]}
 		if len(got) != len(want) {
@@ -117,16 +119,15 @@ func testLists(t *testing.T, open Opener) {
 				t.Fatalf("order = %v, want newest first %v", got, want)
 			}
 		}
-		complete := ingest.BatchComplete
-		done, err := f.Store.ListBatches(f.ctx, ingest.BatchFilter{Status: &complete})
-		if err != nil || len(done) != 1 || done[0].ID != mine[0] {
+		done, err := lists.FindBatches(f.ctx, readmodel.ListQuery{Status: string(ingest.BatchComplete)})
+		if err != nil || len(done.Items) != 1 || done.Items[0].ID != mine[0] {
 			t.Errorf("COMPLETE batches = %v, %v", done, err)
 		}
-		all, err := f.Store.ListBatches(f.ctx, ingest.BatchFilter{})
-		if err != nil || len(all) != 6 {
-			t.Errorf("all batches = %d, %v; want 6", len(all), err)
+		all, err := lists.FindBatches(f.ctx, readmodel.ListQuery{})
+		if err != nil || len(all.Items) != 6 {
+			t.Errorf("all batches = %v, %v; want 6", all, err)
 		}
-		_, err = f.Store.ListBatches(f.ctx, ingest.BatchFilter{Page: ingest.Page{Limit: ingest.MaxPageLimit + 2}})
+		_, err = lists.FindBatches(f.ctx, readmodel.ListQuery{Limit: ingest.MaxPageLimit + 1})
 		wantCode(t, err, ingest.EValidation)
 	})
 
@@ -138,32 +139,27 @@ func testLists(t *testing.T, open Opener) {
 		uploading, _ := f.upload(alice, b, 4, 4)
 		f.upload(alice, nil, 4, 4)
 		f.upload(bob, nil, 4, 4)
-		ids := func(files []*ingest.File, err error) []uuid.UUID {
+		lists := f.console()
+		find := func(q readmodel.ListQuery) []uuid.UUID {
 			t.Helper()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []uuid.UUID
-			for _, file := range files {
-				out = append(out, file.ID)
-			}
-			return out
+			q.ExcludePartial = true
+			l, err := lists.FindFiles(f.ctx, q)
+			return ids(l, err, fileID)(t)
 		}
-		inBatch := ids(f.Store.ListFiles(f.ctx, ingest.FileFilter{BatchID: &b.ID}))
+		inBatch := find(readmodel.ListQuery{BatchID: &b.ID})
 		if len(inBatch) != 2 || inBatch[0] != uploading.ID || inBatch[1] != stored.ID {
 			t.Errorf("files of the batch = %v", inBatch)
 		}
-		if got := ids(f.Store.ListFiles(f.ctx, ingest.FileFilter{UploadedByID: &alice.ID})); len(got) != 3 {
+		if got := find(readmodel.ListQuery{UserID: &alice.ID}); len(got) != 3 {
 			t.Errorf("alice's files = %d, want 3", len(got))
 		}
-		st := ingest.FileStored
-		if got := ids(f.Store.ListFiles(f.ctx, ingest.FileFilter{UploadedByID: &alice.ID, Status: &st})); len(got) != 1 || got[0] != stored.ID {
+		if got := find(readmodel.ListQuery{UserID: &alice.ID, Status: string(ingest.FileStored)}); len(got) != 1 || got[0] != stored.ID {
 			t.Errorf("alice's STORED files = %v", got)
 		}
-		if got := ids(f.Store.ListFiles(f.ctx, ingest.FileFilter{UploadedByID: &bob.ID, BatchID: &b.ID})); len(got) != 0 {
+		if got := find(readmodel.ListQuery{UserID: &bob.ID, BatchID: &b.ID}); len(got) != 0 {
 			t.Errorf("bob's files in alice's batch = %v", got)
 		}
-		if got := ids(f.Store.ListFiles(f.ctx, ingest.FileFilter{Page: ingest.Page{After: &uploading.ID}})); len(got) != 1 || got[0] != stored.ID {
+		if got := find(readmodel.ListQuery{Cursor: readmodel.Cursor{After: &uploading.ID}}); len(got) != 1 || got[0] != stored.ID {
 			t.Errorf("files after the cursor = %v", got)
 		}
 	})

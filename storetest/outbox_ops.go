@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // settle claims each event, ahead of any other due event, and records the result: delivered, or
@@ -57,24 +58,23 @@ func testOutboxOps(t *testing.T, open Opener) {
 		f := newFixture(t, open)
 		ids := f.storedEvents(f.user(false), 5)
 		f.settle(ingest.OutboxFailed, ids[1], ids[3])
-		failed := ingest.OutboxFailed
-		got, err := f.Store.ListEvents(f.ctx, ingest.EventFilter{Status: &failed})
+		lists := f.console()
+		got, err := lists.FindEvents(f.ctx, readmodel.ListQuery{Status: string(ingest.OutboxFailed)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []uuid.UUID{ids[3], ids[1]}; !equalIDs(eventIDs(got), want) {
-			t.Errorf("FAILED events = %v, want %v", eventIDs(got), want)
+		if want := []uuid.UUID{ids[3], ids[1]}; !equalIDs(eventIDs(got.Items), want) {
+			t.Errorf("FAILED events = %v, want %v", eventIDs(got.Items), want)
 		}
-		first, err := f.Store.ListEvents(f.ctx, ingest.EventFilter{Page: ingest.Page{Limit: 2}})
-		if err != nil || !equalIDs(eventIDs(first), []uuid.UUID{ids[4], ids[3]}) {
-			t.Fatalf("first page = %v, %v", eventIDs(first), err)
+		first, err := lists.FindEvents(f.ctx, readmodel.ListQuery{Limit: 2})
+		if err != nil || !equalIDs(eventIDs(first.Items), []uuid.UUID{ids[4], ids[3]}) {
+			t.Fatalf("first page = %v, %v", first, err)
 		}
-		next, err := f.Store.ListEvents(f.ctx, ingest.EventFilter{Page: ingest.Page{Limit: 2, After: &first[1].ID}})
-		if err != nil || !equalIDs(eventIDs(next), []uuid.UUID{ids[2], ids[1]}) {
-			t.Errorf("second page = %v, %v", eventIDs(next), err)
+		next, err := lists.FindEvents(f.ctx, readmodel.ListQuery{Limit: 2, Cursor: readmodel.Cursor{After: &first.Items[1].ID}})
+		if err != nil || !equalIDs(eventIDs(next.Items), []uuid.UUID{ids[2], ids[1]}) {
+			t.Errorf("second page = %v, %v", next, err)
 		}
-		bad := ingest.OutboxStatus("LOST")
-		_, err = f.Store.ListEvents(f.ctx, ingest.EventFilter{Status: &bad})
+		_, err = lists.FindEvents(f.ctx, readmodel.ListQuery{Status: "LOST"})
 		wantCode(t, err, ingest.EValidation)
 	})
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // streamed registers a streamed upload of size bytes (deferred when size < 0), partial or not.
@@ -159,9 +160,9 @@ func testStreams(t *testing.T, open Opener) {
 		"a partial upload's file is never listed and never stored": func(t *testing.T, f *fixture) {
 			owner := f.user(false)
 			file, _ := f.streamed(owner, 10, 10, true)
-			files, err := f.Store.ListFiles(f.ctx, ingest.FileFilter{UploadedByID: &owner.ID})
-			if err != nil || len(files) != 0 {
-				t.Fatalf("ListFiles: %d files %v, want none", len(files), err)
+			files, err := f.console().FindFiles(f.ctx, readmodel.ListQuery{UserID: &owner.ID, ExcludePartial: true})
+			if err != nil || len(files.Items) != 0 {
+				t.Fatalf("FindFiles: %v %v, want no files", files, err)
 			}
 			f.refused(`UPDATE ingest_files SET status = 'STORED', sha256 = $1, storage_backend = 'local', storage_key = 'k',
 				stored_at = $2 WHERE id = $3`, hashOf("x"), sqlTime(f.Clock.Now()), file.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 func testUploads(t *testing.T, open Opener) {
@@ -445,8 +446,8 @@ func testUploads(t *testing.T, open Opener) {
 		if !reflect.DeepEqual(data.Metadata, want) {
 			t.Errorf("event metadata = %v, want %v", data.Metadata, want)
 		}
-		listed, err := f.Store.ListFiles(f.ctx, ingest.FileFilter{UploadedByID: &u.ID})
-		if err != nil || len(listed) != 1 || !reflect.DeepEqual(listed[0].Metadata, want) {
+		listed, err := f.console().FindFiles(f.ctx, readmodel.ListQuery{UserID: &u.ID, ExcludePartial: true})
+		if err != nil || len(listed.Items) != 1 || !reflect.DeepEqual(listed.Items[0].Metadata, want) {
 			t.Errorf("listed = %v, %v", listed, err)
 		}
 

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // CreateBatch opens a batch owned by the actor.
@@ -33,12 +34,12 @@ func (s *Service) batch(ctx context.Context, actor *ingest.User, id uuid.UUID) (
 	return b, nil
 }
 
-// ListBatches returns a page of the batches the actor can see, newest first.
-func (s *Service) ListBatches(ctx context.Context, actor *ingest.User, f ingest.BatchFilter) ([]*ingest.Batch, error) {
+// ListBatches returns a page of the batches the actor can see.
+func (s *Service) ListBatches(ctx context.Context, actor *ingest.User, q readmodel.ListQuery) (*readmodel.Listing[*ingest.Batch], error) {
 	if !actor.IsAdmin {
-		f.CreatedByID = &actor.ID
+		q.UserID = &actor.ID
 	}
-	return s.store.ListBatches(ctx, f)
+	return s.store.FindBatches(ctx, q)
 }
 
 // SealBatch closes a batch to new files; once all its files have ended it reaches its outcome.

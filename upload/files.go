@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // File returns a file the actor can see, or ENotFound.
@@ -21,12 +22,13 @@ func (s *Service) File(ctx context.Context, actor *ingest.User, id uuid.UUID) (*
 	return f, nil
 }
 
-// ListFiles returns a page of the files the actor can see, newest first.
-func (s *Service) ListFiles(ctx context.Context, actor *ingest.User, f ingest.FileFilter) ([]*ingest.File, error) {
+// ListFiles returns a page of the files the actor can see; partial uploads are never listed.
+func (s *Service) ListFiles(ctx context.Context, actor *ingest.User, q readmodel.ListQuery) (*readmodel.Listing[*ingest.File], error) {
 	if !actor.IsAdmin {
-		f.UploadedByID = &actor.ID
+		q.UserID = &actor.ID
 	}
-	return s.store.ListFiles(ctx, f)
+	q.ExcludePartial = true
+	return s.store.FindFiles(ctx, q)
 }
 
 // Content opens length bytes of a stored file's content from offset (a negative length reads to

@@ -25,6 +25,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"
 	"github.com/ingest-portal/ingest/upload"
@@ -441,13 +442,13 @@ func TestAnotherUsersUploadIsNotFoundButAnAdminSeesIt(t *testing.T) {
 		wantCode(t, err, ingest.ENotFound)
 		_, err = e.svc.Abort(e.ctx, e.bob, sess.ID)
 		wantCode(t, err, ingest.ENotFound)
-		files, err := e.svc.ListFiles(e.ctx, e.bob, ingest.FileFilter{})
-		if err != nil || len(files) != 0 {
-			t.Errorf("bob lists %d files, want 0", len(files))
+		files, err := e.svc.ListFiles(e.ctx, e.bob, readmodel.ListQuery{})
+		if err != nil || len(files.Items) != 0 {
+			t.Errorf("bob lists %v files, want 0 (%v)", files, err)
 		}
-		files, _ = e.svc.ListFiles(e.ctx, e.admin, ingest.FileFilter{})
-		if len(files) != 1 {
-			t.Errorf("the admin lists %d files, want 1", len(files))
+		files, _ = e.svc.ListFiles(e.ctx, e.admin, readmodel.ListQuery{})
+		if len(files.Items) != 1 {
+			t.Errorf("the admin lists %d files, want 1", len(files.Items))
 		}
 	})
 }
@@ -612,8 +613,8 @@ func TestBatches(t *testing.T) {
 		if f, _ := e.svc.File(e.ctx, e.alice, open.FileID); f.FailureCode != ingest.EBatchCancelled || f.FailureReason != "batch cancelled" {
 			t.Errorf("a cancelled upload's file failed with %s %q, want BATCH_CANCELLED \"batch cancelled\"", f.FailureCode, f.FailureReason)
 		}
-		if list, _ := e.svc.ListBatches(e.ctx, e.bob, ingest.BatchFilter{}); len(list) != 0 {
-			t.Errorf("bob lists %d batches", len(list))
+		if list, _ := e.svc.ListBatches(e.ctx, e.bob, readmodel.ListQuery{}); len(list.Items) != 0 {
+			t.Errorf("bob lists %d batches", len(list.Items))
 		}
 	})
 }
@@ -868,7 +869,7 @@ func TestMetadataGoesOnTheFile(t *testing.T) {
 		if err != nil || !maps.Equal(stored.Metadata, meta) {
 			t.Fatalf("Complete = %v, %v; want metadata %v", stored, err, meta)
 		}
-		events, err := e.store.FindEvents(e.ctx, ingest.ListQuery{FileID: &stored.ID})
+		events, err := e.store.FindEvents(e.ctx, readmodel.ListQuery{FileID: &stored.ID})
 		if err != nil || len(events.Items) != 1 {
 			t.Fatalf("events = %v, %v", events, err)
 		}
@@ -961,8 +962,8 @@ func TestMetadataBeyondItsLimitsCreatesNothing(t *testing.T) {
 			wantCode(t, err, ingest.EValidation)
 			_, err = e.svc.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: req})
 			wantCode(t, err, ingest.EValidation)
-			if files, err := e.store.ListFiles(e.ctx, ingest.FileFilter{}); err != nil || len(files) != 0 {
-				t.Errorf("%s: %d files, %v; want none", name, len(files), err)
+			if files, err := e.store.FindFiles(e.ctx, readmodel.ListQuery{ExcludePartial: true}); err != nil || len(files.Items) != 0 {
+				t.Errorf("%s: %v files, %v; want none", name, files, err)
 			}
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // Config holds the service's limits.
@@ -64,9 +65,17 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Store is what the service keeps its state in: the portal's store, and the lists of batches and
+// files it pages through.
+type Store interface {
+	ingest.Store
+	FindBatches(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.Batch], error)
+	FindFiles(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.File], error)
+}
+
 // Service is the upload service.
 type Service struct {
-	store  ingest.Store
+	store  Store
 	blobs  ingest.BlobStore
 	cfg    Config
 	now    func() time.Time
@@ -93,7 +102,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithLogger(logger *slog.Logger) Option { return func(s *Service) { s.logger = logger } }
 
 // New returns the service over store and blobs.
-func New(store ingest.Store, blobs ingest.BlobStore, cfg Config, opts ...Option) (*Service, error) {
+func New(store Store, blobs ingest.BlobStore, cfg Config, opts ...Option) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // outboxListCommand is "ingest outbox ls [--status S] [--json] [--limit N] [--after ID]".
@@ -53,34 +54,33 @@ func listOutbox(ctx context.Context, cmd *cli.Command) error {
 	if limit < 1 || limit > ingest.MaxPageLimit {
 		return ingest.Errorf(ingest.EValidation, "--limit must be 1 to %d", ingest.MaxPageLimit)
 	}
-	f := ingest.EventFilter{Page: ingest.Page{Limit: limit + 1}}
+	q := readmodel.ListQuery{Limit: limit}
 	if s := cmd.String("status"); s != "" {
 		status := ingest.OutboxStatus(strings.ToUpper(s))
 		if !status.Valid() {
 			return ingest.Errorf(ingest.EValidation, "--status must be PENDING, SENDING, DELIVERED or FAILED, not %q", s)
 		}
-		f.Status = &status
+		q.Status = string(status)
 	}
 	if s := cmd.String("after"); s != "" {
 		id, err := uuid.Parse(s)
 		if err != nil {
 			return ingest.Errorf(ingest.EValidation, "--after must be an event id")
 		}
-		f.After = &id
+		q.Cursor.After = &id
 	}
 	store, err := openMigratedStore(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("outbox ls: %w", err)
 	}
 	defer store.Close()
-	events, err := store.ListEvents(ctx, f)
+	page, err := store.FindEvents(ctx, q)
 	if err != nil {
 		return fmt.Errorf("outbox ls: %w", err)
 	}
-	next := ""
-	if len(events) > limit {
-		events = events[:limit]
-		next = events[limit-1].ID.String()
+	events, next := page.Items, ""
+	if page.More {
+		next = events[len(events)-1].ID.String()
 	}
 	if cmd.Bool("json") {
 		return printEventsJSON(cmd, events, next)

@@ -10,6 +10,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/outboxseed"
 	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 
@@ -88,9 +89,8 @@ func TestOutboxListAndRetry(t *testing.T) {
 		if got := mustSucceed(t, append([]string{"outbox", "retry", "--all-failed"}, db...)...).stdout; got != "2 FAILED events to deliver again\n" {
 			t.Errorf("outbox retry --all-failed: %q", got)
 		}
-		pending := ingest.OutboxPending
-		if events, err := s.ListEvents(ctx, ingest.EventFilter{Status: &pending}); err != nil || len(events) != 4 {
-			t.Errorf("PENDING after the retries: %d, %v; want 4", len(events), err)
+		if events, err := s.FindEvents(ctx, readmodel.ListQuery{Status: string(ingest.OutboxPending)}); err != nil || len(events.Items) != 4 {
+			t.Errorf("PENDING after the retries: %v, %v; want 4", events, err)
 		}
 		mustFail(t, append([]string{"outbox", "retry"}, db...)...)
 		mustFail(t, append([]string{"outbox", "retry", "--id", one, "--all-failed"}, db...)...)
