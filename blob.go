@@ -58,12 +58,19 @@ type BlobStore interface {
 }
 
 // DeferredPutter is a BlobStore that can leave the flush of a put object to its caller.
-// PutObjectDeferred is PutObject without the wait for durability: it returns the sync that makes
-// the object durable, nil if it already is. The caller must see sync succeed before it records
-// the object; passing it as StoredObject.Sync has the store run it in the recording transaction,
-// where the flush overlaps the statements and serves every object of the moment at once.
+// PutObjectDeferred is PutObject without the wait for durability: it returns the object's pending
+// flush, nil if the object already is durable. The caller must see the flush succeed before it
+// records the object; handing it to Store.RecordStoredUpload has the store wait for it in the
+// recording transaction, where the flush overlaps the statements and serves every object of the
+// moment at once.
 type DeferredPutter interface {
-	PutObjectDeferred(ctx context.Context, key string, r io.Reader, size int64) (sync func() error, err error)
+	PutObjectDeferred(ctx context.Context, key string, r io.Reader, size int64) (Pending, error)
+}
+
+// Pending is a write waiting for its flush: Wait returns once it is durable, or with the error of
+// a flush that may have lost it.
+type Pending interface {
+	Wait() error
 }
 
 // PartReader is the optional capability of reading a part back before its upload completes. The

@@ -133,10 +133,6 @@ type StoredObject struct {
 	Backend   StorageBackend
 	Bucket    string
 	Key       string
-	// Sync, when set, makes the object durable (see DeferredPutter). A store runs it inside the
-	// transaction that records the object, after the statements and before the commit, and
-	// records nothing if it fails.
-	Sync func() error
 }
 
 // Validate enforces the STORED invariant: sha256, size, backend and key set, and a bucket for s3.

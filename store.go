@@ -112,10 +112,11 @@ type UploadStore interface {
 	// as stored in its batch, which must be OPEN, and the file.stored event. It fills in ids (unless
 	// set), timestamps and statuses. It returns EValidation (ValidateUpload, the STORED invariant,
 	// more than one part), ENotFound for a missing uploader or batch, EBatchNotOpen, and
-	// EIdempotencyConflict when the user already used the session's idempotency key. obj.Sync,
-	// when set, runs in the transaction after its statements and before it commits; if it fails,
-	// nothing is recorded and its error is returned.
-	RecordStoredUpload(ctx context.Context, f *File, s *UploadSession, r PartReceipt, obj StoredObject) error
+	// EIdempotencyConflict when the user already used the session's idempotency key. flush, when
+	// not nil, is the object's pending flush (DeferredPutter): the store waits for it in the
+	// transaction, after its statements and before it commits; if it fails, nothing is recorded
+	// and its error is returned.
+	RecordStoredUpload(ctx context.Context, f *File, s *UploadSession, r PartReceipt, obj StoredObject, flush Pending) error
 	// EndUpload moves an active session to ABORTED or FAILED and its file to FAILED with code and
 	// reason ("upload aborted" or "upload failed" when empty), counting the failure in the batch.
 	// It returns EValidation for another target status or a code CheckFailure refuses, ENotFound,

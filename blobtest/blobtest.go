@@ -365,7 +365,7 @@ func testPutObject(t *testing.T, h Harness) {
 }
 
 // testPutObjectDeferred checks a store that can defer the flush of a put (ingest.DeferredPutter):
-// the object reads back after its sync, and a refused put leaves nothing. A store that cannot
+// the object reads back after its flush, and a refused put leaves nothing. A store that cannot
 // is checked to say so by not implementing the interface, which is all it needs to do.
 func testPutObjectDeferred(t *testing.T, h Harness) {
 	store := h.New(t)
@@ -376,13 +376,13 @@ func testPutObjectDeferred(t *testing.T, h Harness) {
 	for _, size := range []int64{0, h.ChunkSize + 7} {
 		data := randomBytes(t, size)
 		key := ingest.ObjectKey(store.Prefix(), ingest.NewID(), time.Now())
-		sync, err := d.PutObjectDeferred(context.Background(), key, bytes.NewReader(data), size)
+		flush, err := d.PutObjectDeferred(context.Background(), key, bytes.NewReader(data), size)
 		if err != nil {
 			t.Fatalf("PutObjectDeferred of %d bytes: %v", size, err)
 		}
-		if sync != nil {
-			if err := sync(); err != nil {
-				t.Fatalf("the sync of a deferred put: %v", err)
+		if flush != nil {
+			if err := flush.Wait(); err != nil {
+				t.Fatalf("the flush of a deferred put: %v", err)
 			}
 		}
 		wantSame(t, "object", readAll(t, store, key, 0, -1), data)

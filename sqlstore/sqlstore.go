@@ -51,10 +51,10 @@ type Store struct {
 	// SQLITE_BUSY. Waiting here, in order, they do not. Writers in other processes still meet
 	// busy_timeout.
 	group *groupCommit
-	// flushMode is how SQLite commits are made durable (WithFlush); flush, if not nil, makes
-	// every commit so far durable, after the group commit has given up the writer's turn.
-	flushMode durable.Mode
-	flush     func() error
+	// flusher makes SQLite commits durable (WithFlusher); flush, if not nil, is its shared flush
+	// that makes every commit so far durable, after the group commit has given up the writer's turn.
+	flusher *durable.Flusher
+	flush   func() error
 	// lost is set once a flush failed: commits that others may already have read are perhaps not
 	// on disk, so the store refuses every later write and reports itself unready until restarted.
 	lost atomic.Pointer[error]
@@ -71,19 +71,20 @@ type Store struct {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithFlush sets how SQLite commits are made durable (durable.DefaultMode if not given):
+// WithFlusher sets how SQLite commits are made durable (a flusher of its own, of
+// durable.DefaultMode, if not given):
 //
-//   - durable.Files: each commit fsyncs the WAL (synchronous=FULL), holding the writer's turn
-//     for it.
-//   - durable.Filesystem: commits write the WAL without an fsync (synchronous=NORMAL), and the
-//     group commit makes them durable after giving up the turn, with a syncfs(2) shared with
-//     every other write of the moment to the filesystem — the local blob store's objects among
-//     them (durable.FS). One flush then covers both, and the turn is held only for the
-//     statements and the WAL's writes. SQLite stays consistent after a power cut either way.
+//   - where the flusher's volume has no shared flush (durable.Files), each commit fsyncs the WAL
+//     (synchronous=FULL), holding the writer's turn for it;
+//   - where it has one (durable.Filesystem), commits write the WAL without an fsync
+//     (synchronous=NORMAL), and the group commit makes them durable after giving up the turn,
+//     with a syncfs(2) shared with every other write of the moment to the filesystem — the local
+//     blob store's objects among them, when it has the same flusher. One flush then covers both,
+//     and the turn is held only for the statements and the WAL's writes.
 //
-// It has no effect on PostgreSQL.
-func WithFlush(m durable.Mode) Option {
-	return func(s *Store) { s.flushMode = m }
+// SQLite stays consistent after a power cut either way. It has no effect on PostgreSQL.
+func WithFlusher(f *durable.Flusher) Option {
+	return func(s *Store) { s.flusher = f }
 }
 
 // WithClock makes the store read the time from now instead of time.Now, so tests can move it.
@@ -98,32 +99,31 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: dialect, now: time.Now, url: url, searchWindow: readmodel.SearchWindow, flushMode: durable.DefaultMode()}
+	s := &Store{dialect: dialect, now: time.Now, url: url, searchWindow: readmodel.SearchWindow}
 	for _, o := range opts {
 		o(s)
 	}
 	driver, dsn := "pgx", url
 	if dialect == SQLite {
-		if _, err := durable.ParseMode(string(s.flushMode)); err != nil {
-			return nil, ingest.Errorf(ingest.EValidation, "%v", err)
-		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("create the database directory: %w", err)
 		}
 		// WAL: a committed transaction survives a power cut (DESIGN.md §6), by an fsync of the WAL
-		// in each commit or by a shared flush after it (WithFlush). Write transactions begin
+		// in each commit or by a shared flush after it (WithFlusher). Write transactions begin
 		// IMMEDIATE, so they queue on busy_timeout instead of failing with SQLITE_BUSY when they
 		// upgrade from reading to writing. Temporary storage is in memory: the statement and
 		// savepoint journals that undo one statement or one write of a group (never needed after
 		// a crash) otherwise cost a write to a temporary file for every page a write changes.
+		if s.flusher == nil {
+			s.flusher = durable.Default()
+		}
+		volume, err := s.flusher.Volume(filepath.Dir(path))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite database: %w", err)
+		}
 		synchronous := "FULL"
-		if s.flushMode == durable.Filesystem {
+		if s.flush = volume.SharedFlush(); s.flush != nil {
 			synchronous = "NORMAL"
-			fs, err := durable.FSOf(filepath.Dir(path))
-			if err != nil {
-				return nil, fmt.Errorf("open sqlite database: %w", err)
-			}
-			s.flush = fs.Sync
 		}
 		driver, dsn = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
 			"&_pragma=synchronous("+synchronous+")&_pragma=busy_timeout(10000)&_pragma=temp_store(memory)&_txlock=immediate"

@@ -111,7 +111,7 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 }
 
 // RecordStoredUpload implements ingest.UploadStore.
-func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *ingest.UploadSession, r ingest.PartReceipt, obj ingest.StoredObject) error {
+func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *ingest.UploadSession, r ingest.PartReceipt, obj ingest.StoredObject, flush ingest.Pending) error {
 	if err := ingest.ValidateUpload(f, sess); err != nil {
 		return err
 	}
@@ -197,8 +197,8 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 		}
 		// Last, so that the object's flush (begun by now for the objects of the moment) overlaps
 		// the statements; the commit follows only once the object is durable.
-		if obj.Sync != nil {
-			return obj.Sync()
+		if flush != nil {
+			return flush.Wait()
 		}
 		return nil
 	})

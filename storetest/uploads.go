@@ -265,7 +265,7 @@ func testUploads(t *testing.T, open Opener) {
 		sess.TusMetadata, sess.TusConcat = "filename YS5iaW4=", "final;/tus/a /tus/b"
 		obj := object(10)
 		receipt := ingest.PartReceipt{SizeBytes: 10, CRC32C: 99}
-		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj); err != nil {
+		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj, nil); err != nil {
 			t.Fatal(err)
 		}
 		got := f.getFile(file.ID)
@@ -288,9 +288,9 @@ func testUploads(t *testing.T, open Opener) {
 		}
 		again, againSess := newUpload(f, u, nil, 10, 10)
 		againSess.IdempotencyKey = "once"
-		wantCode(t, f.Store.RecordStoredUpload(f.ctx, again, againSess, receipt, object(10)), ingest.EIdempotencyConflict)
+		wantCode(t, f.Store.RecordStoredUpload(f.ctx, again, againSess, receipt, object(10), nil), ingest.EIdempotencyConflict)
 		empty, emptySess := newUpload(f, u, nil, 0, 1)
-		if err := f.Store.RecordStoredUpload(f.ctx, empty, emptySess, ingest.PartReceipt{}, object(0)); err != nil {
+		if err := f.Store.RecordStoredUpload(f.ctx, empty, emptySess, ingest.PartReceipt{}, object(0), nil); err != nil {
 			t.Fatal(err)
 		}
 		if parts, _ := f.Store.Parts(f.ctx, emptySess.ID); len(parts) != 0 {
@@ -300,9 +300,9 @@ func testUploads(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		late, lateSess := newUpload(f, u, b, 10, 10)
-		wantCode(t, f.Store.RecordStoredUpload(f.ctx, late, lateSess, receipt, object(10)), ingest.EBatchNotOpen)
+		wantCode(t, f.Store.RecordStoredUpload(f.ctx, late, lateSess, receipt, object(10), nil), ingest.EBatchNotOpen)
 		bad, badSess := newUpload(f, u, nil, 10, 10)
-		wantCode(t, f.Store.RecordStoredUpload(f.ctx, bad, badSess, receipt, ingest.StoredObject{SizeBytes: 10}), ingest.EValidation)
+		wantCode(t, f.Store.RecordStoredUpload(f.ctx, bad, badSess, receipt, ingest.StoredObject{SizeBytes: 10}, nil), ingest.EValidation)
 		if n := f.count(`SELECT count(*) FROM ingest_files`); n != 2 {
 			t.Errorf("files = %d after refused records, want 2", n)
 		}
@@ -316,12 +316,12 @@ func testUploads(t *testing.T, open Opener) {
 		obj := object(10)
 		syncs := 0
 		var duringSync error
-		obj.Sync = func() error {
+		flush := flushFunc(func() error {
 			syncs++
 			_, duringSync = f.Store.File(f.ctx, file.ID) // another connection: not committed yet
 			return nil
-		}
-		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj); err != nil {
+		})
+		if err := f.Store.RecordStoredUpload(f.ctx, file, sess, receipt, obj, flush); err != nil {
 			t.Fatal(err)
 		}
 		if syncs != 1 {
@@ -335,9 +335,8 @@ func testUploads(t *testing.T, open Opener) {
 		}
 
 		lost, lostSess := newUpload(f, u, nil, 10, 10)
-		lostObj := object(10)
-		lostObj.Sync = func() error { return errors.New("the disk failed to flush") }
-		if err := f.Store.RecordStoredUpload(f.ctx, lost, lostSess, receipt, lostObj); err == nil {
+		lostFlush := flushFunc(func() error { return errors.New("the disk failed to flush") })
+		if err := f.Store.RecordStoredUpload(f.ctx, lost, lostSess, receipt, object(10), lostFlush); err == nil {
 			t.Fatal("RecordStoredUpload succeeded although the object's sync failed")
 		}
 		if _, err := f.Store.File(f.ctx, lost.ID); ingest.ErrorCode(err) != ingest.ENotFound {
@@ -453,7 +452,7 @@ func testUploads(t *testing.T, open Opener) {
 
 		once, onceSess := newUpload(f, u, nil, 10, 10)
 		once.Metadata = map[string]string{"source": "scanner-7"}
-		if err := f.Store.RecordStoredUpload(f.ctx, once, onceSess, ingest.PartReceipt{SizeBytes: 10}, object(10)); err != nil {
+		if err := f.Store.RecordStoredUpload(f.ctx, once, onceSess, ingest.PartReceipt{SizeBytes: 10}, object(10), nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.getFile(once.ID).Metadata; len(got) != 1 || got["source"] != "scanner-7" {
@@ -476,3 +475,8 @@ func testUploads(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// flushFunc is an object's pending flush (ingest.Pending) that runs a test's function.
+type flushFunc func() error
+
+func (f flushFunc) Wait() error { return f() }

@@ -76,7 +76,7 @@ func (s *Service) Concatenate(ctx context.Context, actor *ingest.User, req Creat
 	}
 	obj := ingest.StoredObject{SHA256: sum, SizeBytes: file.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key}
 	receipt := ingest.PartReceipt{SizeBytes: file.SizeBytes, CRC32C: crc}
-	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj); err != nil {
+	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj, nil); err != nil {
 		if !errors.Is(err, ingest.ErrOutcomeUnknown) { // else the file may be STORED: its object stays
 			s.deleteObject(ctx, key)
 		}

@@ -93,7 +93,7 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	}
 	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
 	sums := newPartSums(Digest{CRC32C: d.CRC32C}, sha256.New())
-	objectSync, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
+	flush, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
 	if err != nil {
 		return nil, uuid.Nil, false, err
 	}
@@ -109,9 +109,8 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 		s.recordFailure(ctx, file, sess, err)
 		return nil, uuid.Nil, false, err
 	}
-	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key,
-		Sync: objectSync}
-	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj); err != nil {
+	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key}
+	if err := s.store.RecordStoredUpload(ctx, file, sess, receipt, obj, flush); err != nil {
 		if errors.Is(err, ingest.ErrOutcomeUnknown) {
 			return nil, uuid.Nil, false, err // the file may be STORED: its object stays
 		}
@@ -168,8 +167,8 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 }
 
 // putObject stores the body as the object at key. Where the blob store can, it leaves the flush
-// to the transaction that records the file (ingest.DeferredPutter), and returns it.
-func (s *Service) putObject(ctx context.Context, key string, body io.Reader, size int64) (func() error, error) {
+// to the transaction that records the file (ingest.DeferredPutter), and returns it pending.
+func (s *Service) putObject(ctx context.Context, key string, body io.Reader, size int64) (ingest.Pending, error) {
 	if d, ok := s.blobs.(ingest.DeferredPutter); ok {
 		return d.PutObjectDeferred(ctx, key, body, size)
 	}

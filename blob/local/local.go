@@ -67,12 +67,9 @@ type Store struct {
 	// to the root), so that each object after the first of a day costs one directory sync, not a
 	// sync of the whole chain. A restart forgets it and syncs each chain once again.
 	durable sync.Map
-	// dirs shares the fsyncs of an object directory between objects placed in it at once.
-	dirs durable.Shared
-	// flush is how PutObject makes an object durable (WithFlush); fs is the root's filesystem,
-	// flushed by syncfs under durable.Filesystem.
-	flush durable.Mode
-	fs    durable.FS
+	// flusher makes objects durable (WithFlusher); volume is its flushes of the files under root.
+	flusher *durable.Flusher
+	volume  durable.Volume
 	// directBuffers are the aligned buffers of direct writes (copyStream), kept between streams.
 	directBuffers sync.Pool
 }
@@ -80,12 +77,13 @@ type Store struct {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithFlush sets how PutObject makes an object durable (durable.DefaultMode if not given): an
-// fsync of the object and of its directory (durable.Files), or a syncfs(2) of the filesystem
-// shared with every object and SQLite commit of the moment (durable.Filesystem). Parts of
-// multi-part uploads are fsynced one by one either way.
-func WithFlush(m durable.Mode) Option {
-	return func(s *Store) { s.flush = m }
+// WithFlusher sets how PutObject makes an object durable (a flusher of its own, of
+// durable.DefaultMode, if not given): an fsync of the object and of its directory (durable.Files),
+// or a syncfs(2) of the filesystem shared with every object and SQLite commit of the moment that
+// has the same flusher (durable.Filesystem). The fsyncs of a directory are shared between the
+// objects placed in it at once. Parts of multi-part uploads are fsynced one by one either way.
+func WithFlusher(f *durable.Flusher) Option {
+	return func(s *Store) { s.flusher = f }
 }
 
 // New returns a store in the directory root, creating it if it is missing.
@@ -94,22 +92,17 @@ func New(root string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
-	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flush: durable.DefaultMode()}
+	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default()}
 	for _, o := range opts {
 		o(s)
-	}
-	if _, err := durable.ParseMode(string(s.flush)); err != nil {
-		return nil, ingest.Errorf(ingest.EValidation, "local blob store: %v", err)
 	}
 	// The directories New creates must survive a power cut like everything below them, so the
 	// entries of new ones are synced up to the first directory that already existed.
 	if err := makeDirs(s.uploads, existingParent(abs)); err != nil {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
-	if s.flush == durable.Filesystem {
-		if s.fs, err = durable.FSOf(abs); err != nil {
-			return nil, fmt.Errorf("local blob store %q: %w", root, err)
-		}
+	if s.volume, err = s.flusher.Volume(abs); err != nil {
+		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
 	return s, nil
 }
@@ -337,7 +330,7 @@ func (s *Store) moveData(u ingest.BlobUpload) error {
 	} else if err != nil {
 		return err
 	}
-	return s.syncDir(filepath.Dir(obj))
+	return s.volume.SyncDir(filepath.Dir(obj))
 }
 
 // objectDir makes the directory of the object at path durable, once per directory and process.
@@ -354,13 +347,13 @@ func (s *Store) objectDir(path string) error {
 }
 
 // PutObject stores exactly size bytes of r as the object at key in one go, durably: see
-// PutObjectDeferred, whose sync it runs.
+// PutObjectDeferred, whose flush it waits for.
 func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int64) error {
-	sync, err := s.PutObjectDeferred(ctx, key, r, size)
-	if err != nil || sync == nil {
+	flush, err := s.PutObjectDeferred(ctx, key, r, size)
+	if err != nil || flush == nil {
 		return err
 	}
-	if err := sync(); err != nil {
+	if err := flush.Wait(); err != nil {
 		s.DeleteObject(context.WithoutCancel(ctx), key) // a failure leaves an object no row points to
 		return err
 	}
@@ -373,13 +366,13 @@ func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int
 // an object that no row points to, never a row without its object. Writing at the key spares a
 // temporary name and a rename, which showed in the profile of many small uploads at once.
 //
-// With durable.Files the object is fsynced, and its directory, before it returns (sync is nil).
-// With durable.Filesystem it returns at once with a sync that waits for a syncfs begun after the
-// write: one flush of the moment covers every object and commit written before it.
+// With durable.Files the object is fsynced, and its directory, before it returns (the flush is
+// nil). With durable.Filesystem it returns at once with a flush that waits for a syncfs begun after
+// the write: one flush of the moment covers every object and commit written before it.
 //
 // It returns EPartSizeMismatch when r yields fewer or more bytes, and removes what it wrote when
 // it fails.
-func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, size int64) (func() error, error) {
+func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, size int64) (ingest.Pending, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -404,35 +397,25 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 	if err := copyPart(ctx, f, 0, size, r); err != nil {
 		return nil, fmt.Errorf("put object: %w", err)
 	}
-	if s.flush == durable.Files {
-		if err := durable.Fdatasync(f); err != nil {
-			return nil, fmt.Errorf("put object: %w", err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("put object: %w", err)
-	}
-	if s.flush == durable.Filesystem {
-		pending := s.fs.Mark()
-		written = true
-		return func() error {
-			if err := pending.Wait(); err != nil {
-				return fmt.Errorf("put object: %w", err)
-			}
-			return nil
-		}, nil
-	}
-	if err := s.syncDir(filepath.Dir(obj)); err != nil {
+	flush, err := s.volume.CloseNew(f)
+	if err != nil {
 		return nil, fmt.Errorf("put object: %w", err)
 	}
 	written = true
-	return nil, nil
+	if flush == nil {
+		return nil, nil
+	}
+	return objectFlush{flush}, nil
 }
 
-// syncDir makes the entries of dir durable, sharing the fsync with the other objects placed in
-// it at the same moment.
-func (s *Store) syncDir(dir string) error {
-	return s.dirs.Do(dir, func() error { return durable.SyncDir(dir) })
+// objectFlush is the pending flush of a put object; its error says so.
+type objectFlush struct{ durable.Pending }
+
+func (p objectFlush) Wait() error {
+	if err := p.Pending.Wait(); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	return nil
 }
 
 // confirmObject checks that the object of u exists with u's size, and syncs it and the directories

@@ -32,7 +32,7 @@ func TestStore(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			blobtest.Run(t, blobtest.Harness{
 				New: func(t *testing.T) ingest.BlobStore {
-					s, err := local.New(t.TempDir(), local.WithFlush(mode))
+					s, err := local.New(t.TempDir(), local.WithFlusher(newFlusher(t, mode)))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -44,10 +44,14 @@ func TestStore(t *testing.T) {
 	}
 }
 
-func TestAnUnknownFlushModeIsRefused(t *testing.T) {
-	if _, err := local.New(t.TempDir(), local.WithFlush("sometimes")); ingest.ErrorCode(err) != ingest.EValidation {
-		t.Errorf("New with an unknown flush mode = %v, want VALIDATION_FAILED", err)
+// newFlusher returns a flusher of mode, which this OS has.
+func newFlusher(t testing.TB, mode durable.Mode) *durable.Flusher {
+	t.Helper()
+	f, err := durable.New(mode)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return f
 }
 
 // mustNew returns a store in a new directory, and that directory.
@@ -580,27 +584,27 @@ func BenchmarkWritePart(b *testing.B) {
 }
 
 // TestADeferredPutLeavesTheFlushToItsCaller: with durable.Filesystem a put returns before any
-// flush, with the sync to run; with durable.Files it flushed already and returns none.
+// flush, with the flush to wait for; with durable.Files it flushed already and returns none.
 func TestADeferredPutLeavesTheFlushToItsCaller(t *testing.T) {
 	modes := map[durable.Mode]bool{durable.Files: false}
 	if durable.FSSupported {
 		modes[durable.Filesystem] = true
 	}
 	for mode, deferred := range modes {
-		s, err := local.New(t.TempDir(), local.WithFlush(mode))
+		s, err := local.New(t.TempDir(), local.WithFlusher(newFlusher(t, mode)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sync, err := s.PutObjectDeferred(context.Background(), "a/b", bytes.NewReader([]byte("x")), 1)
+		flush, err := s.PutObjectDeferred(context.Background(), "a/b", bytes.NewReader([]byte("x")), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (sync != nil) != deferred {
-			t.Errorf("%s: a sync returned: %v, want %v", mode, sync != nil, deferred)
+		if (flush != nil) != deferred {
+			t.Errorf("%s: a flush returned: %v, want %v", mode, flush != nil, deferred)
 		}
-		if sync != nil {
-			if err := sync(); err != nil {
-				t.Errorf("%s: sync = %v", mode, err)
+		if flush != nil {
+			if err := flush.Wait(); err != nil {
+				t.Errorf("%s: flush = %v", mode, err)
 			}
 		}
 	}

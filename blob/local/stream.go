@@ -150,7 +150,7 @@ func (s *Store) ConcatObjects(ctx context.Context, dst string, srcs []string, si
 	if err := os.Rename(tmp.Name(), obj); err != nil {
 		return fmt.Errorf("concatenate objects: %w", err)
 	}
-	if err := s.syncDir(filepath.Dir(obj)); err != nil {
+	if err := s.volume.SyncDir(filepath.Dir(obj)); err != nil {
 		return fmt.Errorf("concatenate objects: %w", err)
 	}
 	return nil

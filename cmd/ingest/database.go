@@ -59,6 +59,16 @@ func flushMode(cmd *cli.Command) (durable.Mode, error) {
 	return m, nil
 }
 
+// newFlusher returns the flusher of --flush: a command builds one and hands it to every store it
+// opens on local disk.
+func newFlusher(cmd *cli.Command) (*durable.Flusher, error) {
+	m, err := flushMode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return durable.New(m)
+}
+
 // databaseConfig names the database a command opens.
 type databaseConfig struct {
 	DataDir string
@@ -100,18 +110,26 @@ func openStore(ctx context.Context, cmd *cli.Command) (*sqlstore.Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	flush, err := flushMode(cmd)
+	flusher, err := newFlusher(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return sqlstore.Open(ctx, cfg.URL, sqlstore.WithFlush(flush))
+	return sqlstore.Open(ctx, cfg.URL, sqlstore.WithFlusher(flusher))
 }
 
 // openMigratedStore opens an existing database whose schema is up to date: what the commands that
 // read and write rows need. It never creates a database or applies a migration; that is the
 // operator's decision, made with "ingest migrate up".
 func openMigratedStore(ctx context.Context, cmd *cli.Command) (*sqlstore.Store, error) {
-	cfg := databaseConfigFrom(cmd)
+	flusher, err := newFlusher(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return openMigrated(ctx, databaseConfigFrom(cmd), flusher)
+}
+
+// openMigrated is openMigratedStore of the database cfg names, whose commits flusher makes durable.
+func openMigrated(ctx context.Context, cfg databaseConfig, flusher *durable.Flusher) (*sqlstore.Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -120,11 +138,7 @@ func openMigratedStore(ctx context.Context, cmd *cli.Command) (*sqlstore.Store, 
 			return nil, fmt.Errorf(`no database at %s; run "ingest migrate up" to create it`, path)
 		}
 	}
-	flush, err := flushMode(cmd)
-	if err != nil {
-		return nil, err
-	}
-	store, err := sqlstore.Open(ctx, cfg.URL, sqlstore.WithFlush(flush))
+	store, err := sqlstore.Open(ctx, cfg.URL, sqlstore.WithFlusher(flusher))
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	cfg.Logger, cfg.Registerer = logger, reg
-	flush, err := flushMode(cmd)
+	flusher, err := newFlusher(cmd)
 	if err != nil {
 		return err
 	}
@@ -78,12 +78,13 @@ func runRelay(ctx context.Context, cmd *cli.Command) error {
 		}
 		defer stop()
 	}
-	store, err := openMigratedStore(ctx, cmd)
+	// One flusher for the database and a file:// sink, so that they share flushes.
+	store, err := openMigrated(ctx, databaseConfigFrom(cmd), flusher)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
 	defer store.Close()
-	rl, sink, err := newRelay(ctx, cfg, sinkConfigFrom(cmd), flush, store)
+	rl, sink, err := newRelay(ctx, cfg, sinkConfigFrom(cmd), flusher, store)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
@@ -157,8 +158,8 @@ func validateRelayConfig(cfg relay.Config) error {
 
 // newRelay opens the events sink and returns a relay of store's outbox to it. The caller closes
 // the sink once the relay has stopped.
-func newRelay(ctx context.Context, cfg relay.Config, sinkCfg sinkConfig, flush durable.Mode, store *sqlstore.Store) (*relay.Relay, ingest.Sink, error) {
-	sink, err := openSink(ctx, sinkCfg, flush)
+func newRelay(ctx context.Context, cfg relay.Config, sinkCfg sinkConfig, flusher *durable.Flusher, store *sqlstore.Store) (*relay.Relay, ingest.Sink, error) {
+	sink, err := openSink(ctx, sinkCfg, flusher)
 	if err != nil {
 		return nil, nil, fmt.Errorf("events sink: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ingest-portal/ingest/admin"
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/internal/cors"
+	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/tus"
@@ -30,13 +31,16 @@ type server struct {
 	logger *slog.Logger
 	stdout io.Writer // where the first admin's token is printed, once
 
-	store *sqlstore.Store
-	blobs ingest.BlobStore
-	svc   *upload.Service
-	relay *relay.Relay // nil without --relay
-	sink  ingest.Sink  // the relay's
-	ln    net.Listener
-	http  *http.Server
+	// flusher makes the writes of the database, a file:// store and a file:// sink durable: one
+	// for them all, so that their writes of the moment share flushes.
+	flusher *durable.Flusher
+	store   *sqlstore.Store
+	blobs   ingest.BlobStore
+	svc     *upload.Service
+	relay   *relay.Relay // nil without --relay
+	sink    ingest.Sink  // the relay's
+	ln      net.Listener
+	http    *http.Server
 
 	served      chan error // Serve's result while it runs; nil before run and once read
 	stopWorkers func()     // stops the sweeper and the relay and waits for them; nil until run
@@ -52,10 +56,15 @@ func newServer(cfg serveConfig, logger *slog.Logger, stdout io.Writer) *server {
 // prints its token. The port comes first so that a portal that cannot listen does not use up the
 // token, which is printed only once. After an error the caller still calls close.
 func (s *server) open(ctx context.Context) error {
+	flusher, err := durable.New(s.cfg.Flush)
+	if err != nil {
+		return err
+	}
+	s.flusher = flusher
 	if err := s.openDatabase(ctx); err != nil {
 		return err
 	}
-	blobs, err := openStorage(ctx, s.cfg.Storage, s.cfg.Flush)
+	blobs, err := openStorage(ctx, s.cfg.Storage, s.flusher)
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
@@ -77,7 +86,7 @@ func (s *server) open(ctx context.Context) error {
 
 // openDatabase opens the database and applies the migrations it lacks.
 func (s *server) openDatabase(ctx context.Context) error {
-	store, err := sqlstore.Open(ctx, s.cfg.Database.URL, sqlstore.WithFlush(s.cfg.Flush))
+	store, err := sqlstore.Open(ctx, s.cfg.Database.URL, sqlstore.WithFlusher(s.flusher))
 	if err != nil {
 		return err
 	}
@@ -108,7 +117,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 	if s.cfg.Relay {
 		cfg := s.cfg.RelayConfig
 		cfg.Logger, cfg.Registerer = s.logger, metrics.Registry()
-		if s.relay, s.sink, err = newRelay(ctx, cfg, s.cfg.Sink, s.cfg.Flush, s.store); err != nil {
+		if s.relay, s.sink, err = newRelay(ctx, cfg, s.cfg.Sink, s.flusher, s.store); err != nil {
 			return nil, err
 		}
 	}

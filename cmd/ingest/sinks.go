@@ -66,8 +66,8 @@ func sinkConfigFrom(cmd *cli.Command) sinkConfig {
 	return c
 }
 
-// openSink opens the sink cfg names; a file:// sink is made durable as flush says.
-func openSink(ctx context.Context, cfg sinkConfig, flush durable.Mode) (ingest.Sink, error) {
+// openSink opens the sink cfg names; flusher makes a file:// sink's appends durable.
+func openSink(ctx context.Context, cfg sinkConfig, flusher *durable.Flusher) (ingest.Sink, error) {
 	raw := cfg.URL
 	if raw == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "--%s is empty and --%s is not set; set either", dataDirFlag, eventsSinkFlag)
@@ -80,7 +80,7 @@ func openSink(ctx context.Context, cfg sinkConfig, flush durable.Mode) (ingest.S
 	var err error
 	switch strings.ToLower(scheme) {
 	case "file":
-		sink, err = openFileSink(raw, cfg.Source, flush)
+		sink, err = openFileSink(raw, cfg.Source, flusher)
 	case "nats":
 		sink, err = natssink.Open(ctx, raw, cfg.Source)
 	case "http", "https":
@@ -100,12 +100,12 @@ func openSink(ctx context.Context, cfg sinkConfig, flush durable.Mode) (ingest.S
 
 // openFileSink opens a file:// sink. Like --storage, the path is what follows "file://", so
 // file:///var/lib/ingest/events.jsonl is absolute and file://ingest-data/events.jsonl relative.
-func openFileSink(raw, source string, flush durable.Mode) (ingest.Sink, error) {
+func openFileSink(raw, source string, flusher *durable.Flusher) (ingest.Sink, error) {
 	path := strings.TrimPrefix(raw[len("file"):], "://")
 	if path == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "--%s file:// needs a path", eventsSinkFlag)
 	}
-	return filesink.Open(path, source, filesink.WithFlush(flush))
+	return filesink.Open(path, source, filesink.WithFlusher(flusher))
 }
 
 // badSinkURL is the error of an --events-sink the portal cannot deliver to. It names the URL

@@ -41,11 +41,11 @@ func openSinkWithEnv(t *testing.T, secrets string, args ...string) (ingest.Sink,
 		Name:  "sinktest",
 		Flags: append(databaseFlags(), sinkFlags()...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			flush, err := flushMode(cmd)
+			flusher, err := newFlusher(cmd)
 			if err != nil {
 				return err
 			}
-			sink, err = openSink(ctx, sinkConfigFrom(cmd), flush)
+			sink, err = openSink(ctx, sinkConfigFrom(cmd), flusher)
 			return err
 		},
 	}

@@ -46,14 +46,14 @@ func checkStorageURL(url string) error {
 	return ingest.Errorf(ingest.EValidation, "--storage must be file://DIR or s3://BUCKET/PREFIX")
 }
 
-// openStorage opens the blob store at url; a file:// store is made durable as flush says. S3
+// openStorage opens the blob store at url; flusher makes a file:// store's objects durable. S3
 // credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-func openStorage(ctx context.Context, url string, flush durable.Mode) (ingest.BlobStore, error) {
+func openStorage(ctx context.Context, url string, flusher *durable.Flusher) (ingest.BlobStore, error) {
 	if err := checkStorageURL(url); err != nil {
 		return nil, err
 	}
 	if dir, ok := strings.CutPrefix(url, "file://"); ok {
-		return local.New(dir, local.WithFlush(flush))
+		return local.New(dir, local.WithFlusher(flusher))
 	}
 	return s3.Open(ctx, url)
 }

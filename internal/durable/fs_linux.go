@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// FSSupported says whether FS.Sync works here.
+// FSSupported says whether the Filesystem mode works here.
 const FSSupported = true
 
 // device returns the id of the filesystem that holds path.

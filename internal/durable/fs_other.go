@@ -7,8 +7,8 @@ import (
 	"os"
 )
 
-// FSSupported says whether FS.Sync works here: syncfs(2) is Linux's. Elsewhere the callers fsync
-// each file and directory themselves.
+// FSSupported says whether the Filesystem mode works here: syncfs(2) is Linux's. Elsewhere the Files
+// mode fsyncs each file and directory.
 const FSSupported = false
 
 func device(string) (uint64, error) { return 0, errors.ErrUnsupported }

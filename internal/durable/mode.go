@@ -12,7 +12,7 @@ type Mode string
 
 const (
 	// Filesystem makes writes durable with one syncfs(2) of their filesystem, shared by every
-	// object and SQLite commit written at the moment (FS.Sync). The fewest flushes; but a flush
+	// object and SQLite commit written at the moment (see Flusher). The fewest flushes; but a flush
 	// also waits for whatever else is dirty on that filesystem, so give the data directory a
 	// filesystem of its own when other programs write much to it. Linux only.
 	Filesystem Mode = "filesystem"

@@ -4,6 +4,9 @@
 // so a writer that finds a flush of its kind in progress waits for it to end and then for the
 // next one, which a single waiter starts for all who came meanwhile. With 16 small uploads in
 // flight that is a handful of flushes instead of 16.
+//
+// A Flusher, built once per process for its --flush Mode and handed to every store that writes to
+// local disk, holds those shared flushes: the package itself keeps no state.
 package durable
 
 import "sync"

@@ -68,24 +68,31 @@ func TestAFailedFlushReachesWhomItCovered(t *testing.T) {
 	}
 }
 
-// TestFSSync runs the real syncfs(2) where there is one, and says it is missing elsewhere.
-func TestFSSync(t *testing.T) {
+// TestFilesystemSync runs the real syncfs(2) where there is one, and refuses the mode elsewhere.
+func TestFilesystemSync(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := FSOf(dir)
+	f, err := New(Filesystem)
+	if !FSSupported {
+		if err == nil {
+			t.Error("New(Filesystem) without syncfs(2) succeeded")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.Volume(dir)
 	if err == nil {
-		err = fs.Sync()
+		err = v.SharedFlush()()
 	}
-	switch {
-	case FSSupported && err != nil:
-		t.Errorf("FS.Sync = %v", err)
-	case !FSSupported && !errors.Is(err, errors.ErrUnsupported):
-		t.Errorf("FS.Sync without syncfs(2) = %v, want ErrUnsupported", err)
+	if err != nil {
+		t.Errorf("the shared flush = %v", err)
 	}
-	if _, err := FSOf(filepath.Join(dir, "missing")); err == nil {
-		t.Error("FSOf a missing path succeeded")
+	if _, err := f.Volume(filepath.Join(dir, "missing")); err == nil {
+		t.Error("the volume of a missing path was found")
 	}
 }
 

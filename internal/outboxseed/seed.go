@@ -33,7 +33,7 @@ func Store(ctx context.Context, s ingest.UploadStore, owner *ingest.User, now ti
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: f.ID, ChunkSizeBytes: 8 << 20, UploadedByID: owner.ID,
 		ExpiresAt: now.Add(time.Hour)}
 	obj := ingest.StoredObject{SHA256: emptySHA256, Backend: ingest.StorageLocal, Key: ingest.ObjectKey("seed", f.ID, now)}
-	if err := s.RecordStoredUpload(ctx, f, sess, ingest.PartReceipt{}, obj); err != nil {
+	if err := s.RecordStoredUpload(ctx, f, sess, ingest.PartReceipt{}, obj, nil); err != nil {
 		return nil, fmt.Errorf("seed a stored file: %w", err)
 	}
 	return f, nil

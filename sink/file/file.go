@@ -35,19 +35,21 @@ type Sink struct {
 	turn   chan struct{}
 	f      *os.File
 	closed bool
-	flush  durable.Mode // how an append is made durable (WithFlush)
-	fs     durable.FS   // the file's filesystem, flushed by syncfs under durable.Filesystem
+	// flusher makes an append durable (WithFlusher); volume is its flushes of the file.
+	flusher *durable.Flusher
+	volume  durable.Volume
 }
 
 // Option configures a Sink.
 type Option func(*Sink)
 
-// WithFlush sets how an append is made durable (durable.DefaultMode if not given): an fsync of
-// the file (durable.Files), or a syncfs(2) of its filesystem shared with the other writes of the
-// moment, the portal's database commits and objects among them (durable.Filesystem), which spares
-// the device a flush of its own for every batch.
-func WithFlush(m durable.Mode) Option {
-	return func(s *Sink) { s.flush = m }
+// WithFlusher sets how an append is made durable (a flusher of its own, of durable.DefaultMode, if
+// not given): an fsync of the file (durable.Files), or a syncfs(2) of its filesystem shared with
+// the other writes of the moment that have the same flusher, the portal's database commits and
+// objects among them (durable.Filesystem), which spares the device a flush of its own for every
+// batch.
+func WithFlusher(f *durable.Flusher) Option {
+	return func(s *Sink) { s.flusher = f }
 }
 
 var _ ingest.Sink = (*Sink)(nil)
@@ -64,12 +66,9 @@ func Open(path, source string, opts ...Option) (*Sink, error) {
 	if path == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "the events file needs a path")
 	}
-	s := &Sink{path: path, source: source, turn: make(chan struct{}, 1), flush: durable.DefaultMode()}
+	s := &Sink{path: path, source: source, turn: make(chan struct{}, 1), flusher: durable.Default()}
 	for _, o := range opts {
 		o(s)
-	}
-	if _, err := durable.ParseMode(string(s.flush)); err != nil {
-		return nil, ingest.Errorf(ingest.EValidation, "events file: %v", err)
 	}
 	if source == "" {
 		s.source = ingest.DefaultEventSource
@@ -92,11 +91,9 @@ func Open(path, source string, opts ...Option) (*Sink, error) {
 		}
 	}
 	s.f = f
-	if s.flush == durable.Filesystem {
-		if s.fs, err = durable.FSOf(path); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open the events file: %w", err)
-		}
+	if s.volume, err = s.flusher.Volume(path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open the events file: %w", err)
 	}
 	if err := s.locked(s.repair); err != nil {
 		f.Close()
@@ -158,19 +155,11 @@ func (s *Sink) append(lines []byte) error {
 			// The next append cuts off whatever part of the lines was written.
 			return fmt.Errorf("append to the events file: %w", err)
 		}
-		if err := s.sync(); err != nil {
+		if err := s.volume.SyncFile(s.f); err != nil {
 			return fmt.Errorf("sync the events file: %w", err)
 		}
 		return nil
 	})
-}
-
-// sync makes what was written to the file durable.
-func (s *Sink) sync() error {
-	if s.flush == durable.Filesystem {
-		return s.fs.Sync()
-	}
-	return s.f.Sync()
 }
 
 // locked runs do holding the file's advisory lock.
