@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/doccode"
+	"github.com/ingest-portal/ingest/internal/testkit/doccode"
 )
 
 // modulePath is this module's path: the root package's import path, and the prefix of every other.
@@ -23,6 +23,25 @@ func TestArchitectureTable(t *testing.T) {
 	actual := moduleImports(t)
 	for _, problem := range architectureDiff(documented, actual) {
 		t.Error("docs/architecture.md, ## Packages and imports: " + problem)
+	}
+}
+
+// testSupport are the packages made for tests: the shared suites and internal/testkit's helpers.
+// Only they, and tests, may import internal/testkit.
+var testSupport = regexp.MustCompile(`^(storetest|blobtest|sinktest|internal/testkit/.+)$`)
+
+// TestTheProductNeverImportsTestkit keeps the test-only helpers out of the product: no package but
+// the test support imports a package under internal/testkit (tests excluded, as go list sees them).
+func TestTheProductNeverImportsTestkit(t *testing.T) {
+	for pkg, imports := range moduleImports(t) {
+		if testSupport.MatchString(pkg) {
+			continue
+		}
+		for _, imp := range imports {
+			if strings.HasPrefix(imp, "internal/testkit/") {
+				t.Errorf("%s imports %s, a helper for tests only", pkg, imp)
+			}
+		}
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/admin"
 	"github.com/ingest-portal/ingest/blob/local"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"
 	"github.com/ingest-portal/ingest/upload"

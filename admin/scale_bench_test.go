@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )

@@ -19,7 +19,7 @@ import (
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/client"
 	"github.com/ingest-portal/ingest/httpapi"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/upload"
 )
 

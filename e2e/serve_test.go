@@ -18,8 +18,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/testbin"
 	"github.com/ingest-portal/ingest/internal/testkit/iobound"
+	"github.com/ingest-portal/ingest/internal/testkit/testbin"
 	"time"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // crashWait bounds each wait of the crash test: for the server to record progress, and for a

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingest-portal/ingest/internal/doccode"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/doccode"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // TestTusDocsQuickStart follows docs/tus.md's quick start as a new user would: a portal with its

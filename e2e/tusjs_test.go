@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // nodeTestWait bounds one run of the tus-js-client tests; they take some seconds.

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // uppyChunkSize is the Tus plugin's chunkSize: small, so that every upload takes several PATCH

@@ -17,7 +17,7 @@ import (
 
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/upload"
 )
 

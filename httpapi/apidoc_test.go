@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/readmodel"
 )
 

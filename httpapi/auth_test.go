@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // TestAuthenticationCache: with a cache, a token that authenticated keeps working for the cache's

@@ -15,8 +15,8 @@ import (
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/httpapi"
-	"github.com/ingest-portal/ingest/internal/testdb"
-	"github.com/ingest-portal/ingest/internal/versitygw"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/upload"
 )

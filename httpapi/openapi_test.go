@@ -21,7 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest/httpapi"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/upload"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // fakeSession stands in for the admin console's session check: the cookie "session" must be

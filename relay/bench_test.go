@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/natstest"
-	"github.com/ingest-portal/ingest/internal/outboxseed"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/natstest"
+	"github.com/ingest-portal/ingest/internal/testkit/outboxseed"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/relay"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sqlstore"

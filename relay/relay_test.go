@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/outboxseed"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/outboxseed"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )

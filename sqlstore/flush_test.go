@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 

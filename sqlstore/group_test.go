@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // TestInstancesMigratingOneSchemaAtOnceTakeTurns starts four migrations of one new PostgreSQL

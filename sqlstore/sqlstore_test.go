@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest/internal/durable"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"
 )

@@ -24,7 +24,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/storetest"

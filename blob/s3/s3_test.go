@@ -17,7 +17,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	s3store "github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/blobtest"
-	"github.com/ingest-portal/ingest/internal/versitygw"
+	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 )
 
 // chunk is S3's minimum size of every part but the last.

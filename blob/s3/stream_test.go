@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ingest-portal/ingest/internal/versitygw"
+	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 )
 
 // errStalled is what a pacedReader returns when the bytes it gave out do not reach the server.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/testbin"
 	"github.com/ingest-portal/ingest/internal/testkit/iobound"
+	"github.com/ingest-portal/ingest/internal/testkit/testbin"
 )
 
 // ingestProgram is the real binary, built once per test binary by the first test that needs it.

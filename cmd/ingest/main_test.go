@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
 )
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/outboxseed"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/outboxseed"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/sqlstore"
 )

@@ -25,8 +25,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ingest-portal/ingest/internal/outboxseed"
-	"github.com/ingest-portal/ingest/internal/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/outboxseed"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
 // drainWait bounds how long the relays of a test may take to deliver everything.

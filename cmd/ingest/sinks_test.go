@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/natstest"
+	"github.com/ingest-portal/ingest/internal/testkit/natstest"
 	filesink "github.com/ingest-portal/ingest/sink/file"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sink/webhook"

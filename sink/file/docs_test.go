@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/doccode"
+	"github.com/ingest-portal/ingest/internal/testkit/doccode"
 	filesink "github.com/ingest-portal/ingest/sink/file"
 )
 

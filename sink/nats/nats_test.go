@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/natstest"
+	"github.com/ingest-portal/ingest/internal/testkit/natstest"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sinktest"
 )

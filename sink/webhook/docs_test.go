@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/internal/doccode"
+	"github.com/ingest-portal/ingest/internal/testkit/doccode"
 	"github.com/ingest-portal/ingest/sink/webhook"
 	"github.com/ingest-portal/ingest/sinktest"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ingest-portal/ingest/internal/versitygw"
+	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 )
 
 func TestServer(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/ingest-portal/ingest/internal/doccode"
+	"github.com/ingest-portal/ingest/internal/testkit/doccode"
 )
 
 func TestBlocksReadsOnlyTheSectionsBlocksOfTheLanguage(t *testing.T) {
