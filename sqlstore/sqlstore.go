@@ -63,6 +63,23 @@ type Store struct {
 	notify notifier // PostgreSQL: NOTIFYs the relays of every process after such commits
 	// searchWindow bounds the rows a console search reads per page (WithSearchWindow).
 	searchWindow int
+	// txs, when set (by tests), counts the store's transactions.
+	txs *txCounts
+}
+
+// txCounts counts transactions: each statement run outside a transaction of the store's is one.
+type txCounts struct{ reads, writes atomic.Int64 }
+
+func (c *txCounts) read() {
+	if c != nil {
+		c.reads.Add(1)
+	}
+}
+
+func (c *txCounts) write() {
+	if c != nil {
+		c.writes.Add(1)
+	}
 }
 
 // Option configures a Store.
@@ -166,7 +183,10 @@ func (s *Store) Close() error {
 }
 
 // q runs statements outside a transaction, prepared once.
-func (s *Store) q() cachedDB { return cachedDB{db: s.db, c: s.stmts} }
+func (s *Store) q() cachedDB {
+	s.txs.read()
+	return cachedDB{db: s.db, c: s.stmts}
+}
 
 // DB returns the underlying database, for migrations and for tests that must bypass the store.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -189,6 +209,7 @@ func (s *Store) clock() time.Time { return ingest.Timestamp(s.now()) }
 // transaction may be shared with other writes (see groupCommit); fn's statements then run under
 // the group's context, not ctx.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	s.txs.write()
 	if s.group != nil {
 		return s.runGrouped(ctx, fn)
 	}
@@ -229,8 +250,9 @@ func (s *Store) lockWriters() func() {
 
 // exec runs one statement that writes, outside any transaction of the caller's.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s.txs.write()
 	if s.group == nil {
-		return s.q().ExecContext(ctx, query, args...)
+		return cachedDB{db: s.db, c: s.stmts}.ExecContext(ctx, query, args...)
 	}
 	var res sql.Result
 	err := s.runGrouped(ctx, func(tx *txn) (err error) {
