@@ -71,6 +71,9 @@ type UploadStore interface {
 	File(ctx context.Context, id uuid.UUID) (*File, error)
 	// UploadSession returns the session with the id, or ENotFound.
 	UploadSession(ctx context.Context, id uuid.UUID) (*UploadSession, error)
+	// UploadSessionWithFile returns the session with the id and its file, read together, or
+	// ENotFound.
+	UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*UploadSession, *File, error)
 	// CountActiveSessions returns how many sessions are INIT or IN_PROGRESS.
 	CountActiveSessions(ctx context.Context) (int, error)
 	// ExpiredSessions returns up to limit active sessions whose expiry is before t, oldest first.
@@ -89,6 +92,11 @@ type UploadStore interface {
 	// when the part is not PENDING, and a *TransitionError (SESSION_NOT_ACTIVE) when the session is
 	// not active.
 	ReceivePart(ctx context.Context, sessionID uuid.UUID, partNumber int, r PartReceipt, expiresAt time.Time) (*Part, error)
+	// ReceiveHashedPart is ReceivePart and, in the same transaction, AdvanceHash from
+	// partNumber-1 to partNumber parts with hashState, if the session's hash is still at
+	// partNumber-1; if it is not, the hash is left as it is, which is no error. It returns the
+	// part and its session as they are after. It returns what ReceivePart returns.
+	ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, partNumber int, r PartReceipt, expiresAt time.Time, hashState []byte) (*Part, *UploadSession, error)
 	// FailPart moves a PENDING part to FAILED. It returns ENotFound or a *TransitionError.
 	FailPart(ctx context.Context, sessionID uuid.UUID, partNumber int) (*Part, error)
 	// Parts returns the session's parts in part-number order.

@@ -114,11 +114,7 @@ func tokenStatus(s *Store, w *where, status string) {
 // of ASCII letters, PostgreSQL's ILIKE that of every letter. No index serves it.
 func nameContains(column string) func(s *Store, w *where, term string) bool {
 	return func(s *Store, w *where, term string) bool {
-		like := "LIKE"
-		if s.dialect == Postgres {
-			like = "ILIKE"
-		}
-		w.add(column+" "+like+` ? ESCAPE '\'`, "%"+escapeLike(term)+"%")
+		w.add(column+" "+s.dialect.like+` ? ESCAPE '\'`, "%"+escapeLike(term)+"%")
 		return true
 	}
 }
@@ -146,10 +142,7 @@ func fileSearch(s *Store, w *where, term string) bool {
 		return false
 	}
 	// Most files have no metadata: the empty object is skipped before it is taken apart.
-	like, each, empty := "LIKE", "json_each(metadata)", "'{}'"
-	if s.dialect == Postgres {
-		like, each, empty = "ILIKE", "jsonb_each_text(metadata)", "'{}'::jsonb"
-	}
+	like, each, empty := s.dialect.like, s.dialect.jsonEach+"(metadata)", s.dialect.emptyJSON
 	w.args = append(w.args, "%"+escapeLike(term)+"%")
 	n := len(w.args)
 	values := fmt.Sprintf(`EXISTS (SELECT 1 FROM %s WHERE value %s $%d ESCAPE '\')`, each, like, n)

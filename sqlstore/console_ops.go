@@ -138,11 +138,7 @@ func (s *Store) Dashboard(ctx context.Context, since time.Time) (*readmodel.Dash
 // hourlyIngest counts the files stored and their bytes in each hour from since's to now's, by the
 // partial index on stored_at.
 func (s *Store) hourlyIngest(ctx context.Context, since, now time.Time) ([]readmodel.HourlyIngest, error) {
-	// Both render the hour as text, "2006-01-02T15", which SQLite's stored times start with.
-	hour := `substr(stored_at, 1, 13)`
-	if s.dialect == Postgres {
-		hour = `to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24')`
-	}
+	hour := s.dialect.hourOfStored
 	rows, err := s.q().QueryContext(ctx, `SELECT `+hour+`, count(*), CAST(coalesce(sum(size_bytes), 0) AS BIGINT)
 		FROM ingest_files WHERE stored_at >= $1 GROUP BY 1`, at(since.Truncate(time.Hour)))
 	if err != nil {

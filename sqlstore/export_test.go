@@ -41,3 +41,10 @@ func TurnFree(s *Store) bool {
 		return false
 	}
 }
+
+// CountTransactions makes s count its transactions from now on, and returns how many it ran so
+// far: reads (each statement outside a transaction) and write transactions.
+func CountTransactions(s *Store) func() (reads, writes int64) {
+	s.txs = &txCounts{}
+	return func() (int64, int64) { return s.txs.reads.Load(), s.txs.writes.Load() }
+}

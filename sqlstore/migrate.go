@@ -32,14 +32,12 @@ type Migrator struct {
 // Migrator returns the store's migrator. On PostgreSQL it holds a session advisory lock while it
 // migrates, so several instances starting at once apply each migration once.
 func (s *Store) Migrator() (*Migrator, error) {
-	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect.name))
 	if err != nil {
 		return nil, err
 	}
-	dialect := goose.DialectSQLite3
 	var opts []goose.ProviderOption
-	if s.dialect == Postgres {
-		dialect = goose.DialectPostgres
+	if s.dialect.lockMigrations {
 		id, err := s.migrationLockID()
 		if err != nil {
 			return nil, err
@@ -53,7 +51,7 @@ func (s *Store) Migrator() (*Migrator, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, s.db, sub, opts...)
+	p, err := goose.NewProvider(s.dialect.goose, s.db, sub, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}

@@ -83,10 +83,6 @@ func (s *Store) ClaimEvents(ctx context.Context, limit int, lease time.Duration)
 	if limit < 1 || lease <= 0 {
 		return nil, ingest.Errorf(ingest.EValidation, "claim at least one event, with a positive lease")
 	}
-	skipLocked := ""
-	if s.dialect == Postgres {
-		skipLocked = " FOR UPDATE SKIP LOCKED"
-	}
 	var events []*ingest.OutboxEvent
 	err := s.inTx(ctx, func(tx *txn) error {
 		now := s.clock()
@@ -97,7 +93,7 @@ func (s *Store) ClaimEvents(ctx context.Context, limit int, lease time.Duration)
 				SELECT id FROM portal_event_outbox
 				WHERE status IN (`+statusList(ingest.OutboxSources(ingest.OutboxSending))+`) AND next_attempt_at <= $2
 				ORDER BY next_attempt_at, id
-				LIMIT $3`+skipLocked+`)
+				LIMIT $3`+s.dialect.skipLocked+`)
 			RETURNING `+eventColumns, at(now.Add(lease)), at(now), limit)
 		if err != nil {
 			return s.translate(err)

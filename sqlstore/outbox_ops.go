@@ -28,20 +28,9 @@ func (s *Store) MarkEventsDelivered(ctx context.Context, claims []ingest.Claim) 
 	if err != nil {
 		return nil, err
 	}
-	query := `
-		UPDATE portal_event_outbox SET status = 'DELIVERED', delivered_at = $1, updated_at = $1, last_error = NULL
-		WHERE status = 'SENDING' AND (id, attempt_count) IN (SELECT value ->> 'id', value ->> 'attempt' FROM json_each($2))
-		RETURNING id`
-	if s.dialect == Postgres {
-		query = `
-		UPDATE portal_event_outbox o SET status = 'DELIVERED', delivered_at = $1, updated_at = $1, last_error = NULL
-		FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, attempt integer)
-		WHERE o.id = r.id AND o.attempt_count = r.attempt AND o.status = 'SENDING'
-		RETURNING o.id`
-	}
 	var marked []uuid.UUID
 	err = s.inTx(ctx, func(tx *txn) error {
-		rows, err := tx.QueryContext(ctx, query, at(s.clock()), string(list))
+		rows, err := tx.QueryContext(ctx, s.dialect.markDelivered, at(s.clock()), string(list))
 		if err != nil {
 			return s.translate(err)
 		}
@@ -140,7 +129,7 @@ func (s *Store) OutboxStats(ctx context.Context) (ingest.OutboxStats, error) {
 // reconnecting when it is lost; on SQLite it is woken by this process's commits.
 func (s *Store) WatchOutbox(ctx context.Context) (<-chan struct{}, error) {
 	c := make(chan struct{}, 1)
-	if s.dialect == SQLite {
+	if !s.dialect.notify {
 		s.outbox.add(c)
 		context.AfterFunc(ctx, func() { s.outbox.remove(c) })
 		return c, nil

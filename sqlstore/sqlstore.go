@@ -1,7 +1,8 @@
 // Package sqlstore is the ingest.Store on SQLite (modernc.org/sqlite, no cgo) and PostgreSQL
 // (pgx). One SQL text serves both databases wherever they agree, which is almost everywhere: both
 // bind $N parameters and both support RETURNING, ON CONFLICT and partial indexes. The schema is
-// applied by embedded goose migrations, one folder per dialect.
+// applied by embedded goose migrations, one folder per dialect; the rest that differs is in
+// dialect.go.
 package sqlstore
 
 import (
@@ -36,14 +37,10 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// sqliteIdleConns is how many SQLite connections stay open between requests: enough for the
-// concurrent readers of a busy portal, each with its prepared statements.
-const sqliteIdleConns = 16
-
 // Store is the ingest.Store over database/sql.
 type Store struct {
 	db      *sql.DB
-	dialect Dialect
+	dialect *dialect
 	now     func() time.Time
 	// group queues this process's SQLite write transactions and commits them in groups (nil on
 	// PostgreSQL). SQLite has one writer at a time, and a writer that finds it busy sleeps and
@@ -66,6 +63,23 @@ type Store struct {
 	notify notifier // PostgreSQL: NOTIFYs the relays of every process after such commits
 	// searchWindow bounds the rows a console search reads per page (WithSearchWindow).
 	searchWindow int
+	// txs, when set (by tests), counts the store's transactions.
+	txs *txCounts
+}
+
+// txCounts counts transactions: each statement run outside a transaction of the store's is one.
+type txCounts struct{ reads, writes atomic.Int64 }
+
+func (c *txCounts) read() {
+	if c != nil {
+		c.reads.Add(1)
+	}
+}
+
+func (c *txCounts) write() {
+	if c != nil {
+		c.writes.Add(1)
+	}
 }
 
 // Option configures a Store.
@@ -95,25 +109,19 @@ func WithClock(now func() time.Time) Option {
 // Open connects to the database at url: sqlite://PATH (the file and its directory are created
 // when missing) or postgres://… (postgresql://… too). It does not migrate; see Migrator.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	dialect, path, err := ParseURL(url)
+	name, path, err := ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
+	dialect := dialectOf(name)
 	s := &Store{dialect: dialect, now: time.Now, url: url, searchWindow: readmodel.SearchWindow}
 	for _, o := range opts {
 		o(s)
 	}
-	driver, dsn := "pgx", url
-	if dialect == SQLite {
+	if dialect.localFile {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("create the database directory: %w", err)
 		}
-		// WAL: a committed transaction survives a power cut (DESIGN.md §6), by an fsync of the WAL
-		// in each commit or by a shared flush after it (WithFlusher). Write transactions begin
-		// IMMEDIATE, so they queue on busy_timeout instead of failing with SQLITE_BUSY when they
-		// upgrade from reading to writing. Temporary storage is in memory: the statement and
-		// savepoint journals that undo one statement or one write of a group (never needed after
-		// a crash) otherwise cost a write to a temporary file for every page a write changes.
 		if s.flusher == nil {
 			s.flusher = durable.Default()
 		}
@@ -121,36 +129,23 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite database: %w", err)
 		}
-		synchronous := "FULL"
-		if s.flush = volume.SharedFlush(); s.flush != nil {
-			synchronous = "NORMAL"
-		}
-		driver, dsn = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
-			"&_pragma=synchronous("+synchronous+")&_pragma=busy_timeout(10000)&_pragma=temp_store(memory)&_txlock=immediate"
+		s.flush = volume.SharedFlush()
 	}
-	db, err := sql.Open(driver, dsn)
+	db, err := sql.Open(dialect.driver, dialect.dsn(url, path, s.flush != nil))
 	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		return nil, fmt.Errorf("open %s database: %w", name, err)
 	}
-	if dialect == Postgres {
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(8)
-	} else {
-		// database/sql keeps 2 idle connections by default and closes the rest; every SQLite
-		// connection opened again reads the schema and prepares its statements anew, which cost
-		// a tenth of a small upload's CPU with 16 requests at once.
-		db.SetMaxIdleConns(sqliteIdleConns)
-	}
+	dialect.pool(db)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+		return nil, fmt.Errorf("connect to %s database: %w", name, err)
 	}
 	s.db = db
-	if dialect == SQLite {
+	if dialect.groupWrites {
 		s.group, s.stmts = newGroupCommit(), &stmtCache{db: db}
 	}
-	if dialect == Postgres {
+	if dialect.notify {
 		s.notify.start(s)
 	}
 	return s, nil
@@ -187,13 +182,16 @@ func (s *Store) Close() error {
 }
 
 // q runs statements outside a transaction, prepared once.
-func (s *Store) q() cachedDB { return cachedDB{db: s.db, c: s.stmts} }
+func (s *Store) q() cachedDB {
+	s.txs.read()
+	return cachedDB{db: s.db, c: s.stmts}
+}
 
 // DB returns the underlying database, for migrations and for tests that must bypass the store.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Dialect returns the store's SQL dialect.
-func (s *Store) Dialect() Dialect { return s.dialect }
+func (s *Store) Dialect() Dialect { return s.dialect.name }
 
 // Ping checks that the database answers and that the store still takes writes.
 func (s *Store) Ping(ctx context.Context) error {
@@ -210,6 +208,7 @@ func (s *Store) clock() time.Time { return ingest.Timestamp(s.now()) }
 // transaction may be shared with other writes (see groupCommit); fn's statements then run under
 // the group's context, not ctx.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	s.txs.write()
 	if s.group != nil {
 		return s.runGrouped(ctx, fn)
 	}
@@ -250,8 +249,9 @@ func (s *Store) lockWriters() func() {
 
 // exec runs one statement that writes, outside any transaction of the caller's.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s.txs.write()
 	if s.group == nil {
-		return s.q().ExecContext(ctx, query, args...)
+		return cachedDB{db: s.db, c: s.stmts}.ExecContext(ctx, query, args...)
 	}
 	var res sql.Result
 	err := s.runGrouped(ctx, func(tx *txn) (err error) {

@@ -240,6 +240,19 @@ func (s *Store) UploadSession(ctx context.Context, id uuid.UUID) (*ingest.Upload
 	return sess, nil
 }
 
+// UploadSessionWithFile implements ingest.UploadStore: one statement reads both.
+func (s *Store) UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, *ingest.File, error) {
+	var cols scanned
+	sess, _ := scanSession(&cols)
+	file, _ := scanFile(&cols)
+	err := s.q().QueryRowContext(ctx, `SELECT `+qualified("s", sessionColumns)+`, `+qualified("f", fileColumns)+`
+		FROM upload_sessions s JOIN ingest_files f ON f.id = s.file_id WHERE s.id = $1`, id).Scan(cols...)
+	if err != nil {
+		return nil, nil, s.notFound(err, "upload session", id)
+	}
+	return sess, file, nil
+}
+
 // SessionByIdempotencyKey implements ingest.UploadStore.
 func (s *Store) SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*ingest.UploadSession, error) {
 	sess, err := scanSession(s.q().QueryRowContext(ctx, `
@@ -323,39 +336,58 @@ func (s *Store) BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, er
 
 // ReceivePart implements ingest.UploadStore.
 func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time) (*ingest.Part, error) {
+	p, _, err := s.ReceiveHashedPart(ctx, sessionID, n, r, expiresAt, nil)
+	return p, err
+}
+
+// ReceiveHashedPart implements ingest.UploadStore. The hash's compare-and-set is part of the
+// statement that counts the part: with no state, its condition (a hash at -1 parts) never holds.
+func (s *Store) ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time, hashState []byte) (*ingest.Part, *ingest.UploadSession, error) {
+	hashedFrom := n - 1
+	if hashState == nil {
+		hashedFrom = -1
+	} else if len(hashState) == 0 {
+		return nil, nil, ingest.Errorf(ingest.EValidation, "the hash of part %d needs a state", n)
+	}
 	if r.SizeBytes < 0 {
-		return nil, ingest.Errorf(ingest.EValidation, "a part's size is at least 0, not %d", r.SizeBytes)
+		return nil, nil, ingest.Errorf(ingest.EValidation, "a part's size is at least 0, not %d", r.SizeBytes)
 	}
 	if r.SHA256 != "" {
 		if err := ingest.ValidateSHA256(r.SHA256); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var p *ingest.Part
+	var (
+		p    *ingest.Part
+		sess *ingest.UploadSession
+	)
 	err := s.inTx(ctx, func(tx *txn) error {
-		now := at(s.clock())
-		res, err := tx.ExecContext(ctx, `
+		var err error
+		sess, err = scanSession(tx.QueryRowContext(ctx, `
 			UPDATE upload_sessions
-			SET received_parts_count = received_parts_count + 1, status = 'IN_PROGRESS', expires_at = $1, updated_at = $2
-			WHERE id = $3 AND status IN ('INIT', 'IN_PROGRESS')`, at(expiresAt), now, sessionID)
-		if err != nil {
-			return s.translate(err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
+			SET received_parts_count = received_parts_count + 1, status = 'IN_PROGRESS', expires_at = $1, updated_at = $2,
+				hash_state = CASE WHEN hashed_parts = $4 THEN $5 ELSE hash_state END,
+				hashed_parts = CASE WHEN hashed_parts = $4 THEN $6 ELSE hashed_parts END
+			WHERE id = $3 AND status IN ('INIT', 'IN_PROGRESS')
+			RETURNING `+sessionColumns, at(expiresAt), at(s.clock()), sessionID, hashedFrom, hashState, n))
+		if errors.Is(err, sql.ErrNoRows) {
 			current, err := s.currentStatus(ctx, tx, "upload_sessions", "upload session", sessionID)
 			if err != nil {
 				return err
 			}
 			return refused(notActive(sessionID, ingest.SessionStatus(current), ingest.SessionInProgress))
 		}
+		if err != nil {
+			return s.translate(err)
+		}
 		p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartReceived,
 			`, size_bytes = $5, crc32c = $6, sha256 = $7, etag = $8`, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256), textOrNull(r.ETag))
 		return err
 	})
-	return p, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, sess, nil
 }
 
 // FailPart implements ingest.UploadStore.

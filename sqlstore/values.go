@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ingest-portal/ingest"
@@ -150,4 +151,22 @@ func (c metadataCol) Scan(src any) error {
 	}
 	*c.m = m
 	return nil
+}
+
+// scanned collects the destinations a scan function asks for instead of scanning, so that one row
+// can hold the columns of several scan functions, in order (see qualified).
+type scanned []any
+
+func (c *scanned) Scan(dest ...any) error {
+	*c = append(*c, dest...)
+	return nil
+}
+
+// qualified prefixes each column of a column list with the table alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }

@@ -363,6 +363,76 @@ func testUploads(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("a part received in order advances the running hash in the same transaction", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 12, 4)
+		expires := f.Clock.Now().Add(time.Hour)
+		begin := func(n int) {
+			t.Helper()
+			if _, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: n, TempKey: "k", SizeBytes: 4}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		begin(1)
+		p, after, err := f.Store.ReceiveHashedPart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: 4, CRC32C: 1}, expires, []byte("state-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != ingest.PartReceived || p.PartNumber != 1 {
+			t.Errorf("received part = %+v", p)
+		}
+		if after.Status != ingest.SessionInProgress || after.ReceivedPartsCount != 1 || after.HashedParts != 1 ||
+			string(after.HashState) != "state-1" || !after.ExpiresAt.Equal(expires) {
+			t.Errorf("session returned = %+v; want IN_PROGRESS, 1 part received and hashed with state-1", after)
+		}
+		if got := f.getSession(sess.ID); got.HashedParts != 1 || string(got.HashState) != "state-1" || got.ReceivedPartsCount != 1 {
+			t.Errorf("session stored = %d hashed, %q, %d received; want 1, state-1, 1", got.HashedParts, got.HashState, got.ReceivedPartsCount)
+		}
+		_, _, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: 4, CRC32C: 1}, expires, []byte("again"))
+		var te *ingest.TransitionError
+		if !errors.As(err, &te) || te.Code != ingest.EInvalidTransition {
+			t.Errorf("receiving a RECEIVED part again = %v, want INVALID_TRANSITION", err)
+		}
+		if got := f.getSession(sess.ID); got.ReceivedPartsCount != 1 || got.HashedParts != 1 || string(got.HashState) != "state-1" {
+			t.Errorf("a refused receipt changed the session: %d received, %d hashed, %q", got.ReceivedPartsCount, got.HashedParts, got.HashState)
+		}
+		// Part 3 out of order: the hash is at 1 part, not 2, so it stays; that is no error.
+		begin(3)
+		if _, after, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 3, ingest.PartReceipt{SizeBytes: 4, CRC32C: 3}, expires, []byte("state-3")); err != nil {
+			t.Fatal(err)
+		}
+		if after.ReceivedPartsCount != 2 || after.HashedParts != 1 || string(after.HashState) != "state-1" {
+			t.Errorf("session after part 3 = %d received, %d hashed, %q; want 2, 1, state-1", after.ReceivedPartsCount, after.HashedParts, after.HashState)
+		}
+		// Without a state the hash is left as it is, as ReceivePart does.
+		begin(2)
+		if _, after, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 2, ingest.PartReceipt{SizeBytes: 4, CRC32C: 2}, expires, nil); err != nil {
+			t.Fatal(err)
+		}
+		if after.ReceivedPartsCount != 3 || after.HashedParts != 1 {
+			t.Errorf("session after part 2 = %d received, %d hashed; want 3, 1", after.ReceivedPartsCount, after.HashedParts)
+		}
+		_, _, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 2, ingest.PartReceipt{SizeBytes: 4}, expires, []byte{})
+		wantCode(t, err, ingest.EValidation)
+	})
+
+	t.Run("a session is read with its file", func(t *testing.T) {
+		f := newFixture(t, open)
+		file, sess := f.upload(f.user(false), f.batch(f.user(false)), 10, 4)
+		gotSess, gotFile, err := f.Store.UploadSessionWithFile(f.ctx, sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := f.getSession(sess.ID); !reflect.DeepEqual(gotSess, want) {
+			t.Errorf("session = %+v, want %+v", gotSess, want)
+		}
+		if want := f.getFile(file.ID); !reflect.DeepEqual(gotFile, want) {
+			t.Errorf("file = %+v, want %+v", gotFile, want)
+		}
+		_, _, err = f.Store.UploadSessionWithFile(f.ctx, uuid.New())
+		wantCode(t, err, ingest.ENotFound)
+	})
+
 	t.Run("ending an upload fails its file with its code and reason", func(t *testing.T) {
 		for _, tc := range []struct {
 			to           ingest.SessionStatus

@@ -2,7 +2,6 @@ package upload
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -161,7 +160,7 @@ func (s *Service) writtenParts(ctx context.Context, sess *ingest.UploadSession) 
 
 // finishHash completes the running hash with the bytes it has not covered, read from the object.
 func (s *Service) finishHash(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload) (string, error) {
-	h, err := restoreHash(sess.HashState)
+	h, err := resumeHash(sess.HashState)
 	if err != nil {
 		return "", err
 	}
@@ -175,7 +174,7 @@ func (s *Service) finishHash(ctx context.Context, sess *ingest.UploadSession, u 
 			return "", fmt.Errorf("read the object back: %w", err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.Hex(), nil
 }
 
 // reasonLost is the failure reason of a file whose upload data the storage no longer holds.

@@ -2,7 +2,6 @@ package upload
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -147,7 +146,7 @@ func (s *Service) completePartials(ctx context.Context, actor *ingest.User, ids 
 // hashPartials returns the SHA-256 and CRC32C of the partials' bytes in order. The first
 // partial's running hash covers all its bytes already; the others are read back once.
 func (s *Service) hashPartials(ctx context.Context, partials []partialUpload) (string, uint32, error) {
-	h, err := restoreHash(partials[0].sess.HashState)
+	h, err := resumeHash(partials[0].sess.HashState)
 	if err != nil {
 		return "", 0, err
 	}
@@ -164,7 +163,7 @@ func (s *Service) hashPartials(ctx context.Context, partials []partialUpload) (s
 		}
 		crc = crc32cCombine(crc, p.crc, p.file.SizeBytes)
 	}
-	return hex.EncodeToString(h.Sum(nil)), crc, nil
+	return h.Hex(), crc, nil
 }
 
 // crc32cCombine returns the CRC32C of a‖b from the CRC32C of a, that of b and b's length, without

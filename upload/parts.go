@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,12 +31,15 @@ type Digest struct {
 // stored changes. It returns EValidation for a part number outside the upload, EPartSizeMismatch
 // when size is not the part's, EChecksumMismatch when the bytes contradict the digest,
 // ESessionNotActive, ESessionExpired, and ENotFound.
+//
+// A part sent once, in order, costs one read (the session with its file) and two write
+// transactions: the part begun, then received with the running hash advanced.
 func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uuid.UUID, n int, size int64, body io.Reader, d Digest) (*ingest.Part, error) {
-	sess, err := s.session(ctx, actor, sessionID)
+	sess, file, err := s.sessionWithFile(ctx, actor, sessionID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.takesParts(ctx, sess); err != nil {
+	if err := s.takesParts(ctx, sess, file); err != nil {
 		return nil, err
 	}
 	if sess.Streamed {
@@ -46,10 +48,6 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 	if n < 1 || n > sess.TotalParts {
 		return nil, &ingest.Error{Code: ingest.EValidation, Message: fmt.Sprintf("part %d is not a part of this upload", n),
 			Details: map[string]any{"total_parts": sess.TotalParts}}
-	}
-	file, err := s.store.File(ctx, sess.FileID)
-	if err != nil {
-		return nil, err
 	}
 	u := s.blobUpload(sess, file.SizeBytes)
 	if want := u.PartSize(n); size != want {
@@ -71,15 +69,12 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 	}
 	// Holding the part's lock, any PENDING part is a writer that died: write over it.
 
-	// The running hash follows the part being streamed when it is the next one in order, so that
-	// an upload sent in order is hashed once, as it arrives, and never read back.
-	fresh, err := s.store.UploadSession(ctx, sessionID)
-	if err != nil {
-		return nil, err
-	}
-	var running hash.Hash
-	if fresh.HashedParts == n-1 {
-		if running, err = restoreHash(fresh.HashState); err != nil {
+	// The running hash follows the part being streamed when it is the next one in order. The
+	// session was read before the part began: if the hash moved since, the compare-and-set of
+	// ReceiveHashedPart leaves it be, and foldReceived catches up.
+	var running *runningHash
+	if sess.HashedParts == n-1 {
+		if running, err = resumeHash(sess.HashState); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +90,11 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 		return nil, err
 	}
 	receipt.ETag = written.ETag
-	part, err = s.store.ReceivePart(ctx, sessionID, n, receipt, s.now().Add(s.cfg.SessionTTL))
+	var hashState []byte
+	if running != nil {
+		hashState = running.State()
+	}
+	part, after, err := s.store.ReceiveHashedPart(ctx, sessionID, n, receipt, s.now().Add(s.cfg.SessionTTL), hashState)
 	var te *ingest.TransitionError
 	if errors.As(err, &te) && te.Code == ingest.EInvalidTransition {
 		// Another instance recorded the part first: answer as a repeated send would.
@@ -108,21 +107,14 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 	if err != nil {
 		return nil, err
 	}
-	if running != nil {
-		s.advanceHash(ctx, sessionID, n-1, n, running)
-	}
-	s.foldReceived(ctx, sess, u)
+	s.foldReceived(ctx, after, u)
 	return part, nil
 }
 
 // takesParts returns the error for a session that no longer takes parts.
-func (s *Service) takesParts(ctx context.Context, sess *ingest.UploadSession) error {
+func (s *Service) takesParts(ctx context.Context, sess *ingest.UploadSession, file *ingest.File) error {
 	if !sess.Status.Active() {
-		file, err := s.store.File(ctx, sess.FileID)
-		if err != nil {
-			return err
-		}
-		_, err = s.ended(sess, file)
+		_, err := s.ended(sess, file)
 		return err
 	}
 	return s.expired(ctx, sess)
@@ -179,12 +171,12 @@ func (s *Service) partOf(ctx context.Context, sessionID uuid.UUID, n int) (*inge
 // hash when this part is next in order.
 type partSums struct {
 	crc     hash.Hash32
-	sha     hash.Hash // nil unless the client sent a SHA-256 digest
-	running hash.Hash // nil unless this part is folded into the file hash as it streams
+	sha     hash.Hash    // nil unless the client sent a SHA-256 digest
+	running *runningHash // nil unless this part is folded into the file hash as it streams
 	n       int64
 }
 
-func newPartSums(d Digest, running hash.Hash) *partSums {
+func newPartSums(d Digest, running *runningHash) *partSums {
 	p := &partSums{crc: crc32.New(castagnoli), running: running}
 	if d.SHA256 != nil {
 		p.sha = sha256.New()
@@ -221,56 +213,34 @@ func (p *partSums) verify(d Digest, size int64) (ingest.PartReceipt, error) {
 	return r, nil
 }
 
-// restoreHash returns a SHA-256 in the state marshalled into state (empty: the initial state).
-func restoreHash(state []byte) (hash.Hash, error) {
-	h := sha256.New()
-	if len(state) > 0 {
-		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-			return nil, fmt.Errorf("restore the running hash: %w", err)
-		}
-	}
-	return h, nil
-}
-
-func marshalHash(h hash.Hash) []byte {
-	// sha256's digest always marshals; the error exists for other hashes.
-	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
-	return state
-}
-
-// advanceHash records that the running hash covers parts 1..to. Losing the compare-and-set means
-// another request advanced it first, which is fine: the work is only wasted.
-func (s *Service) advanceHash(ctx context.Context, sessionID uuid.UUID, from, to int, h hash.Hash) {
-	unlock, err := s.hashes.Lock(ctx, sessionID)
-	if err != nil {
-		return
-	}
-	defer unlock()
-	if err := s.store.AdvanceHash(ctx, sessionID, from, to, marshalHash(h)); err != nil && ingest.ErrorCode(err) != ingest.EConflict {
-		s.logger.Warn("advance the running hash", "session", sessionID, "err", err)
-	}
-}
-
 // foldReceived folds parts that arrived out of order into the running hash as soon as the parts
 // before them are in, reading them back from a store that can (local disk: from the page cache),
 // so that completing a file sent in parallel has little left to read. Without the capability
-// (S3) the rest is read from the finished object at completion.
+// (S3) the rest is read from the finished object at completion. sess is the session as the
+// part's receipt left it: when the hash covers every part received, as it does for a file sent
+// in order, there is nothing to fold and nothing is read.
 func (s *Service) foldReceived(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload) {
 	pr, ok := s.blobs.(ingest.PartReader)
-	if !ok {
+	if !ok || sess.HashedParts == sess.ReceivedPartsCount {
 		return
 	}
 	unlock, err := s.hashes.Lock(ctx, sess.ID)
 	if err != nil {
+		s.logger.Warn("fold received parts into the running hash: wait for the hash", "session", sess.ID, "err", err)
 		return
 	}
 	defer unlock()
 	fresh, err := s.store.UploadSession(ctx, sess.ID)
-	if err != nil || !fresh.Status.Active() {
+	if err != nil {
+		s.logger.Warn("fold received parts into the running hash: read the session", "session", sess.ID, "err", err)
+		return
+	}
+	if !fresh.Status.Active() {
 		return
 	}
 	parts, err := s.store.PartsFrom(ctx, sess.ID, fresh.HashedParts+1)
 	if err != nil {
+		s.logger.Warn("fold received parts into the running hash: read the parts", "session", sess.ID, "err", err)
 		return
 	}
 	received := make(map[int]bool, len(parts))
@@ -281,8 +251,9 @@ func (s *Service) foldReceived(ctx context.Context, sess *ingest.UploadSession, 
 	if !received[next] {
 		return
 	}
-	h, err := restoreHash(fresh.HashState)
+	h, err := resumeHash(fresh.HashState)
 	if err != nil {
+		s.logger.Warn("fold received parts into the running hash", "session", sess.ID, "err", err)
 		return
 	}
 	for ; next <= fresh.TotalParts && received[next]; next++ {
@@ -291,7 +262,9 @@ func (s *Service) foldReceived(ctx context.Context, sess *ingest.UploadSession, 
 			return
 		}
 	}
-	if err := s.store.AdvanceHash(ctx, sess.ID, fresh.HashedParts, next-1, marshalHash(h)); err != nil && ingest.ErrorCode(err) != ingest.EConflict {
+	// Losing the compare-and-set means another request advanced the hash first, which is fine:
+	// the work is only wasted.
+	if err := s.store.AdvanceHash(ctx, sess.ID, fresh.HashedParts, next-1, h.State()); err != nil && ingest.ErrorCode(err) != ingest.EConflict {
 		s.logger.Warn("advance the running hash", "session", sess.ID, "err", err)
 	}
 }

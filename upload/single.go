@@ -2,7 +2,6 @@ package upload
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,13 +91,13 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 		return nil, uuid.Nil, false, err
 	}
 	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
-	sums := newPartSums(Digest{CRC32C: d.CRC32C}, sha256.New())
+	sums := newPartSums(Digest{CRC32C: d.CRC32C}, newRunningHash())
 	flush, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
 	if err != nil {
 		return nil, uuid.Nil, false, err
 	}
 	receipt, err := sums.verify(Digest{CRC32C: d.CRC32C}, req.SizeBytes)
-	sum := hex.EncodeToString(sums.running.Sum(nil))
+	sum := sums.running.Hex()
 	if err == nil && req.SHA256 != "" && sum != req.SHA256 {
 		err = &ingest.Error{Code: ingest.EChecksumMismatch,
 			Message: fmt.Sprintf("%s: declared sha256 %s, received bytes hash to %s", checksumMismatch, req.SHA256, sum),

@@ -289,9 +289,9 @@ type streamWrite struct {
 	writer  ingest.StreamWriter
 	u       ingest.BlobUpload
 	req     AppendRequest
-	running hash.Hash // the file's SHA-256, over every byte up to offset
-	crc     uint32    // the CRC32C of the bytes of the part in progress
-	check   hash.Hash // the client's checksum of this piece, or nil
+	running *runningHash // the file's SHA-256, over every byte up to offset
+	crc     uint32       // the CRC32C of the bytes of the part in progress
+	check   hash.Hash    // the client's checksum of this piece, or nil
 	// pending is what was written and not yet recorded: from the recorded offset to offset.
 	offset  int64
 	pending []ingest.StreamedPart
@@ -307,7 +307,7 @@ func (s *Service) newStreamWrite(_ context.Context, st *StreamState, owner strin
 	if !ok {
 		return nil, ingest.Errorf(ingest.EValidation, "this portal's storage does not take streamed uploads")
 	}
-	running, err := restoreHash(st.Session.HashState)
+	running, err := resumeHash(st.Session.HashState)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (w *streamWrite) record(ctx context.Context) error {
 		return nil
 	}
 	now := w.s.now()
-	p := ingest.StreamProgress{From: sess.OffsetBytes, To: w.offset, Parts: w.pending, HashState: marshalHash(w.running),
+	p := ingest.StreamProgress{From: sess.OffsetBytes, To: w.offset, Parts: w.pending, HashState: w.running.State(),
 		TailCRC32C: w.crc, Length: w.length, ExpiresAt: now.Add(w.s.cfg.SessionTTL), LeaseUntil: now.Add(w.s.cfg.StreamLease)}
 	recorded, err := w.s.store.RecordStream(context.WithoutCancel(ctx), sess.ID, w.owner, p)
 	if err != nil {

@@ -139,6 +139,19 @@ func (s *Service) session(ctx context.Context, actor *ingest.User, id uuid.UUID)
 	return sess, nil
 }
 
+// sessionWithFile returns the session with the id and its file, read together, if actor may see
+// them.
+func (s *Service) sessionWithFile(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadSession, *ingest.File, error) {
+	sess, file, err := s.store.UploadSessionWithFile(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !visible(actor, sess.UploadedByID) {
+		return nil, nil, notFound("upload session", id)
+	}
+	return sess, file, nil
+}
+
 // blobUpload names the session's upload in the blob store. The object key follows from the file
 // id alone (ObjectKey dated by the id's time), so nothing else needs storing.
 func (s *Service) blobUpload(sess *ingest.UploadSession, size int64) ingest.BlobUpload {
