@@ -65,10 +65,29 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Store is what the service keeps its state in: the portal's store, and the lists of batches and
-// files it pages through.
+// Store is what the service keeps its state in, the store methods it calls and no others:
+// batches, files with their sessions and parts, the leases and progress of streamed sessions, and
+// the lists of batches and files it pages through. sqlstore implements it.
 type Store interface {
-	ingest.Store
+	ingest.BatchStore
+	ingest.StreamStore
+
+	CreateUpload(ctx context.Context, f *ingest.File, s *ingest.UploadSession) error
+	File(ctx context.Context, id uuid.UUID) (*ingest.File, error)
+	UploadSession(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, error)
+	UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, *ingest.File, error)
+	ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]*ingest.UploadSession, error)
+	SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*ingest.UploadSession, error)
+	BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, error)
+	ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, partNumber int, r ingest.PartReceipt, expiresAt time.Time, hashState []byte) (*ingest.Part, *ingest.UploadSession, error)
+	FailPart(ctx context.Context, sessionID uuid.UUID, partNumber int) (*ingest.Part, error)
+	Parts(ctx context.Context, sessionID uuid.UUID) ([]*ingest.Part, error)
+	PartsFrom(ctx context.Context, sessionID uuid.UUID, from int) ([]*ingest.Part, error)
+	AdvanceHash(ctx context.Context, sessionID uuid.UUID, fromParts, hashedParts int, state []byte) error
+	StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.StoredObject) (*ingest.File, error)
+	RecordStoredUpload(ctx context.Context, f *ingest.File, s *ingest.UploadSession, r ingest.PartReceipt, obj ingest.StoredObject, flush ingest.Pending) error
+	EndUpload(ctx context.Context, sessionID uuid.UUID, to ingest.SessionStatus, code ingest.Code, reason string) (*ingest.UploadSession, error)
+
 	FindBatches(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.Batch], error)
 	FindFiles(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.File], error)
 }
