@@ -50,7 +50,7 @@ func TestAdminConsoleInChromium(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			dbURL := testdb.URL(t, dialect)
+			dbURL := testdb.MigratedURL(t, dialect)
 			sink := startSink(t)
 			// Small parts, so the larger file goes up in several parts in parallel.
 			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB", "--events-sink", sink.URL, "--webhook-secret", "e2e-test-secret")

@@ -31,7 +31,7 @@ func TestTusCrashDuringPatch(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			p := startPortalAt(t, bin, testdb.URL(t, dialect), freeAddr(t), portalFlags...)
+			p := startPortalAt(t, bin, testdb.MigratedURL(t, dialect), freeAddr(t), portalFlags...)
 			c := &tusProbe{t: t, p: p, token: p.createUser("crash-test")}
 			data := make([]byte, 6<<20+12345)
 			_, _ = rand.Read(data) // never fails (crypto/rand)

@@ -29,7 +29,7 @@ func TestTusJSClient(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			p := startPortal(t, bin, testdb.URL(t, dialect), portalFlags...)
+			p := startPortal(t, bin, testdb.MigratedURL(t, dialect), portalFlags...)
 			token := p.createUser("tus-client")
 			runNodeTests(t, p, "tusjs", map[string]string{"INGEST_URL": p.URL, "INGEST_TOKEN": token})
 		})

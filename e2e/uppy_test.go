@@ -93,7 +93,7 @@ func TestUppyInChromium(t *testing.T) {
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			dbURL := testdb.URL(t, dialect)
+			dbURL := testdb.MigratedURL(t, dialect)
 			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB", "--cors-allowed-origins", allowed)
 			token := createUserToken(t, bin, dbURL, "uppy-"+dialect)
 

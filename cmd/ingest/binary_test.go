@@ -53,7 +53,7 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) result {
 func TestBinaryReadsTheDatabaseFromTheEnvironment(t *testing.T) {
 	t.Parallel()
 	bin := buildIngest(t)
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		env := []string{"INGEST_DATABASE_URL=" + url}
 		expect := func(wantCode int, args ...string) result {
 			t.Helper()

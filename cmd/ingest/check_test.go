@@ -13,7 +13,7 @@ import (
 
 func TestCheckFailsOnAnEmptyDatabase(t *testing.T) {
 	t.Parallel()
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		r := mustFail(t, "check", "--database-url", url)
 		if !strings.Contains(r.stderr, `run "ingest migrate up"`) {
 			t.Errorf("want advice to migrate, got %q", r.stderr)

@@ -71,13 +71,25 @@ func mustFail(t *testing.T, args ...string) result {
 }
 
 // forEachDialect runs test once per database, in subtests named after the dialect, each with a
-// new empty database.
+// database of its own with every migration applied (serve finds nothing to migrate).
 func forEachDialect(t *testing.T, test func(t *testing.T, dialect, url string)) {
+	t.Helper()
+	forEach(t, testdb.MigratedURL, test)
+}
+
+// forEachNewDatabase is forEachDialect with each database new and empty, for the commands that
+// migrate a database or find it unmigrated.
+func forEachNewDatabase(t *testing.T, test func(t *testing.T, dialect, url string)) {
+	t.Helper()
+	forEach(t, testdb.URL, test)
+}
+
+func forEach(t *testing.T, database func(testing.TB, string) string, test func(t *testing.T, dialect, url string)) {
 	t.Helper()
 	for _, dialect := range testdb.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			test(t, dialect, testdb.URL(t, dialect))
+			test(t, dialect, database(t, dialect))
 		})
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 func TestMigrateUpDownUpRoundTrip(t *testing.T) {
 	t.Parallel()
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		r := mustSucceed(t, "migrate", "up", "--database-url", url)
 		if got, want := r.stdout, appliedAll(t); got != want {
 			t.Errorf("migrate up: got %q, want %q", got, want)
@@ -53,7 +53,7 @@ func TestMigrateUpDownUpRoundTrip(t *testing.T) {
 
 func TestMigrateDownWithoutToRollsBackTheNewestMigration(t *testing.T) {
 	t.Parallel()
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		for _, v := range slices.Backward(versions(t)) {
 			r := mustSucceed(t, "migrate", "down", "--database-url", url)
@@ -78,7 +78,7 @@ func TestMigrateDownWithoutToRollsBackTheNewestMigration(t *testing.T) {
 
 func TestMigrateDownRejectsANegativeVersion(t *testing.T) {
 	t.Parallel()
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		mustSucceed(t, "migrate", "up", "--database-url", url)
 		r := mustFail(t, "migrate", "down", "--to", "-1", "--database-url", url)
 		if !strings.Contains(r.stderr, "--to -1") {
@@ -92,7 +92,7 @@ func TestMigrateDownRejectsANegativeVersion(t *testing.T) {
 
 func TestMigrateStatus(t *testing.T) {
 	t.Parallel()
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		// migrationState returns the state column of migration 1 and the last line of the status.
 		migrationState := func(t *testing.T) (string, string) {
 			t.Helper()

@@ -18,7 +18,7 @@ import (
 func TestServeBootstrapsServesAndStops(t *testing.T) {
 	t.Parallel()
 	bin := buildIngest(t)
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		r := newServeRig(t, bin, dialect, url)
 		r.start()
 		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/api/v1/nothing": 404} {

@@ -82,7 +82,7 @@ func TestUserCreateDoesNotMigrate(t *testing.T) {
 
 func TestUserCreateOnANewDatabaseSaysToMigrate(t *testing.T) {
 	t.Parallel()
-	forEachDialect(t, func(t *testing.T, dialect, url string) {
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
 		r := mustFail(t, "user", "create", "alice", "--database-url", url)
 		if !strings.Contains(r.stderr, `run "ingest migrate up"`) {
 			t.Errorf("want advice to migrate, got %q", r.stderr)

@@ -8,8 +8,9 @@
 // pg_dump's script of a migrated schema, run under each test's schema name in one transaction
 // (so pg_dump, from postgresql-client, must be on PATH). A database per test made with CREATE
 // DATABASE … TEMPLATE was no faster: before PostgreSQL 16, each DROP DATABASE forces a checkpoint
-// of the whole server. Tests of the migrations themselves take an empty database (URL) and
-// migrate it from zero.
+// of the whole server. A PostgreSQL schema whose test has ended is emptied and handed to the next
+// test of the binary (see schemaPool), which costs the server far less than a copy. Tests of the
+// migrations themselves take an empty database (URL) and migrate it from zero.
 //
 // There is deliberately no way to skip the PostgreSQL half: when the server cannot be reached the
 // test fails and says how to start it, so a green run always means both databases were tested.
@@ -199,31 +200,87 @@ func PostgresURL(t testing.TB) string {
 	return inSchema(u, schema)
 }
 
-// migratedPostgresURL creates a schema of its own in the test PostgreSQL database, a copy of the
-// PostgreSQL template, and returns a URL whose search_path points at it. The schema is dropped when
-// the test ends.
+// migratedPostgresURL gives the test a migrated schema in the test PostgreSQL database, a copy of
+// the PostgreSQL template or a pooled one another test emptied (see schemaPool), and returns a URL
+// whose search_path points at it. When the test ends the schema is emptied for the next test, or
+// dropped.
 func migratedPostgresURL(t testing.TB) string {
 	t.Helper()
 	template, err := postgresTemplate()
 	if err != nil {
 		t.Fatalf("testdb: the migrated PostgreSQL template: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	u, admin, err := postgresServer(ctx)
+	srv, err := postgresAdmin()
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	defer admin.Close() // with the session the script's settings were made in
-	schema := "ingest_test_" + randomHex(8)
-	// One statement of many, so one round trip and one transaction.
-	if _, err := admin.ExecContext(ctx, strings.ReplaceAll(template.script, template.schema, schema)); err != nil {
-		t.Fatalf("testdb: copy the PostgreSQL template: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	schema, ok := pool.take()
+	if !ok {
+		if schema, err = copyTemplate(ctx, srv.db, template); err != nil {
+			t.Fatalf("testdb: copy the PostgreSQL template: %v", err)
+		}
 	}
 	t.Cleanup(func() {
-		dropPostgres(t, `DROP SCHEMA `+schema+` CASCADE`)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := pool.giveBack(ctx, srv.db, schema); err != nil {
+			t.Errorf("testdb: give back schema %s: %v", schema.name, err)
+		}
 	})
-	return inSchema(u, schema)
+	u := *srv.url
+	return inSchema(&u, schema.name)
+}
+
+// postgresConn is the test server, opened once per test binary for the schemas' set-up and
+// clean-up.
+type postgresConn struct {
+	url *url.URL
+	db  *sql.DB
+}
+
+// postgresAdmin opens the test server once per test binary, dropping on the way the pooled schemas
+// of binaries that have ended.
+var postgresAdmin = sync.OnceValues(func() (postgresConn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	u, db, err := postgresServer(ctx)
+	if err != nil {
+		return postgresConn{}, err
+	}
+	db.SetMaxIdleConns(8)
+	if err := dropEndedPools(ctx, db); err != nil {
+		db.Close()
+		return postgresConn{}, err
+	}
+	return postgresConn{url: u, db: db}, nil
+})
+
+// copyTemplate runs the template's script under a new pooled schema's name, and notes the shape
+// the schema has new.
+func copyTemplate(ctx context.Context, db *sql.DB, template postgresScript) (pooledSchema, error) {
+	s := pooledSchema{name: newPoolSchemaName()}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return s, err
+	}
+	defer conn.Close()
+	// One statement of many, so one round trip and one transaction; its settings are the
+	// session's, undone before the connection goes back to the pool.
+	if _, err := conn.ExecContext(ctx, strings.ReplaceAll(template.script, template.schema, s.name)); err != nil {
+		return s, err
+	}
+	if _, err := conn.ExecContext(ctx, `RESET ALL`); err != nil {
+		return s, err
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s, err
+	}
+	defer tx.Rollback()
+	s.shape, err = shapeOf(ctx, tx, s.name)
+	return s, err
 }
 
 // inSchema returns u with its sessions in schema. They commit without waiting for the server's
