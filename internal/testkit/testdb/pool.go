@@ -2,74 +2,147 @@ package testdb
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
-	"time"
 )
 
-// schemaPool keeps the migrated PostgreSQL schemas whose tests have ended, emptied, for the next
-// tests of the same binary. Copying the template costs the server about a fifth of a second of CPU
-// and dropping a schema half that again, which, for the hundreds of PostgreSQL tests of a run, was
-// the largest share of the suite's CPU; emptying a schema's few rows costs a few milliseconds. A
-// schema goes back only if nothing but its rows changed: a test that altered it has it dropped.
+// schemaPool hands out migrated PostgreSQL schemas that outlive their tests and their test
+// binaries: a schema whose test has ended is emptied and taken by the next test, of this binary or
+// of a later one. Copying the template cost the server about a fifth of a second of CPU and
+// dropping a schema half that again, for each of the hundreds of PostgreSQL tests of a run, the
+// largest share of the suite's CPU; and on a server without autovacuum every schema made and
+// dropped left its catalog rows behind, slowing every later run. Emptying a schema's few rows
+// costs a few milliseconds.
+//
+// A binary holds the schemas it uses by session advisory locks on a connection of its own, so two
+// binaries never share one, and a binary that ends, however it ends, lets its schemas go. A schema
+// is reused only if its definition is the template's (see shapeOf): one a test altered, or one
+// made by other migrations (an older checkout), is dropped.
 type schemaPool struct {
-	mu   sync.Mutex
-	free []pooledSchema
+	mu    sync.Mutex
+	db    *sql.DB
+	locks *sql.Conn // the session whose advisory locks are the schemas this binary holds
+	free  []string  // schemas this binary holds, emptied, that no test uses
 }
 
-// pooledSchema is a migrated schema and what it looked like new.
-type pooledSchema struct {
-	name  string
-	shape string // catalog counts and migration versions: see shapeOf
+// poolPrefix begins the name of every pooled schema.
+const poolPrefix = "ingest_pooled_"
+
+// newSchemaPool opens the session that holds the binary's schemas.
+func newSchemaPool(ctx context.Context, db *sql.DB) (*schemaPool, error) {
+	locks, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &schemaPool{db: db, locks: locks}, nil
 }
 
-// pool is the binary's pool: process-wide like the templates, since every test of the binary may
-// take a schema another has finished with.
-var pool schemaPool
-
-// take returns a free schema, if there is one.
-func (p *schemaPool) take() (pooledSchema, bool) {
+// take returns an empty schema with the template's definition: one this binary holds, one no
+// binary holds, or else a new copy of the template.
+func (p *schemaPool) take(ctx context.Context, template postgresScript) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.free) == 0 {
-		return pooledSchema{}, false
+	if n := len(p.free); n > 0 {
+		name := p.free[n-1]
+		p.free = p.free[:n-1]
+		return name, nil
 	}
-	s := p.free[len(p.free)-1]
-	p.free = p.free[:len(p.free)-1]
-	return s, true
+	unheld, err := p.unheld(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, name := range unheld {
+		held, err := p.hold(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		if !held {
+			continue // another binary took it first
+		}
+		if err := p.reset(ctx, name, template); err == nil {
+			return name, nil
+		} else if err := p.drop(ctx, name); err != nil {
+			return "", err
+		}
+	}
+	name := poolPrefix + randomHex(8)
+	if _, err := p.hold(ctx, name); err != nil {
+		return "", err
+	}
+	if err := copyTemplate(ctx, p.db, template, name); err != nil {
+		return "", errors.Join(err, p.let(ctx, name))
+	}
+	return name, nil
 }
 
-// giveBack empties the schema and keeps it for the next test, or drops it when it cannot be reused
-// as new.
-func (p *schemaPool) giveBack(ctx context.Context, db *sql.DB, s pooledSchema) error {
-	if err := empty(ctx, db, s); err != nil {
-		_, dropErr := db.ExecContext(ctx, `DROP SCHEMA `+s.name+` CASCADE`)
-		if dropErr != nil {
-			return fmt.Errorf("%v; then drop schema %s: %w", err, s.name, dropErr)
+// giveBack empties the schema for the next test, or drops it when it can no longer pass for new.
+func (p *schemaPool) giveBack(ctx context.Context, name string, template postgresScript) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.reset(ctx, name, template); err != nil {
+		if dropErr := p.drop(ctx, name); dropErr != nil {
+			return fmt.Errorf("%v; then %w", err, dropErr)
 		}
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.free = append(p.free, s)
+	p.free = append(p.free, name)
 	return nil
 }
 
-// errChanged is why a schema a test altered is dropped rather than reused.
-var errChanged = errors.New("the test changed the schema")
+// unheld lists the pooled schemas that no binary's test holds, as far as this binary can tell
+// before it tries to hold them.
+func (p *schemaPool) unheld(ctx context.Context) ([]string, error) {
+	rows, err := p.db.QueryContext(ctx, `
+		SELECT n.nspname FROM pg_namespace n
+		WHERE starts_with(n.nspname, $1) AND NOT EXISTS (
+			SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+			  AND l.classid = hashtext($1)::oid AND l.objid = hashtext(n.nspname)::oid AND l.objsubid = 2)`,
+		poolPrefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
 
-// empty deletes every row of the schema but the migrations', children before the rows they
-// reference, in one transaction, after checking that its shape is still the one it had new.
-func empty(ctx context.Context, db *sql.DB, s pooledSchema) error {
-	tx, err := db.BeginTx(ctx, nil)
+// hold takes the schema's advisory lock for this binary, and says whether it got it.
+func (p *schemaPool) hold(ctx context.Context, name string) (bool, error) {
+	var held bool
+	err := p.locks.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))`, poolPrefix, name).Scan(&held)
+	return held, err
+}
+
+// let releases the schema's advisory lock.
+func (p *schemaPool) let(ctx context.Context, name string) error {
+	_, err := p.locks.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtext($1), hashtext($2))`, poolPrefix, name)
+	return err
+}
+
+// drop removes a schema this binary holds, and lets it go.
+func (p *schemaPool) drop(ctx context.Context, name string) error {
+	if _, err := p.db.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+name+` CASCADE`); err != nil {
+		return fmt.Errorf("drop schema %s: %w", name, err)
+	}
+	return p.let(ctx, name)
+}
+
+// errChanged is why a schema that differs from the template is dropped rather than reused.
+var errChanged = errors.New("the schema's definition is not the template's")
+
+// reset deletes every row of the schema but the migrations', children before the rows they
+// reference, in one transaction, once its definition is found to be the template's.
+func (p *schemaPool) reset(ctx context.Context, name string, template postgresScript) error {
+	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -78,20 +151,16 @@ func empty(ctx context.Context, db *sql.DB, s pooledSchema) error {
 	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
 		return err
 	}
-	shape, err := shapeOf(ctx, tx, s.name)
+	shape, err := shapeOf(ctx, tx, name)
 	if err != nil {
 		return err
 	}
-	if shape != s.shape {
+	if shape != template.shape {
 		return errChanged
 	}
-	tables, err := deleteOrder(ctx, tx, s.name)
-	if err != nil {
-		return err
-	}
-	for _, table := range tables {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.name+`.`+table); err != nil {
-			return fmt.Errorf("empty %s.%s: %w", s.name, table, err)
+	for _, table := range template.tables {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+`.`+table); err != nil {
+			return fmt.Errorf("empty %s.%s: %w", name, table, err)
 		}
 	}
 	return tx.Commit()
@@ -100,34 +169,45 @@ func empty(ctx context.Context, db *sql.DB, s pooledSchema) error {
 // gooseTable is the migrations' own table, whose rows a reused schema keeps.
 const gooseTable = "goose_db_version"
 
-// shapeOf sums up the schema's definition: how many relations, functions, triggers and
-// constraints it has, and which migrations it records.
-func shapeOf(ctx context.Context, tx *sql.Tx, schema string) (string, error) {
-	var relations, functions, triggers, constraints int
-	var migrations string
-	err := tx.QueryRowContext(ctx, `
-		SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = $1::regnamespace),
-		       (SELECT count(*) FROM pg_proc WHERE pronamespace = $1::regnamespace),
-		       (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-		         WHERE c.relnamespace = $1::regnamespace),
-		       (SELECT count(*) FROM pg_constraint WHERE connamespace = $1::regnamespace)`,
-		schema).Scan(&relations, &functions, &triggers, &constraints)
-	if err != nil {
-		return "", err
-	}
-	err = tx.QueryRowContext(ctx, `SELECT coalesce(string_agg(version_id::text || ':' || is_applied::text, ',' ORDER BY id), '')
-		FROM `+schema+`.`+gooseTable).Scan(&migrations)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("relations %d, functions %d, triggers %d, constraints %d, migrations %s",
-		relations, functions, triggers, constraints, migrations), nil
+// querier is a transaction or a connection.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// shapeOf returns a digest of the schema's definition: its columns with their types and defaults,
+// constraints, indexes, triggers, functions and applied migrations, with the schema's own name
+// left out so that copies compare equal.
+func shapeOf(ctx context.Context, q querier, schema string) (string, error) {
+	var shape string
+	err := q.QueryRowContext(ctx, `
+		SELECT md5(coalesce(string_agg(replace(def, $2, ''), E'\n' ORDER BY def), '')) FROM (
+			SELECT format('column %s.%s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+			              a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), '')) AS def
+			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+			WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped
+			UNION ALL
+			SELECT format('constraint %s %s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
+			FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE k.connamespace = $1::regnamespace
+			UNION ALL
+			SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+			FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = $1::regnamespace
+			UNION ALL
+			SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+			FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal
+			UNION ALL
+			SELECT format('function %s %s', p.proname, p.prosrc) FROM pg_proc p WHERE p.pronamespace = $1::regnamespace
+			UNION ALL
+			SELECT format('migration %s %s', version_id, is_applied) FROM `+schema+`.`+gooseTable+`
+		) defs`, schema, schema+".").Scan(&shape)
+	return shape, err
 }
 
 // deleteOrder returns the schema's tables but the migrations', each before the tables its
-// foreign keys reference.
-func deleteOrder(ctx context.Context, tx *sql.Tx, schema string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `
+// foreign keys reference, so that deleting in that order breaks no reference.
+func deleteOrder(ctx context.Context, q querier, schema string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `
 		SELECT c.relname, coalesce(p.relname, '')
 		FROM pg_class c
 		LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'
@@ -156,91 +236,30 @@ func deleteOrder(ctx context.Context, tx *sql.Tx, schema string) ([]string, erro
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// A table is deleted from once no table left references it.
+	referencedBy := map[string]int{} // table → how many tables not yet ordered reference it
+	for _, table := range tables {
+		for _, r := range references[table] {
+			referencedBy[r]++
+		}
+	}
 	var order []string
 	done := map[string]bool{}
 	for len(order) < len(tables) {
 		progressed := false
 		for _, table := range tables {
-			if done[table] || referencedByOthers(table, tables, references, done) {
+			if done[table] || referencedBy[table] > 0 {
 				continue
 			}
 			order = append(order, table)
 			done[table] = true
 			progressed = true
+			for _, r := range references[table] {
+				referencedBy[r]--
+			}
 		}
 		if !progressed {
 			return nil, fmt.Errorf("the foreign keys of schema %s form a cycle", schema)
 		}
 	}
 	return order, nil
-}
-
-// referencedByOthers says whether a table not yet emptied references table.
-func referencedByOthers(table string, tables []string, references map[string][]string, done map[string]bool) bool {
-	for _, other := range tables {
-		if other == table || done[other] {
-			continue
-		}
-		for _, r := range references[other] {
-			if r == table {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// poolSchemaPrefix names this machine's pooled schemas; a name goes on with the process id that
-// made it, so that a later binary can drop the schemas of binaries that have ended.
-func poolSchemaPrefix() string {
-	host, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(host))
-	return "ingest_pool_" + hex.EncodeToString(sum[:4]) + "_"
-}
-
-// newPoolSchemaName returns a new pooled schema's name.
-func newPoolSchemaName() string {
-	return poolSchemaPrefix() + strconv.Itoa(os.Getpid()) + "_" + randomHex(6)
-}
-
-// dropEndedPools drops the pooled schemas that binaries of this machine which have since ended
-// left behind: a test binary has no moment to drop its own after its last test.
-func dropEndedPools(ctx context.Context, db *sql.DB) error {
-	prefix := poolSchemaPrefix()
-	rows, err := db.QueryContext(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, prefix)
-	if err != nil {
-		return err
-	}
-	var ended []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		pid, _, _ := strings.Cut(strings.TrimPrefix(name, prefix), "_")
-		if n, err := strconv.Atoi(pid); err == nil && !alive(n) {
-			ended = append(ended, name)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, name := range ended {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := db.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+name+` CASCADE`)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("drop the ended binary's schema %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// alive says whether a process with the id runs on this machine.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -8,8 +8,9 @@
 // pg_dump's script of a migrated schema, run under each test's schema name in one transaction
 // (so pg_dump, from postgresql-client, must be on PATH). A database per test made with CREATE
 // DATABASE … TEMPLATE was no faster: before PostgreSQL 16, each DROP DATABASE forces a checkpoint
-// of the whole server. A PostgreSQL schema whose test has ended is emptied and handed to the next
-// test of the binary (see schemaPool), which costs the server far less than a copy. Tests of the
+// of the whole server. A migrated PostgreSQL schema whose test has ended is emptied and handed to
+// the next test, of this binary or a later one (see schemaPool), which costs the server far less
+// than a copy. Tests of the
 // migrations themselves take an empty database (URL) and migrate it from zero.
 //
 // There is deliberately no way to skip the PostgreSQL half: when the server cannot be reached the
@@ -200,10 +201,9 @@ func PostgresURL(t testing.TB) string {
 	return inSchema(u, schema)
 }
 
-// migratedPostgresURL gives the test a migrated schema in the test PostgreSQL database, a copy of
-// the PostgreSQL template or a pooled one another test emptied (see schemaPool), and returns a URL
-// whose search_path points at it. When the test ends the schema is emptied for the next test, or
-// dropped.
+// migratedPostgresURL gives the test a migrated schema in the test PostgreSQL database, an emptied
+// one from the pool or a new copy of the template (see schemaPool), and returns a URL whose
+// search_path points at it. When the test ends the schema goes back to the pool.
 func migratedPostgresURL(t testing.TB) string {
 	t.Helper()
 	template, err := postgresTemplate()
@@ -214,34 +214,31 @@ func migratedPostgresURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	schema, ok := pool.take()
-	if !ok {
-		if schema, err = copyTemplate(ctx, srv.db, template); err != nil {
-			t.Fatalf("testdb: copy the PostgreSQL template: %v", err)
-		}
+	schema, err := srv.pool.take(ctx, template)
+	if err != nil {
+		t.Fatalf("testdb: a migrated PostgreSQL schema: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := pool.giveBack(ctx, srv.db, schema); err != nil {
-			t.Errorf("testdb: give back schema %s: %v", schema.name, err)
+		if err := srv.pool.giveBack(ctx, schema, template); err != nil {
+			t.Errorf("testdb: give back schema %s: %v", schema, err)
 		}
 	})
 	u := *srv.url
-	return inSchema(&u, schema.name)
+	return inSchema(&u, schema)
 }
 
 // postgresConn is the test server, opened once per test binary for the schemas' set-up and
-// clean-up.
+// clean-up, and the binary's pool of migrated schemas.
 type postgresConn struct {
-	url *url.URL
-	db  *sql.DB
+	url  *url.URL
+	pool *schemaPool
 }
 
-// postgresAdmin opens the test server once per test binary, dropping on the way the pooled schemas
-// of binaries that have ended.
+// postgresAdmin opens the test server once per test binary.
 var postgresAdmin = sync.OnceValues(func() (postgresConn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -250,37 +247,28 @@ var postgresAdmin = sync.OnceValues(func() (postgresConn, error) {
 		return postgresConn{}, err
 	}
 	db.SetMaxIdleConns(8)
-	if err := dropEndedPools(ctx, db); err != nil {
+	pool, err := newSchemaPool(ctx, db)
+	if err != nil {
 		db.Close()
 		return postgresConn{}, err
 	}
-	return postgresConn{url: u, db: db}, nil
+	return postgresConn{url: u, pool: pool}, nil
 })
 
-// copyTemplate runs the template's script under a new pooled schema's name, and notes the shape
-// the schema has new.
-func copyTemplate(ctx context.Context, db *sql.DB, template postgresScript) (pooledSchema, error) {
-	s := pooledSchema{name: newPoolSchemaName()}
+// copyTemplate runs the template's script under the schema name.
+func copyTemplate(ctx context.Context, db *sql.DB, template postgresScript, schema string) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return s, err
+		return err
 	}
 	defer conn.Close()
 	// One statement of many, so one round trip and one transaction; its settings are the
 	// session's, undone before the connection goes back to the pool.
-	if _, err := conn.ExecContext(ctx, strings.ReplaceAll(template.script, template.schema, s.name)); err != nil {
-		return s, err
+	if _, err := conn.ExecContext(ctx, strings.ReplaceAll(template.script, template.schema, schema)); err != nil {
+		return err
 	}
-	if _, err := conn.ExecContext(ctx, `RESET ALL`); err != nil {
-		return s, err
-	}
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return s, err
-	}
-	defer tx.Rollback()
-	s.shape, err = shapeOf(ctx, tx, s.name)
-	return s, err
+	_, err = conn.ExecContext(ctx, `RESET ALL`)
+	return err
 }
 
 // inSchema returns u with its sessions in schema. They commit without waiting for the server's
@@ -311,9 +299,12 @@ func dropPostgres(t testing.TB, drop string) {
 }
 
 // postgresScript is the PostgreSQL template: a script that creates a migrated schema, named
-// schema in the script's text.
+// schema in the script's text; the digest of the schema's definition (shapeOf), and its tables in
+// an order they can be emptied in (deleteOrder).
 type postgresScript struct {
 	script, schema string
+	shape          string
+	tables         []string
 }
 
 // makePostgresTemplate migrates a schema and returns pg_dump's script of it, schema and rows
@@ -337,6 +328,14 @@ func makePostgresTemplate() (postgresScript, error) {
 	if err := migrate(inSchema(u, schema), nil); err != nil {
 		return postgresScript{}, err
 	}
+	shape, err := shapeOf(ctx, admin, schema)
+	if err != nil {
+		return postgresScript{}, fmt.Errorf("the template's definition: %w", err)
+	}
+	tables, err := deleteOrder(ctx, admin, schema)
+	if err != nil {
+		return postgresScript{}, err
+	}
 	var stderr bytes.Buffer
 	dump := exec.CommandContext(ctx, "pg_dump", "--schema="+schema, "--no-owner", "--no-privileges",
 		"--inserts", "--dbname="+base)
@@ -352,7 +351,7 @@ func makePostgresTemplate() (postgresScript, error) {
 			script.WriteString(line)
 		}
 	}
-	return postgresScript{script: script.String(), schema: schema}, nil
+	return postgresScript{script: script.String(), schema: schema, shape: shape, tables: tables}, nil
 }
 
 func randomHex(n int) string {
