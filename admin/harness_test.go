@@ -42,7 +42,7 @@ type env struct {
 
 // forEachDatabase runs test on SQLite and on PostgreSQL.
 func forEachDatabase(t *testing.T, test func(t *testing.T, e *env)) {
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			test(t, newEnv(t, dialect))

@@ -34,7 +34,7 @@ func BenchmarkListPagesAtScale(b *testing.B) {
 			b.Fatalf("INGEST_BENCH_FILES=%q: want a number of at least 1000", s)
 		}
 	}
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		b.Run(dialect, func(b *testing.B) {
 			ctx := context.Background()
 			store := testdb.Store(b, dialect)

@@ -105,7 +105,7 @@ const apiSessionCookie = "ingest_admin_session"
 
 func TestAPIAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			p := newAPIPortal(t, dialect)
 			token, cookie, csrf := p.signedIn("root", true)
@@ -137,7 +137,7 @@ func TestAPIAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
 
 func TestAPIRefusesTheConsoleSessionOfANonAdmin(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			p := newAPIPortal(t, dialect)
 			_, cookie, csrf := p.signedIn("uploader", false)
@@ -151,7 +151,7 @@ func TestAPIRefusesTheConsoleSessionOfANonAdmin(t *testing.T) {
 
 func TestUploadPage(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			p := newAPIPortal(t, dialect)
 			_, cookie, csrf := p.signedIn("root", true)

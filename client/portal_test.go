@@ -56,7 +56,7 @@ func newPortal(t *testing.T, dialect string) *client.Client {
 
 // forEachPortal runs test with a client of a portal on each database.
 func forEachPortal(t *testing.T, test func(t *testing.T, c *client.Client)) {
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			test(t, newPortal(t, dialect))

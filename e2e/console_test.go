@@ -47,7 +47,7 @@ func TestAdminConsoleInChromium(t *testing.T) {
 	t.Parallel()
 	ensureTools(t)
 	bin := buildIngest(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			dbURL := testdb.MigratedURL(t, dialect)

@@ -28,7 +28,7 @@ const crashWait = 30 * time.Second
 func TestTusCrashDuringPatch(t *testing.T) {
 	t.Parallel()
 	bin := buildIngest(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := startPortalAt(t, bin, testdb.MigratedURL(t, dialect), freeAddr(t), portalFlags...)

@@ -34,7 +34,7 @@ func TestTusDocsQuickStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := buildIngest(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := startPortal(t, bin, testdb.URL(t, dialect))

@@ -26,7 +26,7 @@ func TestTusJSClient(t *testing.T) {
 	t.Parallel()
 	ensureNodeModules(t, "tusjs", "tus-js-client")
 	bin := buildIngest(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := startPortal(t, bin, testdb.MigratedURL(t, dialect), portalFlags...)

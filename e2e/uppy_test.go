@@ -90,7 +90,7 @@ func TestUppyInChromium(t *testing.T) {
 	allowed := "http://localhost:" + port
 	blocked := "http://127.0.0.1:" + port
 
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			dbURL := testdb.MigratedURL(t, dialect)

@@ -95,7 +95,7 @@ func (p *portal) upload(token string, data []byte, extra map[string]any) map[str
 
 func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		for _, storage := range []string{"local", "s3"} {
 			t.Run(dialect+"/"+storage, func(t *testing.T) {
 				t.Parallel()
@@ -336,7 +336,7 @@ func TestEveryErrorCode(t *testing.T) {
 
 func TestBatchOverHTTP(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})

@@ -93,7 +93,7 @@ func TestAPIGuideRuns(t *testing.T) {
 	t.Parallel()
 	requireGuideTools(t)
 	blocks := guideBlocks(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})

@@ -13,7 +13,7 @@ import (
 // Without one, revocation bites at once.
 func TestAuthenticationCache(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			for _, tc := range []struct {

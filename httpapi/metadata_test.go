@@ -31,7 +31,7 @@ func metadataOf(t *testing.T, file map[string]any) map[string]string {
 
 func TestMetadataOverHTTP(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})
@@ -88,7 +88,7 @@ func TestMetadataOverHTTP(t *testing.T) {
 
 func TestMetadataBeyondItsLimitsIsRefused(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			p := newPortal(t, dialect, portalOptions{})

@@ -696,7 +696,7 @@ func (c *conformance) check(op map[string]any, r response) []string {
 func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			c := newConformance(t, doc, newPortal(t, dialect, portalOptions{}))

@@ -26,7 +26,7 @@ func fakeSession(user func() *ingest.User) func(*http.Request) (*ingest.User, er
 
 func TestSessionAuthIsConsultedOnlyWithoutAnAuthorizationHeader(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			var browserUser *ingest.User

@@ -42,7 +42,7 @@ func openStore(t *testing.T, url string, clock *storetest.Clock) *sqlstore.Store
 func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Start(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

@@ -73,7 +73,7 @@ type rig struct {
 
 // eachDB runs test on SQLite and on PostgreSQL.
 func eachDB(t *testing.T, test func(t *testing.T, r *rig)) {
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			clock := storetest.NewClock()
 			s := testdb.Store(t, dialect, sqlstore.WithClock(clock.Now))

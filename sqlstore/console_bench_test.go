@@ -26,7 +26,7 @@ const consoleBenchFiles = 1_000_000
 //	go test ./sqlstore -run '^$' -bench BenchmarkConsoleQueries -benchtime 20x -timeout 30m
 func BenchmarkConsoleQueries(b *testing.B) {
 	ctx := context.Background()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		b.Run(dialect, func(b *testing.B) {
 			s := testdb.Store(b, dialect)
 			u := seedFiles(b, s, consoleBenchFiles)

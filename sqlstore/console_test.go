@@ -19,7 +19,7 @@ import (
 func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			s := testdb.Store(t, dialect, sqlstore.WithSearchWindow(3))

@@ -80,7 +80,7 @@ func (f *groupFixture) awaitQueued(n int) {
 // inserting its session; the one whose idempotency key is taken must not stay counted.
 func TestGroupedWriteFailsAlone(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			f := newGroupFixture(t, dialect)
@@ -132,7 +132,7 @@ func TestGroupedWriteFailsAlone(t *testing.T) {
 // never run before: preparing them must not need a second connection from the exhausted pool.
 func TestManyConcurrentWritesAllFinish(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			f := newGroupFixture(t, dialect)
@@ -159,7 +159,7 @@ func TestManyConcurrentWritesAllFinish(t *testing.T) {
 // store goes on taking writes.
 func TestPanickingWriteDoesNotHangOthers(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			f := newGroupFixture(t, dialect)
@@ -219,7 +219,7 @@ func TestPanickingWriteDoesNotHangOthers(t *testing.T) {
 // writes grouped with it commit.
 func TestCancelledWriteLeavesItsGroup(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			f := newGroupFixture(t, dialect)

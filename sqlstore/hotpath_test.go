@@ -21,7 +21,7 @@ import (
 // then leaves a PENDING part the client sends again), and the part received with the running hash
 // advanced.
 func TestAPartCostsOneReadAndTwoWrites(t *testing.T) {
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

@@ -47,7 +47,7 @@ func tables(t *testing.T, s *sqlstore.Store) []string {
 func TestMigrations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			s := mustOpen(t, testdb.URL(t, dialect))
@@ -96,7 +96,7 @@ func TestMigrations(t *testing.T) {
 // are copied from (testdb.MigratedURL) must match the same dump.
 func TestSchemaMatchesGolden(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			s := mustOpen(t, testdb.URL(t, dialect))
@@ -141,7 +141,7 @@ func TestSchemaMatchesGolden(t *testing.T) {
 // stored: each gets the code its reason stood for, the only place a code is read from a reason.
 func TestFailureCodesAreBackfilledFromReasons(t *testing.T) {
 	ctx := context.Background()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			url := testdb.URL(t, dialect)
 			s := mustOpen(t, url)

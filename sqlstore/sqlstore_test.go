@@ -14,7 +14,7 @@ import (
 // TestStore runs the store behaviour suite on SQLite and on PostgreSQL.
 func TestStore(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T, clock *storetest.Clock) *storetest.Env {

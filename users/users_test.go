@@ -10,7 +10,7 @@ import (
 )
 
 func TestCreateFirstAdmin(t *testing.T) {
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Run("creates an admin whose token authenticates on an empty portal", func(t *testing.T) {
 				store := testdb.Store(t, dialect)

@@ -50,7 +50,7 @@ func TestCheckFailsWhenTheDatabaseIsUnreachable(t *testing.T) {
 		"postgres": {"postgres://postgres:s3cret@127.0.0.1:1/test?sslmode=disable&connect_timeout=5", "ingest: check: connect to postgres database: "},
 		"sqlite":   {"sqlite://" + filepath.Join(notADirectory, "ingest.db"), "ingest: check: create the database directory: "},
 	}
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			tc := unreachable[dialect]

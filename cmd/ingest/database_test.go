@@ -76,7 +76,7 @@ func TestDatabaseURLWinsOverDataDir(t *testing.T) {
 
 func TestDatabaseURLFromTheEnvironment(t *testing.T) {
 	unsetIngestEnv(t)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			url := testdb.URL(t, dialect)
 			t.Setenv("INGEST_DATABASE_URL", url)

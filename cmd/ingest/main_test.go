@@ -86,7 +86,7 @@ func forEachNewDatabase(t *testing.T, test func(t *testing.T, dialect, url strin
 
 func forEach(t *testing.T, database func(testing.TB, string) string, test func(t *testing.T, dialect, url string)) {
 	t.Helper()
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			test(t, dialect, database(t, dialect))

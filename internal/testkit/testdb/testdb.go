@@ -42,8 +42,8 @@ import (
 // DefaultPostgresURL is the server the tests use when INGEST_TEST_POSTGRES_URL is not set.
 const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
-// Dialects lists the databases every store behaviour is tested on.
-var Dialects = []string{"sqlite", "postgres"}
+// Dialects returns the databases every store behaviour is tested on.
+func Dialects() []string { return []string{"sqlite", "postgres"} }
 
 // The templates, made once per test binary by the first test that needs one: the package's only
 // state, written once by sync.OnceValues and read-only after. A failure is kept too, so every test
