@@ -74,6 +74,9 @@ type UploadStore interface {
 	// UploadSessionWithFile returns the session with the id and its file, read together, or
 	// ENotFound.
 	UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*UploadSession, *File, error)
+	// UploadSessionForPart is UploadSessionWithFile with part n of the session, read together; the
+	// part is nil when it has no row.
+	UploadSessionForPart(ctx context.Context, id uuid.UUID, n int) (*UploadSession, *File, *Part, error)
 	// CountActiveSessions returns how many sessions are INIT or IN_PROGRESS.
 	CountActiveSessions(ctx context.Context) (int, error)
 	// ExpiredSessions returns up to limit active sessions whose expiry is before t, oldest first.
@@ -94,8 +97,12 @@ type UploadStore interface {
 	ReceivePart(ctx context.Context, sessionID uuid.UUID, partNumber int, r PartReceipt, expiresAt time.Time) (*Part, error)
 	// ReceiveHashedPart is ReceivePart and, in the same transaction, AdvanceHash from
 	// partNumber-1 to partNumber parts with hashState, if the session's hash is still at
-	// partNumber-1; if it is not, the hash is left as it is, which is no error. It returns the
-	// part and its session as they are after. It returns what ReceivePart returns.
+	// partNumber-1; if it is not, the hash is left as it is, which is no error. Unlike
+	// ReceivePart it also takes a part that was never begun: one with no row is inserted RECEIVED
+	// (at the session's storage upload id, or its id), and a FAILED one, a retry whose begin was
+	// not recorded, becomes RECEIVED as if through PENDING. It returns the part and its session
+	// as they are after, and what ReceivePart returns, but ENotFound only for the session and
+	// EValidation for a part number outside 1..total_parts.
 	ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, partNumber int, r PartReceipt, expiresAt time.Time, hashState []byte) (*Part, *UploadSession, error)
 	// FailPart moves a PENDING part to FAILED. It returns ENotFound or a *TransitionError.
 	FailPart(ctx context.Context, sessionID uuid.UUID, partNumber int) (*Part, error)

@@ -253,6 +253,31 @@ func (s *Store) UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*inges
 	return sess, file, nil
 }
 
+// optionalPartColumns are partColumns of a part joined as p, read as a part numbered 0 when the
+// join found none (a part number is at least 1).
+const optionalPartColumns = `COALESCE(p.id, s.id), COALESCE(p.created_at, s.created_at), COALESCE(p.updated_at, s.updated_at),
+	s.id, COALESCE(p.part_number, 0), COALESCE(p.status, ''), COALESCE(p.temp_key, ''), COALESCE(p.size_bytes, 0),
+	p.crc32c, p.sha256, p.etag`
+
+// UploadSessionForPart implements ingest.UploadStore: one statement reads the three.
+func (s *Store) UploadSessionForPart(ctx context.Context, id uuid.UUID, n int) (*ingest.UploadSession, *ingest.File, *ingest.Part, error) {
+	var cols scanned
+	sess, _ := scanSession(&cols)
+	file, _ := scanFile(&cols)
+	part, _ := scanPart(&cols)
+	err := s.q().QueryRowContext(ctx, `SELECT `+qualified("s", sessionColumns)+`, `+qualified("f", fileColumns)+`, `+optionalPartColumns+`
+		FROM upload_sessions s JOIN ingest_files f ON f.id = s.file_id
+		LEFT JOIN upload_parts p ON p.session_id = s.id AND p.part_number = $2
+		WHERE s.id = $1`, id, n).Scan(cols...)
+	if err != nil {
+		return nil, nil, nil, s.notFound(err, "upload session", id)
+	}
+	if part.PartNumber == 0 {
+		part = nil
+	}
+	return sess, file, part, nil
+}
+
 // SessionByIdempotencyKey implements ingest.UploadStore.
 func (s *Store) SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*ingest.UploadSession, error) {
 	sess, err := scanSession(s.q().QueryRowContext(ctx, `
@@ -336,13 +361,19 @@ func (s *Store) BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, er
 
 // ReceivePart implements ingest.UploadStore.
 func (s *Store) ReceivePart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time) (*ingest.Part, error) {
-	p, _, err := s.ReceiveHashedPart(ctx, sessionID, n, r, expiresAt, nil)
+	p, _, err := s.receivePart(ctx, sessionID, n, r, expiresAt, nil, false)
 	return p, err
 }
 
-// ReceiveHashedPart implements ingest.UploadStore. The hash's compare-and-set is part of the
-// statement that counts the part: with no state, its condition (a hash at -1 parts) never holds.
+// ReceiveHashedPart implements ingest.UploadStore.
 func (s *Store) ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time, hashState []byte) (*ingest.Part, *ingest.UploadSession, error) {
+	return s.receivePart(ctx, sessionID, n, r, expiresAt, hashState, true)
+}
+
+// receivePart records part n RECEIVED: from PENDING, and when unbegun also from FAILED or from no
+// row at all. The hash's compare-and-set is part of the statement that counts the part: with no
+// state, its condition (a hash at -1 parts) never holds.
+func (s *Store) receivePart(ctx context.Context, sessionID uuid.UUID, n int, r ingest.PartReceipt, expiresAt time.Time, hashState []byte, unbegun bool) (*ingest.Part, *ingest.UploadSession, error) {
 	hashedFrom := n - 1
 	if hashState == nil {
 		hashedFrom = -1
@@ -351,6 +382,9 @@ func (s *Store) ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, n in
 	}
 	if r.SizeBytes < 0 {
 		return nil, nil, ingest.Errorf(ingest.EValidation, "a part's size is at least 0, not %d", r.SizeBytes)
+	}
+	if n < 1 {
+		return nil, nil, ingest.Errorf(ingest.EValidation, "part number %d is not at least 1", n)
 	}
 	if r.SHA256 != "" {
 		if err := ingest.ValidateSHA256(r.SHA256); err != nil {
@@ -368,21 +402,43 @@ func (s *Store) ReceiveHashedPart(ctx context.Context, sessionID uuid.UUID, n in
 			SET received_parts_count = received_parts_count + 1, status = 'IN_PROGRESS', expires_at = $1, updated_at = $2,
 				hash_state = CASE WHEN hashed_parts = $4 THEN $5 ELSE hash_state END,
 				hashed_parts = CASE WHEN hashed_parts = $4 THEN $6 ELSE hashed_parts END
-			WHERE id = $3 AND status IN ('INIT', 'IN_PROGRESS')
+			WHERE id = $3 AND status IN ('INIT', 'IN_PROGRESS') AND total_parts >= $6
 			RETURNING `+sessionColumns, at(expiresAt), at(s.clock()), sessionID, hashedFrom, hashState, n))
 		if errors.Is(err, sql.ErrNoRows) {
-			current, err := s.currentStatus(ctx, tx, "upload_sessions", "upload session", sessionID)
+			u, err := s.readUpload(ctx, tx, sessionID)
 			if err != nil {
 				return err
 			}
-			return refused(notActive(sessionID, ingest.SessionStatus(current), ingest.SessionInProgress))
+			if err := notActive(sessionID, u.status, ingest.SessionInProgress); err != nil {
+				return refused(err)
+			}
+			return ingest.Errorf(ingest.EValidation, "part number %d is outside 1..%d", n, u.total)
 		}
 		if err != nil {
 			return s.translate(err)
 		}
-		p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartReceived,
-			`, size_bytes = $5, crc32c = $6, sha256 = $7, etag = $8`, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256), textOrNull(r.ETag))
-		return err
+		if !unbegun {
+			p, err = s.movePart(ctx, tx, sessionID, n, ingest.PartReceived,
+				`, size_bytes = $5, crc32c = $6, sha256 = $7, etag = $8`, r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256), textOrNull(r.ETag))
+			return err
+		}
+		// A part never begun is inserted RECEIVED, at the session's key as a streamed part is;
+		// a FAILED one is a retry whose PENDING was never recorded.
+		now := at(s.clock())
+		p, err = scanPart(tx.QueryRowContext(ctx, `
+			INSERT INTO upload_parts (id, created_at, updated_at, session_id, part_number, status, temp_key,
+			                          size_bytes, crc32c, sha256, etag)
+			VALUES ($1, $2, $2, $3, $4, 'RECEIVED', $5, $6, $7, $8, $9)
+			ON CONFLICT (session_id, part_number) DO UPDATE
+			SET status = 'RECEIVED', updated_at = $2, size_bytes = $6, crc32c = $7, sha256 = $8, etag = $9
+			WHERE upload_parts.status IN (`+statusList([]ingest.PartStatus{ingest.PartPending, ingest.PartFailed})+`)
+			RETURNING `+partColumns,
+			ingest.NewID(), now, sessionID, n, textOrDefault(sess.StorageUploadID, sessionID.String()),
+			r.SizeBytes, int64(r.CRC32C), textOrNull(r.SHA256), textOrNull(r.ETag)))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return s.translate(err)
+		}
+		return s.partRefused(ctx, tx, sessionID, n, ingest.PartReceived)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -411,14 +467,19 @@ func (s *Store) movePart(ctx context.Context, tx *txn, sessionID uuid.UUID, n in
 	if !errors.Is(err, sql.ErrNoRows) {
 		return p, s.translate(err)
 	}
+	return nil, s.partRefused(ctx, tx, sessionID, n, to)
+}
+
+// partRefused returns why part n could not become to: ENotFound or a *TransitionError.
+func (s *Store) partRefused(ctx context.Context, tx *txn, sessionID uuid.UUID, n int, to ingest.PartStatus) error {
 	var id uuid.UUID
 	var current ingest.PartStatus
-	err = tx.QueryRowContext(ctx, `SELECT id, status FROM upload_parts WHERE session_id = $1 AND part_number = $2`,
+	err := tx.QueryRowContext(ctx, `SELECT id, status FROM upload_parts WHERE session_id = $1 AND part_number = $2`,
 		sessionID, n).Scan(&id, &current)
 	if err != nil {
-		return nil, s.notFound(err, "upload part", n)
+		return s.notFound(err, "upload part", n)
 	}
-	return nil, refused(ingest.CheckPartTransition(id, current, to))
+	return refused(ingest.CheckPartTransition(id, current, to))
 }
 
 // Parts implements ingest.UploadStore.

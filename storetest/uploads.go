@@ -433,6 +433,93 @@ func testUploads(t *testing.T, open Opener) {
 		wantCode(t, err, ingest.ENotFound)
 	})
 
+	t.Run("a session is read with its file and one of its parts", func(t *testing.T) {
+		f := newFixture(t, open)
+		file, sess := f.upload(f.user(false), nil, 10, 4)
+		gotSess, gotFile, part, err := f.Store.UploadSessionForPart(f.ctx, sess.ID, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part != nil {
+			t.Errorf("part with no row = %+v, want nil", part)
+		}
+		if want := f.getSession(sess.ID); !reflect.DeepEqual(gotSess, want) {
+			t.Errorf("session = %+v, want %+v", gotSess, want)
+		}
+		if want := f.getFile(file.ID); !reflect.DeepEqual(gotFile, want) {
+			t.Errorf("file = %+v, want %+v", gotFile, want)
+		}
+		f.receive(sess, 2, 4)
+		if _, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: 3, TempKey: "k", SizeBytes: 2}); err != nil {
+			t.Fatal(err)
+		}
+		parts, err := f.Store.Parts(f.ctx, sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range parts {
+			_, _, part, err = f.Store.UploadSessionForPart(f.ctx, sess.ID, want.PartNumber)
+			if err != nil || !reflect.DeepEqual(part, want) {
+				t.Errorf("part %d = %+v, %v; want %+v", want.PartNumber, part, err, want)
+			}
+		}
+		_, _, _, err = f.Store.UploadSessionForPart(f.ctx, uuid.New(), 1)
+		wantCode(t, err, ingest.ENotFound)
+	})
+
+	t.Run("a part never begun, or FAILED, is received in one transaction", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, sess := f.upload(f.user(false), nil, 12, 4)
+		expires := f.Clock.Now().Add(time.Hour)
+		p, after, err := f.Store.ReceiveHashedPart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: 4, CRC32C: 1, ETag: "e1"}, expires, []byte("state-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantKey := sess.StorageUploadID
+		if wantKey == "" {
+			wantKey = sess.ID.String()
+		}
+		if p.Status != ingest.PartReceived || p.PartNumber != 1 || p.SizeBytes != 4 || p.CRC32C == nil || *p.CRC32C != 1 ||
+			p.ETag != "e1" || p.TempKey != wantKey || p.SessionID != sess.ID {
+			t.Errorf("part received with no row = %+v", p)
+		}
+		if after.ReceivedPartsCount != 1 || after.HashedParts != 1 || after.Status != ingest.SessionInProgress {
+			t.Errorf("session after an unbegun part = %+v", after)
+		}
+		if _, err := f.Store.BeginPart(f.ctx, &ingest.Part{SessionID: sess.ID, PartNumber: 2, TempKey: "k", SizeBytes: 4}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Store.FailPart(f.ctx, sess.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		if p, after, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 2, ingest.PartReceipt{SizeBytes: 4, CRC32C: 2}, expires, []byte("state-2")); err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != ingest.PartReceived || after.ReceivedPartsCount != 2 || after.HashedParts != 2 {
+			t.Errorf("FAILED part retried = %+v, session %d received %d hashed", p, after.ReceivedPartsCount, after.HashedParts)
+		}
+		// A RECEIVED part stays as it was received.
+		_, _, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 1, ingest.PartReceipt{SizeBytes: 4, CRC32C: 9}, expires, nil)
+		var te *ingest.TransitionError
+		if !errors.As(err, &te) || te.Code != ingest.EInvalidTransition {
+			t.Errorf("receiving a RECEIVED part again = %v, want INVALID_TRANSITION", err)
+		}
+		if got := f.partStatus(sess, 1); got != ingest.PartReceived {
+			t.Errorf("part 1 = %s", got)
+		}
+		parts, err := f.Store.Parts(f.ctx, sess.ID)
+		if err != nil || len(parts) != 2 || *parts[0].CRC32C != 1 {
+			t.Errorf("parts after a refused receipt = %+v, %v; want part 1 with its first CRC32C", parts, err)
+		}
+		if got := f.getSession(sess.ID); got.ReceivedPartsCount != 2 {
+			t.Errorf("a refused receipt counted: %d received", got.ReceivedPartsCount)
+		}
+		_, _, err = f.Store.ReceiveHashedPart(f.ctx, sess.ID, 4, ingest.PartReceipt{SizeBytes: 4, CRC32C: 4}, expires, nil)
+		wantCode(t, err, ingest.EValidation)
+		_, _, err = f.Store.ReceiveHashedPart(f.ctx, uuid.New(), 1, ingest.PartReceipt{SizeBytes: 4, CRC32C: 4}, expires, nil)
+		wantCode(t, err, ingest.ENotFound)
+	})
+
 	t.Run("ending an upload fails its file with its code and reason", func(t *testing.T) {
 		for _, tc := range []struct {
 			to           ingest.SessionStatus

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -32,10 +33,11 @@ type Digest struct {
 // when size is not the part's, EChecksumMismatch when the bytes contradict the digest,
 // ESessionNotActive, ESessionExpired, and ENotFound.
 //
-// A part sent once, in order, costs one read (the session with its file) and two write
-// transactions: the part begun, then received with the running hash advanced.
+// A part sent once, in order, and arriving within Config.PendingAfter costs one read (the session
+// with its file and the part) and one write transaction: the part received with the running hash
+// advanced. A part still streaming after that is recorded PENDING meanwhile, one write more.
 func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uuid.UUID, n int, size int64, body io.Reader, d Digest) (*ingest.Part, error) {
-	sess, file, err := s.sessionWithFile(ctx, actor, sessionID)
+	sess, file, part, err := s.sessionForPart(ctx, actor, sessionID, n)
 	if err != nil {
 		return nil, err
 	}
@@ -60,18 +62,16 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 		return nil, err
 	}
 	defer unlock()
-	part, err := s.store.BeginPart(ctx, &ingest.Part{SessionID: sessionID, PartNumber: n, TempKey: u.StorageID, SizeBytes: size})
-	if err != nil {
-		return nil, err
-	}
-	if part.Status == ingest.PartReceived {
+	if part != nil && part.Status == ingest.PartReceived {
 		return s.compareReceived(part, body, size, d)
 	}
-	// Holding the part's lock, any PENDING part is a writer that died: write over it.
+	// Holding the part's lock, any PENDING part is a writer that died: write over it. A part
+	// received by another instance since the read is caught by ReceiveHashedPart's compare-and-set.
+	begin := &ingest.Part{SessionID: sessionID, PartNumber: n, TempKey: u.StorageID, SizeBytes: size}
 
 	// The running hash follows the part being streamed when it is the next one in order. The
-	// session was read before the part began: if the hash moved since, the compare-and-set of
-	// ReceiveHashedPart leaves it be, and foldReceived catches up.
+	// session was read before the part was written: if the hash moved since, the compare-and-set
+	// of ReceiveHashedPart leaves it be, and foldReceived catches up.
 	var running *runningHash
 	if sess.HashedParts == n-1 {
 		if running, err = resumeHash(sess.HashState); err != nil {
@@ -79,14 +79,16 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 		}
 	}
 	sums := newPartSums(d, running)
+	pending := s.pendingAfter(ctx, begin)
 	written, err := s.blobs.WritePart(ctx, u, n, io.TeeReader(body, sums))
+	pending.settle()
 	if err != nil {
-		s.failPart(ctx, sessionID, n)
+		s.failPart(ctx, begin)
 		return nil, err
 	}
 	receipt, err := sums.verify(d, size)
 	if err != nil {
-		s.failPart(ctx, sessionID, n)
+		s.failPart(ctx, begin)
 		return nil, err
 	}
 	receipt.ETag = written.ETag
@@ -111,6 +113,47 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 	return part, nil
 }
 
+// sessionForPart returns the session with the id, its file and its part n (nil when the part has
+// no row), read together, if actor may see them.
+func (s *Service) sessionForPart(ctx context.Context, actor *ingest.User, id uuid.UUID, n int) (*ingest.UploadSession, *ingest.File, *ingest.Part, error) {
+	sess, file, part, err := s.store.UploadSessionForPart(ctx, id, n)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !visible(actor, sess.UploadedByID) {
+		return nil, nil, nil, notFound("upload session", id)
+	}
+	return sess, file, part, nil
+}
+
+// pendingBegin records a part PENDING if its body is still streaming after Config.PendingAfter,
+// so that the database shows a part in flight, without a write for a part that arrives sooner.
+type pendingBegin struct {
+	timer *time.Timer
+	done  chan struct{}
+}
+
+func (s *Service) pendingAfter(ctx context.Context, p *ingest.Part) *pendingBegin {
+	pb := &pendingBegin{done: make(chan struct{})}
+	pb.timer = time.AfterFunc(s.cfg.PendingAfter, func() {
+		defer close(pb.done)
+		// A part another writer received meanwhile is returned unchanged; a refused begin (the
+		// session ended) is for ReceiveHashedPart to answer.
+		if _, err := s.store.BeginPart(context.WithoutCancel(ctx), p); err != nil {
+			s.logger.Warn("record a streaming part pending", "session", p.SessionID, "part", p.PartNumber, "err", err)
+		}
+	})
+	return pb
+}
+
+// settle stops the timer, or waits for the begin it started: the part is recorded PENDING, if at
+// all, before anything records it RECEIVED or FAILED.
+func (pb *pendingBegin) settle() {
+	if !pb.timer.Stop() {
+		<-pb.done
+	}
+}
+
 // takesParts returns the error for a session that no longer takes parts.
 func (s *Service) takesParts(ctx context.Context, sess *ingest.UploadSession, file *ingest.File) error {
 	if !sess.Status.Active() {
@@ -120,10 +163,16 @@ func (s *Service) takesParts(ctx context.Context, sess *ingest.UploadSession, fi
 	return s.expired(ctx, sess)
 }
 
-// failPart records that a write of the part failed; the client's retry reopens it.
-func (s *Service) failPart(ctx context.Context, sessionID uuid.UUID, n int) {
-	if _, err := s.store.FailPart(context.WithoutCancel(ctx), sessionID, n); err != nil {
-		s.logger.Warn("record a failed part", "session", sessionID, "part", n, "err", err)
+// failPart records that a write of the part failed; the client's retry reopens it. A part not yet
+// recorded PENDING is begun first, since only a PENDING part may fail.
+func (s *Service) failPart(ctx context.Context, p *ingest.Part) {
+	ctx = context.WithoutCancel(ctx)
+	_, err := s.store.BeginPart(ctx, p)
+	if err == nil {
+		_, err = s.store.FailPart(ctx, p.SessionID, p.PartNumber)
+	}
+	if err != nil {
+		s.logger.Warn("record a failed part", "session", p.SessionID, "part", p.PartNumber, "err", err)
 	}
 }
 

@@ -352,6 +352,9 @@ func TestContentDigestsAreVerified(t *testing.T) {
 		if got, _ := e.svc.Session(e.ctx, e.alice, sess.ID); got.ReceivedPartsCount != 0 {
 			t.Fatal("a part that failed its digest was counted")
 		}
+		if parts, _ := e.svc.Parts(e.ctx, e.alice, sess.ID); len(parts) != 1 || parts[0].Status != ingest.PartFailed {
+			t.Fatalf("parts after a digest mismatch = %+v, want part 1 FAILED", parts)
+		}
 		rightSHA := sha256.Sum256(p1)
 		rightCRC := crc32.Checksum(p1, crc32.MakeTable(crc32.Castagnoli))
 		p, err := e.svc.PutPart(e.ctx, e.alice, sess.ID, 1, chunk, bytes.NewReader(p1), upload.Digest{SHA256: rightSHA[:], CRC32C: &rightCRC})
@@ -387,6 +390,11 @@ func TestAClientThatDisconnectsMidPartLeavesNothingReceived(t *testing.T) {
 				t.Fatalf("part %d is RECEIVED after its body broke", p.PartNumber)
 			}
 		}
+		// It broke before it was recorded PENDING (Config.PendingAfter): it is recorded FAILED all
+		// the same.
+		if len(parts) != 1 || parts[0].Status != ingest.PartFailed {
+			t.Fatalf("parts after a broken body = %+v, want part 1 FAILED", parts)
+		}
 		if got, _ := e.svc.Session(e.ctx, e.alice, sess.ID); got.ReceivedPartsCount != 0 || got.HashedParts != 0 {
 			t.Fatalf("after a broken part: %d received, %d hashed", got.ReceivedPartsCount, got.HashedParts)
 		}
@@ -394,6 +402,49 @@ func TestAClientThatDisconnectsMidPartLeavesNothingReceived(t *testing.T) {
 		f, err := e.svc.Complete(e.ctx, e.alice, sess.ID)
 		if err != nil || f.SHA256 != sha(data) {
 			t.Errorf("after re-sending: %v, %v", f, err)
+		}
+	})
+}
+
+// pendingWaiter holds back a part's body until the store shows the part PENDING.
+type pendingWaiter struct {
+	e    *env
+	sess *ingest.UploadSession
+	r    io.Reader
+	seen bool
+}
+
+func (w *pendingWaiter) Read(b []byte) (int, error) {
+	for !w.seen {
+		parts, err := w.e.store.Parts(w.e.ctx, w.sess.ID)
+		if err != nil {
+			return 0, err
+		}
+		w.seen = len(parts) == 1 && parts[0].Status == ingest.PartPending
+		time.Sleep(time.Millisecond)
+	}
+	return w.r.Read(b)
+}
+
+func TestAPartStillStreamingIsRecordedPendingThenReceived(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		cfg := upload.DefaultConfig()
+		cfg.DefaultChunk = chunk
+		cfg.PendingAfter = time.Millisecond
+		svc, err := upload.New(e.store, e.blobs, cfg, upload.WithClock(e.clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := random(t, chunk)
+		sess := e.create(e.alice, data)
+		p, err := svc.PutPart(e.ctx, e.alice, sess.ID, 1, chunk, &pendingWaiter{e: e, sess: sess, r: bytes.NewReader(data)}, upload.Digest{})
+		if err != nil || p.Status != ingest.PartReceived {
+			t.Fatalf("a part recorded PENDING while it streamed = %+v, %v", p, err)
+		}
+		f, err := svc.Complete(e.ctx, e.alice, sess.ID)
+		if err != nil || f.SHA256 != sha(data) {
+			t.Errorf("complete = %+v, %v", f, err)
 		}
 	})
 }

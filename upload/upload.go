@@ -30,6 +30,10 @@ type Config struct {
 	// does not wait for a database commit every part. The end of every Append is recorded
 	// whatever this says, and every part is durable before it counts. 0 records every part.
 	StreamRecordInterval time.Duration
+	// PendingAfter is how long a part's body may take before the part is recorded PENDING while
+	// it streams. A part that arrives sooner is recorded once, RECEIVED; a crash before that
+	// loses nothing the client was answered, and it sends the part again.
+	PendingAfter time.Duration
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §3 and §6.
@@ -45,6 +49,7 @@ func DefaultConfig() Config {
 		// 1 GiB PATCH cost it 2 s in all. A crash costs the client at most this long of sending
 		// and one part again; nothing it was answered is lost.
 		StreamRecordInterval: time.Second,
+		PendingAfter:         time.Second,
 	}
 }
 
@@ -61,6 +66,8 @@ func (c Config) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "the stream lease must be at least a second")
 	case c.StreamRecordInterval < 0:
 		return ingest.Errorf(ingest.EValidation, "the stream record interval cannot be negative")
+	case c.PendingAfter < 0:
+		return ingest.Errorf(ingest.EValidation, "the delay before a part is recorded pending cannot be negative")
 	}
 	return nil
 }
@@ -75,7 +82,7 @@ type Store interface {
 	CreateUpload(ctx context.Context, f *ingest.File, s *ingest.UploadSession) error
 	File(ctx context.Context, id uuid.UUID) (*ingest.File, error)
 	UploadSession(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, error)
-	UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, *ingest.File, error)
+	UploadSessionForPart(ctx context.Context, id uuid.UUID, n int) (*ingest.UploadSession, *ingest.File, *ingest.Part, error)
 	ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]*ingest.UploadSession, error)
 	SessionByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (*ingest.UploadSession, error)
 	BeginPart(ctx context.Context, p *ingest.Part) (*ingest.Part, error)
@@ -156,19 +163,6 @@ func (s *Service) session(ctx context.Context, actor *ingest.User, id uuid.UUID)
 		return nil, notFound("upload session", id)
 	}
 	return sess, nil
-}
-
-// sessionWithFile returns the session with the id and its file, read together, if actor may see
-// them.
-func (s *Service) sessionWithFile(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadSession, *ingest.File, error) {
-	sess, file, err := s.store.UploadSessionWithFile(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !visible(actor, sess.UploadedByID) {
-		return nil, nil, notFound("upload session", id)
-	}
-	return sess, file, nil
 }
 
 // blobUpload names the session's upload in the blob store. The object key follows from the file
