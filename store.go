@@ -71,11 +71,8 @@ type UploadStore interface {
 	File(ctx context.Context, id uuid.UUID) (*File, error)
 	// UploadSession returns the session with the id, or ENotFound.
 	UploadSession(ctx context.Context, id uuid.UUID) (*UploadSession, error)
-	// UploadSessionWithFile returns the session with the id and its file, read together, or
-	// ENotFound.
-	UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*UploadSession, *File, error)
-	// UploadSessionForPart is UploadSessionWithFile with part n of the session, read together; the
-	// part is nil when it has no row.
+	// UploadSessionForPart returns the session with the id, its file and its part n, read
+	// together, or ENotFound; the part is nil when it has no row.
 	UploadSessionForPart(ctx context.Context, id uuid.UUID, n int) (*UploadSession, *File, *Part, error)
 	// CountActiveSessions returns how many sessions are INIT or IN_PROGRESS.
 	CountActiveSessions(ctx context.Context) (int, error)

@@ -240,19 +240,6 @@ func (s *Store) UploadSession(ctx context.Context, id uuid.UUID) (*ingest.Upload
 	return sess, nil
 }
 
-// UploadSessionWithFile implements ingest.UploadStore: one statement reads both.
-func (s *Store) UploadSessionWithFile(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, *ingest.File, error) {
-	var cols scanned
-	sess, _ := scanSession(&cols)
-	file, _ := scanFile(&cols)
-	err := s.q().QueryRowContext(ctx, `SELECT `+qualified("s", sessionColumns)+`, `+qualified("f", fileColumns)+`
-		FROM upload_sessions s JOIN ingest_files f ON f.id = s.file_id WHERE s.id = $1`, id).Scan(cols...)
-	if err != nil {
-		return nil, nil, s.notFound(err, "upload session", id)
-	}
-	return sess, file, nil
-}
-
 // optionalPartColumns are partColumns of a part joined as p, read as a part numbered 0 when the
 // join found none (a part number is at least 1).
 const optionalPartColumns = `COALESCE(p.id, s.id), COALESCE(p.created_at, s.created_at), COALESCE(p.updated_at, s.updated_at),

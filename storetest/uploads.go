@@ -416,23 +416,6 @@ func testUploads(t *testing.T, open Opener) {
 		wantCode(t, err, ingest.EValidation)
 	})
 
-	t.Run("a session is read with its file", func(t *testing.T) {
-		f := newFixture(t, open)
-		file, sess := f.upload(f.user(false), f.batch(f.user(false)), 10, 4)
-		gotSess, gotFile, err := f.Store.UploadSessionWithFile(f.ctx, sess.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := f.getSession(sess.ID); !reflect.DeepEqual(gotSess, want) {
-			t.Errorf("session = %+v, want %+v", gotSess, want)
-		}
-		if want := f.getFile(file.ID); !reflect.DeepEqual(gotFile, want) {
-			t.Errorf("file = %+v, want %+v", gotFile, want)
-		}
-		_, _, err = f.Store.UploadSessionWithFile(f.ctx, uuid.New())
-		wantCode(t, err, ingest.ENotFound)
-	})
-
 	t.Run("a session is read with its file and one of its parts", func(t *testing.T) {
 		f := newFixture(t, open)
 		file, sess := f.upload(f.user(false), nil, 10, 4)
