@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -11,6 +10,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
+	"github.com/ingest-portal/ingest/internal/bytesize"
 	"github.com/ingest-portal/ingest/internal/durable"
 )
 
@@ -60,25 +60,11 @@ func openStorage(ctx context.Context, url string, flusher *durable.Flusher) (ing
 
 // parseSize reads a size such as 64MiB, 5GiB, 1TB or 1048576 (bytes).
 func parseSize(flag, s string) (int64, error) {
-	units := []struct {
-		suffix string
-		factor int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
-	}
-	number, factor := strings.TrimSpace(s), int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(number, u.suffix); ok {
-			number, factor = strings.TrimSpace(rest), u.factor
-			break
-		}
-	}
-	n, err := strconv.ParseInt(number, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/factor {
+	n, ok := bytesize.Parse(s)
+	if !ok {
 		return 0, ingest.Errorf(ingest.EValidation, "--%s %q: want a size such as 64MiB, 5GiB or a number of bytes", flag, s)
 	}
-	return n * factor, nil
+	return n, nil
 }
 
 // sizeFlag is a flag holding a size, with its environment twin.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 const (
@@ -81,7 +83,7 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		b.data = data
-		fmt.Fprintf(b.out, "dataset:   %s of random bytes written and synced in %.1f s\n", formatSize(size), time.Since(start).Seconds())
+		fmt.Fprintf(b.out, "dataset:   %s of random bytes written and synced in %.1f s\n", bytesize.Format(size), time.Since(start).Seconds())
 	}
 	scenarios := map[string]func(context.Context) error{
 		scenarioLarge: b.large, scenarioSmall: b.small, scenarioMemory: b.memory, scenarioComplete: b.complete,

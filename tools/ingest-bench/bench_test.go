@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 func TestParseSize(t *testing.T) {
@@ -24,8 +26,8 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 	for _, n := range []int64{1, 4 << 10, 8 << 20, 1 << 30, 3<<20 + 1} {
-		if got, err := parseSize(formatSize(n)); err != nil || got != n {
-			t.Errorf("parseSize(formatSize(%d)) = %d, %v", n, got, err)
+		if got, err := parseSize(bytesize.Format(n)); err != nil || got != n {
+			t.Errorf("parseSize(bytesize.Format(%d)) = %d, %v", n, got, err)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // The targets of "ingest upload" (issue 5): the throughput of the bench's own client, nearly, and
@@ -38,7 +40,7 @@ func (b *bench) cli(ctx context.Context) (err error) {
 		}
 	}()
 	fmt.Fprintf(b.out, "one file of %s: \"ingest upload --chunk-size %s --parallel %d\" and the bench's client, the same parts\n\n",
-		formatSize(src.size), formatSize(cfg.partSize), cfg.largeParallel)
+		bytesize.Format(src.size), bytesize.Format(cfg.partSize), cfg.largeParallel)
 
 	t := newTable(b.out, "round", "client", "seconds", "MB/s", "server CPU s", "client CPU s", "peak RSS")
 	var ratios []float64

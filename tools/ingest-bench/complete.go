@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // completeTarget is the longest a completion may take on the portal after an in-order upload.
@@ -27,7 +29,7 @@ func (b *bench) complete(ctx context.Context) (err error) {
 		}
 	}()
 	fmt.Fprintf(b.out, "one file of %s in %s parts sent in order, one at a time, then POST …/complete\n\n",
-		formatSize(src.size), formatSize(cfg.partSize))
+		bytesize.Format(src.size), bytesize.Format(cfg.partSize))
 
 	t := newTable(b.out, "round", "upload MB/s", "parts hashed before complete", "complete on the server ms", "complete round trip ms")
 	var worst time.Duration
@@ -44,7 +46,7 @@ func (b *bench) complete(ctx context.Context) (err error) {
 	}
 	t.flush()
 	fmt.Fprintf(b.out, "\ncompletion after an in-order upload of %s: worst %.1f ms, server median %.1f ms (target < %d ms)\n",
-		formatSize(src.size), millis(worst), median(servers), completeTarget.Milliseconds())
+		bytesize.Format(src.size), millis(worst), median(servers), completeTarget.Milliseconds())
 	b.record(result{scenario: scenarioComplete, met: worst < completeTarget, target: targets[scenarioComplete],
 		measured: fmt.Sprintf("%.1f ms worst of %d (server median %.1f ms)", millis(worst), cfg.rounds, median(servers))})
 	return nil

@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // The scenarios, in the order "all" runs them.
@@ -245,7 +246,7 @@ func (f sizeFlag) String() string {
 	if f.p == nil {
 		return ""
 	}
-	return formatSize(*f.p)
+	return bytesize.Format(*f.p)
 }
 
 func (f sizeFlag) Set(s string) error {
@@ -257,36 +258,11 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
-var sizeUnits = []struct {
-	suffix string
-	factor int64
-}{
-	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-	{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1},
-}
-
 // parseSize reads a size such as 8MiB, 1GiB or 4096 (bytes).
 func parseSize(s string) (int64, error) {
-	number, factor := strings.TrimSpace(s), int64(1)
-	for _, u := range sizeUnits {
-		if rest, ok := strings.CutSuffix(number, u.suffix); ok {
-			number, factor = strings.TrimSpace(rest), u.factor
-			break
-		}
-	}
-	n, err := strconv.ParseInt(number, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/factor {
+	n, ok := bytesize.Parse(s)
+	if !ok {
 		return 0, fmt.Errorf("%q is not a size such as 8MiB, 1GiB or 4096", s)
 	}
-	return n * factor, nil
-}
-
-// formatSize writes n bytes in the largest binary unit that divides it.
-func formatSize(n int64) string {
-	for _, u := range sizeUnits[:4] {
-		if n >= u.factor && n%u.factor == 0 {
-			return strconv.FormatInt(n/u.factor, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10) + "B"
+	return n, nil
 }

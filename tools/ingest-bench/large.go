@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // largeTarget is the least portal/reference throughput ratio for one large file.
@@ -31,7 +33,7 @@ func (b *bench) large(ctx context.Context) (err error) {
 		}
 	}()
 	fmt.Fprintf(b.out, "one file of %s (sha256 %.16s…): portal in %s parts, %d in flight; reference in one streamed request\n\n",
-		formatSize(src.size), src.sha256, formatSize(cfg.partSize), cfg.largeParallel)
+		bytesize.Format(src.size), src.sha256, bytesize.Format(cfg.partSize), cfg.largeParallel)
 
 	t := newTable(b.out, "round", "server", "seconds", "MB/s", "server CPU s", "client CPU s", "notes")
 	var ratios []float64

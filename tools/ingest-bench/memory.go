@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // memoryTarget is the most resident memory the portal may use while taking the memory scenario.
@@ -26,7 +28,7 @@ func (b *bench) memory(ctx context.Context) (err error) {
 	}
 	total := int64(cfg.memoryUploads) * cfg.memorySize
 	fmt.Fprintf(b.out, "%d uploads of %s at once (%s in all), %s parts, %d in flight per upload (%d requests at once)\n\n",
-		cfg.memoryUploads, formatSize(cfg.memorySize), formatSize(total), formatSize(cfg.partSize),
+		cfg.memoryUploads, bytesize.Format(cfg.memorySize), bytesize.Format(total), bytesize.Format(cfg.partSize),
 		cfg.memoryInflight, cfg.memoryUploads*min(cfg.memoryInflight, sessions[0].TotalParts))
 
 	pid := portal.proc.pid()
@@ -57,10 +59,10 @@ func (b *bench) memory(ctx context.Context) (err error) {
 	// VmHWM is the kernel's own high-water mark, which no sampling interval can miss.
 	worst := max(hwm, peak.rss())
 	fmt.Fprintf(b.out, "\npeak resident memory of the portal: %.1f MiB (target ≤ %d MiB); its %s of data are deleted when it stops\n",
-		mib(worst), memoryTarget>>20, formatSize(total))
+		mib(worst), memoryTarget>>20, bytesize.Format(total))
 	b.record(result{scenario: scenarioMemory, met: worst <= memoryTarget, target: targets[scenarioMemory],
 		measured: fmt.Sprintf("%.1f MiB peak RSS (%d × %s, %d parts in flight each)", mib(worst), cfg.memoryUploads,
-			formatSize(cfg.memorySize), cfg.memoryInflight)})
+			bytesize.Format(cfg.memorySize), cfg.memoryInflight)})
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // smallTarget is the least portal/reference files-per-second ratio for small files.
@@ -51,7 +53,7 @@ func (b *bench) small(ctx context.Context) (err error) {
 		}
 	}()
 	fmt.Fprintf(b.out, "%d files of %s, %d in flight: portal POST /api/v1/files; reference POST /files\n\n",
-		cfg.smallCount, formatSize(cfg.smallSize), cfg.smallConcurrency)
+		cfg.smallCount, bytesize.Format(cfg.smallSize), cfg.smallConcurrency)
 
 	t := newTable(b.out, "round", "server", "seconds", "files/s", "p50 ms", "p99 ms", "max ms", "server CPU ms/file", "client CPU s")
 	var ratios []float64

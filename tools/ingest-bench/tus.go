@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
 // The targets of issue 11's tus server: at least tusd's speed, while the portal hashes, fsyncs and
@@ -252,7 +254,7 @@ func (b *bench) tusLarge(ctx context.Context) (err error) {
 		return err
 	}
 	fmt.Fprintf(b.out, "one file of %s (sha256 %.16s…): POST then one PATCH with the whole file; portal %s, tusd %s\n\n",
-		formatSize(src.size), src.sha256, portal.tusPath, tusd.tusPath)
+		bytesize.Format(src.size), src.sha256, portal.tusPath, tusd.tusPath)
 
 	t := newTable(b.out, "round", "server", "seconds", "MB/s", "server CPU s", "client CPU s", "notes")
 	var ratios []float64
@@ -338,7 +340,7 @@ func (b *bench) tusSmall(ctx context.Context) (err error) {
 		return err
 	}
 	fmt.Fprintf(b.out, "%d files of %s, %d in flight, each one POST with Upload-Length and the whole body: portal %s, tusd %s\n\n",
-		cfg.smallCount, formatSize(cfg.smallSize), cfg.smallConcurrency, portal.tusPath, tusd.tusPath)
+		cfg.smallCount, bytesize.Format(cfg.smallSize), cfg.smallConcurrency, portal.tusPath, tusd.tusPath)
 
 	t := newTable(b.out, "round", "server", "seconds", "files/s", "p50 ms", "p99 ms", "max ms", "server CPU ms/file", "client CPU s")
 	var ratios []float64
