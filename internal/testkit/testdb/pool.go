@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
+
+	"github.com/ingest-portal/ingest/sqlstore"
 )
 
 // schemaPool hands out migrated PostgreSQL schemas that outlive their tests and their test
@@ -21,22 +24,23 @@ import (
 // is reused only if its definition is the template's (see shapeOf): one a test altered, or one
 // made by other migrations (an older checkout), is dropped.
 type schemaPool struct {
-	mu    sync.Mutex
-	db    *sql.DB
-	locks *sql.Conn // the session whose advisory locks are the schemas this binary holds
-	free  []string  // schemas this binary holds, emptied, that no test uses
+	mu     sync.Mutex
+	server url.URL // the test server, as sqlstore opens it
+	db     *sql.DB
+	locks  *sql.Conn // the session whose advisory locks are the schemas this binary holds
+	free   []string  // schemas this binary holds, emptied, that no test uses
 }
 
 // poolPrefix begins the name of every pooled schema.
 const poolPrefix = "ingest_pooled_"
 
 // newSchemaPool opens the session that holds the binary's schemas.
-func newSchemaPool(ctx context.Context, db *sql.DB) (*schemaPool, error) {
+func newSchemaPool(ctx context.Context, server url.URL, db *sql.DB) (*schemaPool, error) {
 	locks, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &schemaPool{db: db, locks: locks}, nil
+	return &schemaPool{server: server, db: db, locks: locks}, nil
 }
 
 // take returns an empty schema with the template's definition: one this binary holds, one no
@@ -142,6 +146,13 @@ var errChanged = errors.New("the schema's definition is not the template's")
 // reset deletes every row of the schema but the migrations', children before the rows they
 // reference, in one transaction, once its definition is found to be the template's.
 func (p *schemaPool) reset(ctx context.Context, name string, template postgresScript) error {
+	shape, err := shapeOf(ctx, p.server, name)
+	if err != nil {
+		return err
+	}
+	if shape != template.shape {
+		return errChanged
+	}
 	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -150,13 +161,6 @@ func (p *schemaPool) reset(ctx context.Context, name string, template postgresSc
 	// A session of the test that is still going away (a killed process's) may hold a row lock.
 	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
 		return err
-	}
-	shape, err := shapeOf(ctx, tx, name)
-	if err != nil {
-		return err
-	}
-	if shape != template.shape {
-		return errChanged
 	}
 	for _, table := range template.tables {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+name+`.`+table); err != nil {
@@ -169,45 +173,28 @@ func (p *schemaPool) reset(ctx context.Context, name string, template postgresSc
 // gooseTable is the migrations' own table, whose rows a reused schema keeps.
 const gooseTable = "goose_db_version"
 
-// querier is a transaction or a connection.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// shapeOf returns a digest of the schema's definition: its columns with their types and defaults,
-// constraints, indexes, triggers, functions and applied migrations, with the schema's own name
-// left out so that copies compare equal.
-func shapeOf(ctx context.Context, q querier, schema string) (string, error) {
-	var shape string
-	err := q.QueryRowContext(ctx, `
-		SELECT md5(coalesce(string_agg(replace(def, $2, ''), E'\n' ORDER BY def), '')) FROM (
-			SELECT format('column %s.%s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-			              a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), '')) AS def
-			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-			WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped
-			UNION ALL
-			SELECT format('constraint %s %s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
-			FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE k.connamespace = $1::regnamespace
-			UNION ALL
-			SELECT 'index ' || pg_get_indexdef(i.indexrelid)
-			FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = $1::regnamespace
-			UNION ALL
-			SELECT 'trigger ' || pg_get_triggerdef(t.oid)
-			FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal
-			UNION ALL
-			SELECT format('function %s %s', p.proname, p.prosrc) FROM pg_proc p WHERE p.pronamespace = $1::regnamespace
-			UNION ALL
-			SELECT format('migration %s %s', version_id, is_applied) FROM `+schema+`.`+gooseTable+`
-		) defs`, schema, schema+".").Scan(&shape)
-	return shape, err
+// shapeOf returns the schema's definition as the drift check dumps it (sqlstore's DumpSchema:
+// columns, constraints, indexes, triggers, functions), and the migrations it records.
+func shapeOf(ctx context.Context, server url.URL, schema string) (string, error) {
+	s, err := sqlstore.Open(ctx, inSchema(&server, schema))
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	dump, err := s.DumpSchema(ctx)
+	if err != nil {
+		return "", err
+	}
+	var migrations string
+	err = s.DB().QueryRowContext(ctx, `SELECT coalesce(string_agg(version_id::text || ':' || is_applied::text, ',' ORDER BY id), '')
+		FROM `+gooseTable).Scan(&migrations)
+	return dump + "migrations " + migrations, err
 }
 
 // deleteOrder returns the schema's tables but the migrations', each before the tables its
 // foreign keys reference, so that deleting in that order breaks no reference.
-func deleteOrder(ctx context.Context, q querier, schema string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `
+func deleteOrder(ctx context.Context, db *sql.DB, schema string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `
 		SELECT c.relname, coalesce(p.relname, '')
 		FROM pg_class c
 		LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'

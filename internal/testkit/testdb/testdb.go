@@ -247,7 +247,7 @@ var postgresAdmin = sync.OnceValues(func() (postgresConn, error) {
 		return postgresConn{}, err
 	}
 	db.SetMaxIdleConns(8)
-	pool, err := newSchemaPool(ctx, db)
+	pool, err := newSchemaPool(ctx, *u, db)
 	if err != nil {
 		db.Close()
 		return postgresConn{}, err
@@ -328,7 +328,7 @@ func makePostgresTemplate() (postgresScript, error) {
 	if err := migrate(inSchema(u, schema), nil); err != nil {
 		return postgresScript{}, err
 	}
-	shape, err := shapeOf(ctx, admin, schema)
+	shape, err := shapeOf(ctx, *u, schema)
 	if err != nil {
 		return postgresScript{}, fmt.Errorf("the template's definition: %w", err)
 	}
