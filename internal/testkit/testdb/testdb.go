@@ -184,21 +184,25 @@ func postgresServer(ctx context.Context) (*url.URL, *sql.DB, error) {
 // search_path points at it. The schema is dropped when the test ends.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	u, admin, err := postgresServer(ctx)
+	srv, err := postgresAdmin()
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	schema := "ingest_test_" + randomHex(8)
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+	if _, err := srv.db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
 		t.Fatalf("testdb: create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		dropPostgres(t, `DROP SCHEMA `+schema+` CASCADE`)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := srv.db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("testdb: drop schema %s: %v", schema, err)
+		}
 	})
-	return inSchema(u, schema)
+	u := *srv.url
+	return inSchema(&u, schema)
 }
 
 // migratedPostgresURL gives the test a migrated schema in the test PostgreSQL database, an emptied
@@ -235,6 +239,7 @@ func migratedPostgresURL(t testing.TB) string {
 // clean-up, and the binary's pool of migrated schemas.
 type postgresConn struct {
 	url  *url.URL
+	db   *sql.DB
 	pool *schemaPool
 }
 
@@ -252,7 +257,7 @@ var postgresAdmin = sync.OnceValues(func() (postgresConn, error) {
 		db.Close()
 		return postgresConn{}, err
 	}
-	return postgresConn{url: u, pool: pool}, nil
+	return postgresConn{url: u, db: db, pool: pool}, nil
 })
 
 // copyTemplate runs the template's script under the schema name.
@@ -281,21 +286,6 @@ func inSchema(u *url.URL, schema string) string {
 	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// dropPostgres runs drop, the statement that removes a test's schema.
-func dropPostgres(t testing.TB, drop string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, admin, err := postgresServer(ctx)
-	if err != nil {
-		t.Errorf("testdb: %s: %v", drop, err)
-		return
-	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, drop); err != nil {
-		t.Errorf("testdb: %s: %v", drop, err)
-	}
 }
 
 // postgresScript is the PostgreSQL template: a script that creates a migrated schema, named
