@@ -1,6 +1,9 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // HoldWriters takes the turn to write on SQLite, so that a test can queue writes behind it and
 // have them committed as one group when it calls the returned release. On PostgreSQL, which does
@@ -48,3 +51,6 @@ func CountTransactions(s *Store) func() (reads, writes int64) {
 	s.txs = &txCounts{}
 	return func() (int64, int64) { return s.txs.reads.Load(), s.txs.writes.Load() }
 }
+
+// At encodes a time as the store writes it.
+func At(t time.Time) string { return at(t) }

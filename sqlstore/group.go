@@ -32,6 +32,10 @@ var errGroupPanicked = errors.New("another write of the same group commit panick
 // (Store.flush), the leader then waits for that flush, without the turn, so that the next group's
 // statements run meanwhile, and only then hands out the results.
 //
+// A write may need an object outside the database to be durable before it commits (commitAfter):
+// the leader waits for those objects once every write's statements have run, just before the
+// commit, and an object whose flush fails fails the whole group, as a failed commit does.
+//
 // A commit is visible to readers before that flush ends. Nothing outside the process learns of it
 // from this store before then but through a read: a relay claims events in a write of its own, so
 // it sends none before a flush that covers their commit too.
@@ -199,6 +203,9 @@ func (s *Store) commitGroup(batch []*groupWrite, results []writeResult) (bool, e
 	}
 	if committed == 0 {
 		return false, nil // every write failed on its own; the deferred rollback undoes what they did
+	}
+	if err := t.awaitDurable(); err != nil {
+		return false, err
 	}
 	if err := tx.Commit(); err != nil {
 		return false, s.translate(fmt.Errorf("commit: %w", err))

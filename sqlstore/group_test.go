@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,3 +252,72 @@ func TestCancelledWriteLeavesItsGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestAGroupWaitsForObjectsOnlyBeforeItsCommit: a stored upload's object is waited for after the
+// statements of every write of its group, not between them, so the writer's turn is not spent
+// idle while the disk flushes; and an object whose flush fails fails its whole group, of which
+// nothing is then written.
+func TestAGroupWaitsForObjectsOnlyBeforeItsCommit(t *testing.T) {
+	t.Parallel()
+	f := newGroupFixture(t, "sqlite")
+	record := func(file *ingest.File, sess *ingest.UploadSession, flush ingest.Pending) error {
+		obj := ingest.StoredObject{SHA256: strings.Repeat("a", 64), SizeBytes: 10, Backend: ingest.StorageLocal, Key: "objects/" + file.ID.String()}
+		return f.store.RecordStoredUpload(f.ctx, file, sess, ingest.PartReceipt{SizeBytes: 10}, obj, flush)
+	}
+	// group queues, behind a held turn, an upload whose object's flush runs flush and then a
+	// write that runs after it in the same group, and returns both results.
+	group := func(flush func(laterRan <-chan struct{}) error) (file *ingest.File, user *ingest.User, uploadErr, laterErr error) {
+		release := sqlstore.HoldWriters(f.store)
+		laterRan := make(chan struct{})
+		file, sess := f.newUpload("")
+		user = &ingest.User{Username: "after-" + file.ID.String()}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			uploadErr = record(file, sess, pendingFunc(func() error { return flush(laterRan) }))
+		})
+		f.awaitQueued(1)
+		wg.Go(func() {
+			laterErr = sqlstore.RunWrite(f.ctx, f.store, func(exec func(string, ...any) error) error {
+				err := exec(`INSERT INTO users (id, created_at, updated_at, username) VALUES ($1, $2, $2, $3)`,
+					ingest.NewID(), sqlstore.At(time.Now()), user.Username)
+				close(laterRan)
+				return err
+			})
+		})
+		f.awaitQueued(2)
+		release()
+		wg.Wait()
+		return file, user, uploadErr, laterErr
+	}
+
+	file, _, uploadErr, laterErr := group(func(laterRan <-chan struct{}) error {
+		select {
+		case <-laterRan:
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("the object was waited for before the next write of its group ran")
+		}
+	})
+	if uploadErr != nil || laterErr != nil {
+		t.Fatalf("upload: %v; the write after it: %v", uploadErr, laterErr)
+	}
+	if got, err := f.store.File(f.ctx, file.ID); err != nil || got.Status != ingest.FileStored {
+		t.Errorf("the upload's file: %+v, %v; want it STORED", got, err)
+	}
+
+	failed, user, uploadErr, laterErr := group(func(<-chan struct{}) error { return errors.New("the disk failed to flush") })
+	if uploadErr == nil || laterErr == nil {
+		t.Fatalf("a group with an object whose flush failed: upload %v, the write after it %v; want both to fail", uploadErr, laterErr)
+	}
+	if _, err := f.store.File(f.ctx, failed.ID); ingest.ErrorCode(err) != ingest.ENotFound {
+		t.Errorf("the file whose object's flush failed: %v, want NOT_FOUND", err)
+	}
+	if _, err := f.store.UserByUsername(f.ctx, user.Username); ingest.ErrorCode(err) != ingest.ENotFound {
+		t.Errorf("the write grouped with it: %v, want NOT_FOUND (its group did not commit)", err)
+	}
+}
+
+// pendingFunc is an object's pending flush that runs a test's function.
+type pendingFunc func() error
+
+func (p pendingFunc) Wait() error { return p() }

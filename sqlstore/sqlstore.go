@@ -221,6 +221,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
+	if err := t.awaitDurable(); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return s.translate(fmt.Errorf("commit: %w", err))
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/ingest-portal/ingest"
 )
 
 // stmtCache holds a prepared statement per SQL text, shared by every connection and transaction:
@@ -96,6 +98,28 @@ type txn struct {
 	// ctx, when set, replaces the context of every statement: that of a transaction shared by a
 	// group of writes, which no single caller may cancel (see commitGroup).
 	ctx context.Context
+	// durableFirst are writes outside the database (objects) that must be durable before the
+	// transaction commits. It waits for them only then, after every statement of its group, so that
+	// their flushes overlap the statements and the writer's turn is never spent idle between them.
+	durableFirst []ingest.Pending
+}
+
+// commitAfter makes the transaction wait for p before it commits. A write registers p as its last
+// step: a write that failed and was rolled back alone leaves nothing to wait for.
+func (t *txn) commitAfter(p ingest.Pending) {
+	if p != nil {
+		t.durableFirst = append(t.durableFirst, p)
+	}
+}
+
+// awaitDurable waits for every write registered with commitAfter, and returns the first error.
+func (t *txn) awaitDurable() error {
+	for _, p := range t.durableFirst {
+		if err := p.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // context returns the context a statement runs under.

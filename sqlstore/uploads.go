@@ -195,11 +195,8 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 		if err := s.insertEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		// Last, so that the object's flush (begun by now for the objects of the moment) overlaps
-		// the statements; the commit follows only once the object is durable.
-		if flush != nil {
-			return flush.Wait()
-		}
+		// The commit waits for the object, after the statements of every write of its group.
+		tx.commitAfter(flush)
 		return nil
 	})
 }
