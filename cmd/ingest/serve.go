@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -95,6 +98,10 @@ func serveCommand() *cli.Command {
 				Value:   d.ShutdownTimeout,
 				Sources: cli.EnvVars("INGEST_SHUTDOWN_TIMEOUT"),
 			},
+			&cli.StringFlag{
+				Name:  "cpuprofile",
+				Usage: "write a CPU profile of the whole run, from start to shutdown, to `FILE` (read it with go tool pprof)",
+			},
 		),
 		Action: serve,
 	}
@@ -118,6 +125,7 @@ type serveConfig struct {
 	PublicURL          string   // "" for relative tus Locations
 	CORSAllowedOrigins []string // none by default
 	ShutdownTimeout    time.Duration
+	CPUProfile         string // "" for none
 
 	Relay       bool // run the outbox relay in this process
 	RelayConfig relay.Config
@@ -180,6 +188,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 		}
 	}
 	c.ShutdownTimeout = cmd.Duration("shutdown-timeout")
+	c.CPUProfile = cmd.String("cpuprofile")
 	// The relay's flags are read only for a relay that runs: a serve without one ignores them.
 	if c.Relay = cmd.Bool("relay"); c.Relay {
 		if c.RelayConfig, err = relayConfigFrom(cmd); err != nil {
@@ -223,7 +232,7 @@ func (c serveConfig) Validate() error {
 }
 
 // serve runs the portal until ctx ends, then shuts it down.
-func serve(ctx context.Context, cmd *cli.Command) error {
+func serve(ctx context.Context, cmd *cli.Command) (err error) {
 	cfg, err := serveConfigFrom(cmd)
 	if err != nil {
 		return err
@@ -231,6 +240,11 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopProfile()) }()
 	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, nil))
 	srv := newServer(cfg, logger, cmd.Root().Writer)
 	if err := srv.open(ctx); err != nil {
@@ -242,6 +256,29 @@ func serve(ctx context.Context, cmd *cli.Command) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// startCPUProfile starts profiling the process's CPU into the file at path, if path is not "",
+// and returns what stops it and completes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // checkPublicURL accepts the portal's public base URL: http(s)://host[:port][/path], or "".

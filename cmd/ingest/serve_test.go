@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -127,4 +128,37 @@ func putStatus(r *serveRig, session string, n int, body io.Reader, size int64) i
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestServeWritesACPUProfileOfItsRun: --cpuprofile leaves a complete profile once serve stops,
+// and a file that cannot be created stops serve before it starts.
+func TestServeWritesACPUProfileOfItsRun(t *testing.T) {
+	t.Parallel()
+	bin := buildIngest(t)
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	r := newServeRig(t, bin, "sqlite", "", "--cpuprofile", path)
+	r.start()
+	r.call("GET", "/readyz", nil, 200, nil)
+	r.stop()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzip-compressed, as pprof writes it: %v", err)
+	}
+	profile, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatalf("the profile is cut short: %v", err)
+	}
+	if !bytes.Contains(profile, []byte("cpu")) || !bytes.Contains(profile, []byte("nanoseconds")) {
+		t.Errorf("the profile (%d bytes) names no CPU samples", len(profile))
+	}
+
+	res := ingestCLI(t, "serve", "--data-dir", t.TempDir(), "--cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.pprof"))
+	if res.code != 1 || !strings.Contains(res.stderr, "--cpuprofile") {
+		t.Errorf("serve with a profile it cannot create: %v; want exit 1 naming --cpuprofile", res)
+	}
 }

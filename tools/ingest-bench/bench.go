@@ -154,6 +154,9 @@ func (b *bench) close(failed bool) {
 func (b *bench) startPortal(ctx context.Context, scenario string) (*server, error) {
 	dir := filepath.Join(b.work, scenario+"-portal")
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir}
+	if b.cfg.profiles != "" {
+		args = append(args, "--cpuprofile", filepath.Join(b.cfg.profiles, scenario+".pprof"))
+	}
 	if b.cfg.smallSize > defaultMaxSingleUpload {
 		args = append(args, "--max-single-upload", strconv.FormatInt(b.cfg.smallSize, 10))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type config struct {
 	scenarios []string // in run order
 	dir       string   // where the run's temporary directory is made; "" for the system's
 	keep      bool     // keep the work directory
+	profiles  string   // where the portal's CPU profiles go; "" for none
 	quick     bool
 	rounds    int // measurements of each of large, small and complete
 	timeout   time.Duration
@@ -110,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"; all (every scenario but the tus ones) or tus (tus-large, tus-small, which need --tusd)")
 	fs.StringVar(&cfg.dir, "dir", "", "the `DIR` in which the run's work directory is made (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data, server logs) after the run")
+	fs.StringVar(&cfg.profiles, "cpuprofile", "", "write a CPU profile of the portal in each scenario to `DIR`/SCENARIO.pprof (serve --cpuprofile)")
 	fs.BoolVar(&cfg.quick, "quick", false, "shrink sizes and counts about 10x and measure once")
 	fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "measurements of large, small, complete, cli and the tus scenarios, each alternating which server goes first")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up after this long")
@@ -142,6 +145,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var err error
 	if cfg.scenarios, err = parseScenarios(scenarios); err != nil {
 		return cfg, err
+	}
+	if cfg.profiles != "" {
+		// serve runs in its own data directory: it is given the profiles' absolute path.
+		if cfg.profiles, err = filepath.Abs(cfg.profiles); err != nil {
+			return cfg, err
+		}
+		if err := os.MkdirAll(cfg.profiles, 0o755); err != nil {
+			return cfg, fmt.Errorf("--cpuprofile: %w", err)
+		}
 	}
 	return cfg, cfg.validate()
 }
