@@ -109,7 +109,9 @@ func (s *Store) RevokeGrant(ctx context.Context, id uuid.UUID) (*ingest.UploadGr
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		g, err = stampOnce(ctx, s, tx, "upload_grants", "revoked_at", grantColumns, scanGrant, id,
-			func() error { return s.refuseTwice(ctx, tx, "upload_grants", "upload grant", id, ingest.ErrGrantRevoked(id)) })
+			func() error {
+				return s.refuseTwice(ctx, tx, "upload_grants", "upload grant", id, ingest.ErrGrantRevoked(id))
+			})
 		return err
 	})
 	return g, err
