@@ -20,6 +20,10 @@ type User struct {
 	Username   string
 	IsAdmin    bool
 	DisabledAt *time.Time
+	// Grant is set, never stored, on the user a request speaks for when it authenticated with one
+	// of the user's upload grants: it may then only upload within the grant's limits and see the
+	// files the grant uploaded, and is no admin.
+	Grant *UploadGrant
 }
 
 var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`)
