@@ -34,6 +34,9 @@ const (
 	// EUploadLocked: another request is writing to the streamed upload now; retry later.
 	EUploadLocked Code = "UPLOAD_LOCKED"
 
+	// EGrantLimitReached: an upload grant has no file, or not enough bytes, left for the upload.
+	EGrantLimitReached Code = "GRANT_LIMIT_REACHED"
+
 	// EConflict: a unique value (a username, a token hash) is already taken, or a fenced update
 	// lost its lease to a newer attempt.
 	EConflict Code = "CONFLICT"

@@ -68,6 +68,7 @@ type File struct {
 	ContentType      string
 	UploadedByID     uuid.UUID
 	BatchID          *uuid.UUID
+	GrantID          *uuid.UUID // the upload grant it was uploaded with, if any
 	StoredAt         *time.Time
 	// FailureCode and FailureReason are set together when the file FAILED, and only then: the
 	// code (one of FailureCodes) for programs, the reason for people.

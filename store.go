@@ -18,6 +18,7 @@ type Store interface {
 	UploadStore
 	OutboxStore
 	OutboxOps
+	GrantStore
 }
 
 // UserStore keeps users and their API tokens.

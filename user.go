@@ -20,6 +20,10 @@ type User struct {
 	Username   string
 	IsAdmin    bool
 	DisabledAt *time.Time
+	// Grant is set, never stored, on the user a request speaks for when it authenticated with one
+	// of the user's upload grants: it may then only upload within the grant's limits and see the
+	// files the grant uploaded, and is no admin.
+	Grant *UploadGrant
 }
 
 var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`)
@@ -54,8 +58,7 @@ const tokenPrefix = "ingest_"
 // NewAPIToken returns a token for userID and its secret. The caller stores the token and shows the
 // secret once; the secret cannot be recovered from the token.
 func NewAPIToken(userID uuid.UUID, name string) (*APIToken, string) {
-	// 160 random bits, base32 without padding: long enough to be unguessable, short enough to paste.
-	secret := tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(randomBytes(20)))
+	secret := newSecret(tokenPrefix)
 	return &APIToken{
 		ID:        NewID(),
 		UserID:    userID,
@@ -63,6 +66,12 @@ func NewAPIToken(userID uuid.UUID, name string) (*APIToken, string) {
 		TokenHash: HashToken(secret),
 		Prefix:    secret[:len(tokenPrefix)+6],
 	}, secret
+}
+
+// newSecret returns prefix and 160 random bits, base32 without padding: long enough to be
+// unguessable, short enough to paste.
+func newSecret(prefix string) string {
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(randomBytes(20)))
 }
 
 // HashToken returns the lower-case hex SHA-256 of a token secret, the form in which it is stored.

@@ -36,7 +36,7 @@ func newPortal(t *testing.T, dialect string) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	u := &ingest.User{Username: "alice"}
 	if err := store.CreateUser(context.Background(), u); err != nil {

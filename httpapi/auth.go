@@ -27,17 +27,39 @@ func (s *Server) authenticate(r *http.Request) (*ingest.User, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, ingest.Errorf(ingest.EUnauthenticated, "send an API token: Authorization: Bearer <token>")
 	}
-	hash := ingest.HashToken(strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	hash := ingest.HashToken(token)
 	now := time.Now()
 	if u := s.tokens.get(hash, now); u != nil {
 		return u, nil
 	}
-	u, err := s.cfg.Users.Authenticate(r.Context(), hash)
+	var u *ingest.User
+	var err error
+	if ingest.IsGrantToken(token) {
+		u, err = s.authenticateGrant(r, hash)
+	} else {
+		u, err = s.cfg.Users.Authenticate(r.Context(), hash)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.tokens.put(hash, u, now)
 	return u, nil
+}
+
+// authenticateGrant returns the user an upload grant speaks for: its creator, never as an admin,
+// with the grant (ingest.User.Grant).
+func (s *Server) authenticateGrant(r *http.Request, hash string) (*ingest.User, error) {
+	if s.cfg.Grants == nil {
+		return nil, ingest.Errorf(ingest.EUnauthenticated, "the upload grant is unknown, revoked or expired")
+	}
+	g, creator, err := s.cfg.Grants.AuthenticateGrant(r.Context(), hash)
+	if err != nil {
+		return nil, err
+	}
+	u := *creator
+	u.IsAdmin, u.Grant = false, g
+	return &u, nil
 }
 
 // tokenCache remembers, for a short time, whom a token hash authenticated, so that a client

@@ -75,7 +75,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		t.Fatal(err)
 	}
 	api := httpapi.New(httpapi.Config{
-		Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
+		Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
 		SessionAuth:  opts.sessionAuth,
 		AuthCacheTTL: opts.authCache,
 		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},

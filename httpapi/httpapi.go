@@ -24,6 +24,8 @@ type Check struct {
 type Config struct {
 	Service *upload.Service
 	Users   ingest.UserStore // authenticates bearer tokens
+	// Grants authenticates upload grants (ingest_grant_… bearer secrets); nil refuses them all.
+	Grants  GrantAuthenticator
 	Logger  *slog.Logger
 	Checks  []Check // what /readyz verifies
 	Metrics *Metrics
@@ -46,6 +48,12 @@ type Config struct {
 	AuthCacheTTL time.Duration
 }
 
+// GrantAuthenticator finds the active upload grant of a secret's hash and its creator
+// (ingest.GrantStore.AuthenticateGrant).
+type GrantAuthenticator interface {
+	AuthenticateGrant(ctx context.Context, tokenHash string) (*ingest.UploadGrant, *ingest.User, error)
+}
+
 // Server is the portal's HTTP handler.
 type Server struct {
 	cfg     Config
@@ -59,6 +67,7 @@ type Server struct {
 type route struct {
 	method, pattern string
 	public          bool // no token needed
+	grant           bool // an upload grant may use it: it uploads, or reads what the grant uploaded
 	handle          func(s *Server, w http.ResponseWriter, r *http.Request, actor *ingest.User) error
 }
 
@@ -74,17 +83,22 @@ var routes = []route{
 	{method: "POST", pattern: "/api/v1/batches/{id}/seal", handle: (*Server).sealBatch},
 	{method: "POST", pattern: "/api/v1/batches/{id}/cancel", handle: (*Server).cancelBatch},
 
-	{method: "POST", pattern: "/api/v1/uploads", handle: (*Server).createUpload},
-	{method: "GET", pattern: "/api/v1/uploads/{id}", handle: (*Server).getUpload},
-	{method: "DELETE", pattern: "/api/v1/uploads/{id}", handle: (*Server).abortUpload},
-	{method: "PUT", pattern: "/api/v1/uploads/{id}/parts/{n}", handle: (*Server).putPart},
-	{method: "GET", pattern: "/api/v1/uploads/{id}/parts", handle: (*Server).listParts},
-	{method: "POST", pattern: "/api/v1/uploads/{id}/complete", handle: (*Server).completeUpload},
+	{method: "POST", pattern: "/api/v1/uploads", grant: true, handle: (*Server).createUpload},
+	{method: "GET", pattern: "/api/v1/uploads/{id}", grant: true, handle: (*Server).getUpload},
+	{method: "DELETE", pattern: "/api/v1/uploads/{id}", grant: true, handle: (*Server).abortUpload},
+	{method: "PUT", pattern: "/api/v1/uploads/{id}/parts/{n}", grant: true, handle: (*Server).putPart},
+	{method: "GET", pattern: "/api/v1/uploads/{id}/parts", grant: true, handle: (*Server).listParts},
+	{method: "POST", pattern: "/api/v1/uploads/{id}/complete", grant: true, handle: (*Server).completeUpload},
 
-	{method: "POST", pattern: "/api/v1/files", handle: (*Server).putFile},
+	{method: "POST", pattern: "/api/v1/files", grant: true, handle: (*Server).putFile},
 	{method: "GET", pattern: "/api/v1/files", handle: (*Server).listFiles},
-	{method: "GET", pattern: "/api/v1/files/{id}", handle: (*Server).getFile},
+	{method: "GET", pattern: "/api/v1/files/{id}", grant: true, handle: (*Server).getFile},
 	{method: "GET", pattern: "/api/v1/files/{id}/content", handle: (*Server).getContent},
+
+	{method: "POST", pattern: "/api/v1/upload-grants", handle: (*Server).createGrant},
+	{method: "GET", pattern: "/api/v1/upload-grants", handle: (*Server).listGrants},
+	{method: "GET", pattern: "/api/v1/upload-grants/{id}", handle: (*Server).getGrant},
+	{method: "DELETE", pattern: "/api/v1/upload-grants/{id}", handle: (*Server).revokeGrant},
 }
 
 // New returns the handler.
@@ -115,7 +129,7 @@ func (s *Server) endpoint(rt route) http.Handler {
 		var actor *ingest.User
 		var err error
 		if !rt.public {
-			actor, err = s.Admit(rec, r)
+			actor, err = s.admit(rec, r, rt.grant)
 		}
 		if err == nil {
 			err = rt.handle(s, rec, r, actor)
@@ -131,8 +145,15 @@ func (s *Server) endpoint(rt route) http.Handler {
 // (cached for AuthCacheTTL) or the console's session — once the user's rate limit lets the
 // request in. It returns EUnauthenticated (with a WWW-Authenticate header on w), EForbidden, or
 // ERateLimited (with Retry-After). Protocol adapters mounted beside the API (tus) admit their
-// requests through it, so that every route trusts the same credentials under one limit.
+// requests through it, so that every route trusts the same credentials under one limit. It
+// refuses upload grants (FORBIDDEN): they upload through the API's native routes only, so far.
 func (s *Server) Admit(w http.ResponseWriter, r *http.Request) (*ingest.User, error) {
+	return s.admit(w, r, false)
+}
+
+// admit is Admit for a route that an upload grant may use, or not. A grant's requests share one
+// rate limit per grant, not its creator's.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, grant bool) (*ingest.User, error) {
 	actor, err := s.authenticate(r)
 	if err != nil {
 		if ingest.ErrorCode(err) == ingest.EUnauthenticated {
@@ -140,7 +161,15 @@ func (s *Server) Admit(w http.ResponseWriter, r *http.Request) (*ingest.User, er
 		}
 		return nil, err
 	}
-	if wait, ok := s.limiter.allow(actor.ID, time.Now()); !ok {
+	limited := actor.ID
+	if actor.Grant != nil {
+		if !grant {
+			return nil, &ingest.Error{Code: ingest.EForbidden, Message: "an upload grant may only upload, and read what it uploaded",
+				Details: map[string]any{"reason": "upload_grant"}}
+		}
+		limited = actor.Grant.ID
+	}
+	if wait, ok := s.limiter.allow(limited, time.Now()); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		return nil, &ingest.Error{Code: ingest.ERateLimited, Message: "too many requests; slow down",
 			Details: map[string]any{"retry_after_seconds": wait.Seconds()}}

@@ -50,6 +50,7 @@ type fileJSON struct {
 	ContentType      string            `json:"content_type"`
 	UploadedByID     uuid.UUID         `json:"uploaded_by_id"`
 	BatchID          *uuid.UUID        `json:"batch_id"`
+	GrantID          *uuid.UUID        `json:"grant_id"`
 	StoredAt         *time.Time        `json:"stored_at"`
 	FailureReason    *string           `json:"failure_reason"`
 	Metadata         map[string]string `json:"metadata"`
@@ -61,7 +62,7 @@ func fileView(f *ingest.File) fileJSON {
 		meta = map[string]string{} // {} rather than null: every file has metadata, maybe empty
 	}
 	return fileJSON{f.ID, f.CreatedAt, f.UpdatedAt, f.Status, null(f.SHA256), f.SizeBytes, null(string(f.StorageBackend)),
-		null(f.StorageBucket), null(f.StorageKey), f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.StoredAt,
+		null(f.StorageBucket), null(f.StorageKey), f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.GrantID, f.StoredAt,
 		null(f.FailureReason), meta}
 }
 

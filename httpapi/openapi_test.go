@@ -740,7 +740,32 @@ func (c *conformance) everyOperation() {
 	fileURL, content := c.uploadInParts(batchID)
 	c.download(fileURL, content)
 	c.singleRequestUploads(batchID)
+	c.grants(batchID)
 	c.endings(batchID)
+}
+
+// grants makes, lists, reads and revokes upload grants, and uploads with one to its limit.
+func (c *conformance) grants(batchID string) {
+	t, admin := c.t, c.p.Admin
+	g := c.call(201, "POST", "/api/v1/upload-grants", admin, map[string]any{"batch_id": batchID, "max_files": 1,
+		"max_file_bytes": 5, "content_types": []string{"text/*"}, "metadata": map[string]string{"source": "browser"}, "expires_in": 600}).JSON(t)
+	c.call(201, "POST", "/api/v1/upload-grants", admin, nil)
+	c.call(400, "POST", "/api/v1/upload-grants", admin, map[string]any{"expires_in": 1 << 30})
+	c.call(404, "POST", "/api/v1/upload-grants", admin, map[string]any{"batch_id": uuid.NewString()})
+	list := c.call(200, "GET", "/api/v1/upload-grants?limit=1", admin, nil).JSON(t)
+	c.call(200, "GET", "/api/v1/upload-grants?limit=1&cursor="+list["next_cursor"].(string), admin, nil)
+	c.call(400, "GET", "/api/v1/upload-grants?limit=0", admin, nil)
+	grant, url := g["token"].(string), "/api/v1/upload-grants/"+g["id"].(string)
+	c.call(413, "POST", "/api/v1/files?filename=big.txt", grant, []byte("123456"), "Content-Type", "text/plain")
+	c.call(400, "POST", "/api/v1/uploads", grant, map[string]any{"filename": "a.png", "content_type": "image/png", "size_bytes": 1})
+	c.call(201, "POST", "/api/v1/files?filename=small.txt", grant, []byte("12345"), "Content-Type", "text/plain")
+	c.call(403, "POST", "/api/v1/files?filename=more.txt", grant, []byte("1"), "Content-Type", "text/plain") // GRANT_LIMIT_REACHED
+	c.call(403, "GET", "/api/v1/upload-grants", grant, nil)
+	c.call(200, "GET", url, admin, nil)
+	c.call(404, "GET", url, c.p.NewUser("carol", false), nil)
+	c.call(204, "DELETE", url, admin, nil)
+	c.call(409, "DELETE", url, admin, nil)
+	c.call(404, "DELETE", "/api/v1/upload-grants/not-an-id", admin, nil)
 }
 
 func (c *conformance) publicAndUnauthenticated() {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
@@ -18,8 +19,10 @@ func TestStore(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T, clock *storetest.Clock) *storetest.Env {
-				s := testdb.Store(t, dialect, sqlstore.WithClock(clock.Now))
-				return &storetest.Env{Store: s, DB: s.DB(), Clock: clock, Dialect: dialect}
+				url := testdb.MigratedURL(t, dialect)
+				s := mustOpen(t, url, sqlstore.WithClock(clock.Now))
+				second := func() ingest.Store { return mustOpen(t, url, sqlstore.WithClock(clock.Now)) }
+				return &storetest.Env{Store: s, DB: s.DB(), Clock: clock, Dialect: dialect, OpenSecond: second}
 			})
 		})
 	}

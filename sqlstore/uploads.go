@@ -14,14 +14,14 @@ import (
 )
 
 const fileColumns = `id, created_at, updated_at, status, sha256, size_bytes, storage_backend, storage_bucket,
-	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_code, failure_reason, partial, metadata`
+	storage_key, original_filename, content_type, uploaded_by_id, batch_id, stored_at, failure_code, failure_reason, partial, metadata, grant_id`
 
 func scanFile(row interface{ Scan(...any) error }) (*ingest.File, error) {
 	var f ingest.File
 	err := row.Scan(&f.ID, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}, &f.Status, textCol[string]{&f.SHA256},
 		&f.SizeBytes, textCol[ingest.StorageBackend]{&f.StorageBackend}, textCol[string]{&f.StorageBucket},
 		textCol[string]{&f.StorageKey}, &f.OriginalFilename, &f.ContentType, &f.UploadedByID, &f.BatchID,
-		nullTimeCol{&f.StoredAt}, textCol[ingest.Code]{&f.FailureCode}, textCol[string]{&f.FailureReason}, &f.Partial, metadataCol{&f.Metadata})
+		nullTimeCol{&f.StoredAt}, textCol[ingest.Code]{&f.FailureCode}, textCol[string]{&f.FailureReason}, &f.Partial, metadataCol{&f.Metadata}, &f.GrantID)
 	return &f, err
 }
 
@@ -84,9 +84,9 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO ingest_files (id, created_at, updated_at, status, size_bytes, original_filename,
-			                          content_type, uploaded_by_id, batch_id, partial, metadata)
-			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.Partial, meta)
+			                          content_type, uploaded_by_id, batch_id, partial, metadata, grant_id)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			f.ID, at(now), f.Status, f.SizeBytes, f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, f.Partial, meta, f.GrantID)
 		if violation(err) == foreignKeyViolation {
 			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
 		}
@@ -159,10 +159,10 @@ func (s *Store) RecordStoredUpload(ctx context.Context, f *ingest.File, sess *in
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO ingest_files (id, created_at, updated_at, status, sha256, size_bytes, storage_backend,
 			                          storage_bucket, storage_key, original_filename, content_type, uploaded_by_id,
-			                          batch_id, stored_at, metadata)
-			VALUES ($1, $2, $2, 'STORED', $3, $4, $5, $6, $7, $8, $9, $10, $11, $2, $12)`,
+			                          batch_id, stored_at, metadata, grant_id)
+			VALUES ($1, $2, $2, 'STORED', $3, $4, $5, $6, $7, $8, $9, $10, $11, $2, $12, $13)`,
 			f.ID, at(now), f.SHA256, f.SizeBytes, f.StorageBackend, textOrNull(f.StorageBucket), f.StorageKey,
-			f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, meta)
+			f.OriginalFilename, f.ContentType, f.UploadedByID, f.BatchID, meta, f.GrantID)
 		if violation(err) == foreignKeyViolation {
 			return ingest.Errorf(ingest.ENotFound, "user %s not found", f.UploadedByID)
 		}

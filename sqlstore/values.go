@@ -136,6 +136,18 @@ func metadataJSON(m map[string]string) (string, error) {
 type metadataCol struct{ m *map[string]string }
 
 func (c metadataCol) Scan(src any) error {
+	m := map[string]string{}
+	if err := (jsonCol[map[string]string]{&m}).Scan(src); err != nil {
+		return err
+	}
+	*c.m = m
+	return nil
+}
+
+// jsonCol scans a NOT NULL JSON column (text on SQLite, jsonb on PostgreSQL) into a T.
+type jsonCol[T any] struct{ v *T }
+
+func (c jsonCol[T]) Scan(src any) error {
 	var b []byte
 	switch v := src.(type) {
 	case string:
@@ -143,13 +155,11 @@ func (c metadataCol) Scan(src any) error {
 	case []byte:
 		b = v
 	default:
-		return fmt.Errorf("scan metadata: unexpected %T", src)
+		return fmt.Errorf("scan json: unexpected %T", src)
 	}
-	m := map[string]string{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("scan metadata: %w", err)
+	if err := json.Unmarshal(b, c.v); err != nil {
+		return fmt.Errorf("scan json: %w", err)
 	}
-	*c.m = m
 	return nil
 }
 

@@ -21,6 +21,9 @@ type Env struct {
 	DB      *sql.DB // the store's database, for statements that must bypass the store
 	Clock   *Clock  // the store's clock
 	Dialect string  // "sqlite" or "postgres"
+	// OpenSecond opens another store on the same database, as a second instance of the portal
+	// does, with the same clock; it is closed when the test ends.
+	OpenSecond func() ingest.Store
 }
 
 // Opener returns a new Env for one test. The store must read the time from clock.Now.
@@ -45,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"Races", testRaces},
 		{"Console", testConsole},
 		{"Streams", testStreams},
+		{"Grants", testGrants},
 	}
 	for _, s := range suites {
 		// Each test opens a store of its own, so the suites share nothing and run side by side.

@@ -23,6 +23,9 @@ import (
 // beyond the maximum file size, EChecksumMismatch when req.SHA256 is not the hash of the bytes,
 // and what CreateSession returns for the request's other fields.
 func (s *Service) Concatenate(ctx context.Context, actor *ingest.User, req CreateRequest, partialIDs []uuid.UUID) (*ingest.File, *ingest.UploadSession, error) {
+	if actor.Grant != nil {
+		return nil, nil, errGrantStream
+	}
 	concat, ok := s.blobs.(ingest.ObjectConcatenator)
 	if !ok {
 		return nil, nil, ingest.Errorf(ingest.EValidation, "this portal's storage cannot concatenate uploads")

@@ -43,6 +43,9 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 	if err := s.clean(&req); err != nil {
 		return nil, false, err
 	}
+	if err := withGrant(actor, &req); err != nil {
+		return nil, false, err
+	}
 	chunk, err := s.planChunk(req.SizeBytes, req.ChunkSizeBytes)
 	if err != nil {
 		return nil, false, err
@@ -50,16 +53,18 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 	if req.IdempotencyKey != "" {
 		existing, err := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey)
 		if err == nil {
-			return s.replay(ctx, existing, req)
+			return s.replay(ctx, actor, existing, req)
 		}
 		if ingest.ErrorCode(err) != ingest.ENotFound {
 			return nil, false, err
 		}
 	}
-	if req.BatchID != nil {
-		if _, err := s.batch(ctx, actor, *req.BatchID); err != nil {
-			return nil, false, err
-		}
+	if err := s.checkBatch(ctx, actor, req.BatchID); err != nil {
+		return nil, false, err
+	}
+	release, err := s.reserve(ctx, actor, req)
+	if err != nil {
+		return nil, false, err
 	}
 
 	file := &ingest.File{
@@ -69,6 +74,7 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		ContentType:      req.ContentType,
 		UploadedByID:     actor.ID,
 		BatchID:          req.BatchID,
+		GrantID:          grantID(actor),
 		Metadata:         req.Metadata,
 	}
 	sess = &ingest.UploadSession{
@@ -82,10 +88,13 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		DeclaredSHA256: req.SHA256,
 	}
 	if err := s.register(ctx, file, sess); err != nil {
+		if !errors.Is(err, ingest.ErrOutcomeUnknown) {
+			release()
+		}
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
 			// Another request with the same key won the race: answer as if it had come first.
 			if existing, lookupErr := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey); lookupErr == nil {
-				return s.replay(ctx, existing, req)
+				return s.replay(ctx, actor, existing, req)
 			}
 		}
 		return nil, false, err
@@ -137,11 +146,14 @@ func (s *Service) register(ctx context.Context, file *ingest.File, sess *ingest.
 }
 
 // replay answers a repeated creation: the same session for the same request, a conflict for
-// another one.
-func (s *Service) replay(ctx context.Context, existing *ingest.UploadSession, req CreateRequest) (*ingest.UploadSession, bool, error) {
+// another one. An upload grant replays only what it uploaded, and learns nothing of the rest.
+func (s *Service) replay(ctx context.Context, actor *ingest.User, existing *ingest.UploadSession, req CreateRequest) (*ingest.UploadSession, bool, error) {
 	file, err := s.store.File(ctx, existing.FileID)
 	if err != nil {
 		return nil, false, err
+	}
+	if actor.Grant != nil && !uploadedWith(actor, file) {
+		return nil, false, ingest.Errorf(ingest.EIdempotencyConflict, "the idempotency key was used for a different upload")
 	}
 	same := file.OriginalFilename == req.Filename && file.ContentType == req.ContentType &&
 		file.SizeBytes == req.SizeBytes && existing.DeclaredSHA256 == req.SHA256 &&

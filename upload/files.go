@@ -16,7 +16,7 @@ func (s *Service) File(ctx context.Context, actor *ingest.User, id uuid.UUID) (*
 	if err != nil {
 		return nil, err
 	}
-	if !visible(actor, f.UploadedByID) || f.Partial {
+	if !(visible(actor, f.UploadedByID) || uploadedWith(actor, f)) || f.Partial {
 		return nil, notFound("ingest file", id)
 	}
 	return f, nil

@@ -120,7 +120,7 @@ func (s *Service) sessionForPart(ctx context.Context, actor *ingest.User, id uui
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if !visible(actor, sess.UploadedByID) {
+	if !(visible(actor, sess.UploadedByID) || uploadedWith(actor, file)) {
 		return nil, nil, nil, notFound("upload session", id)
 	}
 	return sess, file, part, nil

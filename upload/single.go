@@ -52,6 +52,9 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 		return nil, uuid.Nil, false, err
 	}
 	req.SHA256 = strings.ToLower(req.SHA256)
+	if err := withGrant(actor, &req); err != nil {
+		return nil, uuid.Nil, false, err
+	}
 	if d.SHA256 != nil {
 		declared := hex.EncodeToString(d.SHA256)
 		if req.SHA256 != "" && req.SHA256 != declared {
@@ -75,14 +78,12 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 			return nil, uuid.Nil, false, err
 		}
 	}
-	if req.BatchID != nil {
-		if _, err := s.batch(ctx, actor, *req.BatchID); err != nil {
-			return nil, uuid.Nil, false, err
-		}
+	if err := s.checkBatch(ctx, actor, req.BatchID); err != nil {
+		return nil, uuid.Nil, false, err
 	}
 
 	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
-		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, Metadata: req.Metadata}
+		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, GrantID: grantID(actor), Metadata: req.Metadata}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: req.ChunkSizeBytes,
 		TotalParts: ingest.TotalParts(req.SizeBytes, req.ChunkSizeBytes), IdempotencyKey: req.IdempotencyKey,
 		UploadedByID: actor.ID, ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,
@@ -90,10 +91,17 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if err := ingest.ValidateUpload(file, sess); err != nil {
 		return nil, uuid.Nil, false, err
 	}
+	// The reservation comes before the body, so that a grant's bytes are counted before they are
+	// taken in.
+	release, err := s.reserve(ctx, actor, req)
+	if err != nil {
+		return nil, uuid.Nil, false, err
+	}
 	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
 	sums := newPartSums(Digest{CRC32C: d.CRC32C}, newRunningHash())
 	flush, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
 	if err != nil {
+		release()
 		return nil, uuid.Nil, false, err
 	}
 	receipt, err := sums.verify(Digest{CRC32C: d.CRC32C}, req.SizeBytes)
@@ -105,7 +113,9 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	}
 	if err != nil {
 		s.deleteObject(ctx, key)
-		s.recordFailure(ctx, file, sess, err)
+		if !s.recordFailure(ctx, file, sess, err) {
+			release()
+		}
 		return nil, uuid.Nil, false, err
 	}
 	obj := ingest.StoredObject{SHA256: sum, SizeBytes: req.SizeBytes, Backend: s.blobs.Backend(), Bucket: s.blobs.Bucket(), Key: key}
@@ -114,6 +124,7 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 			return nil, uuid.Nil, false, err // the file may be STORED: its object stays
 		}
 		s.deleteObject(ctx, key)
+		release()
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
 			// Another request with the same key won the race: answer as if it had come first.
 			if existing, lookupErr := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey); lookupErr == nil {
@@ -130,7 +141,7 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 // request conflicts; an upload that ended answers its outcome (its file or the error it ended
 // with); one still in progress — begun in parts under the same key — is finished with this body.
 func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *ingest.UploadSession, req CreateRequest, body io.Reader, d Digest) (*ingest.File, bool, error) {
-	if _, _, err := s.replay(ctx, existing, req); err != nil {
+	if _, _, err := s.replay(ctx, actor, existing, req); err != nil {
 		return nil, false, err
 	}
 	if existing.Status.Active() && existing.TotalParts == 1 && body != nil {
@@ -145,16 +156,17 @@ func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *i
 // recordFailure records a failed single-request upload when the client sent an idempotency key,
 // so that its retry answers the same error; without a key there is nothing to answer again. The
 // cause's code becomes the file's failure code (a checksum mismatch is the one failure that gets
-// here); a cause no failed file can carry is not recorded, and its retry starts afresh.
-func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *ingest.UploadSession, cause error) {
+// here); a cause no failed file can carry is not recorded, and its retry starts afresh. It
+// reports whether the file was recorded.
+func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *ingest.UploadSession, cause error) bool {
 	code, reason := ingest.ErrorCode(cause), ingest.ErrorMessage(cause)
 	if sess.IdempotencyKey == "" || ingest.CheckFailure(ingest.SessionFailed, code) != nil {
-		return
+		return false
 	}
 	ctx = context.WithoutCancel(ctx)
 	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
-		return
+		return false
 	}
 	if code == ingest.EChecksumMismatch && !strings.HasPrefix(reason, checksumMismatch) {
 		// The reason is the message the retry answers; it says what failed, as rejectChecksum's does.
@@ -163,6 +175,7 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 	if _, err := s.store.EndUpload(ctx, sess.ID, ingest.SessionFailed, code, reason); err != nil {
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 	}
+	return true
 }
 
 // putObject stores the body as the object at key. Where the blob store can, it leaves the flush

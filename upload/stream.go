@@ -30,6 +30,9 @@ type StreamRequest struct {
 // CreateStream registers a file and its streamed upload session. It returns what CreateSession
 // returns, and EPayloadTooLarge for a size beyond the maximum file size.
 func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req StreamRequest) (*ingest.UploadSession, error) {
+	if actor.Grant != nil {
+		return nil, errGrantStream
+	}
 	if req.LengthDeferred {
 		req.SizeBytes = 0
 	}

@@ -78,6 +78,7 @@ func (c Config) Validate() error {
 type Store interface {
 	ingest.BatchStore
 	ingest.StreamStore
+	ingest.GrantStore
 
 	CreateUpload(ctx context.Context, f *ingest.File, s *ingest.UploadSession) error
 	File(ctx context.Context, id uuid.UUID) (*ingest.File, error)
@@ -142,9 +143,10 @@ func New(store Store, blobs ingest.BlobStore, cfg Config, opts ...Option) (*Serv
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// visible reports whether actor may see a resource of owner.
+// visible reports whether actor may see a resource of owner. An actor acting through an upload
+// grant sees nothing this way: only the files the grant uploaded (uploadedWith).
 func visible(actor *ingest.User, owner uuid.UUID) bool {
-	return actor.IsAdmin || actor.ID == owner
+	return actor.Grant == nil && (actor.IsAdmin || actor.ID == owner)
 }
 
 // notFound is the answer for a resource that does not exist or that actor may not see: the two
@@ -158,6 +160,16 @@ func (s *Service) session(ctx context.Context, actor *ingest.User, id uuid.UUID)
 	sess, err := s.store.UploadSession(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if actor.Grant != nil {
+		f, err := s.store.File(ctx, sess.FileID)
+		if err != nil {
+			return nil, err
+		}
+		if !uploadedWith(actor, f) {
+			return nil, notFound("upload session", id)
+		}
+		return sess, nil
 	}
 	if !visible(actor, sess.UploadedByID) {
 		return nil, notFound("upload session", id)

@@ -64,7 +64,7 @@ func TestCLIGuideRuns(t *testing.T) {
 		if err != nil {
 			r.fatalf("the %d sh blocks of %s failed: %v\n%s", blocks, cliGuide, err, out)
 		}
-		for _, want := range []string{"3 of 3 files stored", "exit status 1", "files:    3 (3 stored, 0 failed)"} {
+		for _, want := range []string{"3 of 3 files stored", "exit status 1", "files:    3 (3 stored, 0 failed)", "ACTIVE  1/2", "REVOKED  1/2", "revoked upload grant"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("the guide's output does not show %q:\n%s", want, out)
 			}

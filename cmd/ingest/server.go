@@ -138,6 +138,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 	api = httpapi.New(httpapi.Config{
 		Service:         svc,
 		Users:           s.store,
+		Grants:          s.store,
 		Logger:          s.logger,
 		Metrics:         metrics,
 		IdleReadTimeout: s.cfg.IdleReadTimeout,

@@ -37,6 +37,7 @@ var statuses = map[ingest.Code]int{
 	ingest.ERateLimited:         http.StatusTooManyRequests,
 	ingest.EConflict:            http.StatusConflict,
 	ingest.EInvalidTransition:   http.StatusConflict,
+	ingest.EGrantLimitReached:   http.StatusForbidden,
 	MethodNotAllowed:            http.StatusMethodNotAllowed,
 	RangeNotSatisfiable:         http.StatusRequestedRangeNotSatisfiable,
 }

@@ -49,10 +49,12 @@ table ingest_files column failure_reason text
 table ingest_files column partial boolean NOT NULL DEFAULT false
 table ingest_files column metadata jsonb NOT NULL DEFAULT '{}'::jsonb
 table ingest_files column failure_code text
+table ingest_files column grant_id uuid
 table ingest_files constraint ingest_files_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES upload_batches(id)
 table ingest_files constraint ingest_files_failed_check CHECK (((status <> 'FAILED'::text) OR (failure_reason IS NOT NULL)))
 table ingest_files constraint ingest_files_failed_code_check CHECK (((status = 'FAILED'::text) = (failure_code IS NOT NULL)))
 table ingest_files constraint ingest_files_failure_code_check CHECK ((failure_code = ANY (ARRAY['CHECKSUM_MISMATCH'::text, 'SESSION_EXPIRED'::text, 'SESSION_NOT_ACTIVE'::text, 'ABORTED'::text, 'BATCH_CANCELLED'::text])))
+table ingest_files constraint ingest_files_grant_id_fkey FOREIGN KEY (grant_id) REFERENCES upload_grants(id)
 table ingest_files constraint ingest_files_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 table ingest_files constraint ingest_files_original_filename_check CHECK ((length(original_filename) >= 1))
 table ingest_files constraint ingest_files_partial_check CHECK (((NOT partial) OR (status <> 'STORED'::text)))
@@ -64,6 +66,7 @@ table ingest_files constraint ingest_files_storage_backend_check CHECK ((storage
 table ingest_files constraint ingest_files_stored_check CHECK (((status <> 'STORED'::text) OR ((sha256 IS NOT NULL) AND (size_bytes IS NOT NULL) AND (storage_backend IS NOT NULL) AND (storage_key IS NOT NULL) AND (storage_key <> ''::text) AND (stored_at IS NOT NULL) AND ((storage_backend <> 's3'::text) OR ((storage_bucket IS NOT NULL) AND (storage_bucket <> ''::text))))))
 table ingest_files constraint ingest_files_uploaded_by_id_fkey FOREIGN KEY (uploaded_by_id) REFERENCES users(id)
 index ingest_files_batch_id_idx CREATE INDEX ingest_files_batch_id_idx ON ingest_files USING btree (batch_id, id)
+index ingest_files_grant_id_idx CREATE INDEX ingest_files_grant_id_idx ON ingest_files USING btree (grant_id, id)
 index ingest_files_pkey CREATE UNIQUE INDEX ingest_files_pkey ON ingest_files USING btree (id)
 index ingest_files_sha256_idx CREATE INDEX ingest_files_sha256_idx ON ingest_files USING btree (sha256) WHERE (sha256 IS NOT NULL)
 index ingest_files_size_bytes_idx CREATE INDEX ingest_files_size_bytes_idx ON ingest_files USING btree (size_bytes, id)
@@ -123,6 +126,37 @@ table upload_batches constraint upload_batches_total_files_check CHECK ((total_f
 index upload_batches_created_by_id_idx CREATE INDEX upload_batches_created_by_id_idx ON upload_batches USING btree (created_by_id, id)
 index upload_batches_pkey CREATE UNIQUE INDEX upload_batches_pkey ON upload_batches USING btree (id)
 index upload_batches_status_idx CREATE INDEX upload_batches_status_idx ON upload_batches USING btree (status, id)
+table upload_grants column id uuid NOT NULL
+table upload_grants column created_at timestamp with time zone NOT NULL
+table upload_grants column updated_at timestamp with time zone NOT NULL
+table upload_grants column created_by_id uuid NOT NULL
+table upload_grants column token_hash text NOT NULL
+table upload_grants column prefix text NOT NULL
+table upload_grants column batch_id uuid
+table upload_grants column max_files integer NOT NULL
+table upload_grants column max_file_bytes bigint
+table upload_grants column max_total_bytes bigint
+table upload_grants column content_types jsonb NOT NULL DEFAULT '[]'::jsonb
+table upload_grants column metadata jsonb NOT NULL DEFAULT '{}'::jsonb
+table upload_grants column expires_at timestamp with time zone NOT NULL
+table upload_grants column revoked_at timestamp with time zone
+table upload_grants column files_used integer NOT NULL DEFAULT 0
+table upload_grants column bytes_used bigint NOT NULL DEFAULT 0
+table upload_grants constraint upload_grants_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES upload_batches(id)
+table upload_grants constraint upload_grants_bytes_check CHECK (((bytes_used >= 0) AND ((max_total_bytes IS NULL) OR (bytes_used <= max_total_bytes))))
+table upload_grants constraint upload_grants_content_types_check CHECK ((jsonb_typeof(content_types) = 'array'::text))
+table upload_grants constraint upload_grants_created_by_id_fkey FOREIGN KEY (created_by_id) REFERENCES users(id)
+table upload_grants constraint upload_grants_files_check CHECK (((files_used >= 0) AND (files_used <= max_files)))
+table upload_grants constraint upload_grants_max_file_bytes_check CHECK ((max_file_bytes >= 1))
+table upload_grants constraint upload_grants_max_files_check CHECK ((max_files >= 1))
+table upload_grants constraint upload_grants_max_total_bytes_check CHECK ((max_total_bytes >= 1))
+table upload_grants constraint upload_grants_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
+table upload_grants constraint upload_grants_pkey PRIMARY KEY (id)
+table upload_grants constraint upload_grants_token_hash_check CHECK ((token_hash ~ '^[0-9a-f]{64}$'::text))
+table upload_grants constraint upload_grants_token_hash_key UNIQUE (token_hash)
+index upload_grants_created_by_id_idx CREATE INDEX upload_grants_created_by_id_idx ON upload_grants USING btree (created_by_id, id)
+index upload_grants_pkey CREATE UNIQUE INDEX upload_grants_pkey ON upload_grants USING btree (id)
+index upload_grants_token_hash_key CREATE UNIQUE INDEX upload_grants_token_hash_key ON upload_grants USING btree (token_hash)
 table upload_parts column id uuid NOT NULL
 table upload_parts column created_at timestamp with time zone NOT NULL
 table upload_parts column updated_at timestamp with time zone NOT NULL

@@ -6,6 +6,8 @@ index api_tokens_user_id_idx
 CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)
 index ingest_files_batch_id_idx
 CREATE INDEX ingest_files_batch_id_idx ON ingest_files (batch_id, id)
+index ingest_files_grant_id_idx
+CREATE INDEX ingest_files_grant_id_idx ON ingest_files (grant_id, id)
 index ingest_files_sha256_idx
 CREATE INDEX ingest_files_sha256_idx ON ingest_files (sha256) WHERE sha256 IS NOT NULL
 index ingest_files_size_bytes_idx
@@ -29,6 +31,8 @@ index upload_batches_created_by_id_idx
 CREATE INDEX upload_batches_created_by_id_idx ON upload_batches (created_by_id, id)
 index upload_batches_status_idx
 CREATE INDEX upload_batches_status_idx ON upload_batches (status, id)
+index upload_grants_created_by_id_idx
+CREATE INDEX upload_grants_created_by_id_idx ON upload_grants (created_by_id, id)
 index upload_sessions_active_expires_at_idx
 CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions (expires_at)
     WHERE status IN ('INIT', 'IN_PROGRESS')
@@ -78,7 +82,7 @@ CREATE TABLE ingest_files (
     CHECK (json_valid(metadata) AND json_type(metadata) = 'object'), failure_code TEXT
     CONSTRAINT ingest_files_failure_code_check
     CHECK (failure_code IN ('CHECKSUM_MISMATCH', 'SESSION_EXPIRED', 'SESSION_NOT_ACTIVE', 'ABORTED', 'BATCH_CANCELLED'))
-    CONSTRAINT ingest_files_failed_code_check CHECK ((status = 'FAILED') = (failure_code IS NOT NULL)),
+    CONSTRAINT ingest_files_failed_code_check CHECK ((status = 'FAILED') = (failure_code IS NOT NULL)), grant_id TEXT REFERENCES upload_grants (id),
     CONSTRAINT ingest_files_stored_check CHECK (
         status <> 'STORED' OR (
             sha256 IS NOT NULL AND size_bytes IS NOT NULL AND storage_backend IS NOT NULL
@@ -127,6 +131,27 @@ CREATE TABLE upload_batches (
         AND (status <> 'FAILED' OR (failed_count = total_files AND total_files > 0))
     ),
     CONSTRAINT upload_batches_sealed_check CHECK (status IN ('OPEN', 'CANCELLED') OR sealed_at IS NOT NULL)
+) STRICT
+table upload_grants
+CREATE TABLE upload_grants (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    created_at      TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    created_by_id   TEXT    NOT NULL REFERENCES users (id),
+    token_hash      TEXT    NOT NULL UNIQUE CHECK (length(token_hash) = 64 AND token_hash NOT GLOB '*[^0-9a-f]*'),
+    prefix          TEXT    NOT NULL,
+    batch_id        TEXT    REFERENCES upload_batches (id),
+    max_files       INTEGER NOT NULL CHECK (max_files >= 1),
+    max_file_bytes  INTEGER CHECK (max_file_bytes >= 1),
+    max_total_bytes INTEGER CHECK (max_total_bytes >= 1),
+    content_types   TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(content_types) AND json_type(content_types) = 'array'),
+    metadata        TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),
+    expires_at      TEXT    NOT NULL,
+    revoked_at      TEXT,
+    files_used      INTEGER NOT NULL DEFAULT 0,
+    bytes_used      INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT upload_grants_files_check CHECK (files_used BETWEEN 0 AND max_files),
+    CONSTRAINT upload_grants_bytes_check CHECK (bytes_used >= 0 AND (max_total_bytes IS NULL OR bytes_used <= max_total_bytes))
 ) STRICT
 table upload_parts
 CREATE TABLE upload_parts (

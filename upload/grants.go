@@ -1,0 +1,124 @@
+package upload
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+)
+
+// CreateGrant makes an upload grant of the actor and returns it with its secret, which is shown
+// once. It returns EValidation for a request outside the grant's limits, EForbidden when the
+// actor is itself a grant, and ENotFound for a batch the actor cannot see.
+func (s *Service) CreateGrant(ctx context.Context, actor *ingest.User, req ingest.GrantRequest) (*ingest.UploadGrant, string, error) {
+	if actor.Grant != nil {
+		return nil, "", ingest.Errorf(ingest.EForbidden, "an upload grant cannot make upload grants")
+	}
+	if req.BatchID != nil {
+		if _, err := s.batch(ctx, actor, *req.BatchID); err != nil {
+			return nil, "", err
+		}
+	}
+	g, secret, err := ingest.NewUploadGrant(actor.ID, req, s.now())
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.store.CreateGrant(ctx, g); err != nil {
+		return nil, "", err
+	}
+	return g, secret, nil
+}
+
+// Grant returns a grant the actor can see, or ENotFound.
+func (s *Service) Grant(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadGrant, error) {
+	g, err := s.store.Grant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !visible(actor, g.CreatedByID) {
+		return nil, notFound("upload grant", id)
+	}
+	return g, nil
+}
+
+// ListGrants returns up to limit of the actor's own grants, newest first, after the grant with id
+// after when it is not nil. A grant lists nothing.
+func (s *Service) ListGrants(ctx context.Context, actor *ingest.User, after *uuid.UUID, limit int) ([]*ingest.UploadGrant, error) {
+	if actor.Grant != nil {
+		return nil, nil
+	}
+	return s.store.Grants(ctx, actor.ID, after, limit)
+}
+
+// RevokeGrant revokes a grant the actor can see: it uploads nothing more. It returns ENotFound,
+// and INVALID_TRANSITION for a grant already revoked.
+func (s *Service) RevokeGrant(ctx context.Context, actor *ingest.User, id uuid.UUID) (*ingest.UploadGrant, error) {
+	if _, err := s.Grant(ctx, actor, id); err != nil {
+		return nil, err
+	}
+	return s.store.RevokeGrant(ctx, id)
+}
+
+// uploadedWith reports whether the actor acts through the grant f was uploaded with: all a grant
+// may see.
+func uploadedWith(actor *ingest.User, f *ingest.File) bool {
+	return actor.Grant != nil && f.GrantID != nil && *f.GrantID == actor.Grant.ID
+}
+
+// grantID is the id of the actor's grant, nil when the actor acts as themselves.
+func grantID(actor *ingest.User) *uuid.UUID {
+	if actor.Grant == nil {
+		return nil
+	}
+	return &actor.Grant.ID
+}
+
+// withGrant applies the actor's grant, if any, to a new upload: the file goes into the grant's
+// batch, and the grant's metadata is merged over the file's (ingest.UploadGrant.FileMetadata).
+// It returns EForbidden for another batch.
+func withGrant(actor *ingest.User, req *CreateRequest) error {
+	g := actor.Grant
+	if g == nil {
+		return nil
+	}
+	if req.BatchID != nil && (g.BatchID == nil || *req.BatchID != *g.BatchID) {
+		return ingest.Errorf(ingest.EForbidden, "an upload grant uploads into its own batch only")
+	}
+	req.BatchID = g.BatchID
+	var err error
+	req.Metadata, err = g.FileMetadata(req.Metadata)
+	return err
+}
+
+// checkBatch returns ENotFound unless the actor may add a file to the batch: their own, or the
+// one of their grant, which was checked when the grant was made.
+func (s *Service) checkBatch(ctx context.Context, actor *ingest.User, id *uuid.UUID) error {
+	if id == nil || actor.Grant != nil {
+		return nil
+	}
+	_, err := s.batch(ctx, actor, *id)
+	return err
+}
+
+// reserve counts a file of req against the actor's grant, if any, and returns what gives the
+// reservation back when the file is not recorded after all. A file once recorded keeps its
+// reservation whatever becomes of it, as a batch counts its failed files.
+func (s *Service) reserve(ctx context.Context, actor *ingest.User, req CreateRequest) (release func(), err error) {
+	if actor.Grant == nil {
+		return func() {}, nil
+	}
+	id := actor.Grant.ID
+	if _, err := s.store.ReserveGrant(ctx, id, req.SizeBytes, req.ContentType); err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := s.store.ReleaseGrant(context.WithoutCancel(ctx), id, req.SizeBytes); err != nil {
+			s.logger.Warn("give back an upload grant's reservation", "grant", id, "err", err)
+		}
+	}, nil
+}
+
+// errGrantStream refuses a streamed upload (tus) to an upload grant, which takes native uploads
+// only for now.
+var errGrantStream = ingest.Errorf(ingest.EForbidden, "an upload grant uploads through the native API only, not tus")
