@@ -119,11 +119,24 @@ func New(cfg Config) (*Handler, error) {
 		mux:     http.NewServeMux(),
 		logger:  cfg.Logger,
 		pages:   pages,
-		static:  http.StripPrefix("/admin/static/", http.FileServerFS(static)),
+		static:  http.StripPrefix("/admin/static/", filesOnly(static)),
 		signIns: newAttemptLimiter(cfg.SignInsPerMinute),
 	}
 	h.routes()
 	return h, nil
+}
+
+// filesOnly serves the files of fsys and lists no directory: a path that names one is not found.
+func filesOnly(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.Trim(r.URL.Path, "/")
+		if info, err := fs.Stat(fsys, name); name == "" || (err == nil && info.IsDir()) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler: every answer carries the console's security headers.

@@ -468,12 +468,14 @@ func TestDownloads(t *testing.T) {
 	r := p.Do("POST", "/api/v1/files?filename=../../evil%22name%0A.txt", token, data, "Content-Type", "text/html").must(t, 201)
 	id := r.str(t, "id")
 	content := "/api/v1/files/" + id + "/content"
-	for rng, want := range map[string][]byte{"bytes=0-9": data[:10], "bytes=990-": data[990:], "bytes=-5": data[995:], "bytes=995-2000": data[995:]} {
+	for rng, want := range map[string][]byte{"bytes=0-9": data[:10], "bytes=990-": data[990:], "bytes=-5": data[995:], "bytes=995-2000": data[995:],
+		"bytes=0-99999999999999999999": data, "bytes=-99999999999999999999": data} {
 		got := p.Do("GET", content, token, nil, "Range", rng).must(t, 206)
 		if !bytes.Equal(got.Body, want) || !strings.HasPrefix(got.Header.Get("Content-Range"), "bytes ") {
 			t.Errorf("Range %s: %d bytes, Content-Range %q", rng, len(got.Body), got.Header.Get("Content-Range"))
 		}
 	}
+	p.Do("GET", content, token, nil, "Range", "bytes=99999999999999999999-").must(t, 416)
 	if got := p.Do("GET", content, token, nil, "Range", "bytes=0-1,5-6").must(t, 200); len(got.Body) != 1000 {
 		t.Errorf("several ranges: %d bytes, want the whole file", len(got.Body))
 	}
@@ -522,5 +524,32 @@ func TestEndedUploadsLeaveNoMultipartUploadInS3(t *testing.T) {
 	}
 	if n := pending(); n != 0 {
 		t.Errorf("multipart uploads left after an abort and an expiry: %d", n)
+	}
+}
+
+// TestJSONBodyErrorsSpeakJSON: a body of the wrong JSON shape is refused in JSON's words, never
+// with a Go type's name, and every JSON answer, error or not, forbids sniffing its type.
+func TestJSONBodyErrorsSpeakJSON(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, "sqlite", portalOptions{})
+	token := p.NewUser("alice", false)
+	for body, want := range map[string]string{
+		`[]`:                  "the body must be a JSON object",
+		`"text"`:              "the body must be a JSON object",
+		`{"size_bytes":"10"}`: `field "size_bytes" must be an integer`,
+		`{"filename":1}`:      `field "filename" must be a string`,
+		`{"metadata":[]}`:     `field "metadata" must be an object`,
+	} {
+		r := p.Do("POST", "/api/v1/uploads", token, []byte(body), "Content-Type", "application/json").must(t, 400)
+		msg, _ := r.JSON(t)["error"].(map[string]any)["message"].(string)
+		if !strings.Contains(msg, want) || strings.Contains(msg, "Go ") || strings.Contains(msg, "httpapi.") || strings.Contains(msg, "map[") {
+			t.Errorf("POST %s: message %q, want it to say %q and name no Go type", body, msg, want)
+		}
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("POST %s: an error answer without X-Content-Type-Options: nosniff", body)
+		}
+	}
+	if r := p.Do("GET", "/api/v1/files", token, nil).must(t, 200); r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("a JSON answer without X-Content-Type-Options: nosniff")
 	}
 }

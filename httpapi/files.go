@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -184,6 +186,19 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
+// bytePos parses a byte position of a Range header: decimal digits only. A position past what an
+// int64 holds is past the end of any file (RFC 9110 lets a client ask for more than there is).
+func bytePos(s string) (int64, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return math.MaxInt64, true
+	}
+	return n, err == nil
+}
+
 // parseRange parses a single "bytes=" range of a file of size bytes into the first and last byte.
 // ok is false for a header to ignore (not bytes, several ranges, malformed); satisfiable is false
 // for a well-formed range wholly outside the file.
@@ -197,8 +212,8 @@ func parseRange(header string, size int64) (start, end int64, ok, satisfiable bo
 		return 0, 0, false, true
 	}
 	if first == "" { // the last N bytes
-		n, err := strconv.ParseInt(last, 10, 64)
-		if err != nil || n < 0 {
+		n, ok := bytePos(last)
+		if !ok {
 			return 0, 0, false, true
 		}
 		if n == 0 || size == 0 {
@@ -206,13 +221,13 @@ func parseRange(header string, size int64) (start, end int64, ok, satisfiable bo
 		}
 		return max(size-n, 0), size - 1, true, true
 	}
-	start, err := strconv.ParseInt(first, 10, 64)
-	if err != nil || start < 0 {
+	start, ok = bytePos(first)
+	if !ok {
 		return 0, 0, false, true
 	}
 	end = size - 1
 	if last != "" {
-		if end, err = strconv.ParseInt(last, 10, 64); err != nil || end < start {
+		if end, ok = bytePos(last); !ok || end < start {
 			return 0, 0, false, true
 		}
 		end = min(end, size-1)

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -134,6 +136,7 @@ func page[E any, T any](l *readmodel.Listing[E], view func(E) T, id func(E) uuid
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // answers are JSON, never embedded in HTML: keep "<token>" readable
@@ -172,8 +175,10 @@ func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "the body must be a JSON object"
 	case errors.As(err, &typeErr):
-		return "field " + strconv.Quote(typeErr.Field) + " must be " + typeErr.Type.String()
+		return "field " + strconv.Quote(typeErr.Field) + " must be " + jsonKind(typeErr.Type)
 	case errors.As(err, &syntaxErr):
 		return "invalid JSON at byte " + strconv.FormatInt(syntaxErr.Offset, 10)
 	case errors.Is(err, io.EOF):
@@ -181,6 +186,32 @@ func jsonProblem(err error) string {
 	}
 	return err.Error() // "json: unknown field \"x\"" and the like name only the field
 }
+
+// jsonKind names what JSON value decodes into t, in JSON's words rather than Go's.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return "a string" // ids, times
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // pathID parses the path parameter name as a UUID; a malformed id names nothing: ENotFound.
 func pathID(r *http.Request, name string) (uuid.UUID, error) {

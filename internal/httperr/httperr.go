@@ -73,6 +73,7 @@ type Fields struct {
 // Write answers an error with status and its JSON body; an answer to HEAD has no body.
 func Write(w http.ResponseWriter, r *http.Request, status int, f Fields) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
