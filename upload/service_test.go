@@ -581,6 +581,13 @@ func TestSingleRequestUpload(t *testing.T) {
 		if err != nil || created || again.ID != f.ID {
 			t.Errorf("Put again = %v, %v, %v; want the same file, not created", again, created, err)
 		}
+		other := bytes.Clone(data)
+		other[0] ^= 1
+		_, _, err = e.svc.Put(e.ctx, e.alice, req, bytes.NewReader(other), upload.Digest{})
+		wantCode(t, err, ingest.EIdempotencyConflict)
+		if kept, err := e.store.File(e.ctx, f.ID); err != nil || kept.SHA256 != sha(data) {
+			t.Errorf("the first file after a repeat with other bytes = %+v, %v; want it unchanged", kept, err)
+		}
 		sum := sha256.Sum256(data)
 		req.IdempotencyKey = ""
 		if f, _, err := e.svc.Put(e.ctx, e.alice, req, bytes.NewReader(data), upload.Digest{SHA256: sum[:]}); err != nil || f.SHA256 != sha(data) {

@@ -71,7 +71,7 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if req.IdempotencyKey != "" {
 		existing, err := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey)
 		if err == nil {
-			f, created, err := s.replayPut(ctx, actor, existing, req, body, d)
+			f, created, err := s.replayPut(ctx, actor, existing, req, body, d, "")
 			return f, existing.ID, created, err
 		}
 		if ingest.ErrorCode(err) != ingest.ENotFound {
@@ -128,7 +128,7 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 		if ingest.ErrorCode(err) == ingest.EIdempotencyConflict {
 			// Another request with the same key won the race: answer as if it had come first.
 			if existing, lookupErr := s.store.SessionByIdempotencyKey(ctx, actor.ID, req.IdempotencyKey); lookupErr == nil {
-				f, created, err := s.replayPut(ctx, actor, existing, req, nil, d)
+				f, created, err := s.replayPut(ctx, actor, existing, req, nil, d, sum)
 				return f, existing.ID, created, err
 			}
 		}
@@ -140,17 +140,35 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 // replayPut answers a single-request upload repeated with its idempotency key: a different
 // request conflicts; an upload that ended answers its outcome (its file or the error it ended
 // with); one still in progress — begun in parts under the same key — is finished with this body.
-func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *ingest.UploadSession, req CreateRequest, body io.Reader, d Digest) (*ingest.File, bool, error) {
+// A repeat whose bytes differ from the stored file's is a different request too: bodySum is the
+// body's SHA-256 when it was already read, "" to read it here.
+func (s *Service) replayPut(ctx context.Context, actor *ingest.User, existing *ingest.UploadSession, req CreateRequest, body io.Reader, d Digest, bodySum string) (*ingest.File, bool, error) {
 	if _, _, err := s.replay(ctx, actor, existing, req); err != nil {
 		return nil, false, err
 	}
-	if existing.Status.Active() && existing.TotalParts == 1 && body != nil {
+	finished := !existing.Status.Active()
+	if !finished && existing.TotalParts == 1 && body != nil {
 		if _, err := s.PutPart(ctx, actor, existing.ID, 1, req.SizeBytes, body, Digest{CRC32C: d.CRC32C}); err != nil {
 			return nil, false, err
 		}
 	}
 	f, err := s.Complete(ctx, actor, existing.ID)
-	return f, false, err
+	if err != nil || !finished || req.SHA256 != "" { // a declared hash was compared by replay
+		return f, false, err
+	}
+	if bodySum == "" && body != nil {
+		h := newRunningHash()
+		if _, err := io.Copy(h, body); err != nil {
+			return nil, false, err
+		}
+		bodySum = h.Hex()
+	}
+	if bodySum != "" && bodySum != f.SHA256 {
+		return nil, false, &ingest.Error{Code: ingest.EIdempotencyConflict,
+			Message: "the idempotency key was used for an upload of other bytes",
+			Details: map[string]any{"upload_id": existing.ID, "file_id": existing.FileID}}
+	}
+	return f, false, nil
 }
 
 // recordFailure records a failed single-request upload when the client sent an idempotency key,
