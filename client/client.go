@@ -89,6 +89,31 @@ func New(server, token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// reachTimeout bounds Reach: a portal that has not answered by then is as good as down.
+const reachTimeout = 2 * time.Second
+
+// Reach checks, with one request and no retry, that the portal answers at all (GET /healthz;
+// any answer will do), so that a program can say at once that it is down or misaddressed
+// instead of retrying for seconds.
+func (c *Client) Reach(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			return urlErr.Err // the URL is the caller's to say
+		}
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	return resp.Body.Close()
+}
+
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 

@@ -46,7 +46,7 @@ func listBatches(ctx context.Context, cmd *cli.Command) error {
 	if f.Status != "" && !f.Status.Valid() {
 		return ingest.Errorf(ingest.EValidation, "--status %q is not a batch status", f.Status)
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func showBatch(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return ingest.Errorf(ingest.EValidation, "%q is not a batch id", cmd.Args().First())
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}

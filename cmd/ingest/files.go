@@ -74,7 +74,7 @@ func listFiles(ctx context.Context, cmd *cli.Command) error {
 	if f.Status != "" && !f.Status.Valid() {
 		return ingest.Errorf(ingest.EValidation, "--status %q: want UPLOADING, STORED or FAILED", f.Status)
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func getFile(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return ingest.Errorf(ingest.EValidation, "%q is not a file id", cmd.Args().First())
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}

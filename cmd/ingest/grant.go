@@ -81,7 +81,7 @@ func createGrant(ctx context.Context, cmd *cli.Command) error {
 		}
 		req.Metadata[k] = v
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func listGrants(ctx context.Context, cmd *cli.Command) error {
 	if cmd.NArg() != 0 {
 		return ingest.Errorf(ingest.EValidation, "grant ls takes no arguments; got %q", cmd.Args().Slice())
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func revokeGrant(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return ingest.Errorf(ingest.EValidation, "%q is not a grant id", cmd.Args().First())
 	}
-	c, err := newClient(cmd)
+	c, err := newClient(ctx, cmd)
 	if err != nil {
 		return err
 	}

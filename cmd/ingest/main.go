@@ -38,12 +38,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // newApp returns the root command, writing to stdout and stderr. A cli flag keeps its parsed
 // value, so every call builds a new tree and runs never share state.
 func newApp(stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
-		Name:        "ingest",
-		Usage:       "operate an Ingest Portal",
-		Writer:      stdout,
-		ErrWriter:   stderr,
-		HideVersion: true, // "ingest version" says more than a --version flag would
+	app := &cli.Command{
+		Name:      "ingest",
+		Usage:     "operate an Ingest Portal",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// cli's own version flag prints only a version string; --version prints what "ingest
+		// version" does.
+		HideVersion: true,
+		Flags:       []cli.Flag{&cli.BoolFlag{Name: "version", Usage: `print the version, as "ingest version" does`}},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			switch {
+			case cmd.Bool("version"):
+				return printVersion(ctx, cmd)
+			case cmd.Args().Present():
+				return ingest.Errorf(ingest.EValidation, "unknown command %q (see \"ingest --help\")", cmd.Args().First())
+			}
+			return cli.ShowAppHelp(cmd)
+		},
 		// run prints every error once and chooses the exit code, so cli must neither print nor
 		// exit; its default handler calls os.Exit for some errors.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
@@ -62,6 +74,22 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			grantCommand(),
 		},
 	}
+	forEachCommand(app, func(c *cli.Command) { c.OnUsageError = usageError })
+	return app
+}
+
+// forEachCommand calls fn on cmd and every command under it.
+func forEachCommand(cmd *cli.Command, fn func(*cli.Command)) {
+	fn(cmd)
+	for _, sub := range cmd.Commands {
+		forEachCommand(sub, fn)
+	}
+}
+
+// usageError turns a mistake on the command line (an unknown flag, a missing value) into one line
+// that says where the help is, instead of cli's whole help text.
+func usageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+	return ingest.Errorf(ingest.EValidation, "%s (see \"%s --help\")", err, cmd.FullName())
 }
 
 // errorLine renders err on one line for the operator: the message of a portal error, or the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -166,6 +167,42 @@ func TestVersionPrintsIngestAndGoVersion(t *testing.T) {
 func TestUnknownCommandFails(t *testing.T) {
 	t.Parallel()
 	mustFail(t, "no-such-command")
+}
+
+func TestVersionFlagPrintsWhatVersionPrints(t *testing.T) {
+	t.Parallel()
+	if flag, cmd := mustSucceed(t, "--version"), mustSucceed(t, "version"); flag.stdout != cmd.stdout {
+		t.Errorf("ingest --version printed %q, ingest version %q", flag.stdout, cmd.stdout)
+	}
+}
+
+// TestAMistypedFlagIsOneLineWithAHint: a flag that does not exist is said on one line that names
+// the command's help, without the help itself.
+func TestAMistypedFlagIsOneLineWithAHint(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--bogus"}, {"serve", "--bogus"}, {"files", "ls", "--bogus"}} {
+		r := ingestCLI(t, args...)
+		help := strings.Join(append([]string{"ingest"}, args[:len(args)-1]...), " ") + " --help"
+		if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "-bogus") || !strings.Contains(r.stderr, help) {
+			t.Errorf("ingest %s: %v; want exit 1 and one line naming -bogus and %q", strings.Join(args, " "), r, help)
+		}
+	}
+}
+
+// TestAPortalThatIsDownIsSaidAtOnce: a command for a portal that does not answer says so in one
+// line, rather than retrying.
+func TestAPortalThatIsDownIsSaidAtOnce(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	r := ingestCLI(t, "files", "ls", "--server", down, "--token", "ingest_x")
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot reach the portal at "+down+`: is "ingest serve" running?`) {
+		t.Errorf("files ls against a portal that is down: %v", r)
+	}
 }
 
 var latestOnce struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -27,7 +28,8 @@ func remoteFlags() []cli.Flag {
 			Name:    serverFlag,
 			Usage:   "the portal's `URL`",
 			Value:   "http://127.0.0.1:8080",
-			Sources: cli.EnvVars("INGEST_SERVER"),
+			// INGEST_URL, as in the API's examples; INGEST_SERVER is its former name.
+			Sources: cli.EnvVars("INGEST_URL", "INGEST_SERVER"),
 		},
 		&cli.StringFlag{
 			Name:    tokenFlag,
@@ -42,8 +44,9 @@ func jsonOutputFlag(usage string) cli.Flag {
 	return &cli.BoolFlag{Name: jsonFlag, Usage: usage, Sources: cli.EnvVars("INGEST_JSON")}
 }
 
-// newClient returns a client of the portal the flags name.
-func newClient(cmd *cli.Command) (*client.Client, error) {
+// newClient returns a client of the portal the flags name, once the portal has answered: one
+// that is down or misaddressed is said at once, not after the client's retries.
+func newClient(ctx context.Context, cmd *cli.Command) (*client.Client, error) {
 	token := cmd.String(tokenFlag)
 	if token == "" {
 		return nil, ingest.Errorf(ingest.EValidation, "give an API token: INGEST_TOKEN=… or --token (create one with \"ingest token create\")")
@@ -51,6 +54,10 @@ func newClient(cmd *cli.Command) (*client.Client, error) {
 	c, err := client.New(cmd.String(serverFlag), token)
 	if err != nil {
 		return nil, ingest.Errorf(ingest.EValidation, "%s", err)
+	}
+	if err := c.Reach(ctx); err != nil {
+		c.Close()
+		return nil, ingest.Errorf(ingest.EValidation, "cannot reach the portal at %s: is \"ingest serve\" running? (%s)", c.Server(), err)
 	}
 	return c, nil
 }

@@ -40,7 +40,7 @@ type uploadLine struct {
 
 // cliEnv is the environment that points the command line at the rig's server.
 func cliEnv(r *serveRig) []string {
-	return []string{"INGEST_SERVER=" + r.srv.url, "INGEST_TOKEN=" + r.token}
+	return []string{"INGEST_URL=" + r.srv.url, "INGEST_TOKEN=" + r.token}
 }
 
 // uploadLines parses the --json output of an upload, by path.

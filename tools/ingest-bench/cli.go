@@ -88,7 +88,7 @@ func (b *bench) runUpload(ctx context.Context, portal *server, round int, src so
 	defer os.Remove(link)
 	cmd := exec.CommandContext(ctx, cfg.ingest, "upload", "--json", "--chunk-size", strconv.FormatInt(cfg.partSize, 10),
 		"--parallel", strconv.Itoa(cfg.largeParallel), link)
-	cmd.Env = append(os.Environ(), "INGEST_SERVER="+portal.api.base, "INGEST_TOKEN="+portal.api.token)
+	cmd.Env = append(os.Environ(), "INGEST_URL="+portal.api.base, "INGEST_TOKEN="+portal.api.token)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = sysProcAttr()
