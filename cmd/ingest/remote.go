@@ -25,9 +25,9 @@ const (
 func remoteFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{
-			Name:    serverFlag,
-			Usage:   "the portal's `URL`",
-			Value:   "http://127.0.0.1:8080",
+			Name:  serverFlag,
+			Usage: "the portal's `URL`",
+			Value: "http://127.0.0.1:8080",
 			// INGEST_URL, as in the API's examples; INGEST_SERVER is its former name.
 			Sources: cli.EnvVars("INGEST_URL", "INGEST_SERVER"),
 		},
