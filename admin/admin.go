@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/reqtext"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -149,6 +150,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
+	if err := reqtext.Check(r); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/reqtext"
 )
 
 type signInPage struct {
@@ -54,6 +55,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if err != nil || !sameSecret(r.PostFormValue(csrfField), c.Value) {
 		p.Error = "The sign-in form expired; please try again."
 		h.showSignIn(w, r, http.StatusForbidden, p)
+		return
+	}
+	if !reqtext.Valid(username) {
+		p.Error, p.Username = "No username has a NUL byte or bytes that are not UTF-8.", ""
+		h.showSignIn(w, r, http.StatusBadRequest, p)
 		return
 	}
 	now := h.cfg.Now()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/httperr"
+	"github.com/ingest-portal/ingest/internal/reqtext"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -215,6 +216,10 @@ func (r *responseRecorder) Unwrap() http.ResponseWriter { return r.ResponseWrite
 // ServeHTTP implements http.Handler. Requests no route matches get the API's JSON errors, not
 // the mux's plain text.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := reqtext.Check(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	// Routing twice is cheap; serving through the mux itself is what fills in r.PathValue.
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {

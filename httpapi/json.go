@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/reqtext"
 	"github.com/ingest-portal/ingest/readmodel"
 )
 
@@ -158,6 +159,9 @@ func decodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	}
 	if len(body) == 0 && allowEmpty {
 		return nil
+	}
+	if reqtext.HasEscapedNUL(body) {
+		return ingest.Errorf(ingest.EValidation, "the body has a NUL character (\\u0000), which no text of the portal takes")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
