@@ -166,13 +166,18 @@ func (s *Server) storeForm(q *request, fields map[string]string, file io.Reader)
 	if err != nil {
 		return err
 	}
-	st, err := s.cfg.Service.Append(ctx, q.actor, sess.ID, upload.AppendRequest{Body: file, Length: -1})
+	// The last byte is held back until the file ends, so that it goes with the declared length:
+	// the upload completes with bytes, as a tus upload declaring its length with its last PATCH.
+	held := &holdLast{r: file}
+	st, err := s.cfg.Service.Append(ctx, q.actor, sess.ID, upload.AppendRequest{Body: held, Length: -1})
 	if err != nil {
 		s.abandon(q, sess.ID)
 		return err
 	}
-	size := st.Offset()
-	st, err = s.cfg.Service.Append(ctx, q.actor, sess.ID, upload.AppendRequest{Offset: size, Body: bytes.NewReader(nil), DeclaredLength: &size})
+	offset := st.Offset()
+	size := offset + int64(len(held.last))
+	st, err = s.cfg.Service.Append(ctx, q.actor, sess.ID, upload.AppendRequest{Offset: offset, Body: bytes.NewReader(held.last),
+		Length: int64(len(held.last)), DeclaredLength: &size})
 	if err != nil {
 		s.abandon(q, sess.ID)
 		return err
@@ -192,7 +197,6 @@ func (s *Server) abandon(q *request, id uuid.UUID) {
 	}
 }
 
-
 // writeJSON answers v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
@@ -201,4 +205,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// holdLast reads r but for its last byte, which it keeps in last once r ends.
+type holdLast struct {
+	r    io.Reader
+	last []byte // the byte held back: empty until r has given one
+	buf  []byte
+	err  error
+}
+
+func (h *holdLast) Read(p []byte) (int, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Read into p after the held byte, then hand out all but the newest byte.
+	if cap(h.buf) < len(p)+1 {
+		h.buf = make([]byte, len(p)+1)
+	}
+	buf := h.buf[:len(p)+1]
+	copy(buf, h.last)
+	n, err := h.r.Read(buf[len(h.last):])
+	total := len(h.last) + n
+	if err != nil {
+		h.err = err
+	}
+	if total == 0 {
+		return 0, h.err
+	}
+	out := copy(p, buf[:total-1])
+	h.last = append(h.last[:0], buf[total-1])
+	if out == 0 && h.err == nil {
+		return h.Read(p)
+	}
+	return out, nil
 }

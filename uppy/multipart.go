@@ -155,8 +155,13 @@ func (s *Server) tryPart(q *request, id uuid.UUID, n int, size int64) (bool, err
 	case offset < at:
 		return false, nil
 	}
-	body := idleread.Body(q.w, q.r, s.cfg.IdleReadTimeout)
-	after, err := s.cfg.Service.Append(ctx, q.actor, id, upload.AppendRequest{Offset: at, Body: body, Length: size})
+	req := upload.AppendRequest{Offset: at, Body: idleread.Body(q.w, q.r, s.cfg.IdleReadTimeout), Length: size}
+	if size < p {
+		// A part shorter than P is the last: the upload's length is known, and it completes with it.
+		length := at + size
+		req.DeclaredLength = &length
+	}
+	after, err := s.cfg.Service.Append(ctx, q.actor, id, req)
 	switch ingest.ErrorCode(err) {
 	case ingest.EOffsetMismatch, ingest.EUploadLocked:
 		return false, nil // another writer moved first: look again
