@@ -210,3 +210,14 @@ const (
 	MaxPageLimit     = 1000
 	DefaultPageLimit = 100
 )
+
+// PartSizeStore keeps the part size of a streamed upload whose client sends numbered parts of a
+// size it never announces (Uppy's multipart uploads, docs/browser.md): the first part fixes it,
+// once, for every instance sharing the database.
+type PartSizeStore interface {
+	// FixPartSize records size as the session's part size unless one is recorded already, and
+	// returns the one recorded. It returns ENotFound for an unknown session.
+	FixPartSize(ctx context.Context, sessionID uuid.UUID, size int64) (int64, error)
+	// PartSize returns the session's part size, or ENotFound while none is fixed.
+	PartSize(ctx context.Context, sessionID uuid.UUID) (int64, error)
+}

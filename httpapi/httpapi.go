@@ -152,6 +152,12 @@ func (s *Server) Admit(w http.ResponseWriter, r *http.Request) (*ingest.User, er
 	return s.admit(w, r, false)
 }
 
+// AdmitUpload is Admit for a protocol adapter's upload routes (Uppy's), which an upload grant may
+// use within its limits, as it uses the native upload routes.
+func (s *Server) AdmitUpload(w http.ResponseWriter, r *http.Request) (*ingest.User, error) {
+	return s.admit(w, r, true)
+}
+
 // admit is Admit for a route that an upload grant may use, or not. A grant's requests share one
 // rate limit per grant, not its creator's.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, grant bool) (*ingest.User, error) {

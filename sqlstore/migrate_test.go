@@ -18,7 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden schema dumps in testdata/")
 
-var portalTables = []string{"admin_sessions", "api_tokens", "ingest_files", "portal_event_outbox", "upload_batches", "upload_grants", "upload_parts", "upload_sessions", "users"}
+var portalTables = []string{"admin_sessions", "api_tokens", "ingest_files", "portal_event_outbox", "upload_batches", "upload_grants", "upload_parts", "upload_sessions", "uppy_part_sizes", "users"}
 
 // tables lists the tables of the store's schema, leaving out goose's own.
 func tables(t *testing.T, s *sqlstore.Store) []string {

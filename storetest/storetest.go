@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"Console", testConsole},
 		{"Streams", testStreams},
 		{"Grants", testGrants},
+		{"PartSizes", testPartSizes},
 	}
 	for _, s := range suites {
 		// Each test opens a store of its own, so the suites share nothing and run side by side.

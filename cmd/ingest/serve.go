@@ -86,6 +86,12 @@ func serveCommand() *cli.Command {
 				Usage:   "`ORIGIN`s (scheme://host[:port], or *) whose pages may call the API and tus from a browser; none by default",
 				Sources: cli.EnvVars("INGEST_CORS_ALLOWED_ORIGINS"),
 			},
+			&cli.StringFlag{
+				Name: "signing-key",
+				Usage: "a secret of at least 32 characters that signs the part URLs and form fields the Uppy routes hand out; " +
+					"every instance behind one address needs the same. Without it each process makes its own, which suits one instance",
+				Sources: cli.EnvVars("INGEST_SIGNING_KEY"),
+			},
 			&cli.DurationFlag{
 				Name:    "stream-lease",
 				Usage:   "how long a tus upload's writer may show no sign of life before another request may take the upload over",
@@ -124,6 +130,7 @@ type serveConfig struct {
 	AdminSecureCookies bool
 	PublicURL          string   // "" for relative tus Locations
 	CORSAllowedOrigins []string // none by default
+	SigningKey         string   // "" for a random key per process
 	ShutdownTimeout    time.Duration
 	CPUProfile         string // "" for none
 
@@ -187,6 +194,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 			c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
 		}
 	}
+	c.SigningKey = cmd.String("signing-key")
 	c.ShutdownTimeout = cmd.Duration("shutdown-timeout")
 	c.CPUProfile = cmd.String("cpuprofile")
 	// The relay's flags are read only for a relay that runs: a serve without one ignores them.
@@ -223,6 +231,8 @@ func (c serveConfig) Validate() error {
 		return err
 	}
 	switch {
+	case c.SigningKey != "" && len(c.SigningKey) < 32:
+		return ingest.Errorf(ingest.EValidation, "--signing-key must be at least 32 characters")
 	case c.SweepInterval <= 0:
 		return ingest.Errorf(ingest.EValidation, "--sweep-interval must be positive")
 	case c.ShutdownTimeout < 0:

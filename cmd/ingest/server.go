@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/tus"
 	"github.com/ingest-portal/ingest/upload"
+	"github.com/ingest-portal/ingest/uppy"
 	"github.com/ingest-portal/ingest/users"
 )
 
@@ -162,8 +164,36 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		IdleReadTimeout: s.cfg.IdleReadTimeout,
 		Logger:          s.logger,
 	}))
+	key, err := signingKey(s.cfg.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	routes.Handle(uppy.Prefix, uppy.New(uppy.Config{
+		Service:         svc,
+		PartSizes:       s.store,
+		AdmitUpload:     api.AdmitUpload,
+		Session:         console.UserFromRequest,
+		Origins:         s.cfg.CORSAllowedOrigins,
+		PublicURL:       strings.TrimSuffix(s.cfg.PublicURL, "/"),
+		SigningKey:      key,
+		IdleReadTimeout: s.cfg.IdleReadTimeout,
+		Logger:          s.logger,
+	}))
 	routes.Handle("/", api)
 	return cors.Handler(s.cfg.CORSAllowedOrigins, routes), nil
+}
+
+// signingKey is the key of the Uppy routes' signatures: the operator's (--signing-key), shared by
+// every instance, or a random one of this process's own.
+func signingKey(configured string) ([]byte, error) {
+	if configured != "" {
+		return []byte(configured), nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return key, nil
 }
 
 // createFirstAdmin creates the user "admin" with a token when the portal has no user at all, and

@@ -227,6 +227,12 @@ index upload_sessions_file_id_key CREATE UNIQUE INDEX upload_sessions_file_id_ke
 index upload_sessions_idempotency_key_unique CREATE UNIQUE INDEX upload_sessions_idempotency_key_unique ON upload_sessions USING btree (uploaded_by_id, idempotency_key)
 index upload_sessions_pkey CREATE UNIQUE INDEX upload_sessions_pkey ON upload_sessions USING btree (id)
 index upload_sessions_status_idx CREATE INDEX upload_sessions_status_idx ON upload_sessions USING btree (status, id)
+table uppy_part_sizes column session_id uuid NOT NULL
+table uppy_part_sizes column part_size_bytes bigint NOT NULL
+table uppy_part_sizes constraint uppy_part_sizes_part_size_bytes_check CHECK ((part_size_bytes > 0))
+table uppy_part_sizes constraint uppy_part_sizes_pkey PRIMARY KEY (session_id)
+table uppy_part_sizes constraint uppy_part_sizes_session_id_fkey FOREIGN KEY (session_id) REFERENCES upload_sessions(id) ON DELETE CASCADE
+index uppy_part_sizes_pkey CREATE UNIQUE INDEX uppy_part_sizes_pkey ON uppy_part_sizes USING btree (session_id)
 table users column id uuid NOT NULL
 table users column created_at timestamp with time zone NOT NULL
 table users column updated_at timestamp with time zone NOT NULL

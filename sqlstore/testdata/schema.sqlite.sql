@@ -194,6 +194,11 @@ CREATE TABLE upload_sessions (
     ),
     CONSTRAINT upload_sessions_idempotency_key_unique UNIQUE (uploaded_by_id, idempotency_key)
 ) STRICT
+table uppy_part_sizes
+CREATE TABLE uppy_part_sizes (
+    session_id      TEXT    NOT NULL PRIMARY KEY REFERENCES upload_sessions (id) ON DELETE CASCADE,
+    part_size_bytes INTEGER NOT NULL CHECK (part_size_bytes > 0)
+) STRICT
 table users
 CREATE TABLE users (
     id          TEXT    NOT NULL PRIMARY KEY,

@@ -1,0 +1,498 @@
+package uppy_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/local"
+	"github.com/ingest-portal/ingest/blob/s3"
+	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/cors"
+	"github.com/ingest-portal/ingest/internal/testkit/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
+	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/upload"
+	"github.com/ingest-portal/ingest/uppy"
+)
+
+type backend struct{ dialect, storage string }
+
+func (b backend) String() string { return b.dialect + "/" + b.storage }
+
+var backends = []backend{{"sqlite", "local"}, {"postgres", "local"}, {"sqlite", "s3"}, {"postgres", "s3"}}
+
+const allowedOrigin = "http://app.example.test"
+
+// sessionCookie stands for the console's session in these tests: its value is a username.
+const sessionCookie = "test_session"
+
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+type portal struct {
+	t     *testing.T
+	URL   string
+	Store *sqlstore.Store
+	Svc   *upload.Service
+	Clock *clock
+	Admin *ingest.User
+	Token string // the admin's API token
+}
+
+func newPortal(t *testing.T, b backend) *portal {
+	t.Helper()
+	store := testdb.Store(t, b.dialect)
+	var blobs ingest.BlobStore
+	switch b.storage {
+	case "local":
+		var err error
+		if blobs, err = local.New(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	case "s3":
+		gw := versitygw.Start(t)
+		blobs = s3.New(gw.Client(), gw.NewBucket(t), "portal")
+	}
+	c := &clock{}
+	svc, err := upload.New(store, blobs, upload.DefaultConfig(), upload.WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &portal{t: t, Store: store, Svc: svc, Clock: c}
+	p.Admin = &ingest.User{Username: "admin", IsAdmin: true}
+	if err := store.CreateUser(context.Background(), p.Admin); err != nil {
+		t.Fatal(err)
+	}
+	tok, secret := ingest.NewAPIToken(p.Admin.ID, "test")
+	if err := store.CreateAPIToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	p.Token = secret
+	api := httpapi.New(httpapi.Config{Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler)})
+	mux := http.NewServeMux()
+	mux.Handle(uppy.Prefix, uppy.New(uppy.Config{
+		Service: svc, PartSizes: store, AdmitUpload: api.AdmitUpload,
+		Session: func(r *http.Request) (*ingest.User, error) {
+			if c, err := r.Cookie(sessionCookie); err == nil && c.Value == p.Admin.Username {
+				return p.Admin, nil
+			}
+			return nil, ingest.Errorf(ingest.EUnauthenticated, "sign in")
+		},
+		Origins: []string{allowedOrigin}, SigningKey: []byte("a test key of at least 32 characters"), Now: c.now,
+	}))
+	mux.Handle("/", api)
+	srv := httptest.NewServer(cors.Handler([]string{allowedOrigin}, mux))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) Code() string {
+	var v struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &v)
+	return v.Error.Code
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// do sends a request as the console's signed-in admin, from origin ("" for none).
+func (p *portal) do(method, path, origin string, body io.Reader, contentType string) response {
+	p.t.Helper()
+	if !strings.HasPrefix(path, "http") {
+		path = p.URL + path
+	}
+	req, err := http.NewRequest(method, path, body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: p.Admin.Username})
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func (p *portal) must(r response, status int) response {
+	p.t.Helper()
+	if r.Status != status {
+		p.t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// stored checks that the file with the key is STORED with the SHA-256 of data.
+func (p *portal) stored(key string, data []byte) *ingest.File {
+	p.t.Helper()
+	f, err := p.Svc.File(context.Background(), p.Admin, mustID(p.t, key))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if f.Status != ingest.FileStored || f.SHA256 != sum(data) || f.SizeBytes != int64(len(data)) {
+		p.t.Fatalf("file %s is %s, %d bytes, sha256 %s; want STORED, %d bytes, %s", key, f.Status, f.SizeBytes, f.SHA256, len(data), sum(data))
+	}
+	return f
+}
+
+// form posts data as Uppy does with the parameters of s3/params: the fields, then the file.
+func (p *portal) form(base string, data []byte, tamper func(map[string]string)) response {
+	p.t.Helper()
+	params := p.must(p.do("GET", base+"/s3/params?filename=notes.txt&type=text%2Fplain&metadata%5Bproject%5D=apollo", allowedOrigin, nil, ""), 200)
+	var v struct {
+		Method string            `json:"method"`
+		URL    string            `json:"url"`
+		Fields map[string]string `json:"fields"`
+	}
+	params.decode(p.t, &v)
+	if v.Method != "POST" || v.URL != base+"/s3/upload" || v.Fields["signature"] == "" {
+		p.t.Fatalf("params = %s", params.Body)
+	}
+	if tamper != nil {
+		tamper(v.Fields)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, val := range v.Fields {
+		if err := mw.WriteField(k, val); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", "notes.txt")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	return p.do("POST", v.URL, allowedOrigin, &buf, mw.FormDataContentType())
+}
+
+func TestFormUpload(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			p := newPortal(t, b)
+			data := randomBytes(100 << 10)
+			r := p.must(p.form("/uppy", data, nil), http.StatusCreated)
+			var v struct{ Location, Key string }
+			r.decode(t, &v)
+			f := p.stored(v.Key, data)
+			if v.Location != "/api/v1/files/"+v.Key || f.OriginalFilename != "notes.txt" || f.ContentType != "text/plain" || f.Metadata["project"] != "apollo" {
+				t.Fatalf("answer %s; file %+v", r.Body, f)
+			}
+			t.Run("fields changed after signing are refused", func(t *testing.T) {
+				r := p.form("/uppy", data, func(f map[string]string) { f["filename"] = "other.txt" })
+				if r.Status != http.StatusForbidden || r.Code() != string(uppy.CodeSignatureInvalid) {
+					t.Fatalf("tampered form: %d %s", r.Status, r.Body)
+				}
+			})
+		})
+	}
+}
+
+// multipart creates an upload and returns its key and uploadId.
+func (p *portal) create(base string) (key, id string) {
+	p.t.Helper()
+	r := p.must(p.do("POST", base+"/s3/multipart", allowedOrigin,
+		strings.NewReader(`{"filename":"big.bin","type":"application/octet-stream","metadata":{"name":"big.bin","relativePath":null,"project":"apollo"}}`), "application/json"), 200)
+	var v map[string]string
+	r.decode(p.t, &v)
+	if len(v) != 2 || v["key"] == "" || v["uploadId"] == "" {
+		p.t.Fatalf("create = %s", r.Body)
+	}
+	return v["key"], v["uploadId"]
+}
+
+// sign returns the signed URL of part n.
+func (p *portal) sign(base, key, id string, n int) string {
+	p.t.Helper()
+	r := p.must(p.do("GET", fmt.Sprintf("%s/s3/multipart/%s/%d?key=%s", base, id, n, key), "", nil, ""), 200)
+	var v struct{ URL string }
+	r.decode(p.t, &v)
+	if v.URL == "" {
+		p.t.Fatalf("sign = %s", r.Body)
+	}
+	return v.URL
+}
+
+func TestMultipartUpload(t *testing.T) {
+	const mib = 1 << 20
+	for _, b := range backends {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			p := newPortal(t, b)
+			data := randomBytes(12 * mib)
+			key, id := p.create("/uppy")
+			chunks := [][]byte{data[:5*mib], data[5*mib : 10*mib], data[10*mib:]}
+			urls := make([]string, len(chunks))
+			for i := range chunks {
+				urls[i] = p.sign("/uppy", key, id, i+1)
+			}
+			// Uppy sends its parts at once: the last first, here, to make it wait.
+			etags := make([]string, len(chunks))
+			var wg sync.WaitGroup
+			for i := len(chunks) - 1; i >= 0; i-- {
+				wg.Go(func() {
+					req, _ := http.NewRequest("PUT", p.URL+urls[i], bytes.NewReader(chunks[i]))
+					req.Header.Set("Origin", allowedOrigin)
+					req.AddCookie(&http.Cookie{Name: sessionCookie, Value: p.Admin.Username})
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" {
+						t.Errorf("PUT part %d: %d %s", i+1, resp.StatusCode, body)
+					}
+					if got := resp.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(got, "ETag") {
+						t.Errorf("ETag is not exposed: %q", got)
+					}
+					etags[i] = resp.Header.Get("ETag")
+				})
+				time.Sleep(20 * time.Millisecond)
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			list := p.must(p.do("GET", "/uppy/s3/multipart/"+id+"?key="+key, "", nil, ""), 200)
+			var parts []map[string]any
+			list.decode(t, &parts)
+			want := []int64{5 * mib, 5 * mib, 2 * mib}
+			if len(parts) != 3 {
+				t.Fatalf("parts = %s", list.Body)
+			}
+			for i, part := range parts {
+				if len(part) != 3 || part["PartNumber"] != float64(i+1) || part["ETag"] != etags[i] || part["Size"] != float64(want[i]) {
+					t.Fatalf("part %d = %v; want number %d, ETag %s, size %d", i+1, part, i+1, etags[i], want[i])
+				}
+			}
+			t.Run("a part larger than the first is refused", func(t *testing.T) {
+				r := p.do("PUT", p.sign("/uppy", key, id, 4), allowedOrigin, bytes.NewReader(make([]byte, 6*mib)), "")
+				if r.Status != http.StatusBadRequest || r.Code() != string(ingest.EPartSizeMismatch) {
+					t.Fatalf("PUT of 6 MiB after 5 MiB parts: %d %s", r.Status, r.Body)
+				}
+			})
+			body := fmt.Sprintf(`{"parts":[{"PartNumber":2,"ETag":%q},{"PartNumber":1,"ETag":%q},{"PartNumber":3,"ETag":%q}]}`, etags[1], etags[0], etags[2])
+			r := p.must(p.do("POST", "/uppy/s3/multipart/"+id+"/complete?key="+key, allowedOrigin, strings.NewReader(body), "application/json"), 200)
+			var done map[string]string
+			r.decode(t, &done)
+			if len(done) != 2 || done["key"] != key || done["location"] != "/api/v1/files/"+key {
+				t.Fatalf("complete = %s", r.Body)
+			}
+			f := p.stored(key, data)
+			if f.Metadata["project"] != "apollo" || f.OriginalFilename != "big.bin" {
+				t.Fatalf("file %+v", f)
+			}
+		})
+	}
+}
+
+func TestSignedURLs(t *testing.T) {
+	p := newPortal(t, backend{"sqlite", "local"})
+	key, id := p.create("/uppy")
+	signed := p.sign("/uppy", key, id, 1)
+	put := func(u string) response {
+		return p.do("PUT", u, allowedOrigin, bytes.NewReader(make([]byte, 1024)), "")
+	}
+	t.Run("a URL changed to another part is refused", func(t *testing.T) {
+		r := put(strings.Replace(signed, "/1?", "/2?", 1))
+		if r.Status != http.StatusForbidden || r.Code() != string(uppy.CodeSignatureInvalid) {
+			t.Fatalf("tampered URL: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("a URL of another upload is refused", func(t *testing.T) {
+		_, other := p.create("/uppy")
+		r := put(strings.Replace(signed, id, other, 1))
+		if r.Status != http.StatusForbidden || r.Code() != string(uppy.CodeSignatureInvalid) {
+			t.Fatalf("URL of another upload: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("an expired URL is refused", func(t *testing.T) {
+		p.Clock.advance(16 * time.Minute)
+		defer p.Clock.advance(-16 * time.Minute)
+		r := put(signed)
+		if r.Status != http.StatusForbidden || r.Code() != string(uppy.CodeSignatureExpired) {
+			t.Fatalf("expired URL: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("the URL as signed is taken", func(t *testing.T) {
+		p.must(put(signed), http.StatusOK)
+	})
+}
+
+func TestPartAfterAShortPart(t *testing.T) {
+	p := newPortal(t, backend{"postgres", "local"})
+	key, id := p.create("/uppy")
+	p.must(p.do("PUT", p.sign("/uppy", key, id, 1), allowedOrigin, bytes.NewReader(make([]byte, 2048)), ""), 200)
+	p.must(p.do("PUT", p.sign("/uppy", key, id, 2), allowedOrigin, bytes.NewReader(make([]byte, 1024)), ""), 200)
+	r := p.do("PUT", p.sign("/uppy", key, id, 3), allowedOrigin, bytes.NewReader(make([]byte, 1024)), "")
+	if r.Status != http.StatusBadRequest || r.Code() != string(ingest.EPartSizeMismatch) {
+		t.Fatalf("a part after a short one: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestAbort(t *testing.T) {
+	for _, b := range []backend{{"sqlite", "s3"}, {"postgres", "local"}} {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			p := newPortal(t, b)
+			key, id := p.create("/uppy")
+			p.must(p.do("PUT", p.sign("/uppy", key, id, 1), allowedOrigin, bytes.NewReader(make([]byte, 4096)), ""), 200)
+			r := p.must(p.do("DELETE", "/uppy/s3/multipart/"+id+"?key="+key, allowedOrigin, nil, ""), http.StatusNoContent)
+			if len(r.Body) != 0 {
+				t.Fatalf("abort answered %s", r.Body)
+			}
+			f, err := p.Svc.File(context.Background(), p.Admin, mustID(t, key))
+			if err != nil || f.Status != ingest.FileFailed || f.FailureCode != ingest.EAborted {
+				t.Fatalf("aborted file %+v, %v", f, err)
+			}
+			if r := p.do("GET", "/uppy/s3/multipart/"+id+"?key="+key, "", nil, ""); r.Status != http.StatusNotFound {
+				t.Fatalf("list after abort: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+func TestCookieVariantChecksOrigin(t *testing.T) {
+	p := newPortal(t, backend{"sqlite", "local"})
+	for _, tc := range []struct {
+		name, method, origin string
+		status               int
+	}{
+		{"another origin", "POST", "http://evil.example.test", http.StatusForbidden},
+		{"no origin on a POST", "POST", "", http.StatusForbidden},
+		{"the portal's own origin", "POST", "", 200}, // set below
+		{"an allowed origin", "POST", allowedOrigin, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			origin := tc.origin
+			if tc.name == "the portal's own origin" {
+				origin = p.URL
+			}
+			r := p.do(tc.method, "/uppy/s3/multipart", origin, strings.NewReader(`{"filename":"a.txt","type":"text/plain"}`), "application/json")
+			if r.Status != tc.status || (tc.status == http.StatusForbidden && r.Code() != string(uppy.CodeOriginNotAllowed)) {
+				t.Fatalf("%d %s; want %d", r.Status, r.Body, tc.status)
+			}
+		})
+	}
+	t.Run("a GET from another site is refused", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", p.URL+"/uppy/s3/params?filename=a", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: p.Admin.Username})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site GET: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestGrantPath(t *testing.T) {
+	p := newPortal(t, backend{"sqlite", "local"})
+	t.Run("an unknown grant is refused", func(t *testing.T) {
+		r := p.do("POST", "/uppy/g/ingest_grant_nonsense/s3/multipart", "", strings.NewReader(`{}`), "application/json")
+		if r.Status != http.StatusUnauthorized || r.Code() != string(ingest.EUnauthenticated) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("an API token is never taken from a path", func(t *testing.T) {
+		r := p.do("POST", "/uppy/g/"+p.Token+"/s3/multipart", "", strings.NewReader(`{}`), "application/json")
+		if r.Status != http.StatusUnauthorized || r.Code() != string(ingest.EUnauthenticated) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("a grant signs params for its own path", func(t *testing.T) {
+		_, secret, err := p.Svc.CreateGrant(context.Background(), p.Admin, ingest.GrantRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := "/uppy/g/" + url.PathEscape(secret)
+		r := p.must(p.do("GET", base+"/s3/params?filename=a.txt&type=text%2Fplain", "", nil, ""), 200)
+		var v struct{ URL string }
+		r.decode(t, &v)
+		if v.URL != base+"/s3/upload" {
+			t.Fatalf("params = %s", r.Body)
+		}
+	})
+}
+
+func mustID(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
