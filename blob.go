@@ -87,7 +87,9 @@ type StreamWriter interface {
 	// WriteStream writes the bytes of part n of u from r, starting at byte from of the part: the
 	// part's first from bytes were written by earlier calls. It stops when the part is full or r
 	// ends; avail is how many bytes r holds, or -1 when that is unknown. It returns how many bytes
-	// it took from r, durable, and the written part when the part is now full.
+	// it took from r, durable, and the written part when the part is now full. from may be the
+	// part's size: its bytes were all written by earlier calls before its size was known (a
+	// deferred length declared where they ended), and the call completes it without reading r.
 	//
 	// When r fails, the bytes taken before the failure are returned with the error if they are
 	// durable (Taken > 0); otherwise none of them count. Bytes of the part past from that a call

@@ -206,6 +206,22 @@ var protocolTests = map[string]func(t *testing.T, p *portal){
 			t.Fatalf("stored %s, want %s", got, sha(data))
 		}
 	},
+	"a deferred length declared by a PATCH with no body ends the upload where the bytes did": func(t *testing.T, p *portal) {
+		// tus-js-client does this when a stream ends on a chunk boundary; the bytes end inside one
+		// of the portal's parts, whose size is only now known.
+		data := randomBytes(6, 6*mib+5)
+		loc := p.Create(p.Alice, -1)
+		if r := p.Patch(loc, p.Alice, 0, data); r.Status != http.StatusNoContent || r.Offset() != int64(len(data)) {
+			t.Fatalf("the PATCH of every byte: %d %s", r.Status, r.Body)
+		}
+		r := p.Patch(loc, p.Alice, int64(len(data)), nil, "Upload-Length", strconv.Itoa(len(data)))
+		if r.Status != http.StatusNoContent || r.Header.Get("Repr-Digest") != reprDigest(data) {
+			t.Fatalf("the PATCH that declares the length: %d %v %s", r.Status, r.Header, r.Body)
+		}
+		if got := p.StoredSHA256(p.Alice, r.Header.Get("Ingest-File-Id")); got != sha(data) {
+			t.Fatalf("stored %s, want %s", got, sha(data))
+		}
+	},
 	"bytes past the length answer 413": func(t *testing.T, p *portal) {
 		loc := p.Create(p.Alice, 10)
 		if r := p.Patch(loc, p.Alice, 0, make([]byte, 11)); r.Status != http.StatusRequestEntityTooLarge {

@@ -335,6 +335,11 @@ func (s *Service) newStreamWrite(_ context.Context, st *StreamState, owner strin
 func (w *streamWrite) run(ctx context.Context) error {
 	avail := w.req.Length
 	body := &leasedReader{r: w.req.Body, w: w, ctx: ctx}
+	if w.length != nil && w.offset == w.u.Size && w.offset%w.u.ChunkSize != 0 {
+		// The length is declared where the bytes already sent end, inside a part whose size was
+		// not known when they were written: the part is whole now.
+		return w.finishLastPart(ctx)
+	}
 	for w.offset < w.u.Size && avail != 0 {
 		n := int(w.offset/w.u.ChunkSize) + 1
 		from := w.offset - w.u.PartOffset(n)
@@ -369,6 +374,28 @@ func (w *streamWrite) run(ctx context.Context) error {
 	}
 	return w.record(ctx)
 }
+
+// finishLastPart completes the part in which the upload's bytes end, every byte of which was
+// written before its size was known, and records it with the declared length.
+func (w *streamWrite) finishLastPart(ctx context.Context) error {
+	n := int((w.offset-1)/w.u.ChunkSize) + 1
+	out, err := w.writer.WriteStream(ctx, w.u, n, w.offset-w.u.PartOffset(n), eofReader{}, 0)
+	if err != nil {
+		return err
+	}
+	if out.Part == nil {
+		return fmt.Errorf("part %d of upload %s is not whole at its end", n, w.st.Session.ID)
+	}
+	w.pending = append(w.pending, ingest.StreamedPart{Number: n,
+		PartReceipt: ingest.PartReceipt{SizeBytes: out.Part.Size, CRC32C: w.crc, ETag: out.Part.ETag}})
+	w.crc = 0
+	return w.record(ctx)
+}
+
+// eofReader is a body with nothing in it.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // Write feeds the hashes with the bytes the storage is being given.
 func (w *streamWrite) Write(p []byte) (int, error) {

@@ -25,8 +25,11 @@ func (s *Store) WriteStream(ctx context.Context, u ingest.BlobUpload, n int, fro
 		return ingest.StreamWrite{}, err
 	}
 	size := u.PartSize(n)
-	if from < 0 || from >= size {
+	if from < 0 || from > size {
 		return ingest.StreamWrite{}, ingest.Errorf(ingest.EValidation, "part %d has %d bytes; it cannot continue at byte %d", n, size, from)
+	}
+	if from == size { // its bytes are in place and synced since they were written
+		return ingest.StreamWrite{Part: &ingest.WrittenPart{Number: n, Size: size}}, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return ingest.StreamWrite{}, err

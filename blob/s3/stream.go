@@ -33,10 +33,22 @@ func (s *Store) WriteStream(ctx context.Context, u ingest.BlobUpload, n int, fro
 		return ingest.StreamWrite{}, ingest.Errorf(ingest.EValidation, "part %d is outside 1..%d", n, total)
 	}
 	size := u.PartSize(n)
-	if from < 0 || from >= size {
+	if from < 0 || from > size {
 		return ingest.StreamWrite{}, ingest.Errorf(ingest.EValidation, "part %d has %d bytes; it cannot continue at byte %d", n, size, from)
 	}
 	need := size - from
+	if need == 0 && from > 0 { // the part is its tail, whole now that its size is known
+		tail, err := s.openTail(ctx, u, n, from)
+		if err != nil {
+			return ingest.StreamWrite{}, err
+		}
+		defer tail.Close()
+		part, err := s.WritePart(ctx, u, n, tail)
+		if err != nil {
+			return ingest.StreamWrite{}, err
+		}
+		return ingest.StreamWrite{Part: &part}, nil
+	}
 	var readErr error
 	if avail < 0 {
 		buf := make([]byte, need)
