@@ -98,9 +98,9 @@ func newPortal(t *testing.T, b backend, opts options) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler)})
+	api := httpapi.New(httpapi.Config{Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
-	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.Admit, Observe: api.ObserveRequest, PublicURL: opts.publicURL}))
+	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.AdmitUpload, Observe: api.ObserveRequest, PublicURL: opts.publicURL}))
 	mux.Handle("/", api)
 	srv := httptest.NewServer(cors.Handler([]string{allowedOrigin}, mux))
 	t.Cleanup(srv.Close)
