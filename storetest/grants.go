@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // grant stores a grant of owner made from req and returns it with its secret.
@@ -181,6 +183,45 @@ func testGrants(t *testing.T, open Opener) {
 		_, err = f.Store.ReserveGrantBytes(f.ctx, uuid.New(), 1)
 		wantCode(t, err, ingest.ENotFound)
 		wantCode(t, f.Store.ReleaseGrantBytes(f.ctx, uuid.New(), 1), ingest.ENotFound)
+	})
+
+	t.Run("the read model lists grants by state, creator and prefix, and the files of a grant", func(t *testing.T) {
+		f := newFixture(t, open)
+		cs := f.console()
+		u, other := f.user(false), f.user(false)
+		short, _ := f.grant(u, ingest.GrantRequest{ExpiresIn: time.Minute})
+		revoked, _ := f.grant(u, ingest.GrantRequest{})
+		active, secret := f.grant(u, ingest.GrantRequest{})
+		others, _ := f.grant(other, ingest.GrantRequest{})
+		if _, err := f.Store.RevokeGrant(f.ctx, revoked.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.Clock.Advance(2 * time.Minute)
+		grantID := func(g *ingest.UploadGrant) uuid.UUID { return g.ID }
+		all, err := cs.FindGrants(f.ctx, readmodel.ListQuery{})
+		wantIDs(t, "every grant, newest first", ids(all, err, grantID)(t), []uuid.UUID{others.ID, active.ID, revoked.ID, short.ID})
+		for state, want := range map[ingest.TokenState][]uuid.UUID{ingest.TokenActive: {active.ID},
+			ingest.TokenExpired: {short.ID}, ingest.TokenRevoked: {revoked.ID}} {
+			l, err := cs.FindGrants(f.ctx, readmodel.ListQuery{Status: string(state), UserID: &u.ID})
+			wantIDs(t, string(state)+" grants of the creator", ids(l, err, grantID)(t), want)
+		}
+		byPrefix, err := cs.FindGrants(f.ctx, readmodel.ListQuery{Search: strings.ToUpper(secret[len("ingest_grant_"):][:6])})
+		wantIDs(t, "grants by prefix", ids(byPrefix, err, grantID)(t), []uuid.UUID{active.ID})
+		counts, err := cs.CountByStatus(f.ctx, readmodel.ModelGrants, 10)
+		if err != nil || counts[string(ingest.TokenActive)] != 2 || counts[string(ingest.TokenExpired)] != 1 || counts[string(ingest.TokenRevoked)] != 1 {
+			t.Errorf("grant counts = %v, %v; want 2 active, 1 expired, 1 revoked", counts, err)
+		}
+
+		file, sess := newUpload(f, u, nil, 8, 4)
+		file.GrantID = &active.ID
+		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+			t.Fatal(err)
+		}
+		f.store(u, nil, 3)
+		files, err := cs.FindFiles(f.ctx, readmodel.ListQuery{GrantID: &active.ID})
+		wantIDs(t, "files of the grant", ids(files, err, fileID)(t), []uuid.UUID{file.ID})
+		_, err = cs.FindBatches(f.ctx, readmodel.ListQuery{GrantID: &active.ID})
+		wantCode(t, err, ingest.EValidation)
 	})
 
 	t.Run("the database holds the counters within the limits", func(t *testing.T) {
