@@ -62,7 +62,7 @@ func TestGrantsAreListedShownAndRevoked(t *testing.T) {
 		if strings.Contains(b.get("/admin/files/"+w.stored.ID.String()).body, "/admin/grants/") {
 			t.Errorf("a file uploaded without a grant links to one")
 		}
-		files := b.get("/admin/files?grant=" + w.grant.ID.String()).want(t, http.StatusOK).contains(t, "granted.txt")
+		files := b.get("/admin/files?grant="+w.grant.ID.String()).want(t, http.StatusOK).contains(t, "granted.txt")
 		if strings.Contains(files.body, "report.csv") {
 			t.Errorf("the files of the grant list a file uploaded without it")
 		}

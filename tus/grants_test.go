@@ -15,20 +15,7 @@ import (
 // TestGrants runs tus uploads of upload grants over real HTTP on every database and storage.
 func TestGrants(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.String(), func(t *testing.T) {
-			t.Parallel()
-			p := newPortal(t, b, options{})
-			for name, test := range grantTests {
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					p := *p
-					p.t = t
-					test(t, &p)
-				})
-			}
-		})
-	}
+	onEveryBackend(t, grantTests)
 }
 
 var grantTests = map[string]func(t *testing.T, p *portal){

@@ -38,6 +38,24 @@ func (b backend) String() string { return b.dialect + "/" + b.storage }
 // backends are every combination the protocol is tested on.
 var backends = []backend{{"sqlite", "local"}, {"postgres", "local"}, {"sqlite", "s3"}, {"postgres", "s3"}}
 
+// onEveryBackend runs each test in parallel against one portal per backend, shared by the tests.
+func onEveryBackend(t *testing.T, tests map[string]func(t *testing.T, p *portal)) {
+	for _, b := range backends {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			p := newPortal(t, b, options{})
+			for name, test := range tests {
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					p := *p
+					p.t = t
+					test(t, &p)
+				})
+			}
+		})
+	}
+}
+
 // allowedOrigin is the one origin the test portals let call them from a browser.
 const allowedOrigin = "http://app.example.test"
 
