@@ -151,8 +151,8 @@ func (s *Server) Admit(w http.ResponseWriter, r *http.Request) (*ingest.User, er
 	return s.admit(w, r, false)
 }
 
-// AdmitUpload is Admit for the routes of a protocol adapter that only upload, and read what was
-// uploaded through them (tus): an upload grant may use them too, as ingest.User.Grant.
+// AdmitUpload is Admit for a protocol adapter's upload routes (Uppy's), which an upload grant may
+// use within its limits, as it uses the native upload routes.
 func (s *Server) AdmitUpload(w http.ResponseWriter, r *http.Request) (*ingest.User, error) {
 	return s.admit(w, r, true)
 }
