@@ -172,8 +172,7 @@ func (g *UploadGrant) CheckReserve(size int64, ct string, now time.Time) error {
 	case g.State(now) != TokenActive:
 		return Errorf(EUnauthenticated, "the upload grant is %s", strings.ToLower(string(g.State(now))))
 	case g.MaxFileBytes != nil && size > *g.MaxFileBytes:
-		return &Error{Code: EPayloadTooLarge, Message: "the file is larger than the upload grant allows",
-			Details: map[string]any{"max_file_bytes": *g.MaxFileBytes}}
+		return g.errFileTooLarge()
 	case !g.AllowsContentType(ct):
 		return &Error{Code: EValidation, Message: fmt.Sprintf("the upload grant does not allow content type %q", ct),
 			Details: map[string]any{"content_types": g.ContentTypes}}
@@ -181,10 +180,46 @@ func (g *UploadGrant) CheckReserve(size int64, ct string, now time.Time) error {
 		return &Error{Code: EGrantLimitReached, Message: "the upload grant has no file left",
 			Details: map[string]any{"limit": "max_files", "max_files": g.MaxFiles}}
 	case g.MaxTotalBytes != nil && g.BytesUsed+size > *g.MaxTotalBytes:
-		return &Error{Code: EGrantLimitReached, Message: "the upload grant has not enough bytes left",
-			Details: map[string]any{"limit": "max_total_bytes", "remaining_bytes": *g.MaxTotalBytes - g.BytesUsed}}
+		return g.errNoBytesLeft()
 	}
 	return nil
+}
+
+// CheckReserveBytes returns why size more bytes of a file already reserved with a length of zero
+// (a tus upload whose length was deferred) cannot be counted against the grant, or nil if they
+// can: EPayloadTooLarge beyond max_file_bytes, EGrantLimitReached beyond max_total_bytes. The
+// file was admitted when it was reserved: neither the grant's state nor its files count here.
+func (g *UploadGrant) CheckReserveBytes(size int64) error {
+	switch {
+	case g.MaxFileBytes != nil && size > *g.MaxFileBytes:
+		return g.errFileTooLarge()
+	case g.MaxTotalBytes != nil && g.BytesUsed+size > *g.MaxTotalBytes:
+		return g.errNoBytesLeft()
+	}
+	return nil
+}
+
+// RemainingFileBytes is the most bytes one more file of the grant may hold as it stands: the
+// smaller of max_file_bytes and what is left of max_total_bytes, or -1 for no limit.
+func (g *UploadGrant) RemainingFileBytes() int64 {
+	n := int64(-1)
+	if g.MaxFileBytes != nil {
+		n = *g.MaxFileBytes
+	}
+	if g.MaxTotalBytes != nil && (n < 0 || *g.MaxTotalBytes-g.BytesUsed < n) {
+		n = max(*g.MaxTotalBytes-g.BytesUsed, 0)
+	}
+	return n
+}
+
+func (g *UploadGrant) errFileTooLarge() error {
+	return &Error{Code: EPayloadTooLarge, Message: "the file is larger than the upload grant allows",
+		Details: map[string]any{"max_file_bytes": *g.MaxFileBytes}}
+}
+
+func (g *UploadGrant) errNoBytesLeft() error {
+	return &Error{Code: EGrantLimitReached, Message: "the upload grant has not enough bytes left",
+		Details: map[string]any{"limit": "max_total_bytes", "remaining_bytes": *g.MaxTotalBytes - g.BytesUsed}}
 }
 
 // FileMetadata returns the metadata of a file uploaded with the grant: the file's, with the
@@ -234,4 +269,11 @@ type GrantStore interface {
 	// ReleaseGrant gives back a reservation of size bytes whose file was never recorded. It
 	// returns ENotFound.
 	ReleaseGrant(ctx context.Context, id uuid.UUID, size int64) error
+	// ReserveGrantBytes counts size more bytes of a file already reserved against the grant (one
+	// whose length was deferred and is now declared), in one conditional update, and returns the
+	// grant as it is after. It returns ENotFound, or what UploadGrant.CheckReserveBytes says.
+	ReserveGrantBytes(ctx context.Context, id uuid.UUID, size int64) (*UploadGrant, error)
+	// ReleaseGrantBytes gives back size bytes of ReserveGrantBytes whose length was never
+	// recorded, the file keeping its reservation. It returns ENotFound.
+	ReleaseGrantBytes(ctx context.Context, id uuid.UUID, size int64) error
 }

@@ -108,6 +108,26 @@ var actions = []*actionDef{
 		},
 	},
 	{
+		model: readmodel.ModelGrants, name: "revoke", label: "Revoke grant", danger: true, revokesAccess: true,
+		question: "Revoke this upload grant?",
+		explain:  "Requests with the grant are refused from now on, its unfinished uploads included. This cannot be undone; the files it uploaded stay.",
+		done:     "The upload grant was revoked.",
+		check: func(h *Handler, ctx context.Context, _ *actor, id uuid.UUID) error {
+			g, err := h.store.Grant(ctx, id)
+			if err != nil {
+				return err
+			}
+			if g.RevokedAt != nil {
+				return ingest.ErrGrantRevoked(id)
+			}
+			return nil
+		},
+		do: func(h *Handler, ctx context.Context, _ *actor, id uuid.UUID) error {
+			_, err := h.store.RevokeGrant(ctx, id)
+			return err
+		},
+	},
+	{
 		model: readmodel.ModelUsers, name: "disable", label: "Disable user", danger: true, revokesAccess: true,
 		question: "Disable this user?",
 		explain:  "Every request with the user's tokens is refused from now on, and their console sessions end. Their files stay.",

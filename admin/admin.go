@@ -30,7 +30,7 @@ import (
 var assets embed.FS
 
 // Store is what the console reads and changes beside the upload service: the lists, counts and
-// dashboard of the read model, one row of each model by id, the retry of an event, the two
+// dashboard of the read model, one row of each model by id, the retry of an event, the three
 // one-way changes that end access, and sign-in.
 type Store interface {
 	readmodel.Store
@@ -45,6 +45,8 @@ type Store interface {
 
 	RevokeAPIToken(ctx context.Context, id uuid.UUID) (*ingest.APIToken, error)
 	DisableUser(ctx context.Context, id uuid.UUID) (*ingest.User, error)
+	Grant(ctx context.Context, id uuid.UUID) (*ingest.UploadGrant, error)
+	RevokeGrant(ctx context.Context, id uuid.UUID) (*ingest.UploadGrant, error)
 
 	Authenticate(ctx context.Context, tokenHash string) (*ingest.User, error)
 	UserPassword(ctx context.Context, username string) (*ingest.User, string, error)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -76,6 +77,7 @@ var details = map[readmodel.Model]func(h *Handler, ctx context.Context, id uuid.
 	readmodel.ModelEvents:   (*Handler).eventDetail,
 	readmodel.ModelUsers:    (*Handler).userDetail,
 	readmodel.ModelTokens:   (*Handler).tokenDetail,
+	readmodel.ModelGrants:   (*Handler).grantDetail,
 }
 
 func (h *Handler) batchDetail(ctx context.Context, id uuid.UUID, d *detailView) error {
@@ -136,6 +138,7 @@ func (h *Handler) fileDetail(ctx context.Context, id uuid.UUID, d *detailView) e
 		{"Storage", textCell(storageOf(f))},
 		{"Batch", optionalIDCell("batches", f.BatchID)},
 		{"Uploaded by", users.cell(f.UploadedByID)},
+		{"Upload grant", optionalIDCell("grants", f.GrantID)},
 		{"Created", timeCell(f.CreatedAt)},
 		{"Updated", timeCell(f.UpdatedAt)},
 		{"Stored", optionalTimeCell(f.StoredAt)},
@@ -372,6 +375,38 @@ func (h *Handler) tokenDetail(ctx context.Context, id uuid.UUID, d *detailView) 
 		{"Created", timeCell(t.CreatedAt)},
 	}
 	return nil
+}
+
+func (h *Handler) grantDetail(ctx context.Context, id uuid.UUID, d *detailView) error {
+	g, err := h.store.Grant(ctx, id)
+	if err != nil {
+		return err
+	}
+	users := h.userNames(ctx)
+	types := "any"
+	if len(g.ContentTypes) > 0 {
+		types = strings.Join(g.ContentTypes, ", ")
+	}
+	d.Kind, d.Title = "Upload grant", "Grant "+g.Prefix+"…"
+	d.Fields = []field{
+		{"Id", cell{Text: g.ID.String(), Class: "mono"}},
+		{"Prefix", cell{Text: g.Prefix + "…", Class: "mono"}},
+		{"State", statusCell(string(g.State(h.cfg.Now())))},
+		{"Created by", users.cell(g.CreatedByID)},
+		{"Batch", optionalIDCell("batches", g.BatchID)},
+		{"Files", grantFilesCell(g)},
+		{"Bytes", grantBytesCell(g)},
+		{"Max file size", optionalBytesCell(g.MaxFileBytes)},
+		{"Content types", textCell(types)},
+		{"Expires", timeCell(g.ExpiresAt)},
+		{"Revoked", optionalTimeCell(g.RevokedAt)},
+		{"Created", timeCell(g.CreatedAt)},
+		{"Updated", timeCell(g.UpdatedAt)},
+	}
+	meta := metadataSection(g.Metadata)
+	meta.Title = "Metadata given to its files"
+	d.Sections = append(d.Sections, meta)
+	return h.relatedFiles(ctx, d, readmodel.ListQuery{GrantID: &g.ID}, "/admin/files?grant="+g.ID.String())
 }
 
 func orID(name string, id uuid.UUID) string {

@@ -18,21 +18,21 @@ import (
 // filter form) and as the store reads it.
 type listQuery struct {
 	Q, Status, Batch, User, File, Session, EventType, From, To string
-	Sort, Order, Limit                                         string
+	Grant, Sort, Order, Limit                                  string
 	store                                                      readmodel.ListQuery
 }
 
 // Any reports whether the query filters or searches at all.
 func (q listQuery) Any() bool {
 	return q.Q != "" || q.Status != "" || q.Batch != "" || q.User != "" || q.File != "" || q.Session != "" ||
-		q.EventType != "" || q.From != "" || q.To != ""
+		q.EventType != "" || q.From != "" || q.To != "" || q.Grant != ""
 }
 
 // values returns the query string of the query's filters and sort, without a cursor.
 func (q listQuery) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"q": q.Q, "status": q.Status, "batch": q.Batch, "user": q.User,
-		"file": q.File, "session": q.Session, "event_type": q.EventType, "from": q.From, "to": q.To,
+		"file": q.File, "session": q.Session, "event_type": q.EventType, "from": q.From, "to": q.To, "grant": q.Grant,
 		"sort": q.Sort, "order": q.Order, "limit": q.Limit} {
 		if s != "" {
 			v.Set(k, s)
@@ -46,7 +46,7 @@ func (q listQuery) values() url.Values {
 func parseListQuery(r *http.Request) (listQuery, error) {
 	get := r.URL.Query().Get
 	q := listQuery{Q: get("q"), Status: get("status"), Batch: get("batch"), User: get("user"), File: get("file"),
-		Session: get("session"), EventType: get("event_type"), From: get("from"), To: get("to"),
+		Session: get("session"), EventType: get("event_type"), From: get("from"), To: get("to"), Grant: get("grant"),
 		Sort: get("sort"), Order: get("order"), Limit: get("limit")}
 	s := &q.store
 	s.Search, s.Status, s.EventType, s.Sort = q.Q, q.Status, q.EventType, q.Sort
@@ -56,7 +56,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		name, value string
 		into        **uuid.UUID
 	}{{"batch", q.Batch, &s.BatchID}, {"user", q.User, &s.UserID}, {"file", q.File, &s.FileID},
-		{"session", q.Session, &s.SessionID}, {"after", get("after"), &s.Cursor.After}, {"before", get("before"), &s.Cursor.Before}} {
+		{"session", q.Session, &s.SessionID}, {"grant", q.Grant, &s.GrantID}, {"after", get("after"), &s.Cursor.After}, {"before", get("before"), &s.Cursor.Before}} {
 		if *f.into, err = optionalID(f.name, f.value); err != nil {
 			return q, err
 		}
@@ -139,6 +139,7 @@ var (
 	filterUser      = filterDef{Label: "User", Name: "user"}
 	filterFile      = filterDef{Label: "File", Name: "file"}
 	filterSession   = filterDef{Label: "Session", Name: "session"}
+	filterGrant     = filterDef{Label: "Grant", Name: "grant"}
 	filterEventType = filterDef{Label: "Type", Name: "event_type"}
 	filterFrom      = filterDef{Label: "From", Name: "from", Date: true}
 	filterTo        = filterDef{Label: "To", Name: "to", Date: true}
@@ -448,7 +449,7 @@ var modelLists = []*modelList{
 	},
 	{
 		model: readmodel.ModelFiles, title: "Files", searchHint: "id, SHA-256 prefix, file name, metadata value or key:value", counts: true,
-		filters: []filterDef{filterBatch, filterUser, filterFrom, filterTo},
+		filters: []filterDef{filterBatch, filterUser, filterGrant, filterFrom, filterTo},
 		columns: []columnDef{{"File", ""}, {"Name", ""}, {"Status", ""}, {"Size", "size"}, {"SHA-256", ""},
 			{"Batch", ""}, {"Uploaded by", ""}, {"Created", readmodel.SortCreated}, {"Stored", ""}},
 		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
@@ -529,6 +530,43 @@ var modelLists = []*modelList{
 			})
 		},
 	},
+	{
+		model: readmodel.ModelGrants, title: "Upload grants", searchHint: "id or prefix", counts: true,
+		filters: []filterDef{filterUser, filterFrom, filterTo},
+		columns: []columnDef{{"Grant", ""}, {"Prefix", ""}, {"State", ""}, {"Created by", ""}, {"Files", ""},
+			{"Bytes", ""}, {"Max file", ""}, {"Expires", ""}, {"Created", readmodel.SortCreated}},
+		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
+			l, err := h.store.FindGrants(ctx, q)
+			users, now := h.userNames(ctx), h.cfg.Now()
+			return pageOf(l, err, func(g *ingest.UploadGrant) uuid.UUID { return g.ID }, func(g *ingest.UploadGrant) []cell {
+				return []cell{idCell("grants", g.ID), {Text: g.Prefix + "…", Href: "/admin/grants/" + g.ID.String(), Class: "mono"},
+					statusCell(string(g.State(now))), users.cell(g.CreatedByID), grantFilesCell(g), grantBytesCell(g),
+					optionalBytesCell(g.MaxFileBytes), timeCell(g.ExpiresAt), timeCell(g.CreatedAt)}
+			})
+		},
+	},
+}
+
+// grantFilesCell is the files a grant counts against its maximum.
+func grantFilesCell(g *ingest.UploadGrant) cell {
+	return cell{Text: fmt.Sprintf("%d / %d", g.FilesUsed, g.MaxFiles), Class: "num"}
+}
+
+// grantBytesCell is the bytes a grant counts, against its maximum when it has one.
+func grantBytesCell(g *ingest.UploadGrant) cell {
+	c := bytesCell(g.BytesUsed)
+	if g.MaxTotalBytes != nil {
+		c.Text += " / " + formatBytes(*g.MaxTotalBytes)
+	}
+	return c
+}
+
+// optionalBytesCell is a limit in bytes, "—" for none.
+func optionalBytesCell(n *int64) cell {
+	if n == nil {
+		return cell{Text: "—", Class: "num"}
+	}
+	return bytesCell(*n)
 }
 
 func hashCell(sum string) cell {

@@ -147,7 +147,7 @@ func (s *Server) endpoint(rt route) http.Handler {
 // request in. It returns EUnauthenticated (with a WWW-Authenticate header on w), EForbidden, or
 // ERateLimited (with Retry-After). Protocol adapters mounted beside the API (tus) admit their
 // requests through it, so that every route trusts the same credentials under one limit. It
-// refuses upload grants (FORBIDDEN): they upload through the API's native routes only, so far.
+// refuses upload grants (FORBIDDEN); AdmitUpload takes them.
 func (s *Server) Admit(w http.ResponseWriter, r *http.Request) (*ingest.User, error) {
 	return s.admit(w, r, false)
 }

@@ -40,6 +40,7 @@ type Lists interface {
 	FindEvents(ctx context.Context, q ListQuery) (*Listing[*ingest.OutboxEvent], error)
 	FindUsers(ctx context.Context, q ListQuery) (*Listing[*ingest.User], error)
 	FindTokens(ctx context.Context, q ListQuery) (*Listing[*ingest.APIToken], error)
+	FindGrants(ctx context.Context, q ListQuery) (*Listing[*ingest.UploadGrant], error)
 }
 
 // Model names one of the portal's tables as a list.
@@ -54,6 +55,7 @@ const (
 	ModelEvents   Model = "events"
 	ModelUsers    Model = "users"
 	ModelTokens   Model = "tokens"
+	ModelGrants   Model = "grants" // upload grants
 )
 
 // SortCreated is the default sort of every list: by creation, which is id order (UUIDv7).
@@ -73,6 +75,7 @@ type ListQuery struct {
 	Status    string     // the row's status
 	BatchID   *uuid.UUID // files of the batch
 	UserID    *uuid.UUID // the uploader, the creator or the owner of the row
+	GrantID   *uuid.UUID // files uploaded with the upload grant
 	FileID    *uuid.UUID // the file's session or events
 	SessionID *uuid.UUID // the session's parts
 	EventType string
@@ -82,8 +85,8 @@ type ListQuery struct {
 	// CreatedFrom and CreatedTo bound created_at: From inclusive, To exclusive.
 	CreatedFrom, CreatedTo *time.Time
 	// Search matches an id exactly (a UUID), a SHA-256 prefix (6 to 64 lower-case hex digits, for
-	// files) or else a part of the name (a file's name, a batch's, a user's, a token's), case
-	// insensitively.
+	// files) or else a part of the name (a file's name, a batch's, a user's, a token's, an upload
+	// grant's prefix), case insensitively.
 	Search string
 	Sort   string // one of Sorts(model); "" is SortCreated
 	Asc    bool   // ascending; the default is descending, newest (or largest) first
@@ -161,7 +164,7 @@ func Statuses(m Model) []string {
 		return stringsOf(ingest.OutboxStatuses())
 	case ModelUsers:
 		return []string{UserActive, UserDisabled, UserAdmin}
-	case ModelTokens:
+	case ModelTokens, ModelGrants:
 		return stringsOf([]ingest.TokenState{ingest.TokenActive, ingest.TokenExpired, ingest.TokenRevoked})
 	}
 	return nil

@@ -49,6 +49,7 @@ const (
 	byFile
 	bySession
 	byEventType
+	byGrant
 )
 
 var consoleTables = map[readmodel.Model]*consoleTable{
@@ -59,7 +60,7 @@ var consoleTables = map[readmodel.Model]*consoleTable{
 	},
 	readmodel.ModelFiles: {
 		model: readmodel.ModelFiles, name: "ingest_files",
-		columns: map[filter]string{byBatch: "batch_id", byUser: "uploaded_by_id"},
+		columns: map[filter]string{byBatch: "batch_id", byUser: "uploaded_by_id", byGrant: "grant_id"},
 		search:  fileSearch,
 		sorts:   map[string]string{"size": "size_bytes"},
 	},
@@ -85,6 +86,12 @@ var consoleTables = map[readmodel.Model]*consoleTable{
 		columns: map[filter]string{byUser: "user_id"},
 		status:  tokenStatus,
 		search:  nameContains("name"),
+	},
+	readmodel.ModelGrants: {
+		model: readmodel.ModelGrants, name: "upload_grants",
+		columns: map[filter]string{byUser: "created_by_id"},
+		status:  tokenStatus, // a grant is a credential as a token is, one that always expires
+		search:  nameContains("prefix"),
 	},
 }
 
@@ -188,7 +195,7 @@ func (t *consoleTable) filters(s *Store, q readmodel.ListQuery) (*where, error) 
 	ids := []struct {
 		f  filter
 		id *uuid.UUID
-	}{{byBatch, q.BatchID}, {byUser, q.UserID}, {byFile, q.FileID}, {bySession, q.SessionID}}
+	}{{byBatch, q.BatchID}, {byUser, q.UserID}, {byFile, q.FileID}, {bySession, q.SessionID}, {byGrant, q.GrantID}}
 	for _, c := range ids {
 		if c.id == nil {
 			continue
@@ -431,6 +438,11 @@ func (s *Store) FindUsers(ctx context.Context, q readmodel.ListQuery) (*readmode
 // FindTokens implements readmodel.Store.
 func (s *Store) FindTokens(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.APIToken], error) {
 	return findRows(ctx, s, readmodel.ModelTokens, q, tokenColumns, scanToken)
+}
+
+// FindGrants implements readmodel.Store.
+func (s *Store) FindGrants(ctx context.Context, q readmodel.ListQuery) (*readmodel.Listing[*ingest.UploadGrant], error) {
+	return findRows(ctx, s, readmodel.ModelGrants, q, grantColumns, scanGrant)
 }
 
 // CountByStatus implements readmodel.Store. Each status is counted by its own query that

@@ -180,10 +180,52 @@ func (s *Store) ReserveGrant(ctx context.Context, id uuid.UUID, size int64, ct s
 
 // ReleaseGrant implements ingest.GrantStore.
 func (s *Store) ReleaseGrant(ctx context.Context, id uuid.UUID, size int64) error {
+	return s.releaseGrant(ctx, id, 1, size)
+}
+
+// ReserveGrantBytes implements ingest.GrantStore, in one conditional UPDATE as ReserveGrant.
+func (s *Store) ReserveGrantBytes(ctx context.Context, id uuid.UUID, size int64) (*ingest.UploadGrant, error) {
+	var g *ingest.UploadGrant
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		g, err = scanGrant(tx.QueryRowContext(ctx, `
+			UPDATE upload_grants SET bytes_used = bytes_used + $1, updated_at = $2
+			WHERE id = $3 AND files_used >= 1
+			  AND (max_file_bytes IS NULL OR $1 <= max_file_bytes)
+			  AND (max_total_bytes IS NULL OR bytes_used + $1 <= max_total_bytes)
+			RETURNING `+grantColumns, size, at(s.clock()), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			current, err := s.grant(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if err := current.CheckReserveBytes(size); err != nil {
+				return err
+			}
+			if current.FilesUsed == 0 {
+				return ingest.Errorf(ingest.EValidation, "upload grant %s holds no file to count bytes of", id)
+			}
+			return ingest.Errorf(ingest.EConflict, "upload grant %s changed while it was reserved; retry", id)
+		}
+		return s.translate(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// ReleaseGrantBytes implements ingest.GrantStore.
+func (s *Store) ReleaseGrantBytes(ctx context.Context, id uuid.UUID, size int64) error {
+	return s.releaseGrant(ctx, id, 0, size)
+}
+
+// releaseGrant gives back files and size bytes of the grant's reservations.
+func (s *Store) releaseGrant(ctx context.Context, id uuid.UUID, files int, size int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `
-			UPDATE upload_grants SET files_used = files_used - 1, bytes_used = bytes_used - $1, updated_at = $2
-			WHERE id = $3 AND files_used >= 1 AND bytes_used >= $1`, size, at(s.clock()), id)
+			UPDATE upload_grants SET files_used = files_used - $1, bytes_used = bytes_used - $2, updated_at = $3
+			WHERE id = $4 AND files_used >= $1 AND bytes_used >= $2`, files, size, at(s.clock()), id)
 		if err != nil {
 			return s.translate(err)
 		}

@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/readmodel"
 )
 
 // grant stores a grant of owner made from req and returns it with its secret.
@@ -151,6 +153,77 @@ func testGrants(t *testing.T, open Opener) {
 		wantCode(t, f.Store.ReleaseGrant(f.ctx, g.ID, 16), ingest.EValidation)
 	})
 
+	t.Run("a deferred length's bytes count against a file already reserved", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.user(false)
+		g, _ := f.grant(u, ingest.GrantRequest{GrantLimits: ingest.GrantLimits{MaxFiles: 2,
+			MaxFileBytes: bytesOf(10), MaxTotalBytes: bytesOf(15)}})
+		_, err := f.Store.ReserveGrantBytes(f.ctx, g.ID, 5)
+		wantCode(t, err, ingest.EValidation) // no file reserved yet
+		for range 2 {
+			if _, err := f.Store.ReserveGrant(f.ctx, g.ID, 0, "text/plain"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = f.Store.ReserveGrantBytes(f.ctx, g.ID, 11)
+		wantCode(t, err, ingest.EPayloadTooLarge)
+		got, err := f.Store.ReserveGrantBytes(f.ctx, g.ID, 10)
+		if err != nil || got.FilesUsed != 2 || got.BytesUsed != 10 {
+			t.Fatalf("ReserveGrantBytes = %+v, %v; want 2 files, 10 bytes", got, err)
+		}
+		_, err = f.Store.ReserveGrantBytes(f.ctx, g.ID, 6)
+		wantCode(t, err, ingest.EGrantLimitReached)
+		if err := f.Store.ReleaseGrantBytes(f.ctx, g.ID, 10); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.Store.Grant(f.ctx, g.ID); got.FilesUsed != 2 || got.BytesUsed != 0 {
+			t.Errorf("after giving the bytes back: %d files, %d bytes; want 2, 0 (the files keep theirs)", got.FilesUsed, got.BytesUsed)
+		}
+		wantCode(t, f.Store.ReleaseGrantBytes(f.ctx, g.ID, 1), ingest.EValidation)
+		_, err = f.Store.ReserveGrantBytes(f.ctx, uuid.New(), 1)
+		wantCode(t, err, ingest.ENotFound)
+		wantCode(t, f.Store.ReleaseGrantBytes(f.ctx, uuid.New(), 1), ingest.ENotFound)
+	})
+
+	t.Run("the read model lists grants by state, creator and prefix, and the files of a grant", func(t *testing.T) {
+		f := newFixture(t, open)
+		cs := f.console()
+		u, other := f.user(false), f.user(false)
+		short, _ := f.grant(u, ingest.GrantRequest{ExpiresIn: time.Minute})
+		revoked, _ := f.grant(u, ingest.GrantRequest{})
+		active, secret := f.grant(u, ingest.GrantRequest{})
+		others, _ := f.grant(other, ingest.GrantRequest{})
+		if _, err := f.Store.RevokeGrant(f.ctx, revoked.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.Clock.Advance(2 * time.Minute)
+		grantID := func(g *ingest.UploadGrant) uuid.UUID { return g.ID }
+		all, err := cs.FindGrants(f.ctx, readmodel.ListQuery{})
+		wantIDs(t, "every grant, newest first", ids(all, err, grantID)(t), []uuid.UUID{others.ID, active.ID, revoked.ID, short.ID})
+		for state, want := range map[ingest.TokenState][]uuid.UUID{ingest.TokenActive: {active.ID},
+			ingest.TokenExpired: {short.ID}, ingest.TokenRevoked: {revoked.ID}} {
+			l, err := cs.FindGrants(f.ctx, readmodel.ListQuery{Status: string(state), UserID: &u.ID})
+			wantIDs(t, string(state)+" grants of the creator", ids(l, err, grantID)(t), want)
+		}
+		byPrefix, err := cs.FindGrants(f.ctx, readmodel.ListQuery{Search: strings.ToUpper(secret[len("ingest_grant_"):][:6])})
+		wantIDs(t, "grants by prefix", ids(byPrefix, err, grantID)(t), []uuid.UUID{active.ID})
+		counts, err := cs.CountByStatus(f.ctx, readmodel.ModelGrants, 10)
+		if err != nil || counts[string(ingest.TokenActive)] != 2 || counts[string(ingest.TokenExpired)] != 1 || counts[string(ingest.TokenRevoked)] != 1 {
+			t.Errorf("grant counts = %v, %v; want 2 active, 1 expired, 1 revoked", counts, err)
+		}
+
+		file, sess := newUpload(f, u, nil, 8, 4)
+		file.GrantID = &active.ID
+		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+			t.Fatal(err)
+		}
+		f.store(u, nil, 3)
+		files, err := cs.FindFiles(f.ctx, readmodel.ListQuery{GrantID: &active.ID})
+		wantIDs(t, "files of the grant", ids(files, err, fileID)(t), []uuid.UUID{file.ID})
+		_, err = cs.FindBatches(f.ctx, readmodel.ListQuery{GrantID: &active.ID})
+		wantCode(t, err, ingest.EValidation)
+	})
+
 	t.Run("the database holds the counters within the limits", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.user(false)
@@ -197,12 +270,25 @@ func testGrants(t *testing.T, open Opener) {
 			limits        ingest.GrantLimits
 			wantFiles     int
 			wantBytesUsed int64
+			deferred      bool // files reserved first, their bytes raced (ReserveGrantBytes)
 		}{
-			{"files", ingest.GrantLimits{MaxFiles: 5}, 5, 50},
-			{"total bytes", ingest.GrantLimits{MaxFiles: racers, MaxTotalBytes: bytesOf(75)}, 7, 70},
+			{"files", ingest.GrantLimits{MaxFiles: 5}, 5, 50, false},
+			{"total bytes", ingest.GrantLimits{MaxFiles: racers, MaxTotalBytes: bytesOf(75)}, 7, 70, false},
+			{"deferred lengths", ingest.GrantLimits{MaxFiles: racers, MaxTotalBytes: bytesOf(75)}, 7, 70, true},
 		} {
 			g, _ := f.grant(u, ingest.GrantRequest{GrantLimits: tc.limits})
+			if tc.deferred {
+				for range racers {
+					if _, err := f.Store.ReserveGrant(f.ctx, g.ID, 0, "text/plain"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			errs := race(racers, func(i int) error {
+				if tc.deferred {
+					_, err := stores[i%2].ReserveGrantBytes(f.ctx, g.ID, 10)
+					return err
+				}
 				_, err := stores[i%2].ReserveGrant(f.ctx, g.ID, 10, "text/plain")
 				return err
 			})
@@ -220,9 +306,13 @@ func testGrants(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if won != tc.wantFiles || got.FilesUsed != tc.wantFiles || got.BytesUsed != tc.wantBytesUsed {
+			wantFilesUsed := tc.wantFiles
+			if tc.deferred {
+				wantFilesUsed = racers
+			}
+			if won != tc.wantFiles || got.FilesUsed != wantFilesUsed || got.BytesUsed != tc.wantBytesUsed {
 				t.Errorf("%s: %d reservations won, the grant counts %d files and %d bytes; want %d, %d",
-					tc.name, won, got.FilesUsed, got.BytesUsed, tc.wantFiles, tc.wantBytesUsed)
+					tc.name, won, got.FilesUsed, got.BytesUsed, wantFilesUsed, tc.wantBytesUsed)
 			}
 		}
 	})

@@ -38,6 +38,24 @@ func (b backend) String() string { return b.dialect + "/" + b.storage }
 // backends are every combination the protocol is tested on.
 var backends = []backend{{"sqlite", "local"}, {"postgres", "local"}, {"sqlite", "s3"}, {"postgres", "s3"}}
 
+// onEveryBackend runs each test in parallel against one portal per backend, shared by the tests.
+func onEveryBackend(t *testing.T, tests map[string]func(t *testing.T, p *portal)) {
+	for _, b := range backends {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			p := newPortal(t, b, options{})
+			for name, test := range tests {
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					p := *p
+					p.t = t
+					test(t, &p)
+				})
+			}
+		})
+	}
+}
+
 // allowedOrigin is the one origin the test portals let call them from a browser.
 const allowedOrigin = "http://app.example.test"
 
@@ -98,9 +116,9 @@ func newPortal(t *testing.T, b backend, opts options) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Service: svc, Users: store, Logger: slog.New(slog.DiscardHandler)})
+	api := httpapi.New(httpapi.Config{Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
-	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.Admit, Observe: api.ObserveRequest, PublicURL: opts.publicURL}))
+	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.AdmitUpload, Observe: api.ObserveRequest, PublicURL: opts.publicURL}))
 	mux.Handle("/", api)
 	srv := httptest.NewServer(cors.Handler([]string{allowedOrigin}, mux))
 	t.Cleanup(srv.Close)

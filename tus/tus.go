@@ -55,7 +55,8 @@ const Prefix = "/tus/"
 type Config struct {
 	Service *upload.Service
 	// Admit returns the user a request speaks for, within the user's rate limit, as the API's
-	// routes see it (httpapi.Server.Admit); it may set headers of the answer on w.
+	// upload routes see it (httpapi.Server.AdmitUpload: an upload grant too); it may set headers
+	// of the answer on w.
 	Admit func(w http.ResponseWriter, r *http.Request) (*ingest.User, error)
 	// Observe, when set, records each answered request (httpapi.Server.ObserveRequest): route is
 	// Prefix or Prefix+"{id}", err the error answered, if any.

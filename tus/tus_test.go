@@ -28,20 +28,7 @@ const mib = 1 << 20
 // TestProtocol runs the tus protocol over real HTTP on every database and storage.
 func TestProtocol(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.String(), func(t *testing.T) {
-			t.Parallel()
-			p := newPortal(t, b, options{})
-			for name, test := range protocolTests {
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					p := *p
-					p.t = t
-					test(t, &p)
-				})
-			}
-		})
-	}
+	onEveryBackend(t, protocolTests)
 }
 
 var locationPattern = regexp.MustCompile(`^/tus/[0-9a-f-]{36}$`)

@@ -24,7 +24,7 @@ import (
 // and what CreateSession returns for the request's other fields.
 func (s *Service) Concatenate(ctx context.Context, actor *ingest.User, req CreateRequest, partialIDs []uuid.UUID) (*ingest.File, *ingest.UploadSession, error) {
 	if actor.Grant != nil {
-		return nil, nil, errGrantStream
+		return nil, nil, errGrantConcat()
 	}
 	concat, ok := s.blobs.(ingest.ObjectConcatenator)
 	if !ok {

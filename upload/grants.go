@@ -119,6 +119,45 @@ func (s *Service) reserve(ctx context.Context, actor *ingest.User, req CreateReq
 	}, nil
 }
 
-// errGrantStream refuses a streamed upload (tus) to an upload grant, which takes native uploads
-// only for now.
-var errGrantStream = ingest.Errorf(ingest.EForbidden, "an upload grant uploads through the native API only, not tus")
+// grantLength counts the length of an upload whose length was deferred, declared by req, against
+// the grant its file was reserved with (ingest.GrantStore.ReserveGrantBytes), and returns what
+// gives the bytes back when the length is not recorded after all. Until the length is declared,
+// it keeps the bytes sent within what one more file of the grant could hold.
+func (s *Service) grantLength(ctx context.Context, st *StreamState, req AppendRequest) (release func(), err error) {
+	none := func() {}
+	id := st.File.GrantID
+	if id == nil || !st.Session.LengthDeferred {
+		return none, nil
+	}
+	if req.DeclaredLength == nil {
+		g, err := s.store.Grant(ctx, *id)
+		if err != nil {
+			return nil, err
+		}
+		switch limit := g.RemainingFileBytes(); {
+		case limit < 0:
+		case req.Length < 0:
+			return nil, ingest.Errorf(ingest.EValidation, "the upload of a grant whose length is not declared sends its Content-Length")
+		case req.Offset+req.Length > limit:
+			return nil, g.CheckReserveBytes(req.Offset + req.Length)
+		}
+		return none, nil
+	}
+	size := *req.DeclaredLength
+	if _, err := s.store.ReserveGrantBytes(ctx, *id, size); err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := s.store.ReleaseGrantBytes(context.WithoutCancel(ctx), *id, size); err != nil {
+			s.logger.Warn("give back the bytes of an upload grant's deferred length", "grant", *id, "err", err)
+		}
+	}, nil
+}
+
+// errGrantConcat refuses the concatenation extension of tus (partial and final uploads) to an
+// upload grant: partial uploads are not files, so no reservation would count their bytes.
+func errGrantConcat() error {
+	return &ingest.Error{Code: ingest.EForbidden,
+		Message: "an upload grant does not upload by concatenation (Upload-Concat); send the file as one upload",
+		Details: map[string]any{"reason": "upload_grant_concatenation"}}
+}

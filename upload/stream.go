@@ -30,8 +30,8 @@ type StreamRequest struct {
 // CreateStream registers a file and its streamed upload session. It returns what CreateSession
 // returns, and EPayloadTooLarge for a size beyond the maximum file size.
 func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req StreamRequest) (*ingest.UploadSession, error) {
-	if actor.Grant != nil {
-		return nil, errGrantStream
+	if actor.Grant != nil && req.Partial {
+		return nil, errGrantConcat()
 	}
 	if req.LengthDeferred {
 		req.SizeBytes = 0
@@ -42,17 +42,25 @@ func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req Stre
 	if err := s.clean(&req.CreateRequest); err != nil {
 		return nil, err
 	}
+	if err := withGrant(actor, &req.CreateRequest); err != nil {
+		return nil, err
+	}
 	chunk, err := s.streamChunk(req.SizeBytes, req.LengthDeferred)
 	if err != nil {
 		return nil, err
 	}
-	if req.BatchID != nil {
-		if _, err := s.batch(ctx, actor, *req.BatchID); err != nil {
-			return nil, err
-		}
+	if err := s.checkBatch(ctx, actor, req.BatchID); err != nil {
+		return nil, err
+	}
+	// A deferred length reserves the file with no bytes: they are counted when it is declared
+	// (grantLength).
+	release, err := s.reserve(ctx, actor, req.CreateRequest)
+	if err != nil {
+		return nil, err
 	}
 	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
-		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, Partial: req.Partial, Metadata: req.Metadata}
+		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, GrantID: grantID(actor),
+		Partial: req.Partial, Metadata: req.Metadata}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: chunk,
 		TotalParts: ingest.TotalParts(req.SizeBytes, chunk), UploadedByID: actor.ID,
 		ExpiresAt: s.now().Add(s.cfg.SessionTTL), DeclaredSHA256: req.SHA256,
@@ -61,6 +69,9 @@ func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req Stre
 		sess.TotalParts = ingest.MaxParts
 	}
 	if err := s.register(ctx, file, sess); err != nil {
+		if !errors.Is(err, ingest.ErrOutcomeUnknown) {
+			release()
+		}
 		return nil, err
 	}
 	return sess, nil
@@ -186,11 +197,20 @@ func (s *Service) Append(ctx context.Context, actor *ingest.User, id uuid.UUID, 
 	if err := s.checkAppend(st, req); err != nil {
 		return nil, err
 	}
-	w, err := s.newStreamWrite(ctx, st, owner, req)
+	release, err := s.grantLength(ctx, st, req)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.run(ctx); err != nil {
+	w, err := s.newStreamWrite(ctx, st, owner, req)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	err = w.run(ctx)
+	if w.length != nil && !errors.Is(err, ingest.ErrOutcomeUnknown) {
+		release() // the declared length was not recorded
+	}
+	if err != nil {
 		if st.Session.OffsetBytes == req.Offset {
 			return nil, err
 		}

@@ -158,7 +158,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 	routes.Handle("/admin", console)
 	routes.Handle(tus.Prefix, tus.New(tus.Config{
 		Service:         svc,
-		Admit:           api.Admit,
+		Admit:           api.AdmitUpload,
 		Observe:         api.ObserveRequest,
 		PublicURL:       strings.TrimSuffix(s.cfg.PublicURL, "/"),
 		IdleReadTimeout: s.cfg.IdleReadTimeout,
