@@ -141,17 +141,21 @@ func (s *Server) tryPart(q *request, id uuid.UUID, n int, size int64) (bool, err
 	if err != nil {
 		return false, err
 	}
-	at, offset := int64(n-1)*p, st.Offset()
+	// While the length is deferred, no short part has come: an offset inside a part is a part
+	// still streaming, whose progress is recorded as it goes.
+	at, offset, deferred := int64(n-1)*p, st.Offset(), st.Session.LengthDeferred
 	switch {
+	case offset > at && offset < at+size && deferred:
+		return false, nil // part n is being written by another request: wait for its outcome
 	case offset > at:
 		// Part n is in already: a retry, answered again if it is the same size.
 		if offset < at+size || (offset > at+size && size != p) {
 			return false, partSizeMismatch(n, size, p)
 		}
 		return true, s.partDone(q, id, n, size)
-	case offset < at && offset%p != 0:
+	case offset < at && !deferred:
 		// A part before n was shorter than P, so it was the last: there is no part n.
-		return false, partSizeMismatch(n-1, offset%p, p)
+		return false, partSizeMismatch(n-1, st.File.SizeBytes%p, p)
 	case offset < at:
 		return false, nil
 	}
