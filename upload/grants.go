@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"io"
 
 	"github.com/google/uuid"
 
@@ -122,8 +123,9 @@ func (s *Service) reserve(ctx context.Context, actor *ingest.User, req CreateReq
 // grantLength counts the length of an upload whose length was deferred, declared by req, against
 // the grant its file was reserved with (ingest.GrantStore.ReserveGrantBytes), and returns what
 // gives the bytes back when the length is not recorded after all. Until the length is declared,
-// it keeps the bytes sent within what one more file of the grant could hold.
-func (s *Service) grantLength(ctx context.Context, st *StreamState, req AppendRequest) (release func(), err error) {
+// it keeps the bytes sent within what one more file of the grant could hold: a body of unknown
+// length is cut off there, with the grant's refusal.
+func (s *Service) grantLength(ctx context.Context, st *StreamState, req *AppendRequest) (release func(), err error) {
 	none := func() {}
 	id := st.File.GrantID
 	if id == nil || !st.Session.LengthDeferred {
@@ -137,7 +139,7 @@ func (s *Service) grantLength(ctx context.Context, st *StreamState, req AppendRe
 		switch limit := g.RemainingFileBytes(); {
 		case limit < 0:
 		case req.Length < 0:
-			return nil, ingest.Errorf(ingest.EValidation, "the upload of a grant whose length is not declared sends its Content-Length")
+			req.Body = &grantCapped{r: req.Body, room: limit - req.Offset, refuse: g.CheckReserveBytes(limit + 1)}
 		case req.Offset+req.Length > limit:
 			return nil, g.CheckReserveBytes(req.Offset + req.Length)
 		}
@@ -152,6 +154,32 @@ func (s *Service) grantLength(ctx context.Context, st *StreamState, req AppendRe
 			s.logger.Warn("give back the bytes of an upload grant's deferred length", "grant", *id, "err", err)
 		}
 	}, nil
+}
+
+// grantCapped is a body of unknown length sent to a grant's upload whose length is deferred: past
+// room bytes it fails with refuse, the grant's refusal of a file that large.
+type grantCapped struct {
+	r      io.Reader
+	room   int64
+	refuse error
+}
+
+func (c *grantCapped) Read(p []byte) (int, error) {
+	if c.room <= 0 {
+		var probe [1]byte
+		if n, err := c.r.Read(probe[:]); n > 0 {
+			return 0, c.refuse
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > c.room {
+		p = p[:c.room]
+	}
+	n, err := c.r.Read(p)
+	c.room -= int64(n)
+	return n, err
 }
 
 // errGrantConcat refuses the concatenation extension of tus (partial and final uploads) to an

@@ -197,7 +197,7 @@ func (s *Service) Append(ctx context.Context, actor *ingest.User, id uuid.UUID, 
 	if err := s.checkAppend(st, req); err != nil {
 		return nil, err
 	}
-	release, err := s.grantLength(ctx, st, req)
+	release, err := s.grantLength(ctx, st, &req)
 	if err != nil {
 		return nil, err
 	}

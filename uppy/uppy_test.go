@@ -519,3 +519,48 @@ func TestMultipartUploadOfAWholeNumberOfParts(t *testing.T) {
 		})
 	}
 }
+
+// TestAGrantsLimitsHoldThroughUppy: a grant in the path uploads with both of Uppy's modes within
+// its limits, records its id on the file, and is refused past them.
+func TestAGrantsLimitsHoldThroughUppy(t *testing.T) {
+	const mib = 1 << 20
+	p := newPortal(t, backend{"sqlite", "local"})
+	grant := func(maxFiles int, maxTotal int64) (string, uuid.UUID) {
+		t.Helper()
+		g, secret, err := p.Svc.CreateGrant(context.Background(), p.Admin, ingest.GrantRequest{GrantLimits: ingest.GrantLimits{MaxFiles: maxFiles, MaxTotalBytes: &maxTotal}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "/uppy/g/" + url.PathEscape(secret), g.ID
+	}
+
+	base, id := grant(1, 1*mib)
+	data := randomBytes(100 << 10)
+	r := p.must(p.form(base, data, nil), http.StatusCreated)
+	var v struct{ Key string }
+	r.decode(t, &v)
+	if f := p.stored(v.Key, data); f.GrantID == nil || *f.GrantID != id {
+		t.Fatalf("the form's file records grant %v, want %s", f.GrantID, id)
+	}
+	if r := p.form(base, data, nil); r.Status != http.StatusForbidden || r.Code() != string(ingest.EGrantLimitReached) {
+		t.Fatalf("a second file of a one-file grant: %d %s", r.Status, r.Body)
+	}
+
+	base, _ = grant(1, 12*mib)
+	data = randomBytes(10 * mib)
+	key, upID := p.create(base)
+	var parts []string
+	for i, chunk := range [][]byte{data[:5*mib], data[5*mib:]} {
+		r := p.must(p.do("PUT", p.sign(base, key, upID, i+1), "", bytes.NewReader(chunk), ""), 200)
+		parts = append(parts, fmt.Sprintf(`{"PartNumber":%d,"ETag":%q}`, i+1, r.Header.Get("ETag")))
+	}
+	p.must(p.do("POST", base+"/s3/multipart/"+upID+"/complete?key="+key, "", strings.NewReader(`{"parts":[`+strings.Join(parts, ",")+`]}`), "application/json"), 200)
+	p.stored(key, data)
+
+	base, _ = grant(1, 8*mib)
+	key, upID = p.create(base)
+	p.must(p.do("PUT", p.sign(base, key, upID, 1), "", bytes.NewReader(data[:5*mib]), ""), 200)
+	if r := p.do("PUT", p.sign(base, key, upID, 2), "", bytes.NewReader(data[5*mib:]), ""); r.Status != http.StatusForbidden {
+		t.Fatalf("a part past the grant's bytes: %d %s", r.Status, r.Body)
+	}
+}
