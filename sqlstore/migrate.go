@@ -2,11 +2,17 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"maps"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -26,6 +32,8 @@ type MigrationStatus struct {
 // Migrator applies the embedded schema migrations of the store's dialect.
 type Migrator struct {
 	provider *goose.Provider
+	sources  fs.FS        // the dialect's migration files
+	db       *sql.DB      // for Losses
 	flush    func() error // the store's flush after commits, nil if its commits fsync
 }
 
@@ -55,7 +63,7 @@ func (s *Store) Migrator() (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	return &Migrator{provider: p, flush: s.flush}, nil
+	return &Migrator{provider: p, sources: sub, db: s.db, flush: s.flush}, nil
 }
 
 // migrationLockID is the advisory lock id of the migrations of the current schema: a hash of its
@@ -96,6 +104,86 @@ func (m *Migrator) durable(err error) error {
 		return errors.Join(err, fmt.Errorf("make the migrations durable: %w", ferr))
 	}
 	return err
+}
+
+// Loss is data that rolling back migrations would destroy: the rows of a table they drop, or the
+// rows holding a value in a column they drop.
+type Loss struct {
+	Table  string
+	Column string // "" when the whole table goes
+	Rows   int64
+}
+
+func (l Loss) String() string {
+	rows := fmt.Sprintf("%d rows", l.Rows)
+	if l.Rows == 1 {
+		rows = "1 row"
+	}
+	if l.Column == "" {
+		return fmt.Sprintf("table %s (%s)", l.Table, rows)
+	}
+	return fmt.Sprintf("column %s.%s (a value in %s)", l.Table, l.Column, rows)
+}
+
+var (
+	dropTable  = regexp.MustCompile(`(?is)^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)`)
+	alterTable = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)`)
+	dropColumn = regexp.MustCompile(`(?is)DROP\s+COLUMN\s+(?:IF\s+EXISTS\s+)?(\w+)`)
+	sqlComment = regexp.MustCompile(`(?m)--.*$`)
+)
+
+// Losses returns the data that rolling back every applied migration above version would destroy,
+// read from the tables and columns their down sections drop: only what holds data is listed.
+func (m *Migrator) Losses(ctx context.Context, version int64) ([]Loss, error) {
+	current, err := m.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var tables []string
+	columns := map[string][]string{}
+	for _, src := range m.provider.ListSources() {
+		if src.Version <= version || src.Version > current {
+			continue
+		}
+		text, err := fs.ReadFile(m.sources, path.Base(src.Path))
+		if err != nil {
+			return nil, fmt.Errorf("read migration %d: %w", src.Version, err)
+		}
+		_, down, _ := strings.Cut(string(text), "-- +goose Down")
+		for _, stmt := range strings.Split(sqlComment.ReplaceAllString(down, ""), ";") {
+			if t := dropTable.FindStringSubmatch(stmt); t != nil {
+				tables = append(tables, t[1])
+			} else if t := alterTable.FindStringSubmatch(stmt); t != nil {
+				for _, c := range dropColumn.FindAllStringSubmatch(stmt, -1) {
+					columns[t[1]] = append(columns[t[1]], c[1])
+				}
+			}
+		}
+	}
+	var losses []Loss
+	count := func(l Loss, query string) error {
+		if err := m.db.QueryRowContext(ctx, query).Scan(&l.Rows); err != nil {
+			return fmt.Errorf("count what %s holds: %w", l, err)
+		}
+		if l.Rows > 0 {
+			losses = append(losses, l)
+		}
+		return nil
+	}
+	for _, t := range tables {
+		if err := count(Loss{Table: t}, `SELECT count(*) FROM `+t); err != nil {
+			return nil, err
+		}
+		delete(columns, t) // the table's rows say it all
+	}
+	for _, t := range slices.Sorted(maps.Keys(columns)) {
+		for _, c := range columns[t] {
+			if err := count(Loss{Table: t, Column: c}, `SELECT count(*) FROM `+t+` WHERE `+c+` IS NOT NULL`); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return losses, nil
 }
 
 // Version returns the newest applied migration, 0 for none.

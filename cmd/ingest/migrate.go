@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -31,6 +32,10 @@ func migrateCommand() *cli.Command {
 					&cli.Int64Flag{
 						Name:  "to",
 						Usage: "roll back every migration above version `N` (0 removes the whole schema)",
+					},
+					&cli.BoolFlag{
+						Name:  "yes",
+						Usage: "roll back even though the tables and columns it drops hold data, which is then lost",
 					},
 				},
 				Action: migrateDown,
@@ -104,6 +109,18 @@ func migrateDown(ctx context.Context, cmd *cli.Command) error {
 	if current == 0 || target >= current {
 		fmt.Fprintf(out, "nothing to roll back (database at version %d)\n", current)
 		return nil
+	}
+	losses, err := m.Losses(ctx, target)
+	if err != nil {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	if len(losses) > 0 && !cmd.Bool("yes") {
+		what := make([]string, len(losses))
+		for i, l := range losses {
+			what[i] = l.String()
+		}
+		return ingest.Errorf(ingest.EValidation, "rolling back to version %d would destroy %s; this cannot be undone: add --yes to go ahead",
+			target, strings.Join(what, ", "))
 	}
 	rolledBack, err := m.DownTo(ctx, target)
 	for _, v := range rolledBack {

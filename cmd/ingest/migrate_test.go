@@ -76,6 +76,29 @@ func TestMigrateDownWithoutToRollsBackTheNewestMigration(t *testing.T) {
 	})
 }
 
+// TestMigrateDownRefusesToDestroyDataWithoutYes: a rollback that would drop tables or columns
+// holding data says what it would destroy and changes nothing, unless told --yes; one that drops
+// nothing but empty tables goes ahead.
+func TestMigrateDownRefusesToDestroyDataWithoutYes(t *testing.T) {
+	t.Parallel()
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
+		mustSucceed(t, "migrate", "up", "--database-url", url)
+		mustSucceed(t, "user", "create", "alice", "--database-url", url)
+		r := mustFail(t, "migrate", "down", "--to", "0", "--database-url", url)
+		if !strings.Contains(r.stderr, "table users (1 row)") || !strings.Contains(r.stderr, "--yes") {
+			t.Errorf("migrate down --to 0 of a database with users: stderr %q, want it to name table users (1 row) and --yes", r.stderr)
+		}
+		if got := existingPortalTables(t, dialect, url); !slices.Equal(got, portalTables) {
+			t.Fatalf("a refused migrate down changed the schema: got tables %q", got)
+		}
+		mustSucceed(t, "migrate", "down", "--database-url", url) // the newest migration's table is empty
+		mustSucceed(t, "migrate", "down", "--to", "0", "--yes", "--database-url", url)
+		if got := existingPortalTables(t, dialect, url); len(got) != 0 {
+			t.Errorf("after migrate down --to 0 --yes: want no portal table, got %q", got)
+		}
+	})
+}
+
 func TestMigrateDownRejectsANegativeVersion(t *testing.T) {
 	t.Parallel()
 	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
