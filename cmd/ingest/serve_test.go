@@ -162,3 +162,24 @@ func TestServeWritesACPUProfileOfItsRun(t *testing.T) {
 		t.Errorf("serve with a profile it cannot create: %v; want exit 1 naming --cpuprofile", res)
 	}
 }
+
+// TestReadyzFailsOnceTheSchemaIsRolledBackUnderServe: a running portal whose schema is rolled back
+// under it stops saying it is ready, and names the check.
+func TestReadyzFailsOnceTheSchemaIsRolledBackUnderServe(t *testing.T) {
+	t.Parallel()
+	bin := buildIngest(t)
+	forEachNewDatabase(t, func(t *testing.T, dialect, url string) {
+		r := newServeRig(t, bin, dialect, url)
+		r.start()
+		r.call("GET", "/readyz", nil, 200, nil)
+		mustSucceed(t, "migrate", "down", "--to", "0", "--yes", "--database-url", url)
+		var ready struct {
+			Checks map[string]string `json:"checks"`
+		}
+		r.call("GET", "/readyz", nil, 503, &ready)
+		if ready.Checks["schema"] != "unavailable" {
+			r.errorf("/readyz after the schema was rolled back: checks %v, want schema unavailable", ready.Checks)
+		}
+		r.kill()
+	})
+}

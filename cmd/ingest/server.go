@@ -37,6 +37,7 @@ type server struct {
 	// for them all, so that their writes of the moment share flushes.
 	flusher *durable.Flusher
 	store   *sqlstore.Store
+	schema  *sqlstore.Migrator // for /readyz: the schema this binary needs is still there
 	blobs   ingest.BlobStore
 	svc     *upload.Service
 	relay   *relay.Relay // nil without --relay
@@ -104,6 +105,21 @@ func (s *server) openDatabase(ctx context.Context) error {
 	if len(applied) > 0 {
 		s.logger.Info("applied migrations", "versions", applied)
 	}
+	s.schema = m
+	return nil
+}
+
+// schemaReady fails once the database's schema is older than this binary's, rolled back or
+// dropped under the running portal, whose queries would then fail: it takes no more traffic. A
+// newer schema, of an instance upgraded first, is fine.
+func (s *server) schemaReady(ctx context.Context) error {
+	v, err := s.schema.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if latest := s.schema.Latest(); v < latest {
+		return fmt.Errorf("the database schema is at version %d; this binary needs %d (ingest migrate up)", v, latest)
+	}
 	return nil
 }
 
@@ -150,6 +166,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		AuthCacheTTL: s.cfg.AuthCacheTTL,
 		Checks: []httpapi.Check{
 			{Name: "database", Probe: s.store.Ping},
+			{Name: "schema", Probe: s.schemaReady},
 			{Name: "storage", Probe: s.blobs.Ping},
 		},
 	})
