@@ -11,7 +11,7 @@ import (
 
 // CreateBatch opens a batch owned by the actor.
 func (s *Service) CreateBatch(ctx context.Context, actor *ingest.User, name string) (*ingest.Batch, error) {
-	b := &ingest.Batch{Name: name, CreatedByID: actor.ID}
+	b := &ingest.Batch{Name: ingest.CleanName(name), CreatedByID: actor.ID}
 	if err := s.store.CreateBatch(ctx, b); err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"mime"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -215,21 +214,15 @@ func cleanContentType(ct string) (string, error) {
 }
 
 // CleanFilename makes a client's file name safe to display and to put in a Content-Disposition:
-// the last path element only, no control characters or NUL, valid UTF-8, at most
-// MaxFilenameLength bytes. A name with nothing left becomes "unnamed". The name is never used as
-// a path: object keys come from ids.
+// the last path element only, cleaned as ingest.CleanName cleans a name (no control or invisible
+// formatting characters, valid UTF-8), at most MaxFilenameLength bytes. A name with nothing left
+// becomes "unnamed". The name is never used as a path: object keys come from ids.
 func CleanFilename(name string) string {
 	name = strings.ToValidUTF8(name, "\uFFFD")
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
+	name = ingest.CleanName(name)
 	if name == "" || name == "." || name == ".." {
 		return "unnamed"
 	}

@@ -677,17 +677,31 @@ func TestBatches(t *testing.T) {
 	})
 }
 
+func TestBatchNamesAreCleanedAsFileNamesAre(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		b, err := e.svc.CreateBatch(e.ctx, e.alice, "  q3\u202Ecod.exe\u200B\tphotos ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored, err := e.store.Batch(e.ctx, b.ID); err != nil || stored.Name != "q3cod.exephotos" {
+			t.Errorf("the batch's stored name = %q, %v; want the text without its invisible characters", stored.Name, err)
+		}
+	})
+}
+
 func TestHostileFileNamesAreStoredSafely(t *testing.T) {
 	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
-		for _, name := range []string{"../../etc/passwd", "a\x00b.txt", strings.Repeat("é", 2048), "..", "C:\\Windows\\system32\\x.dll", "\x1b[31mred"} {
+		for _, name := range []string{"../../etc/passwd", "a\x00b.txt", strings.Repeat("é", 2048), "..", "C:\\Windows\\system32\\x.dll", "\x1b[31mred",
+			"invoice\u202Efdp.exe", "zero\u200Bwidth", "\u2066isolated\u2069", "\uFEFFbom"} {
 			sess := e.create(e.alice, []byte("x"), func(r *upload.CreateRequest) { r.Filename = name })
 			e.mustPut(e.alice, sess, []byte("x"), 1)
 			f, err := e.svc.Complete(e.ctx, e.alice, sess.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.ContainsAny(f.OriginalFilename, "/\\\x00\x1b") || len(f.OriginalFilename) > ingest.MaxFilenameLength || f.OriginalFilename == "" {
+			if strings.ContainsAny(f.OriginalFilename, "/\\\x00\x1b\u202E\u200B\u2066\u2069\uFEFF") || len(f.OriginalFilename) > ingest.MaxFilenameLength || f.OriginalFilename == "" {
 				t.Errorf("%q was kept as %q", name, f.OriginalFilename)
 			}
 			if f.StorageKey != ingest.ObjectKey("", f.ID, ingest.IDTime(f.ID)) {
