@@ -419,6 +419,53 @@ func sendPartially(t *testing.T, p *portal, token, path string, size int, send [
 	}
 }
 
+// TestAClientThatGoesAwayIsBlamedNotThePortal: a part or a single-request upload cut short, or a
+// stalled body, is CLIENT_CLOSED (499) logged at INFO, never an ERROR of the portal's, and the
+// part can be sent again.
+func TestAClientThatGoesAwayIsBlamedNotThePortal(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond, logs: logs})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 64<<10)
+	id, _ := p.session(token, data, nil)
+	path := "/api/v1/uploads/" + id + "/parts/1"
+	sendPartially(t, p, token, path, len(data), data[:1000], false) // cut short
+	sendPartially(t, p, token, path, len(data), data[:1000], true)  // stalled
+	sendPartially(t, p, token, "/api/v1/files?filename=cut.bin", len(data), data[:1000], false)
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), "code=CLIENT_CLOSED") < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := strings.Count(logs.String(), "code=CLIENT_CLOSED"); got < 3 || strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("%d requests logged CLIENT_CLOSED, want 3 and no ERROR; logs:\n%s", got, logs)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(line, "CLIENT_CLOSED") && !strings.Contains(line, "level=INFO") {
+			t.Errorf("not at INFO: %s", line)
+		}
+	}
+	p.Do("PUT", path, token, data).must(t, 200)
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may write while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestAClientThatDisconnectsOrStallsMidPartLeavesNothingReceived(t *testing.T) {
 	t.Parallel()
 	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond})

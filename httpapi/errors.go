@@ -18,7 +18,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		httperr.Write(w, r, http.StatusInternalServerError, httperr.Fields{Code: ingest.EInternal, Message: "internal error"})
 		return
 	}
-	if status >= 500 {
+	switch {
+	case code == httperr.ClientClosed:
+		s.logger.Info("the client closed the request", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	case status >= 500:
 		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	httperr.Write(w, r, status, httperr.Fields{Code: code, Message: ingest.ErrorMessage(err), Details: ingest.ErrorDetails(err)})

@@ -44,6 +44,7 @@ type portalOptions struct {
 	config      func(*upload.Config)
 	sessionAuth func(*http.Request) (*ingest.User, error)
 	authCache   time.Duration
+	logs        io.Writer // where the API logs, as text; nowhere when nil
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -74,8 +75,12 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logger := slog.New(slog.DiscardHandler)
+	if opts.logs != nil {
+		logger = slog.New(slog.NewTextHandler(opts.logs, nil))
+	}
 	api := httpapi.New(httpapi.Config{
-		Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler), RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
+		Service: svc, Users: store, Grants: store, Logger: logger, RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
 		SessionAuth:  opts.sessionAuth,
 		AuthCacheTTL: opts.authCache,
 		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},

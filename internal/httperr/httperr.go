@@ -16,7 +16,14 @@ const (
 	MethodNotAllowed ingest.Code = "METHOD_NOT_ALLOWED"
 	// RangeNotSatisfiable answers a download range wholly outside the file.
 	RangeNotSatisfiable ingest.Code = "RANGE_NOT_SATISFIABLE"
+	// ClientClosed: the client went away, or stopped sending, before its request's body was read
+	// (internal/idleread). Nobody reads the answer; logs and metrics see StatusClientClosed, and
+	// it is no fault of the portal's.
+	ClientClosed ingest.Code = "CLIENT_CLOSED"
 )
+
+// StatusClientClosed is the status of ClientClosed, nginx's 499.
+const StatusClientClosed = 499
 
 // statuses maps every code a client of the API may see to its HTTP status (DESIGN.md §4). tus
 // adds its own (docs/tus.md).
@@ -45,6 +52,9 @@ var statuses = map[ingest.Code]int{
 // Status returns the HTTP status of code, and false for a code no client may see (INTERNAL,
 // CONSTRAINT_VIOLATION, or none): a fault of ours, answered as INTERNAL.
 func Status(code ingest.Code) (int, bool) {
+	if code == ClientClosed {
+		return StatusClientClosed, true
+	}
 	status, ok := statuses[code]
 	return status, ok
 }
