@@ -9,10 +9,12 @@ package admin
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -156,7 +158,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
+	if r.Method == http.MethodPost {
+		if err := readForm(w, r); err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// maxFormBytes bounds a console form: its largest, the sign-in, holds a username and a password
+// or an API token.
+const maxFormBytes = 16 << 10
+
+// readForm parses a POST's form before any handler sees it: URL-encoded and at most maxFormBytes,
+// so that a client cannot make the console read, or spool to disk, more than a form. A multipart
+// body is refused unread; the console's forms send none.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case mt != "application/x-www-form-urlencoded" && (mt != "" || r.ContentLength != 0):
+		return ingest.Errorf(ingest.EValidation, "the console takes forms as application/x-www-form-urlencoded")
+	case r.ContentLength > maxFormBytes:
+		return ingest.Errorf(ingest.EPayloadTooLarge, "a console form has at most %d bytes", maxFormBytes)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return ingest.Errorf(ingest.EPayloadTooLarge, "a console form has at most %d bytes", maxFormBytes)
+		}
+		return ingest.Errorf(ingest.EValidation, "the form cannot be read")
+	}
+	for _, values := range r.PostForm {
+		for _, v := range values {
+			if !reqtext.Valid(v) {
+				return ingest.Errorf(ingest.EValidation, "a form field has a NUL byte or bytes that are not UTF-8")
+			}
+		}
+	}
+	return nil
 }
 
 // parsePages parses every page template of templates/ together with the layout, one template set
@@ -219,6 +260,8 @@ func statusOf(code ingest.Code) int {
 	switch code {
 	case ingest.EValidation:
 		return http.StatusBadRequest
+	case ingest.EPayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case ingest.EUnauthenticated:
 		return http.StatusUnauthorized
 	case ingest.EForbidden:
