@@ -162,8 +162,9 @@ func TestUploadPage(t *testing.T) {
 				t.Fatalf("GET /admin/upload: %d %s", status, header.Get("Content-Type"))
 			}
 			for _, want := range []string{
-				`id="dropzone"`, `data-csrf="` + csrf + `"`, `data-api="/api/v1"`, `id="file-input"`,
-				`<script src="/admin/static/upload.js"></script>`,
+				`id="uploader"`, `data-csrf="` + csrf + `"`, `data-api="/api/v1"`, `data-tus="/tus/"`, `id="batch-name"`,
+				`<script src="/admin/static/uppy-upload.js"></script>`,
+				`<link rel="stylesheet" href="/admin/static/uppy-upload.css">`,
 			} {
 				if !strings.Contains(body, want) {
 					t.Errorf("the upload page lacks %s", want)
@@ -180,7 +181,7 @@ func TestUploadPage(t *testing.T) {
 				t.Errorf("GET /admin/upload signed out: %d to %q, want the sign-in page", status, header.Get("Location"))
 			}
 
-			for path, ct := range map[string]string{"/admin/static/upload.js": "text/javascript", "/admin/static/upload.css": "text/css"} {
+			for path, ct := range map[string]string{"/admin/static/uppy-upload.js": "text/javascript", "/admin/static/uppy-upload.css": "text/css"} {
 				status, header, _ = p.do("GET", path, "")
 				if status != 200 || !strings.HasPrefix(header.Get("Content-Type"), ct) {
 					t.Errorf("GET %s: %d %s, want %s", path, status, header.Get("Content-Type"), ct)
