@@ -55,7 +55,7 @@ function start(root) {
     inline: true,
     target: root,
     width: '100%',
-    height: 420,
+    height: 300,
     proudlyDisplayPoweredByUppy: false,
     showProgressDetails: true,
     // Thumbnails are blob: images, which the console's Content-Security-Policy does not load.
