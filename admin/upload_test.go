@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/sqlstore"
+	"github.com/ingest-portal/ingest/tus"
 	"github.com/ingest-portal/ingest/upload"
 )
 
@@ -33,6 +36,7 @@ func newAPIPortal(t *testing.T, dialect string) *apiPortal {
 	api := httpapi.New(httpapi.Config{Service: svc, Users: store, SessionAuth: console.AuthenticateAPI})
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", console)
+	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.AdmitUpload}))
 	mux.Handle("/", api)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -135,6 +139,68 @@ func TestAPIAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
 	}
 }
 
+// TestTusAcceptsAConsoleSessionOnlyWithItsCSRFToken: the upload page's Uppy sends its tus
+// requests with the session cookie and the X-CSRF-Token header, as its API calls; the tus server
+// takes them as the API does, and a file so uploaded is STORED in the batch its metadata names.
+func TestTusAcceptsAConsoleSessionOnlyWithItsCSRFToken(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range testdb.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			p := newAPIPortal(t, dialect)
+			_, cookie, csrf := p.signedIn("root", true)
+			session := []string{"Cookie", apiSessionCookie + "=" + cookie, "Tus-Resumable", "1.0.0"}
+			withCSRF := append([]string{admin.CSRFHeader, csrf}, session...)
+			status, _, body := p.do("POST", "/api/v1/batches", `{"name": "from the Dashboard"}`, withCSRF...)
+			if status != 201 {
+				t.Fatalf("POST /api/v1/batches: %d %s", status, body)
+			}
+			batch := jsonField(t, body, "id")
+			meta := "name " + b64("notes.txt") + ",batch_id " + b64(batch) + ",relative_path " + b64("field/notes.txt")
+
+			for name, headers := range map[string][]string{
+				"without the CSRF header":  session,
+				"with a wrong CSRF header": append([]string{admin.CSRFHeader, csrf + "x"}, session...),
+			} {
+				status, _, body := p.do("POST", "/tus/", "", append([]string{"Upload-Length", "5", "Upload-Metadata", meta}, headers...)...)
+				if status != 403 || !strings.Contains(body, `"FORBIDDEN"`) {
+					t.Errorf("POST /tus/ %s: %d %s, want 403 FORBIDDEN", name, status, body)
+				}
+			}
+
+			status, header, body := p.do("POST", "/tus/", "", append([]string{"Upload-Length", "5", "Upload-Metadata", meta}, withCSRF...)...)
+			if status != 201 || header.Get("Location") == "" {
+				t.Fatalf("POST /tus/ with the session and its CSRF token: %d %s", status, body)
+			}
+			loc := header.Get("Location")
+			status, header, body = p.do("PATCH", loc, "hello", append([]string{"Upload-Offset", "0", "Content-Type", "application/offset+octet-stream"}, withCSRF...)...)
+			if status != 204 || header.Get("Ingest-File-Id") == "" {
+				t.Fatalf("PATCH %s: %d %s", loc, status, body)
+			}
+			status, _, body = p.do("GET", "/api/v1/files/"+header.Get("Ingest-File-Id"), "", withCSRF...)
+			for _, want := range []string{`"status":"STORED"`, `"batch_id":"` + batch + `"`, `"relative_path":"field/notes.txt"`,
+				// SHA-256 of "hello"
+				`"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"`} {
+				if status != 200 || !strings.Contains(body, want) {
+					t.Errorf("the file uploaded through tus: %d %s, want %s", status, body, want)
+				}
+			}
+		})
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// jsonField returns a string field of a JSON object.
+func jsonField(t *testing.T, body, name string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	v, _ := m[name].(string)
+	return v
+}
+
 func TestAPIRefusesTheConsoleSessionOfANonAdmin(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testdb.Dialects() {
@@ -162,8 +228,9 @@ func TestUploadPage(t *testing.T) {
 				t.Fatalf("GET /admin/upload: %d %s", status, header.Get("Content-Type"))
 			}
 			for _, want := range []string{
-				`id="dropzone"`, `data-csrf="` + csrf + `"`, `data-api="/api/v1"`, `id="file-input"`,
-				`<script src="/admin/static/upload.js"></script>`,
+				`id="uploader"`, `data-csrf="` + csrf + `"`, `data-api="/api/v1"`, `data-tus="/tus/"`, `id="batch-name"`,
+				`<script src="/admin/static/uppy-upload.js"></script>`,
+				`<link rel="stylesheet" href="/admin/static/uppy-upload.css">`,
 			} {
 				if !strings.Contains(body, want) {
 					t.Errorf("the upload page lacks %s", want)
@@ -180,7 +247,7 @@ func TestUploadPage(t *testing.T) {
 				t.Errorf("GET /admin/upload signed out: %d to %q, want the sign-in page", status, header.Get("Location"))
 			}
 
-			for path, ct := range map[string]string{"/admin/static/upload.js": "text/javascript", "/admin/static/upload.css": "text/css"} {
+			for path, ct := range map[string]string{"/admin/static/uppy-upload.js": "text/javascript", "/admin/static/uppy-upload.css": "text/css"} {
 				status, header, _ = p.do("GET", path, "")
 				if status != 200 || !strings.HasPrefix(header.Get("Content-Type"), ct) {
 					t.Errorf("GET %s: %d %s, want %s", path, status, header.Get("Content-Type"), ct)

@@ -1,5 +1,6 @@
 // The admin console driven in headless Chromium, as an operator uses it: sign in with the admin
-// token, drop two files on the upload page and watch them reach STORED, open their batch, one of
+// token, upload three files with the upload page's Uppy Dashboard (pausing and resuming the
+// largest) and watch them reach STORED, open their batch, one of
 // the files and its event, retry an event that failed, and sign out. Run by e2e/console_test.go,
 // which starts the portal and checks afterwards, through the API and the database, that what the
 // browser showed really happened. It prints one JSON line: what it did.
@@ -80,22 +81,53 @@ try {
   await Promise.all([page.waitForURL(base + '/admin/'), page.click('form button[type="submit"]')]);
   await shot('dashboard');
 
-  // Upload: the files are dropped on the page, as a person drags them from their desktop.
+  // Upload: Uppy Dashboard, files picked in its file input as a person choosing them would.
   // Reached from the navigation: htmx would swap the page in without its script, so the portal
   // has the browser load it whole.
   await Promise.all([page.waitForURL(base + '/admin/upload'), page.getByRole('link', { name: 'Upload', exact: true }).click()]);
-  await page.locator('#dropzone[data-ready="true"]').waitFor();
+  await page.locator('#uploader[data-ready="true"]').waitFor();
   await page.fill('#batch-name', 'Field survey, December');
-  const files = uploads.map((p) => ({ name: path.basename(p), b64: fs.readFileSync(p).toString('base64') }));
-  const dropped = await page.evaluateHandle((files) => {
-    const dt = new DataTransfer();
-    for (const f of files) {
-      const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
-      dt.items.add(new File([bytes], f.name, { type: f.name.endsWith('.csv') ? 'text/csv' : 'application/octet-stream' }));
+  const files = uploads.map((p) => ({ name: path.basename(p), size: fs.statSync(p).size }));
+  await page.locator('input.uppy-Dashboard-input[name="files[]"]').first().setInputFiles(uploads);
+  for (const f of files) {
+    await page.locator('.uppy-Dashboard-Item', { hasText: f.name }).first().waitFor();
+  }
+  // The largest file is paused mid-upload with its button in the Dashboard, and resumed once
+  // the others are stored. The browser's upload speed is held down meanwhile (DevTools'
+  // network throttling), so the pause comes while its bytes are still going.
+  const big = files.reduce((a, b) => (b.size > a.size ? b : a));
+  const cdp = await browser.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const throttle = (uploadThroughput) => cdp.send('Network.emulateNetworkConditions',
+    { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+  await throttle(4 << 20);
+  await page.click('.uppy-StatusBar-actionBtn--upload');
+  const bigRow = `#uploads li[data-name="${big.name}"]`;
+  await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.uploaded || 0) >= 2 << 20, bigRow);
+  const bigItem = page.locator('.uppy-Dashboard-Item', { hasText: big.name }).first();
+  await bigItem.getByRole('button', { name: 'Pause upload' }).click();
+  await page.locator(`${bigRow}[data-state="paused"]`).waitFor();
+  await throttle(-1);
+  // failedUpload throws (failing the wait) when a file's line says FAILED.
+  await page.waitForFunction(([n, sel]) => {
+    const failed = document.querySelector('#uploads li[data-state="FAILED"]');
+    if (failed) {
+      throw new Error('an upload failed: ' + failed.textContent);
     }
-    return dt;
-  }, files);
-  await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dropped });
+    return document.querySelectorAll('#uploads li[data-state="STORED"]').length === n &&
+      document.querySelector(sel).dataset.state === 'paused';
+  }, [files.length - 1, bigRow]);
+  // While paused, the portal holds only part of the file: its tus offset, asked with HEAD as
+  // the page itself would (session cookie and CSRF token).
+  const pausedAt = await page.evaluate(async (sel) => {
+    const url = document.querySelector(sel).dataset.uploadUrl;
+    const csrf = document.getElementById('uploader').dataset.csrf;
+    const resp = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', 'X-CSRF-Token': csrf } });
+    return Number(resp.headers.get('Upload-Offset'));
+  }, bigRow);
+  expect(pausedAt < big.size, `the paused upload of ${big.name} is at ${pausedAt} of ${big.size} bytes on the portal`);
+  await shot('upload-paused');
+  await bigItem.getByRole('button', { name: 'Resume upload' }).click();
   await page.waitForFunction((n) => {
     const failed = document.querySelector('#uploads li[data-state="FAILED"]');
     if (failed) {
@@ -108,7 +140,7 @@ try {
   const batchHref = await page.getAttribute('#batch-status a', 'href');
   const batchID = batchHref.split('/').pop();
 
-  // The batch, with both files linked.
+  // The batch, with every file linked.
   await Promise.all([page.waitForURL('**' + batchHref), page.click('#batch-status a')]);
   for (const f of files) {
     await expectText(f.name);
@@ -118,8 +150,7 @@ try {
   await shot('batch');
 
   // A file, and its file.stored event.
-  const big = files.find((f) => f.name.endsWith('.bin')).name;
-  await Promise.all([page.waitForURL('**/admin/files/*'), page.getByRole('link', { name: big }).first().click()]);
+  await Promise.all([page.waitForURL('**/admin/files/*'), page.getByRole('link', { name: big.name }).first().click()]);
   await expectText('STORED');
   await shot('file');
   await Promise.all([page.waitForURL('**/admin/events/*'), page.locator('a[href^="/admin/events/"]').first().click()]);
@@ -147,7 +178,7 @@ try {
   expect(new URL(page.url()).pathname === '/admin/signin', `after signing out, /admin/ led to ${page.url()}`);
 
   expect(problems.length === 0, 'the browser reported: ' + problems.join('; '));
-  console.log(JSON.stringify({ batch_id: batchID, retried_event: failedEvent, screenshots }));
+  console.log(JSON.stringify({ batch_id: batchID, retried_event: failedEvent, paused_at: pausedAt, screenshots }));
 } catch (err) {
   console.error(`failed at ${page.url()}: ${err.stack || err}`);
   if (problems.length > 0) {

@@ -25,6 +25,10 @@ import (
 // browserWait bounds the browser script; it takes a few seconds.
 const browserWait = 3 * time.Minute
 
+// consoleBigFile is the size of the file the console's upload page pauses and resumes: 20 MiB,
+// not a multiple of anything.
+const consoleBigFile = 20<<20 + 4321
+
 // screenshotLimit is the largest screenshot docs/ accepts.
 const screenshotLimit = 300 << 10
 
@@ -40,7 +44,9 @@ const (
 type scriptResult struct {
 	BatchID      uuid.UUID `json:"batch_id"`
 	RetriedEvent uuid.UUID `json:"retried_event"`
-	Screenshots  []string  `json:"screenshots"`
+	// PausedAt is the portal's tus offset of the largest file while the page had it paused.
+	PausedAt    *int64   `json:"paused_at"`
+	Screenshots []string `json:"screenshots"`
 }
 
 func TestAdminConsoleInChromium(t *testing.T) {
@@ -52,7 +58,7 @@ func TestAdminConsoleInChromium(t *testing.T) {
 			t.Parallel()
 			dbURL := testdb.MigratedURL(t, dialect)
 			sink := startSink(t)
-			// Small parts, so the larger file goes up in several parts in parallel.
+			// Small parts, so the portal records a paused upload's offset early.
 			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB", "--events-sink", sink.URL, "--webhook-secret", "e2e-test-secret")
 			store := openStore(t, dbURL)
 			failed := failOneEvent(t, p, store)
@@ -60,8 +66,10 @@ func TestAdminConsoleInChromium(t *testing.T) {
 			files := map[string][]byte{
 				"survey-2026.csv": []byte("site,depth_m\nA,12.5\nB,7.25\n"),
 				"scan-0042.bin":   make([]byte, 3<<20+12345),
+				"core-sample.bin": make([]byte, consoleBigFile),
 			}
-			_, _ = rand.Read(files["scan-0042.bin"]) // never fails (crypto/rand)
+			_, _ = rand.Read(files["scan-0042.bin"])   // never fails (crypto/rand)
+			_, _ = rand.Read(files["core-sample.bin"]) // never fails (crypto/rand)
 			dir := t.TempDir()
 			var paths []string
 			for name, data := range files {
@@ -85,6 +93,9 @@ func TestAdminConsoleInChromium(t *testing.T) {
 			})
 
 			stored := checkBatch(t, p, res.BatchID, files)
+			if res.PausedAt == nil || *res.PausedAt < 0 || *res.PausedAt >= consoleBigFile {
+				t.Errorf("the paused upload was at %v on the portal, want part of its %d bytes", res.PausedAt, consoleBigFile)
+			}
 			if res.RetriedEvent != failed.ID {
 				t.Errorf("the script retried event %s, want %s", res.RetriedEvent, failed.ID)
 			}
