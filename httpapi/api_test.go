@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -598,5 +599,50 @@ func TestJSONBodyErrorsSpeakJSON(t *testing.T) {
 	}
 	if r := p.Do("GET", "/api/v1/files", token, nil).must(t, 200); r.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Error("a JSON answer without X-Content-Type-Options: nosniff")
+	}
+}
+
+// TestStalledBodiesAndReadersLoseTheirConnection: a JSON body that never arrives, with or without
+// a token, and a download nobody reads, hold their connection no longer than the idle timeout.
+func TestStalledBodiesAndReadersLoseTheirConnection(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond, logs: logs})
+	token := p.NewUser("alice", false)
+	held := func(request string) time.Duration {
+		t.Helper()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		fmt.Fprint(conn, request)
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		io.Copy(io.Discard, conn) // until the server hangs up
+		return time.Since(start)
+	}
+	for name, auth := range map[string]string{"with a token": "Authorization: Bearer " + token + "\r\n", "without one": ""} {
+		request := "POST /api/v1/batches HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":"
+		if d := held(request); d > 10*time.Second {
+			t.Errorf("a stalled JSON body %s held its connection %v; logs:\n%s", name, d, logs)
+		}
+	}
+
+	data := randomBytes(t, 64<<20)
+	id := p.Do("POST", "/api/v1/files?filename=big.bin", token, data).must(t, 201).str(t, "id")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /api/v1/files/%s/content HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token)
+	// Read nothing: the server's writes fill the socket's buffers and then wait for us.
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "download broke off") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "download broke off") {
+		t.Error("a download nobody reads was still being sent after 15 s")
 	}
 }

@@ -226,6 +226,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if r.ContentLength != 0 {
+		// A body has the idle timeout to begin, and a JSON body to arrive whole, even one the
+		// handler refuses unread (the server reads a little of it to keep the connection);
+		// bodies that stream move the deadline as they go (internal/idleread).
+		d := bodyDeadline{rc: http.NewResponseController(w)}
+		d.set(time.Now().Add(s.cfg.IdleReadTimeout))
+		r = r.WithContext(context.WithValue(r.Context(), bodyDeadlineKey{}, d))
+	}
 	// Routing twice is cheap; serving through the mux itself is what fills in r.PathValue.
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/httperr"
 	"github.com/ingest-portal/ingest/internal/reqtext"
 	"github.com/ingest-portal/ingest/readmodel"
 )
@@ -152,7 +153,12 @@ const maxJSONBody = 1 << 20
 func decodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
-		return err
+		// The deadline stays: the server's read of what is left of the body ends with it, and so
+		// does the connection.
+		return &ingest.Error{Code: httperr.ClientClosed, Message: "the client stopped sending the request's body", Err: err}
+	}
+	if d, ok := r.Context().Value(bodyDeadlineKey{}).(bodyDeadline); ok {
+		d.set(time.Time{}) // read whole: the handler's work has no deadline
 	}
 	if len(body) > maxJSONBody {
 		return ingest.Errorf(ingest.EPayloadTooLarge, "a JSON body has at most %d bytes", maxJSONBody)
@@ -173,6 +179,16 @@ func decodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	}
 	return nil
 }
+
+// bodyDeadline is the read deadline of a request's connection, set by ServeHTTP for a request
+// with a body and lifted once a JSON body is read.
+type bodyDeadline struct{ rc *http.ResponseController }
+
+type bodyDeadlineKey struct{}
+
+// set moves the deadline; the zero time lifts it. Servers without deadlines (tests' recorders)
+// answer ErrNotSupported: read on without.
+func (d bodyDeadline) set(t time.Time) { _ = d.rc.SetReadDeadline(t) }
 
 // jsonProblem describes a decoding error without echoing the body back.
 func jsonProblem(err error) string {

@@ -48,6 +48,12 @@ func serveCommand() *cli.Command {
 				Value:   d.IdleReadTimeout,
 				Sources: cli.EnvVars("INGEST_IDLE_READ_TIMEOUT"),
 			},
+			&cli.IntFlag{
+				Name:    "max-connections",
+				Usage:   "the most client connections served at once; more wait to be accepted (0: no limit)",
+				Value:   d.MaxConnections,
+				Sources: cli.EnvVars("INGEST_MAX_CONNECTIONS"),
+			},
 			&cli.Float64Flag{
 				Name:    "rate-limit",
 				Usage:   "requests per second allowed to each user, bursts of twice that (0: no limit)",
@@ -123,6 +129,7 @@ type serveConfig struct {
 	Upload upload.Config
 
 	IdleReadTimeout    time.Duration
+	MaxConnections     int // 0 for no limit
 	RateLimit          float64 // requests per second per user; 0 for no limit
 	AuthCacheTTL       time.Duration
 	SweepInterval      time.Duration
@@ -147,6 +154,7 @@ func defaultServeConfig() serveConfig {
 		Addr:            "127.0.0.1:8080",
 		Upload:          upload.DefaultConfig(),
 		IdleReadTimeout: time.Minute,
+		MaxConnections:  4096,
 		AuthCacheTTL:    time.Second,
 		SweepInterval:   time.Minute,
 		AdminSessionTTL: 12 * time.Hour,
@@ -183,6 +191,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 		}
 	}
 	c.IdleReadTimeout = cmd.Duration("idle-read-timeout")
+	c.MaxConnections = cmd.Int("max-connections")
 	c.RateLimit = cmd.Float64("rate-limit")
 	c.AuthCacheTTL = cmd.Duration("auth-cache-ttl")
 	c.SweepInterval = cmd.Duration("sweep-interval")
@@ -237,6 +246,8 @@ func (c serveConfig) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "--sweep-interval must be positive")
 	case c.ShutdownTimeout < 0:
 		return ingest.Errorf(ingest.EValidation, "--shutdown-timeout cannot be negative")
+	case c.MaxConnections < 0:
+		return ingest.Errorf(ingest.EValidation, "--max-connections cannot be negative")
 	}
 	return nil
 }

@@ -79,9 +79,15 @@ func (s *server) open(ctx context.Context) error {
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	s.ln = limitConnections(s.ln, s.cfg.MaxConnections)
+	// No ReadTimeout or WriteTimeout, which would cut off a large part or download however lively:
+	// bodies have deadlines that follow their progress instead (internal/idleread, the API's
+	// downloads), and a connection that is idle between requests is closed as one that sends
+	// nothing of a body is.
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       s.cfg.IdleReadTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return s.createFirstAdmin(ctx)
