@@ -276,7 +276,7 @@ func (s *Server) complete(q *request, id uuid.UUID) error {
 		}
 	}
 	q.w.Header().Set("Ingest-File-Id", st.File.ID.String())
-	return writeJSON(q.w, http.StatusOK, map[string]string{"location": s.location(st.File), "key": st.File.ID.String()})
+	return writeJSON(q.w, http.StatusOK, map[string]string{"location": s.location(q, st.File), "key": st.File.ID.String()})
 }
 
 // sameParts returns EMissingParts unless the parts a completion names are those held.
