@@ -11,10 +11,8 @@
 // Environment: INGEST_EXAMPLE_PLAN, a JSON object: page (the backend's allowed origin), blockedPage
 // (the same backend on an origin the portal does not allow), chromium (the browser's path), and
 // files: {large, small, tus, blockedS3, blockedTus} (paths).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const plan = JSON.parse(process.env.INGEST_EXAMPLE_PLAN || 'null');
 if (!plan) {
@@ -28,14 +26,8 @@ function expect(cond, message) {
   }
 }
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-example-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: plan.chromium,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-browser.setDefaultTimeout(wait);
+const chrome = await launchChromium(chromium, plan.chromium, 'ingest-example-', wait);
+const { browser } = chrome;
 
 // upload opens the example at origin with uploader, picks files through the Dashboard's "browse
 // files", presses Upload, and waits until every file is listed under "Uploaded", stored or
@@ -98,6 +90,5 @@ try {
   };
   console.log(JSON.stringify(report));
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await chrome.close();
 }

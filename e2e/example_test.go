@@ -6,15 +6,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -86,22 +83,7 @@ func TestBrowserExample(t *testing.T) {
 			token := createUserToken(t, bin, dbURL, "example-"+dialect)
 			startExampleBackend(t, p, token, port)
 
-			dir := t.TempDir()
-			rng := rand.New(rand.NewPCG(uint64(len(dialect)), 17))
-			data := map[string][]byte{}
-			paths := map[string]string{}
-			for scenario, size := range exampleSizes {
-				b := make([]byte, size)
-				for i := range b {
-					b[i] = byte(rng.Uint32())
-				}
-				name := fmt.Sprintf("%s-%s.bin", scenario, dialect)
-				data[name] = b
-				paths[scenario] = filepath.Join(dir, name)
-				if err := os.WriteFile(paths[scenario], b, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			data, paths := randomFiles(t, exampleSizes, dialect, 17)
 			res := runExampleScript(t, p, map[string]any{
 				"page":        allowed,
 				"blockedPage": blocked,
@@ -206,25 +188,8 @@ func startExampleBackend(t *testing.T, p *portal, token, port string) {
 // runExampleScript runs example.mjs in Node with plan and returns what it reports.
 func runExampleScript(t *testing.T, p *portal, plan map[string]any) exampleReport {
 	t.Helper()
-	raw, err := json.Marshal(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "example.mjs")
-	cmd.Env = append(os.Environ(), "INGEST_EXAMPLE_PLAN="+string(raw))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node example.mjs: %v\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- server ---\n%s", err, stdout.String(), stderr.String(), p.Log())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var res exampleReport
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("example.mjs reported %q: %v", stdout.String(), err)
-	}
-	t.Logf("example.mjs: %s", lines[len(lines)-1])
+	runBrowserScript(t, p, ".", "example.mjs", "INGEST_EXAMPLE_PLAN", plan, &res)
 	return res
 }
 
