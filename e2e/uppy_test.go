@@ -97,22 +97,7 @@ func TestUppyInChromium(t *testing.T) {
 			p := startPortal(t, bin, dbURL, "--chunk-size", "1MiB", "--cors-allowed-origins", allowed)
 			token := createUserToken(t, bin, dbURL, "uppy-"+dialect)
 
-			dir := t.TempDir()
-			rng := rand.New(rand.NewPCG(uint64(len(dialect)), 11))
-			data := map[string][]byte{}
-			paths := map[string]string{}
-			for scenario, size := range uppySizes {
-				b := make([]byte, size)
-				for i := range b {
-					b[i] = byte(rng.Uint32())
-				}
-				name := fmt.Sprintf("%s-%s.bin", scenario, dialect)
-				data[name] = b
-				paths[scenario] = filepath.Join(dir, name)
-				if err := os.WriteFile(paths[scenario], b, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			data, paths := randomFiles(t, uppySizes, dialect, 11)
 			res := runUppyScript(t, p, map[string]any{
 				"portal":      p.URL,
 				"token":       token,
@@ -203,27 +188,56 @@ func createUserToken(t *testing.T, bin, dbURL, username string) string {
 // runUppyScript runs uppy/uppy.mjs in Node with plan and returns what it reports.
 func runUppyScript(t *testing.T, p *portal, plan map[string]any) uppyReport {
 	t.Helper()
+	var res uppyReport
+	runBrowserScript(t, p, "uppy", "uppy.mjs", "INGEST_UPPY_PLAN", plan, &res)
+	return res
+}
+
+// runBrowserScript runs the Node script name in dir with plan, as JSON, in the environment
+// variable env, and decodes the last line it prints, its report, into report.
+func runBrowserScript(t *testing.T, p *portal, dir, name, env string, plan map[string]any, report any) {
+	t.Helper()
 	raw, err := json.Marshal(plan)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "uppy.mjs")
-	cmd.Dir = "uppy"
-	cmd.Env = append(os.Environ(), "INGEST_UPPY_PLAN="+string(raw))
+	cmd := exec.CommandContext(ctx, "node", name)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env+"="+string(raw))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node uppy.mjs: %v\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- server ---\n%s", err, stdout.String(), stderr.String(), p.Log())
+		t.Fatalf("node %s: %v\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- server ---\n%s", name, err, stdout.String(), stderr.String(), p.Log())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var res uppyReport
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("uppy.mjs reported %q: %v", stdout.String(), err)
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), report); err != nil {
+		t.Fatalf("%s reported %q: %v", name, stdout.String(), err)
 	}
-	t.Logf("uppy.mjs: %s", lines[len(lines)-1])
-	return res
+	t.Logf("%s: %s", name, lines[len(lines)-1])
+}
+
+// randomFiles writes a file of random bytes for each scenario of sizes, named
+// "<scenario>-<dialect>.bin", and returns their bytes by name and their paths by scenario.
+func randomFiles(t *testing.T, sizes map[string]int, dialect string, seed uint64) (data map[string][]byte, paths map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(len(dialect)), seed))
+	data, paths = map[string][]byte{}, map[string]string{}
+	for scenario, size := range sizes {
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		name := fmt.Sprintf("%s-%s.bin", scenario, dialect)
+		data[name] = b
+		paths[scenario] = filepath.Join(dir, name)
+		if err := os.WriteFile(paths[scenario], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data, paths
 }
 
 // checkUppyFile checks that the file the browser read from the Ingest-File-Id header is the

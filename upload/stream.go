@@ -25,6 +25,9 @@ type StreamRequest struct {
 	// Partial makes an upload that is only ever a piece of another (Concatenate): it is never
 	// stored as a file nor announced, and belongs to no batch.
 	Partial bool
+	// FileID is the id the file takes, chosen by the caller (Uppy's form POST names it before
+	// the upload exists); the zero value makes a new one. An id already taken answers EConflict.
+	FileID uuid.UUID
 }
 
 // CreateStream registers a file and its streamed upload session. It returns what CreateSession
@@ -58,7 +61,11 @@ func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req Stre
 	if err != nil {
 		return nil, err
 	}
-	file := &ingest.File{ID: ingest.NewID(), SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
+	fileID := req.FileID
+	if fileID == uuid.Nil {
+		fileID = ingest.NewID()
+	}
+	file := &ingest.File{ID: fileID, SizeBytes: req.SizeBytes, OriginalFilename: req.Filename,
 		ContentType: req.ContentType, UploadedByID: actor.ID, BatchID: req.BatchID, GrantID: grantID(actor),
 		Partial: req.Partial, Metadata: req.Metadata}
 	sess := &ingest.UploadSession{ID: ingest.NewID(), FileID: file.ID, ChunkSizeBytes: chunk,

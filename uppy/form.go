@@ -93,6 +93,9 @@ func (s *Server) params(q *request) error {
 	}
 	expires := s.expiry()
 	fields := map[string]string{
+		// The id the file will have: @uppy/aws-s3 (6.3) requires a key in the fields and reports
+		// it, not the answer's, as the uploaded object's.
+		"key":      ingest.NewID().String(),
 		"filename": info.Filename,
 		"type":     info.Type,
 		"metadata": string(meta),
@@ -107,7 +110,7 @@ func (s *Server) params(q *request) error {
 
 // formSigned is what a form's signature covers, after its expiry.
 func formSigned(actor *ingest.User, expires string, f map[string]string) []string {
-	return []string{expires, "form", scope(actor), f["filename"], f["type"], f["metadata"]}
+	return []string{expires, "form", scope(actor), f["key"], f["filename"], f["type"], f["metadata"]}
 }
 
 // cutBrackets reads "name[key]" as key.
@@ -157,12 +160,16 @@ func (s *Server) storeForm(q *request, fields map[string]string, file io.Reader)
 	if err := s.verify(fields["signature"], expires, formSigned(q.actor, expires, fields)[1:]...); err != nil {
 		return err
 	}
+	fileID, err := uuid.Parse(fields["key"])
+	if err != nil {
+		return ingest.Errorf(ingest.EValidation, "the form's key is not a file id")
+	}
 	info := fileInfo{Filename: fields["filename"], Type: fields["type"]}
 	if err := json.Unmarshal([]byte(fields["metadata"]), &info.Metadata); err != nil {
 		return ingest.Errorf(ingest.EValidation, "the metadata field is not a JSON object")
 	}
 	ctx := q.r.Context()
-	sess, err := s.cfg.Service.CreateStream(ctx, q.actor, upload.StreamRequest{CreateRequest: info.request(), LengthDeferred: true})
+	sess, err := s.cfg.Service.CreateStream(ctx, q.actor, upload.StreamRequest{CreateRequest: info.request(), LengthDeferred: true, FileID: fileID})
 	if err != nil {
 		return err
 	}
@@ -182,10 +189,10 @@ func (s *Server) storeForm(q *request, fields map[string]string, file io.Reader)
 		s.abandon(q, sess.ID)
 		return err
 	}
-	q.w.Header().Set("Location", s.location(st.File))
+	q.w.Header().Set("Location", s.location(q, st.File))
 	q.w.Header().Set("Ingest-File-Id", st.File.ID.String())
 	return writeJSON(q.w, http.StatusCreated, map[string]any{
-		"location": s.location(st.File), "key": st.File.ID.String(), "file_id": st.File.ID, "sha256": st.File.SHA256,
+		"location": s.location(q, st.File), "key": st.File.ID.String(), "file_id": st.File.ID, "sha256": st.File.SHA256,
 		"size_bytes": st.File.SizeBytes,
 	})
 }

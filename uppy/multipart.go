@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -276,14 +277,18 @@ func (s *Server) complete(q *request, id uuid.UUID) error {
 		}
 	}
 	q.w.Header().Set("Ingest-File-Id", st.File.ID.String())
-	return writeJSON(q.w, http.StatusOK, map[string]string{"location": s.location(st.File), "key": st.File.ID.String()})
+	return writeJSON(q.w, http.StatusOK, map[string]string{"location": s.location(q, st.File), "key": st.File.ID.String()})
 }
+
+// unquote is an ETag without its quotes: @uppy/aws-s3 (6.x) strips them before naming the parts,
+// and S3 takes either.
+func unquote(etag string) string { return strings.Trim(etag, `"`) }
 
 // sameParts returns EMissingParts unless the parts a completion names are those held.
 func sameParts(named, held []part) error {
 	ok := len(named) == len(held)
 	for i := 0; ok && i < len(named); i++ {
-		ok = named[i].PartNumber == held[i].PartNumber && named[i].ETag == held[i].ETag
+		ok = named[i].PartNumber == held[i].PartNumber && unquote(named[i].ETag) == unquote(held[i].ETag)
 	}
 	if ok {
 		return nil

@@ -66,7 +66,7 @@ type Config struct {
 	// "*" is not honoured here). The portal's own origin always is.
 	Origins []string
 	// PublicURL, when set, is the portal's base URL: the origin of the cookie variant and the
-	// base of every URL handed to Uppy; otherwise URLs are relative to the request's host.
+	// base of every URL handed to Uppy; otherwise they start with the request's scheme and host.
 	PublicURL string
 	// SigningKey signs part URLs and form fields; every instance behind one address needs the
 	// same (--signing-key).
@@ -263,18 +263,28 @@ func methodNotAllowed(q *request, allow string) error {
 	return ingest.Errorf(httperr.MethodNotAllowed, "%s is not allowed on %s", q.r.Method, q.r.URL.Path)
 }
 
-// url is an absolute or host-relative URL of this server, as handed to Uppy.
+// url is an absolute URL of this server, as handed to Uppy. It is absolute even without a
+// public URL: @uppy/aws-s3 resolves a relative one against the page, which may be on another
+// origin than the portal's.
 func (s *Server) url(q *request, path string, query url.Values) string {
-	u := s.cfg.PublicURL + q.base + "/s3/" + path
+	u := s.baseURL(q.r) + q.base + "/s3/" + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	return u
 }
 
-// location is where a stored file is read through the API.
-func (s *Server) location(f *ingest.File) string {
-	return s.cfg.PublicURL + "/api/v1/files/" + f.ID.String()
+// location is where a stored file is read through the API, absolute as url's.
+func (s *Server) location(q *request, f *ingest.File) string {
+	return s.baseURL(q.r) + "/api/v1/files/" + f.ID.String()
+}
+
+// baseURL is the portal's public URL, or else the request's own scheme and host.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	return s.ownOrigin(r)
 }
 
 // sign is the HMAC-SHA256, in hex, of the fields joined: what binds a URL or a form to its scope.

@@ -10,11 +10,9 @@
 // page (the page on an allowed origin), blockedPage (the same page on an origin not allowed),
 // chunkSize, chromium (the browser's path), and files (name → path) for the scenarios whole,
 // requestId, paused, pausedAllA, pausedAllB, reloaded, removed and blocked.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { launchChromium } from '../chromium.mjs';
 
 const plan = JSON.parse(process.env.INGEST_UPPY_PLAN || 'null');
 if (!plan) {
@@ -29,15 +27,8 @@ function expect(cond, message) {
   }
 }
 
-// Debian's Chromium, with a new empty profile: no downloaded browser, nothing of a previous run.
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-uppy-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: plan.chromium,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-browser.setDefaultTimeout(wait);
+const chrome = await launchChromium(chromium, plan.chromium, 'ingest-uppy-', wait);
+const { browser } = chrome;
 
 // A page on origin, its Uppy set up for the portal, with what goes wrong in it collected.
 async function open(origin, extra = {}) {
@@ -253,7 +244,6 @@ try {
     await page.close();
   }
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await chrome.close();
 }
 console.log(JSON.stringify(report));
