@@ -129,7 +129,7 @@ type serveConfig struct {
 	Upload upload.Config
 
 	IdleReadTimeout    time.Duration
-	MaxConnections     int // 0 for no limit
+	MaxConnections     int     // 0 for no limit
 	RateLimit          float64 // requests per second per user; 0 for no limit
 	AuthCacheTTL       time.Duration
 	SweepInterval      time.Duration
