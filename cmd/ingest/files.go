@@ -128,9 +128,9 @@ func printPages[T any](cmd *cli.Command, fetch func(cursor string) ([]T, string,
 	return tw.Flush()
 }
 
-// orDash is *s, or "-" for nil.
+// orDash is *s, or "-" for nil or "".
 func orDash(s *string) string {
-	if s == nil {
+	if s == nil || *s == "" {
 		return "-"
 	}
 	return *s

@@ -9,7 +9,7 @@ import (
 	"github.com/ingest-portal/ingest"
 )
 
-// tokenCommand is "ingest token create --user NAME [--name LABEL]".
+// tokenCommand is "ingest token create|ls|revoke".
 func tokenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "token",
@@ -25,6 +25,8 @@ func tokenCommand() *cli.Command {
 				},
 				Action: createToken,
 			},
+			tokenListCommand(),
+			tokenRevokeCommand(),
 		},
 	}
 }

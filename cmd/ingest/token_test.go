@@ -149,3 +149,42 @@ func TestTokenCreateWithoutUserFails(t *testing.T) {
 		}
 	})
 }
+
+// TestUserAndTokenListsAndRevocation: "user ls" and "token ls" list what "create" made, oldest
+// first, and never a secret; "token revoke" revokes a token once.
+func TestUserAndTokenListsAndRevocation(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, dialect, url string) {
+		alice, bob := "alice-"+ingest.NewID().String()[24:], "bob-"+ingest.NewID().String()[24:]
+		mustSucceed(t, "user", "create", alice, "--database-url", url)
+		mustSucceed(t, "user", "create", bob, "--admin", "--database-url", url)
+		created := mustSucceed(t, "token", "create", "--user", alice, "--name", "laptop", "--database-url", url)
+		m := createdToken.FindStringSubmatch(strings.Split(created.stdout, "\n")[0])
+		if m == nil {
+			t.Fatalf("token create: %q", created.stdout)
+		}
+		id, secret := m[1], lastLine(created.stdout)
+
+		users := mustSucceed(t, "user", "ls", "--database-url", url).stdout
+		a, b := strings.Index(users, alice), strings.Index(users, bob)
+		if a < 0 || b < a || !regexp.MustCompile(bob+`\s+\S+\s+admin\s+active`).MatchString(users) {
+			t.Errorf("user ls: want %s before %s, an admin:\n%s", alice, bob, users)
+		}
+		tokens := mustSucceed(t, "token", "ls", "--user", alice, "--database-url", url).stdout
+		if !regexp.MustCompile(id+`\s+ingest_\S+\s+`+alice+`\s+laptop\s+ACTIVE\s+never`).MatchString(tokens) || strings.Contains(tokens, secret) {
+			t.Errorf("token ls --user %s: want token %s ACTIVE and no secret:\n%s", alice, id, tokens)
+		}
+		if r := mustFail(t, "token", "ls", "--user", "nobody-at-all", "--database-url", url); !strings.Contains(r.stderr, `no user named "nobody-at-all"`) {
+			t.Errorf("token ls of an unknown user: %q", r.stderr)
+		}
+
+		mustSucceed(t, "token", "revoke", id, "--database-url", url)
+		if tokens := mustSucceed(t, "token", "ls", "--user", alice, "--database-url", url).stdout; !strings.Contains(tokens, "REVOKED") {
+			t.Errorf("token ls after revoke:\n%s", tokens)
+		}
+		if r := mustFail(t, "token", "revoke", id, "--database-url", url); !strings.Contains(r.stderr, "REVOKED") {
+			t.Errorf("a second revoke: %q, want it to say the token is REVOKED already", r.stderr)
+		}
+		mustFail(t, "token", "revoke", "not-an-id", "--database-url", url)
+	})
+}

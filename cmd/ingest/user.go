@@ -9,7 +9,7 @@ import (
 	"github.com/ingest-portal/ingest"
 )
 
-// userCommand is "ingest user create NAME [--admin]".
+// userCommand is "ingest user create|set-password|ls".
 func userCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "user",
@@ -26,6 +26,7 @@ func userCommand() *cli.Command {
 				Action: createUser,
 			},
 			setPasswordCommand(),
+			userListCommand(),
 		},
 	}
 }
