@@ -27,7 +27,7 @@ type BatchFilter struct {
 	Limit  int                // 0 for the server's default
 }
 
-// Batches lists one page of the caller's batches (every batch, for an admin), oldest first.
+// Batches lists one page of the caller's batches (every batch, for an admin), newest first.
 func (c *Client) Batches(ctx context.Context, f BatchFilter) (*List[Batch], error) {
 	q := pageQuery(f.Cursor, f.Limit)
 	if f.Status != "" {

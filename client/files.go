@@ -55,7 +55,7 @@ type FileFilter struct {
 	Limit   int
 }
 
-// Files lists one page of the caller's files (every file, for an admin), oldest first.
+// Files lists one page of the caller's files (every file, for an admin), newest first.
 func (c *Client) Files(ctx context.Context, f FileFilter) (*List[File], error) {
 	q := pageQuery(f.Cursor, f.Limit)
 	if f.Status != "" {

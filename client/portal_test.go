@@ -159,8 +159,8 @@ func TestTheClientDrivesAWholeUpload(t *testing.T) {
 			t.Fatalf("PutFile = %+v, %v", single, err)
 		}
 		files, err := c.Files(ctx, client.FileFilter{BatchID: &batch.ID, Status: ingest.FileStored, Limit: 1})
-		if err != nil || len(files.Items) != 1 || files.NextCursor == "" {
-			t.Fatalf("Files page 1 = %+v, %v", files, err)
+		if err != nil || len(files.Items) != 1 || files.NextCursor == "" || files.Items[0].ID != single.ID {
+			t.Fatalf("Files page 1 = %+v, %v; want the newest file, %s, first", files, err, single.ID)
 		}
 		files, err = c.Files(ctx, client.FileFilter{BatchID: &batch.ID, Cursor: files.NextCursor})
 		if err != nil || len(files.Items) != 1 || files.NextCursor != "" {

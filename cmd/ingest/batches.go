@@ -20,7 +20,7 @@ func batchesCommand() *cli.Command {
 		Commands: []*cli.Command{
 			{
 				Name:  "ls",
-				Usage: "list your batches (every batch, for an admin), oldest first",
+				Usage: "list your batches (every batch, for an admin), newest first",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "status", Usage: "only batches of this `STATUS`", Sources: cli.EnvVars("INGEST_BATCHES_STATUS")},
 					jsonOutputFlag("print one JSON object per batch"),

@@ -32,7 +32,7 @@ func filesCommand() *cli.Command {
 		Commands: []*cli.Command{
 			{
 				Name:  "ls",
-				Usage: "list your files (every file, for an admin), oldest first",
+				Usage: "list your files (every file, for an admin), newest first",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "batch-id", Usage: "only the files of the batch of this `ID`", Sources: cli.EnvVars("INGEST_FILES_BATCH_ID")},
 					&cli.StringFlag{Name: "status", Usage: "only files of this `STATUS`: UPLOADING, STORED or FAILED", Sources: cli.EnvVars("INGEST_FILES_STATUS")},
