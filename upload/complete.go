@@ -81,6 +81,9 @@ func (s *Service) CompleteDeclared(ctx context.Context, actor *ingest.User, sess
 	u := s.blobUpload(sess, file.SizeBytes)
 	if err := s.blobs.CompleteUpload(ctx, u, written); err != nil {
 		if ingest.ErrorCode(err) == ingest.ENotFound {
+			if file, done, err := s.endedMeanwhile(ctx, sess); done {
+				return file, err
+			}
 			return nil, s.lostData(ctx, sess, err)
 		}
 		return nil, fmt.Errorf("complete the object: %w", err)
@@ -175,6 +178,24 @@ func (s *Service) finishHash(ctx context.Context, sess *ingest.UploadSession, u 
 		}
 	}
 	return h.Hex(), nil
+}
+
+// endedMeanwhile reports whether another request ended the upload while this one completed it
+// (an abort that won the race removes the data this one found missing), and answers as a
+// completion of the ended upload would: its file, or the error of its end.
+func (s *Service) endedMeanwhile(ctx context.Context, sess *ingest.UploadSession) (*ingest.File, bool, error) {
+	now, err := s.store.UploadSession(ctx, sess.ID)
+	if err != nil || now.Status.Active() {
+		return nil, false, nil
+	}
+	file, err := s.store.File(ctx, now.FileID)
+	if err != nil {
+		return nil, false, nil
+	}
+	if _, err := s.ended(now, file); err != nil {
+		return nil, true, err
+	}
+	return file, true, nil
 }
 
 // reasonLost is the failure reason of a file whose upload data the storage no longer holds.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -1060,4 +1061,45 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), chunk-b.pos%chunk)], b.data[b.pos:])
 	b.pos += n
 	return n, nil
+}
+
+// abortFirst is a blob store whose CompleteUpload runs abort before it completes: an abort that
+// wins the race with a completion, between the completion's read of the session and its object.
+type abortFirst struct {
+	ingest.BlobStore
+	abort func()
+}
+
+func (b *abortFirst) CompleteUpload(ctx context.Context, u ingest.BlobUpload, parts []ingest.WrittenPart) error {
+	b.abort()
+	return b.BlobStore.CompleteUpload(ctx, u, parts)
+}
+
+// TestACompletionThatLosesARaceWithAnAbortSaysSo: the completion answers that the upload was
+// aborted, and nothing is logged as data the storage lost.
+func TestACompletionThatLosesARaceWithAnAbortSaysSo(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		data := random(t, 2*chunk)
+		sess := e.create(e.alice, data)
+		e.mustPut(e.alice, sess, data, 1, 2)
+		var logs strings.Builder
+		blobs := &abortFirst{BlobStore: e.blobs}
+		cfg := upload.DefaultConfig()
+		cfg.DefaultChunk = chunk
+		svc, err := upload.New(e.store, blobs, cfg, upload.WithClock(e.clock.Now), upload.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs.abort = func() {
+			if _, err := svc.Abort(e.ctx, e.alice, sess.ID); err != nil {
+				t.Error(err)
+			}
+		}
+		_, err = svc.Complete(e.ctx, e.alice, sess.ID)
+		wantCode(t, err, ingest.ESessionNotActive)
+		if !strings.Contains(ingest.ErrorMessage(err), string(ingest.SessionAborted)) || strings.Contains(logs.String(), "level=ERROR") {
+			t.Errorf("the completion answered %v and logged:\n%s\nwant it to say the upload is ABORTED, and no ERROR", err, logs.String())
+		}
+	})
 }
