@@ -106,6 +106,14 @@ func (s *Service) PutPart(ctx context.Context, actor *ingest.User, sessionID uui
 		}
 		return sameBytes(current, receipt)
 	}
+	if ingest.ErrorCode(err) == ingest.ESessionNotActive {
+		// The session ended while the part streamed (it expired, say): answer why it ended.
+		if now, file, _, lookupErr := s.store.UploadSessionForPart(ctx, sessionID, n); lookupErr == nil {
+			if endErr := s.takesParts(ctx, now, file); endErr != nil {
+				return nil, endErr
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

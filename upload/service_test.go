@@ -535,6 +535,33 @@ func TestExpiredSessionsFail(t *testing.T) {
 	})
 }
 
+// TestAPartStreamingWhenItsSessionExpiresAnswersExpired: a part whose session expires and is swept
+// while its body streams answers SESSION_EXPIRED (410), as a part sent after the expiry does, not
+// SESSION_NOT_ACTIVE.
+func TestAPartStreamingWhenItsSessionExpiresAnswersExpired(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		data := random(t, 2*chunk)
+		sess := e.create(e.alice, data)
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.svc.PutPart(e.ctx, e.alice, sess.ID, 1, chunk, pr, upload.Digest{})
+			done <- err
+		}()
+		if _, err := pw.Write(data[:chunk/2]); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(25 * time.Hour)
+		if n, err := e.svc.Sweep(e.ctx); err != nil || n != 1 {
+			t.Fatalf("Sweep = %d, %v; want 1", n, err)
+		}
+		pw.Write(data[chunk/2 : chunk])
+		pw.Close()
+		wantCode(t, <-done, ingest.ESessionExpired)
+	})
+}
+
 func TestAbort(t *testing.T) {
 	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
