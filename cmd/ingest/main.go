@@ -19,10 +19,42 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	// A command cut short by a signal exits as shells expect of one killed by it (130 for ^C), so
+	// that a script can tell an interrupt from a failure; one that stopped cleanly (serve) exits 0.
+	if sig, ok := context.Cause(ctx).(signalled); ok && code != 0 {
+		code = 128 + int(sig.Signal)
+	}
 	stop()
 	os.Exit(code)
+}
+
+// signalled is the cause of a context ended by a signal.
+type signalled struct{ syscall.Signal }
+
+func (s signalled) Error() string { return "interrupted by " + s.Signal.String() }
+
+// signalContext is signal.NotifyContext that keeps which signal ended it (context.Cause): after
+// the first, stop restores the default, so a second ^C kills at once.
+func signalContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			if sig, ok := s.(syscall.Signal); ok {
+				cancel(signalled{sig})
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(nil)
+	}
 }
 
 // run runs the command line args (args[0] is the program name) and returns the process's exit

@@ -293,6 +293,25 @@ func TestUploadResumesAfterTheCommandIsKilled(t *testing.T) {
 	})
 }
 
+// TestAnInterruptedUploadExits130: ^C (SIGINT) mid-upload exits 130, as shells report a command
+// killed by it, so that a script tells an interrupt from a failure.
+func TestAnInterruptedUploadExits130(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, bin string, r *serveRig) {
+		path := filepath.Join(t.TempDir(), "big.bin")
+		writeFile(t, path, randomBytes(bigUploadSize))
+		p := startCLI(t, bin, cliEnv(r), "upload", "--chunk-size", bigUploadChunk, "--parallel", "1", path)
+		awaitReceived(r, 1<<20, p)
+		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		<-p.done
+		if code := p.cmd.ProcessState.ExitCode(); code != 130 {
+			t.Errorf("an upload interrupted by SIGINT exited %d, want 130:\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+		}
+	})
+}
+
 func TestUploadRidesOutAServerRestart(t *testing.T) {
 	t.Parallel()
 	// The server comes back on the same address, as a restarted service does.
