@@ -287,7 +287,7 @@ func (h *Handler) eventDetail(ctx context.Context, id uuid.UUID, d *detailView) 
 		{"Type", textCell(e.EventType)},
 		{"Status", statusCell(string(e.Status))},
 		{"Attempts", numberCell(int64(e.AttemptCount))},
-		{"Next attempt", timeCell(e.NextAttemptAt)},
+		{"Next attempt", nextAttemptCell(e)},
 		{"Last error", textCell(e.LastError)},
 		{"File", idCell("files", e.FileID)},
 		{"Idempotency key", cell{Text: e.IdempotencyKey, Class: "mono"}},

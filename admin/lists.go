@@ -245,7 +245,7 @@ func (h *Handler) list(m *modelList) func(w http.ResponseWriter, r *http.Request
 		}
 		v.Columns = sortHeads(m.columns, path, q)
 		v.First, v.Prev, v.Next, v.Last = pageLinks(path, q, page)
-		if m.model == readmodel.ModelEvents {
+		if m.model == readmodel.ModelEvents && someFailed(v.Counts) {
 			v.Actions = append(v.Actions, actionLink{Label: "Retry all FAILED events…", Href: "/admin/events/retry-failed"})
 		}
 		h.render(w, http.StatusOK, "list", view{Title: m.title, Section: string(m.model), User: a.user, CSRF: a.session.CSRFToken, Data: v})
@@ -271,6 +271,24 @@ func (h *Handler) counts(ctx context.Context, m readmodel.Model, path string, q 
 		out = append(out, statusCount{Status: st, Label: label, Href: link(path, v), On: q.Status == st})
 	}
 	return out, nil
+}
+
+// someFailed reports whether the counts by status hold FAILED rows.
+func someFailed(counts []statusCount) bool {
+	for _, c := range counts {
+		if c.Status == string(ingest.OutboxFailed) {
+			return c.Label != "0"
+		}
+	}
+	return false
+}
+
+// nextAttemptCell is when an event is next sent: none once it is DELIVERED or FAILED.
+func nextAttemptCell(e *ingest.OutboxEvent) cell {
+	if e.Status == ingest.OutboxDelivered || e.Status == ingest.OutboxFailed {
+		return textCell("")
+	}
+	return timeCell(e.NextAttemptAt)
 }
 
 // sortHeads renders the column headers, sortable ones as links that sort by them, the current
@@ -499,7 +517,7 @@ var modelLists = []*modelList{
 			l, err := h.store.FindEvents(ctx, q)
 			return pageOf(l, err, func(e *ingest.OutboxEvent) uuid.UUID { return e.ID }, func(e *ingest.OutboxEvent) []cell {
 				return []cell{idCell("events", e.ID), textCell(e.EventType), statusCell(string(e.Status)), numberCell(int64(e.AttemptCount)),
-					timeCell(e.NextAttemptAt), idCell("files", e.FileID), {Text: truncate(e.LastError, 80), Title: e.LastError},
+					nextAttemptCell(e), idCell("files", e.FileID), {Text: truncate(e.LastError, 80), Title: e.LastError},
 					timeCell(e.CreatedAt), optionalTimeCell(e.DeliveredAt)}
 			})
 		},

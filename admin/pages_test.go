@@ -306,3 +306,20 @@ func TestFileMetadataIsShownAndSearchable(t *testing.T) {
 		b.get("/admin/files?q="+url.QueryEscape("source:Größe")).want(t, http.StatusOK).contains(t, "Nothing matches.")
 	})
 }
+
+// TestEventsOfferOnlyWhatCanHappen: "Retry all FAILED events" is offered only when some event
+// FAILED, and an event that is FAILED (or DELIVERED) shows no next attempt.
+func TestEventsOfferOnlyWhatCanHappen(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		b := e.signedIn()
+		carol, _ := e.user("carol", false)
+		e.put(carol, "one.txt", []byte("one"), nil)
+		if page := b.get("/admin/events").want(t, http.StatusOK); strings.Contains(page.body, "Retry all FAILED events") {
+			t.Error("the events page offers to retry FAILED events when none failed")
+		}
+		w := e.world()
+		b.get("/admin/events").want(t, http.StatusOK).contains(t, "Retry all FAILED events")
+		b.get("/admin/events/"+w.failed.ID.String()).want(t, http.StatusOK).contains(t, "<dt>Next attempt</dt><dd><span>—</span></dd>")
+	})
+}
