@@ -18,6 +18,7 @@ import (
 
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ingest-portal/ingest/internal/testkit/syncbuf"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -425,7 +426,7 @@ func sendPartially(t *testing.T, p *portal, token, path string, size int, send [
 // part can be sent again.
 func TestAClientThatGoesAwayIsBlamedNotThePortal(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond, logs: logs})
 	token := p.NewUser("alice", false)
 	data := randomBytes(t, 64<<10)
@@ -447,24 +448,6 @@ func TestAClientThatGoesAwayIsBlamedNotThePortal(t *testing.T) {
 		}
 	}
 	p.Do("PUT", path, token, data).must(t, 200)
-}
-
-// syncBuffer is a bytes.Buffer that the server's goroutines may write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestAClientThatDisconnectsOrStallsMidPartLeavesNothingReceived(t *testing.T) {
@@ -606,7 +589,7 @@ func TestJSONBodyErrorsSpeakJSON(t *testing.T) {
 // a token, and a download nobody reads, hold their connection no longer than the idle timeout.
 func TestStalledBodiesAndReadersLoseTheirConnection(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	p := newPortal(t, "sqlite", portalOptions{idleTimeout: 300 * time.Millisecond, logs: logs})
 	token := p.NewUser("alice", false)
 	held := func(request string) time.Duration {

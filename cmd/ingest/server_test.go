@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -9,32 +8,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/testkit/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer that a server's goroutines and the test may use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testServeConfig returns serve's defaults on the database at dbURL, with storage, events and a
 // free port of the test's own.
@@ -83,7 +64,7 @@ func TestServeOnABusyPortCreatesNoAdmin(t *testing.T) {
 
 		// The token was not used up: the next serve, on a free port, creates the admin and prints it.
 		cfg := testServeConfig(t, dbURL)
-		var stdout, logs lockedBuffer
+		var stdout, logs syncbuf.Buffer
 		srv := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)), &stdout)
 		if err := srv.open(t.Context()); err != nil {
 			srv.close()

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ingest-portal/ingest/internal/testkit/syncbuf"
 )
 
 // The credentials and region every test server uses. They guard nothing: the server listens on
@@ -107,7 +108,7 @@ func start(t testing.TB, path string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(path,
 		"--access", AccessKey, "--secret", SecretKey, "--region", Region,
 		"--port", addr, "--keep-alive", "--quiet",
@@ -200,21 +201,3 @@ func (s *Server) NewBucket(t testing.TB) string {
 // Client returns an S3 client of the gateway's root user, with the SDK's default settings but for
 // path-style addressing, which a server on an IP address needs.
 func (s *Server) Client() *s3.Client { return s.client }
-
-// syncBuffer collects the gateway's output, which it writes from its own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
