@@ -68,9 +68,17 @@ type Config struct {
 	// https by a proxy in front of the portal (a request that reached the portal over TLS gets
 	// Secure anyway).
 	SecureCookies bool
-	// SignInsPerMinute bounds the sign-in attempts of each client address and of each username,
-	// on this instance; 0 means 10.
+	// SignInsPerMinute bounds the sign-in attempts of each client address (an IPv6 /64), on this
+	// instance; 0 means 10. The same number of wrong passwords locks a username's password
+	// sign-in, which then refills over PasswordLockout; a valid API token still signs in.
 	SignInsPerMinute float64
+	// PasswordLockout is how long a username's password sign-in takes to recover fully from a
+	// lockout; 0 means 15 minutes.
+	PasswordLockout time.Duration
+	// SignInTableSize bounds the addresses and usernames the limiters remember, each; 0 means
+	// 100,000. A full table forgets only keys whose count has run out, and new keys then share
+	// one overflow count.
+	SignInTableSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnAccessRevoked, when set, is called after a token was revoked or a user disabled, so that
@@ -81,13 +89,14 @@ type Config struct {
 
 // Handler serves the console. Mount it at /admin/.
 type Handler struct {
-	cfg     Config
-	store   Store
-	mux     *http.ServeMux
-	logger  *slog.Logger
-	pages   map[string]*template.Template
-	static  http.Handler
-	signIns *attemptLimiter
+	cfg       Config
+	store     Store
+	mux       *http.ServeMux
+	logger    *slog.Logger
+	pages     map[string]*template.Template
+	static    http.Handler
+	signIns   *attemptLimiter // per client address
+	passwords *attemptLimiter // password attempts per username
 }
 
 // New returns the console's handler.
@@ -107,6 +116,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SignInsPerMinute == 0 {
 		cfg.SignInsPerMinute = 10
 	}
+	if cfg.PasswordLockout == 0 {
+		cfg.PasswordLockout = 15 * time.Minute
+	}
+	if cfg.SignInTableSize == 0 {
+		cfg.SignInTableSize = defaultLimiterKeys
+	}
+	if cfg.SignInsPerMinute < 0 || cfg.PasswordLockout < 0 || cfg.SignInTableSize < 0 {
+		return nil, ingest.Errorf(ingest.EValidation, "the console's sign-in limits must be positive")
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -119,13 +137,14 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		cfg:     cfg,
-		store:   cfg.Store,
-		mux:     http.NewServeMux(),
-		logger:  cfg.Logger,
-		pages:   pages,
-		static:  http.StripPrefix("/admin/static/", filesOnly(static)),
-		signIns: newAttemptLimiter(cfg.SignInsPerMinute),
+		cfg:       cfg,
+		store:     cfg.Store,
+		mux:       http.NewServeMux(),
+		logger:    cfg.Logger,
+		pages:     pages,
+		static:    http.StripPrefix("/admin/static/", filesOnly(static)),
+		signIns:   newAttemptLimiter(cfg.SignInsPerMinute, time.Minute, cfg.SignInTableSize),
+		passwords: newAttemptLimiter(cfg.SignInsPerMinute, cfg.PasswordLockout, cfg.SignInTableSize),
 	}
 	h.routes()
 	return h, nil

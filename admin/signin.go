@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"math"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/reqtext"
@@ -62,10 +59,19 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.showSignIn(w, r, http.StatusBadRequest, p)
 		return
 	}
+	// Every attempt counts against its address, whatever it holds (an empty username too). A
+	// password counts against its username as well, a token does not: the username's lockout
+	// stops guessing its password, and a valid API token of the admin still signs in.
 	now := h.cfg.Now()
-	if !h.signIns.allow("addr:"+clientAddress(r), now) || !h.signIns.allow("user:"+strings.ToLower(username), now) {
+	if !h.signIns.allow(addressKey(clientAddress(r)), now) {
 		p.Error = "Too many sign-in attempts; wait a minute and try again."
 		h.logger.Warn("admin: sign-in rate limited", "username", username, "addr", clientAddress(r))
+		h.showSignIn(w, r, http.StatusTooManyRequests, p)
+		return
+	}
+	if !isToken(secret) && !h.passwords.allow(usernameKey(username), now) {
+		p.Error = "Too many wrong passwords for this username; wait a few minutes, or sign in with an API token."
+		h.logger.Warn("admin: password sign-in locked", "username", username, "addr", clientAddress(r))
 		h.showSignIn(w, r, http.StatusTooManyRequests, p)
 		return
 	}
@@ -101,11 +107,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // an API token is checked as one; anything else as the user's password.
 func (h *Handler) checkCredentials(ctx context.Context, username, secret string) (*ingest.User, error) {
 	refused := ingest.Errorf(ingest.EUnauthenticated, "wrong username, password or token")
-	if username == "" || secret == "" {
-		return nil, refused
-	}
 	var u *ingest.User
-	if strings.HasPrefix(secret, "ingest_") {
+	if isToken(secret) {
 		var err error
 		u, err = h.store.Authenticate(ctx, ingest.HashToken(secret))
 		switch ingest.ErrorCode(err) {
@@ -119,6 +122,9 @@ func (h *Handler) checkCredentials(ctx context.Context, username, secret string)
 			return nil, refused
 		}
 	} else {
+		if secret == "" {
+			return nil, refused
+		}
 		found, hash, err := h.store.UserPassword(ctx, username)
 		if err != nil && ingest.ErrorCode(err) != ingest.ENotFound {
 			return nil, err
@@ -160,45 +166,6 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, a *actor) erro
 	return nil
 }
 
-// attemptLimiter is a token bucket per key (a client address, a username): rate attempts a
-// minute, bursts of as many. It lives in this instance's memory, so with several instances the
-// limit applies on each.
-type attemptLimiter struct {
-	mu      sync.Mutex
-	perSec  float64
-	burst   float64
-	buckets map[string]*attempts
-}
-
-type attempts struct {
-	tokens float64
-	at     time.Time
-}
-
-// maxLimiterKeys bounds the limiter's memory: past it, the buckets start afresh.
-const maxLimiterKeys = 100_000
-
-func newAttemptLimiter(perMinute float64) *attemptLimiter {
-	return &attemptLimiter{perSec: perMinute / 60, burst: math.Max(1, perMinute), buckets: map[string]*attempts{}}
-}
-
-// allow takes one attempt of key's bucket at now, or reports that none is left.
-func (l *attemptLimiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxLimiterKeys {
-			l.buckets = map[string]*attempts{}
-		}
-		b = &attempts{tokens: l.burst, at: now}
-		l.buckets[key] = b
-	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.perSec)
-	b.at = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
+// isToken reports whether the secret of the sign-in form is to be checked as an API token rather
+// than as a password.
+func isToken(secret string) bool { return strings.HasPrefix(secret, "ingest_") }
