@@ -41,6 +41,8 @@ type portalOptions struct {
 	storage     string // "local" (default) or "s3"
 	rateLimit   float64
 	idleTimeout time.Duration
+	minRate     int64         // bytes per second
+	rateWindow  time.Duration // the window minRate is measured over
 	config      func(*upload.Config)
 	sessionAuth func(*http.Request) (*ingest.User, error)
 	authCache   time.Duration
@@ -81,6 +83,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	}
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Users: store, Grants: store, Logger: logger, RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
+		MinPartRate: opts.minRate, MinRateWindow: opts.rateWindow,
 		SessionAuth:  opts.sessionAuth,
 		AuthCacheTTL: opts.authCache,
 		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},

@@ -33,6 +33,12 @@ type Config struct {
 	// IdleReadTimeout bounds the wait for each read of a request body, so that a stalled client
 	// cannot hold a part open forever; 0 means 1 minute.
 	IdleReadTimeout time.Duration
+	// MinPartRate, in bytes per second, is the least an upload body (a part, a PATCH) must bring
+	// over each MinRateWindow, so that a trickling client cannot hold a part's lock forever; 0
+	// means no minimum rate.
+	MinPartRate int64
+	// MinRateWindow is the span MinPartRate is measured over; 0 means 30 seconds.
+	MinRateWindow time.Duration
 	// RateLimit is the sustained requests per second allowed to each user, with bursts of twice
 	// that; 0 means no limit.
 	RateLimit float64

@@ -66,7 +66,13 @@ type Config struct {
 	PublicURL string
 	// IdleReadTimeout drops a client that sends nothing of a body for that long; 0 means 1 minute.
 	IdleReadTimeout time.Duration
-	Logger          *slog.Logger
+	// MinPartRate, in bytes per second, is the least an upload body (a part, a PATCH) must bring
+	// over each MinRateWindow, so that a trickling client cannot hold a part's lock forever; 0
+	// means no minimum rate.
+	MinPartRate int64
+	// MinRateWindow is the span MinPartRate is measured over; 0 means 30 seconds.
+	MinRateWindow time.Duration
+	Logger        *slog.Logger
 }
 
 // Server is the tus handler, to be mounted at Prefix.
@@ -437,7 +443,7 @@ func (s *Server) completed(w http.ResponseWriter, f *ingest.File) {
 func (s *Server) location(id uuid.UUID) string { return s.cfg.PublicURL + Prefix + id.String() }
 
 func (s *Server) body(w http.ResponseWriter, r *http.Request) io.Reader {
-	return idleread.Body(w, r, s.cfg.IdleReadTimeout)
+	return idleread.Body(w, r, idleread.Limits{Idle: s.cfg.IdleReadTimeout, MinRate: s.cfg.MinPartRate, Window: s.cfg.MinRateWindow})
 }
 
 // statusError is an answer particular to tus, with its status.

@@ -129,7 +129,7 @@ func (s *Server) formUpload(q *request) error {
 	if err != nil || ct != "multipart/form-data" {
 		return ingest.Errorf(ingest.EValidation, "the upload is a multipart/form-data POST")
 	}
-	q.r.Body = io.NopCloser(idleread.Body(q.w, q.r, s.cfg.IdleReadTimeout))
+	q.r.Body = io.NopCloser(idleread.Body(q.w, q.r, idleread.Limits{Idle: s.cfg.IdleReadTimeout, MinRate: s.cfg.MinPartRate, Window: s.cfg.MinRateWindow}))
 	mr, err := q.r.MultipartReader()
 	if err != nil {
 		return ingest.Errorf(ingest.EValidation, "the upload is a multipart/form-data POST")

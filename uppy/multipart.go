@@ -160,7 +160,7 @@ func (s *Server) tryPart(q *request, id uuid.UUID, n int, size int64) (bool, err
 	case offset < at:
 		return false, nil
 	}
-	req := upload.AppendRequest{Offset: at, Body: idleread.Body(q.w, q.r, s.cfg.IdleReadTimeout), Length: size}
+	req := upload.AppendRequest{Offset: at, Body: idleread.Body(q.w, q.r, idleread.Limits{Idle: s.cfg.IdleReadTimeout, MinRate: s.cfg.MinPartRate, Window: s.cfg.MinRateWindow}), Length: size}
 	if size < p {
 		// A part shorter than P is the last: the upload's length is known, and it completes with it.
 		length := at + size

@@ -75,6 +75,12 @@ type Config struct {
 	URLExpiry time.Duration
 	// IdleReadTimeout drops a client that sends nothing of a body for that long; 0 means 1 minute.
 	IdleReadTimeout time.Duration
+	// MinPartRate, in bytes per second, is the least an upload body (a part, a PATCH) must bring
+	// over each MinRateWindow, so that a trickling client cannot hold a part's lock forever; 0
+	// means no minimum rate.
+	MinPartRate int64
+	// MinRateWindow is the span MinPartRate is measured over; 0 means 30 seconds.
+	MinRateWindow time.Duration
 	// PartWait is how long a part that arrived before the parts ahead of it waits for them; 0
 	// means 2 minutes.
 	PartWait time.Duration

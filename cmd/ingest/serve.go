@@ -48,6 +48,8 @@ func serveCommand() *cli.Command {
 				Value:   d.IdleReadTimeout,
 				Sources: cli.EnvVars("INGEST_IDLE_READ_TIMEOUT"),
 			},
+			sizeFlag("min-part-rate", "INGEST_MIN_PART_RATE", "16KiB",
+				"the least `BYTES` a second an upload body must bring over each 30 s, else it is cut (0: no minimum)"),
 			&cli.IntFlag{
 				Name:    "max-connections",
 				Usage:   "the most client connections served at once; more wait to be accepted (0: no limit)",
@@ -129,6 +131,7 @@ type serveConfig struct {
 	Upload upload.Config
 
 	IdleReadTimeout    time.Duration
+	MinPartRate        int64   // bytes per second over 30 s windows; 0 for none
 	MaxConnections     int     // 0 for no limit
 	RateLimit          float64 // requests per second per user; 0 for no limit
 	AuthCacheTTL       time.Duration
@@ -154,6 +157,7 @@ func defaultServeConfig() serveConfig {
 		Addr:            "127.0.0.1:8080",
 		Upload:          upload.DefaultConfig(),
 		IdleReadTimeout: time.Minute,
+		MinPartRate:     16 << 10,
 		MaxConnections:  4096,
 		AuthCacheTTL:    time.Second,
 		SweepInterval:   time.Minute,
@@ -185,6 +189,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 		{"max-file-size", &c.Upload.MaxFileSize},
 		{"max-single-upload", &c.Upload.MaxSingleUpload},
 		{"chunk-size", &c.Upload.DefaultChunk},
+		{"min-part-rate", &c.MinPartRate},
 	} {
 		if *size.dst, err = parseSize(size.flag, cmd.String(size.flag)); err != nil {
 			return c, err
@@ -246,6 +251,8 @@ func (c serveConfig) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "--sweep-interval must be positive")
 	case c.ShutdownTimeout < 0:
 		return ingest.Errorf(ingest.EValidation, "--shutdown-timeout cannot be negative")
+	case c.MinPartRate < 0:
+		return ingest.Errorf(ingest.EValidation, "--min-part-rate cannot be negative")
 	case c.MaxConnections < 0:
 		return ingest.Errorf(ingest.EValidation, "--max-connections cannot be negative")
 	}

@@ -166,6 +166,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		Logger:          s.logger,
 		Metrics:         metrics,
 		IdleReadTimeout: s.cfg.IdleReadTimeout,
+		MinPartRate:     s.cfg.MinPartRate,
 		RateLimit:       s.cfg.RateLimit,
 		// The console's upload page calls the API with its session cookie and CSRF token.
 		SessionAuth:  console.AuthenticateAPI,
@@ -185,6 +186,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		Observe:         api.ObserveRequest,
 		PublicURL:       strings.TrimSuffix(s.cfg.PublicURL, "/"),
 		IdleReadTimeout: s.cfg.IdleReadTimeout,
+		MinPartRate:     s.cfg.MinPartRate,
 		Logger:          s.logger,
 	}))
 	key, err := signingKey(s.cfg.SigningKey)
@@ -200,6 +202,7 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		PublicURL:       strings.TrimSuffix(s.cfg.PublicURL, "/"),
 		SigningKey:      key,
 		IdleReadTimeout: s.cfg.IdleReadTimeout,
+		MinPartRate:     s.cfg.MinPartRate,
 		Logger:          s.logger,
 	}))
 	routes.Handle("/", api)
