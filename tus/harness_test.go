@@ -89,8 +89,10 @@ type portal struct {
 }
 
 type options struct {
-	config    func(*upload.Config)
-	publicURL string
+	config     func(*upload.Config)
+	publicURL  string
+	minRate    int64         // bytes per second
+	rateWindow time.Duration // the window minRate is measured over
 }
 
 func newPortal(t *testing.T, b backend, opts options) *portal {
@@ -118,7 +120,8 @@ func newPortal(t *testing.T, b backend, opts options) *portal {
 	}
 	api := httpapi.New(httpapi.Config{Service: svc, Users: store, Grants: store, Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
-	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.AdmitUpload, Observe: api.ObserveRequest, PublicURL: opts.publicURL}))
+	mux.Handle(tus.Prefix, tus.New(tus.Config{Service: svc, Admit: api.AdmitUpload, Observe: api.ObserveRequest, PublicURL: opts.publicURL,
+		MinPartRate: opts.minRate, MinRateWindow: opts.rateWindow}))
 	mux.Handle("/", api)
 	srv := httptest.NewServer(cors.Handler([]string{allowedOrigin}, mux))
 	t.Cleanup(srv.Close)
