@@ -1,6 +1,7 @@
 package tus_test
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -21,7 +22,7 @@ type trickle struct {
 func (b *trickle) Read(p []byte) (int, error) {
 	at := int(b.sent.Load())
 	if at >= len(b.data) {
-		return 0, nil
+		return 0, io.EOF
 	}
 	time.Sleep(b.every)
 	n := copy(p[:min(len(p), b.step)], b.data[at:])
@@ -52,10 +53,10 @@ func TestATricklingPatchIsCut(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.ContentLength = int64(len(data))
-			req.Header.Set("Tus-Resumable", tus.Version)
-			req.Header.Set("Authorization", "Bearer "+p.Alice)
-			req.Header.Set("Upload-Offset", "0")
-			req.Header.Set("Content-Type", "application/offset+octet-stream")
+			for k, v := range map[string]string{"Tus-Resumable": tus.Version, "Authorization": "Bearer " + p.Alice,
+				"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"} {
+				req.Header.Set(k, v)
+			}
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 			}
@@ -69,22 +70,10 @@ func TestATricklingPatchIsCut(t *testing.T) {
 			}
 			// 2 KiB every 50 ms: five times the rate.
 			steady := &trickle{data: data[offset:], step: 2 << 10, every: 50 * time.Millisecond}
-			req, err = http.NewRequest("PATCH", p.URL+path, steady)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.ContentLength = int64(len(data)) - offset
-			for k, v := range map[string]string{"Tus-Resumable": tus.Version, "Authorization": "Bearer " + p.Alice,
-				"Upload-Offset": strconv.FormatInt(offset, 10), "Content-Type": "application/offset+octet-stream"} {
-				req.Header.Set(k, v)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != strconv.Itoa(len(data)) {
-				t.Fatalf("a PATCH above the rate: %d, offset %q; want 204 at %d", resp.StatusCode, resp.Header.Get("Upload-Offset"), len(data))
+			r := p.Do("PATCH", path, p.Alice, steady, "Upload-Offset", strconv.FormatInt(offset, 10),
+				"Content-Type", "application/offset+octet-stream")
+			if r.Status != http.StatusNoContent || r.Offset() != int64(len(data)) {
+				t.Fatalf("a PATCH above the rate: %d, offset %d; want 204 at %d", r.Status, r.Offset(), len(data))
 			}
 		})
 	}
