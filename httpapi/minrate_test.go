@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingest-portal/ingest/internal/testkit/syncbuf"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 )
 
@@ -62,7 +63,7 @@ func TestATricklingPartIsCutAndStaysRetryable(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			// 8 KiB/s over 300 ms windows: 2,457 bytes a window. The idle deadline is far off.
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			p := newPortal(t, dialect, portalOptions{idleTimeout: time.Minute, minRate: 8 << 10, rateWindow: 300 * time.Millisecond, logs: logs})
 			token := p.NewUser("alice", false)
 			data := randomBytes(t, 48<<10)

@@ -30,11 +30,13 @@ type Limits struct {
 }
 
 // Body returns r's body with a deadline on each read: a client that sends nothing for lim.Idle,
-// or less than lim.MinRate×lim.Window in a window, loses its connection. The deadline is moved at
-// most four times per Idle and twice per window, not per read. A read that fails for the client's
-// sake — it closed the connection, cut the body short, let a deadline pass or sent too slowly —
-// fails with httperr.ClientClosed, so that the answer, the log and the metrics blame the client
-// and not the portal; a body over a limit keeps its own error.
+// or less than lim.MinRate×lim.Window in a window, loses its connection. A window counts only the
+// time spent waiting for the client, not the time the portal spends on what it read (writing it,
+// hashing it), so a slow disk is not blamed on the client. The deadline is moved at most four
+// times per Idle, and on each read only while a window's quota is still unmet. A read that fails
+// for the client's sake — it closed the connection, cut the body short, let a deadline pass or
+// sent too slowly — fails with httperr.ClientClosed, so that the answer, the log and the metrics
+// blame the client and not the portal; a body over a limit keeps its own error.
 func Body(w http.ResponseWriter, r *http.Request, lim Limits) io.Reader {
 	if lim.Window <= 0 {
 		lim.Window = DefaultWindow
@@ -49,34 +51,30 @@ type reader struct {
 	lim   Limits
 	set   time.Time // when the deadline was last moved
 	moved bool      // the deadline must be moved before the next read
-	// The current window of the rate: it ends at end, and has brought got of quota bytes.
-	end      time.Time
-	got      int64
-	quota    int64
-	tooSlowE error
+	// The current window of the rate: the client has been waited for for waited of it, and has
+	// brought got bytes of quota.
+	waited time.Duration
+	got    int64
+	quota  int64
+	slow   error // the body came too slowly: every later read fails with it
 }
 
 func (d *reader) Read(p []byte) (int, error) {
-	if d.tooSlowE != nil {
-		return 0, d.tooSlowE
+	if d.slow != nil {
+		return 0, d.slow
+	}
+	rated := d.quota > 0
+	if rated && d.waited >= d.lim.Window {
+		if d.got < d.quota {
+			return 0, d.tooSlow(nil)
+		}
+		d.waited, d.got, d.moved = 0, 0, true
 	}
 	now := time.Now()
-	rated := d.quota > 0
-	if rated {
-		if d.end.IsZero() {
-			d.end, d.moved = now.Add(d.lim.Window), true
-		}
-		if !now.Before(d.end) {
-			if d.got < d.quota {
-				return 0, d.tooSlow(nil)
-			}
-			d.end, d.got, d.moved = now.Add(d.lim.Window), 0, true
-		}
-	}
-	if d.moved || now.Sub(d.set) > d.lim.Idle/4 {
+	if unmet := rated && d.got < d.quota; unmet || d.moved || now.Sub(d.set) > d.lim.Idle/4 {
 		deadline := now.Add(d.lim.Idle)
-		if rated && d.got < d.quota && d.end.Before(deadline) {
-			deadline = d.end // the window must bring its quota by its end
+		if left := now.Add(d.lim.Window - d.waited); unmet && left.Before(deadline) {
+			deadline = left // the window must bring its quota by its end
 		}
 		// Servers without deadlines (tests' recorders) answer ErrNotSupported: read on without.
 		_ = d.rc.SetReadDeadline(deadline)
@@ -84,6 +82,7 @@ func (d *reader) Read(p []byte) (int, error) {
 	}
 	n, err := d.body.Read(p)
 	if rated {
+		d.waited += time.Since(now)
 		before := d.got
 		d.got += int64(n)
 		if before < d.quota && d.got >= d.quota {
@@ -92,7 +91,7 @@ func (d *reader) Read(p []byte) (int, error) {
 	}
 	var tooLarge *http.MaxBytesError
 	if err != nil && err != io.EOF && !errors.As(err, &tooLarge) {
-		if rated && d.got < d.quota && !time.Now().Before(d.end) {
+		if rated && d.got < d.quota && d.waited >= d.lim.Window {
 			return n, d.tooSlow(err)
 		}
 		err = &ingest.Error{Code: httperr.ClientClosed, Message: "the client stopped sending the request's body", Err: err}
@@ -102,6 +101,6 @@ func (d *reader) Read(p []byte) (int, error) {
 
 // tooSlow fails the body, now and on every later read, for coming slower than the minimum rate.
 func (d *reader) tooSlow(cause error) error {
-	d.tooSlowE = &ingest.Error{Code: httperr.ClientClosed, Message: "the client sent the request's body slower than the minimum rate", Err: cause}
-	return d.tooSlowE
+	d.slow = &ingest.Error{Code: httperr.ClientClosed, Message: "the client sent the request's body slower than the minimum rate", Err: cause}
+	return d.slow
 }
