@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/reqtext"
 )
 
 // FuzzParseRange checks the Range parser on any header and file size: an accepted range lies
@@ -125,3 +132,66 @@ func FuzzParseContentDigest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeJSON checks decodeJSON on any body: a refusal is VALIDATION_FAILED or
+// PAYLOAD_TOO_LARGE with a message that names no Go type, and an accepted body is JSON without
+// a NUL (or empty, where that is allowed).
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"filename":"a.csv","size_bytes":3,"metadata":{"k":"v"}}`, `{"filename":1}`, `{"size_bytes":"3"}`,
+		`{"batch_id":"not-a-uuid"}`, `{"batch_id":12}`, `{"metadata":{"k":1}}`, `{"metadata":[]}`, `[]`, `"x"`, `1`,
+		`null`, ``, ` `, `{}{}`, `{} `, `{"x":1}`, `{"filename":"\u0000"}`, `{"filename":"\\u0000"}`, `{"size_bytes":1e400}`,
+		`{"size_bytes":-1}`, `{"size_bytes":1.5}`, `{"max_files":99999999999999999999}`, `{"content_types":"a"}`,
+		`{"expires_in":true}`, "{\"filename\":\"\xff\"}", `{"FileName":"a"}`, `{"filename":"a",}`,
+	} {
+		f.Add([]byte(s), byte(0), false)
+	}
+	f.Add([]byte(`{"content_types":["text/csv"],"max_file_bytes":10}`), byte(2), true)
+	f.Fuzz(func(t *testing.T, body []byte, target byte, allowEmpty bool) {
+		var v any
+		switch target % 3 {
+		case 0:
+			v = &createUploadRequest{}
+		case 1:
+			v = &completeUploadRequest{}
+		default: // createGrant's
+			v = &struct {
+				BatchID       *uuid.UUID        `json:"batch_id"`
+				MaxFiles      int               `json:"max_files"`
+				MaxFileBytes  *int64            `json:"max_file_bytes"`
+				MaxTotalBytes *int64            `json:"max_total_bytes"`
+				ContentTypes  []string          `json:"content_types"`
+				Metadata      map[string]string `json:"metadata"`
+				ExpiresIn     int64             `json:"expires_in"`
+			}{}
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		err := decodeJSON(r, v, allowEmpty)
+		if err != nil {
+			code := ingest.ErrorCode(err)
+			if code != ingest.EValidation && code != ingest.EPayloadTooLarge {
+				t.Fatalf("decodeJSON(%q): code %s (%v)", body, code, err)
+			}
+			// The message may quote a field the client sent; the rest is the portal's words.
+			msg := quoted.ReplaceAllString(ingest.ErrorMessage(err), `""`)
+			for _, goWord := range []string{"Go ", "struct", "httpapi", "map[", "int64", "uuid.", "*", "reflect"} {
+				if strings.Contains(msg, goWord) {
+					t.Fatalf("decodeJSON(%q): the message %q names a Go type", body, msg)
+				}
+			}
+			return
+		}
+		if len(body) == 0 {
+			if !allowEmpty {
+				t.Fatal("decodeJSON accepted an empty body where one is not allowed")
+			}
+			return
+		}
+		if !json.Valid(body) || reqtext.HasEscapedNUL(body) {
+			t.Fatalf("decodeJSON accepted %q", body)
+		}
+	})
+}
+
+// quoted matches a Go-quoted string.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
