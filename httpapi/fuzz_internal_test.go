@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/reqtext"
 )
@@ -154,16 +152,8 @@ func FuzzDecodeJSON(f *testing.F) {
 			v = &createUploadRequest{}
 		case 1:
 			v = &completeUploadRequest{}
-		default: // createGrant's
-			v = &struct {
-				BatchID       *uuid.UUID        `json:"batch_id"`
-				MaxFiles      int               `json:"max_files"`
-				MaxFileBytes  *int64            `json:"max_file_bytes"`
-				MaxTotalBytes *int64            `json:"max_total_bytes"`
-				ContentTypes  []string          `json:"content_types"`
-				Metadata      map[string]string `json:"metadata"`
-				ExpiresIn     int64             `json:"expires_in"`
-			}{}
+		default:
+			v = &createGrantRequest{}
 		}
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		err := decodeJSON(r, v, allowEmpty)
