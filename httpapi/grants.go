@@ -48,16 +48,19 @@ type newGrantJSON struct {
 	Token string `json:"token"`
 }
 
+// createGrantRequest is the body of POST /api/v1/upload-grants.
+type createGrantRequest struct {
+	BatchID       *uuid.UUID        `json:"batch_id"`
+	MaxFiles      int               `json:"max_files"`
+	MaxFileBytes  *int64            `json:"max_file_bytes"`
+	MaxTotalBytes *int64            `json:"max_total_bytes"`
+	ContentTypes  []string          `json:"content_types"`
+	Metadata      map[string]string `json:"metadata"`
+	ExpiresIn     int64             `json:"expires_in"` // seconds
+}
+
 func (s *Server) createGrant(w http.ResponseWriter, r *http.Request, actor *ingest.User) error {
-	var req struct {
-		BatchID       *uuid.UUID        `json:"batch_id"`
-		MaxFiles      int               `json:"max_files"`
-		MaxFileBytes  *int64            `json:"max_file_bytes"`
-		MaxTotalBytes *int64            `json:"max_total_bytes"`
-		ContentTypes  []string          `json:"content_types"`
-		Metadata      map[string]string `json:"metadata"`
-		ExpiresIn     int64             `json:"expires_in"` // seconds
-	}
+	var req createGrantRequest
 	if err := decodeJSON(r, &req, true); err != nil {
 		return err
 	}

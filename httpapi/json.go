@@ -174,7 +174,8 @@ func decodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	if err := dec.Decode(v); err != nil {
 		return ingest.Errorf(ingest.EValidation, "the body is not the JSON this endpoint takes: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	// Not dec.More, which reports false for a stray "}" or "]" after the object.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return ingest.Errorf(ingest.EValidation, "the body has data after its JSON object")
 	}
 	return nil

@@ -499,10 +499,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, code, 
 	httperr.Write(w, r, status, httperr.Fields{Code: ingest.Code(code), Message: message, Details: details})
 }
 
-// parseSize reads a non-negative decimal integer header.
+// parseSize reads a non-negative decimal integer header: digits only, without a leading zero
+// (strconv alone would take "+1" and "-0").
 func parseSize(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || (len(v) > 1 && v[0] == '0') {
+	if err != nil || n < 0 || strings.Trim(v, "0123456789") != "" || (len(v) > 1 && v[0] == '0') {
 		return 0, errors.New("not a size")
 	}
 	return n, nil

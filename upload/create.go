@@ -6,6 +6,7 @@ import (
 	"maps"
 	"mime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -230,5 +231,7 @@ func CleanFilename(name string) string {
 		_, size := utf8.DecodeLastRuneInString(name)
 		name = name[:len(name)-size]
 	}
-	return name
+	// A cut may end the name just after a space: trim it, as CleanName trims, so that cleaning a
+	// cleaned name changes nothing.
+	return strings.TrimRightFunc(name, unicode.IsSpace)
 }
