@@ -269,6 +269,8 @@ func TestStaticAssetsAreServed(t *testing.T) {
 		b := e.browser()
 		b.get("/admin/static/htmx.min.js").want(t, http.StatusOK).contains(t, "htmx")
 		b.get("/admin/static/admin.css").want(t, http.StatusOK)
+		b.get("/admin/static/favicon.svg").want(t, http.StatusOK).contains(t, "<svg")
+		b.get("/admin/signin").want(t, http.StatusOK).contains(t, `<link rel="icon" href="/admin/static/favicon.svg"`)
 		// The directory itself is listed to nobody.
 		b.get("/admin/static/").want(t, http.StatusNotFound)
 	})
