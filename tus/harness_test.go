@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/internal/cors"
+	"github.com/ingest-portal/ingest/internal/testkit/testclock"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 	"github.com/ingest-portal/ingest/sqlstore"
@@ -59,31 +59,13 @@ func onEveryBackend(t *testing.T, tests map[string]func(t *testing.T, p *portal)
 // allowedOrigin is the one origin the test portals let call them from a browser.
 const allowedOrigin = "http://app.example.test"
 
-// clock is a settable time for the service.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // portal is a whole portal with its tus server over real HTTP.
 type portal struct {
 	t       *testing.T
 	URL     string
 	Store   *sqlstore.Store
 	Service *upload.Service
-	Clock   *clock
+	Clock   *testclock.Offset
 	Alice   string // a user's token
 	Bob     string // another user's token
 }
@@ -113,8 +95,8 @@ func newPortal(t *testing.T, b backend, opts options) *portal {
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
-	c := &clock{}
-	svc, err := upload.New(store, blobs, cfg, upload.WithClock(c.now))
+	c := &testclock.Offset{}
+	svc, err := upload.New(store, blobs, cfg, upload.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -570,7 +570,7 @@ func TestExpiry(t *testing.T) {
 			p := newPortal(t, b, options{})
 			loc := p.Create(p.Alice, 10)
 			p.Patch(loc, p.Alice, 0, make([]byte, 4))
-			p.Clock.advance(upload.DefaultConfig().SessionTTL + time.Minute)
+			p.Clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
 			if r := p.Do("HEAD", loc, p.Alice, nil); r.Status != http.StatusGone {
 				t.Errorf("HEAD: %d, want 410", r.Status)
 			}

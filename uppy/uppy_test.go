@@ -27,6 +27,7 @@ import (
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/internal/cors"
+	"github.com/ingest-portal/ingest/internal/testkit/testclock"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 	"github.com/ingest-portal/ingest/sqlstore"
@@ -45,29 +46,12 @@ const allowedOrigin = "http://app.example.test"
 // sessionCookie stands for the console's session in these tests: its value is a username.
 const sessionCookie = "test_session"
 
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 type portal struct {
 	t     *testing.T
 	URL   string
 	Store *sqlstore.Store
 	Svc   *upload.Service
-	Clock *clock
+	Clock *testclock.Offset
 	Admin *ingest.User
 	Token string // the admin's API token
 }
@@ -86,8 +70,8 @@ func newPortal(t *testing.T, b backend) *portal {
 		gw := versitygw.Start(t)
 		blobs = s3.New(gw.Client(), gw.NewBucket(t), "portal")
 	}
-	c := &clock{}
-	svc, err := upload.New(store, blobs, upload.DefaultConfig(), upload.WithClock(c.now))
+	c := &testclock.Offset{}
+	svc, err := upload.New(store, blobs, upload.DefaultConfig(), upload.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +95,7 @@ func newPortal(t *testing.T, b backend) *portal {
 			}
 			return nil, ingest.Errorf(ingest.EUnauthenticated, "sign in")
 		},
-		Origins: []string{allowedOrigin}, SigningKey: []byte("a test key of at least 32 characters"), Now: c.now,
+		Origins: []string{allowedOrigin}, SigningKey: []byte("a test key of at least 32 characters"), Now: c.Now,
 	}))
 	mux.Handle("/", api)
 	srv := httptest.NewServer(cors.Handler([]string{allowedOrigin}, mux))
@@ -394,8 +378,8 @@ func TestSignedURLs(t *testing.T) {
 		}
 	})
 	t.Run("an expired URL is refused", func(t *testing.T) {
-		p.Clock.advance(16 * time.Minute)
-		defer p.Clock.advance(-16 * time.Minute)
+		p.Clock.Advance(16 * time.Minute)
+		defer p.Clock.Advance(-16 * time.Minute)
 		r := put(signed)
 		if r.Status != http.StatusForbidden || r.Code() != string(uppy.CodeSignatureExpired) {
 			t.Fatalf("expired URL: %d %s", r.Status, r.Body)
