@@ -62,9 +62,10 @@ func TestATricklingPartIsCutAndStaysRetryable(t *testing.T) {
 	for _, dialect := range testdb.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			// 8 KiB/s over 300 ms windows: 2,457 bytes a window. The idle deadline is far off.
+			// 8 KiB/s over 1 s windows, so that a client goroutine a loaded machine starves for a
+			// few hundred milliseconds is not taken for a slow client. The idle deadline is far off.
 			logs := &syncbuf.Buffer{}
-			p := newPortal(t, dialect, portalOptions{idleTimeout: time.Minute, minRate: 8 << 10, rateWindow: 300 * time.Millisecond, logs: logs})
+			p := newPortal(t, dialect, portalOptions{idleTimeout: time.Minute, minRate: 8 << 10, rateWindow: time.Second, logs: logs})
 			token := p.NewUser("alice", false)
 			data := randomBytes(t, 48<<10)
 			id, _ := p.session(token, data, nil)
@@ -84,7 +85,7 @@ func TestATricklingPartIsCutAndStaysRetryable(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond) // the server logs once its handler returns
 			}
-			// 2 KiB every 50 ms (40 KiB/s, five times the rate) over 1.2 s, four windows.
+			// 2 KiB every 50 ms (40 KiB/s, five times the rate) over 1.2 s, more than a window.
 			if status, _ := sendSteadily(t, p, token, path, data, 2<<10, 50*time.Millisecond); status != http.StatusOK {
 				t.Fatalf("a body above the minimum rate: status %d, want 200", status)
 			}
