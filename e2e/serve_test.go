@@ -37,6 +37,7 @@ type portal struct {
 
 	bin, dbURL, dataDir, addr string
 	args                      []string
+	extraEnv                  []string // added to the environment of serve, such as S3 credentials
 	cmd                       *exec.Cmd
 	exited                    chan struct{} // closed when cmd has exited
 
@@ -85,7 +86,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // env is the environment of the portal's commands: this process's, less any INGEST_ setting,
-// plus the portal's database and data directory.
+// plus the portal's database and data directory and its extraEnv.
 func (p *portal) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -93,7 +94,8 @@ func (p *portal) env() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "INGEST_DATABASE_URL="+p.dbURL, "INGEST_DATA_DIR="+p.dataDir)
+	env = append(env, "INGEST_DATABASE_URL="+p.dbURL, "INGEST_DATA_DIR="+p.dataDir)
+	return append(env, p.extraEnv...)
 }
 
 // launch starts serve and waits until it listens; with wantToken, also until it has printed the

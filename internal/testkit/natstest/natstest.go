@@ -7,6 +7,7 @@ package natstest
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -23,19 +24,34 @@ const startTimeout = 20 * time.Second
 type Server struct {
 	// URL is the client URL, nats://127.0.0.1:port.
 	URL string
+
+	opts    server.Options
+	running *server.Server // nil while stopped
 }
 
 // Start starts a NATS server with JetStream for the test and shuts it down when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
+	s := &Server{opts: server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}}
+	s.start(t)
+	s.URL = s.running.ClientURL()
+	// A restart must come back where the clients expect it: on the port the first start took.
+	s.opts.Port = s.running.Addr().(*net.TCPAddr).Port
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	opts := s.opts
+	srv, err := server.NewServer(&opts)
 	if err != nil {
 		t.Fatalf("natstest: configure the server: %v", err)
 	}
@@ -44,11 +60,28 @@ func Start(t testing.TB) *Server {
 		srv.Shutdown()
 		t.Fatalf("natstest: the server did not accept connections within %s", startTimeout)
 	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return &Server{URL: srv.ClientURL()}
+	s.running = srv
+}
+
+// Stop shuts the server down, as an outage would take it away: its clients lose their
+// connections, and its streams stay in the store directory for Restart.
+func (s *Server) Stop() {
+	if s.running == nil {
+		return
+	}
+	s.running.Shutdown()
+	s.running.WaitForShutdown()
+	s.running = nil
+}
+
+// Restart starts a stopped server again on the same port and store directory, with the streams it
+// had.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.running != nil {
+		t.Fatal("natstest: Restart of a server that runs")
+	}
+	s.start(t)
 }
 
 // JetStream connects a client of the test to the server, closed when the test ends.
