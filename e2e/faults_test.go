@@ -7,12 +7,21 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ingest-portal/ingest/internal/testkit/natstest"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
+	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 )
 
 // outboxEvent is an event as "ingest outbox ls --json" prints it, the fields the tests read.
@@ -118,4 +127,229 @@ func TestNATSDownThenUpLosesNoEvent(t *testing.T) {
 		}
 	}
 	t.Logf("every event delivered %v after NATS came back", time.Since(up).Round(time.Millisecond))
+}
+
+// s3Faults is a reverse proxy in front of an S3 server that fails or slows the requests a test
+// asks it to: the next few with a status of S3's own (500 InternalError, 503 SlowDown), all of them
+// while down, each after a delay. It keeps the Host header, which SigV4 signs, so the server
+// accepts what it passes on.
+type s3Faults struct {
+	URL   string
+	proxy *httputil.ReverseProxy
+
+	mu         sync.Mutex
+	failNext   int // requests still to fail with failStatus
+	failStatus int
+	down       bool          // fail every request with 503
+	delay      time.Duration // before each request
+	log        []string      // each request: "METHOD /path?query -> status"
+}
+
+func startS3Faults(t *testing.T, endpoint string) *s3Faults {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &s3Faults{proxy: httputil.NewSingleHostReverseProxy(target)}
+	// A request the portal gave up on (/readyz's timeout) is no failure of the test's.
+	f.proxy.ErrorLog = log.New(io.Discard, "", 0)
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+func (f *s3Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	delay, status := f.delay, 0
+	switch {
+	case f.down:
+		status = http.StatusServiceUnavailable
+	case f.failNext > 0:
+		f.failNext--
+		status = f.failStatus
+	}
+	f.mu.Unlock()
+	time.Sleep(delay)
+	f.record(r, status)
+	if status == 0 {
+		f.proxy.ServeHTTP(w, r)
+		return
+	}
+	code := map[int]string{http.StatusInternalServerError: "InternalError", http.StatusServiceUnavailable: "SlowDown"}[status]
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the test</Message></Error>`, code)
+}
+
+func (f *s3Faults) record(r *http.Request, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("%s %s -> %d", r.Method, r.URL.RequestURI(), status))
+}
+
+// set changes the faults and clears the log of requests.
+func (f *s3Faults) set(failNext, failStatus int, down bool, delay time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failNext, f.failStatus, f.down, f.delay, f.log = failNext, failStatus, down, delay, nil
+}
+
+// requests returns the requests seen since the last set.
+func (f *s3Faults) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.log)
+}
+
+// readyz returns the status of GET /readyz on the instance and its storage check.
+func (c *spread) readyz(at int) (int, string) {
+	c.t.Helper()
+	a, err := c.once(c.urls[at%len(c.urls)], "GET", "/readyz", nil)
+	if err != nil {
+		c.t.Fatalf("GET /readyz: %v", err)
+	}
+	var body struct {
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.Unmarshal(a.body, &body); err != nil {
+		c.t.Fatalf("GET /readyz: %d %q: %v", a.status, a.body, err)
+	}
+	return a.status, body.Checks["storage"]
+}
+
+// wantInternalError fails unless a is the API's 500 INTERNAL, which says nothing of its cause.
+func wantInternalError(t *testing.T, what string, a answer) {
+	t.Helper()
+	var body struct {
+		Error struct {
+			Code    string         `json:"code"`
+			Message string         `json:"message"`
+			Details map[string]any `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(a.body, &body); err != nil || a.status != http.StatusInternalServerError ||
+		body.Error.Code != "INTERNAL" || body.Error.Message != "internal error" || body.Error.Details != nil {
+		t.Fatalf("%s: %d %s, want 500 INTERNAL with the message \"internal error\" alone", what, a.status, a.body)
+	}
+}
+
+// TestS3FaultsAreRetriedWithinLimitsAndReported puts a fault-injecting proxy between serve and
+// versitygw. A few 500s and 503s are retried by the portal's S3 client, unseen by the API's
+// client, except on a part, whose streamed body cannot be sent twice: that part answers 500 and is
+// sent again. S3 down: a request answers 500 INTERNAL after a bounded number of tries, /readyz
+// answers 503 naming the storage, and the same request succeeds once S3 is back. S3 slow: uploads
+// still complete, and /readyz gives up on a storage slower than its timeout.
+func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
+	t.Parallel()
+	gw := versitygw.Start(t)
+	faults := startS3Faults(t, gw.Endpoint)
+	env, storage := s3Storage(t, gw, faults.URL)
+	p := startInstances(t, 1, testdb.MigratedURL(t, "postgres"), env, append([]string{"--storage", storage}, clusterFlags...)...)[0]
+	c := newSpread(t, []*portal{p})
+	data := randomData(2*s3Part + 4321)
+	create := func(key string) answer {
+		req, _ := json.Marshal(map[string]any{"filename": key, "size_bytes": len(data), "sha256": sha256Hex(data)})
+		a, err := c.once(p.URL, "POST", "/api/v1/uploads", req, "Idempotency-Key", key)
+		if err != nil {
+			t.Fatalf("create %s: %v", key, err)
+		}
+		return a
+	}
+	var session struct {
+		ID string `json:"id"`
+	}
+	part := func(n int) answer {
+		a, err := c.once(p.URL, "PUT", fmt.Sprintf("/api/v1/uploads/%s/parts/%d", session.ID, n), data[(n-1)*s3Part:min(n*s3Part, len(data))])
+		if err != nil {
+			t.Fatalf("part %d: %v", n, err)
+		}
+		return a
+	}
+	complete := func() {
+		t.Helper()
+		var file struct {
+			Status string `json:"status"`
+			SHA256 string `json:"sha256"`
+		}
+		a, err := c.once(p.URL, "POST", "/api/v1/uploads/"+session.ID+"/complete", nil)
+		if err != nil {
+			t.Fatalf("complete: %v", err)
+		}
+		c.want(a, http.StatusOK, "complete", &file)
+		if file.Status != "STORED" || file.SHA256 != sha256Hex(data) {
+			t.Fatalf("complete: %+v, want STORED with SHA-256 %s", file, sha256Hex(data))
+		}
+	}
+	// tries counts the requests of the log that contain what and were answered with status.
+	tries := func(what string, status int) int {
+		n := 0
+		for _, r := range faults.requests() {
+			if strings.Contains(r, what) && strings.HasSuffix(r, fmt.Sprintf("-> %d", status)) {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Two 503s on the creation of the multipart upload: retried, unseen.
+	faults.set(2, http.StatusServiceUnavailable, false, 0)
+	c.want(create("transient"), http.StatusCreated, "create with two 503s from S3", &session)
+	if failed, passed := tries("?uploads", 503), tries("?uploads", 0); failed != 2 || passed != 1 {
+		t.Fatalf("S3 saw %d failed and %d passed creations, want 2 and 1: %q", failed, passed, faults.requests())
+	}
+	// A 500 on a part: its streamed body is not sent again by the portal; the client sends it.
+	faults.set(1, http.StatusInternalServerError, false, 0)
+	wantInternalError(t, "a part S3 failed", part(1))
+	if n := len(faults.requests()); n != 1 {
+		t.Fatalf("S3 saw %d requests for one part, want 1: %q", n, faults.requests())
+	}
+	for n := 1; n <= 3; n++ {
+		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d", n), nil)
+	}
+	// Two 500s on the completion: retried, unseen.
+	faults.set(2, http.StatusInternalServerError, false, 0)
+	complete()
+	if failed := tries("?uploadId=", 500); failed != 2 {
+		t.Fatalf("S3 saw %d failed completions, want 2: %q", failed, faults.requests())
+	}
+
+	// S3 down: the tries end, the answer says nothing of S3, and /readyz names the storage.
+	faults.set(0, 0, true, 0)
+	began := time.Now()
+	wantInternalError(t, "a creation while S3 is down", create("later"))
+	if n := tries("?uploads", 503); n < 2 || n > 3 {
+		t.Fatalf("S3 saw %d tries of one creation while down, want 2 or 3 (the SDK's standard retryer): %q", n, faults.requests())
+	}
+	t.Logf("S3 down: a creation answered 500 after %d tries in %v", tries("?uploads", 503), time.Since(began).Round(time.Millisecond))
+	if status, storage := c.readyz(0); status != http.StatusServiceUnavailable || storage != "unavailable" {
+		t.Fatalf("/readyz while S3 is down: %d, storage %q; want 503, storage unavailable", status, storage)
+	}
+	// S3 back: ready again, and the same request, with the same key, succeeds.
+	faults.set(0, 0, false, 0)
+	if status, storage := c.readyz(0); status != http.StatusOK || storage != "ok" {
+		t.Fatalf("/readyz once S3 is back: %d, storage %q; want 200, storage ok", status, storage)
+	}
+	c.want(create("later"), http.StatusCreated, "the creation again once S3 is back", &session)
+	for n := 1; n <= 3; n++ {
+		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d", n), nil)
+	}
+	complete()
+
+	// S3 slow: everything takes longer and still works; slower than /readyz waits, it is not ready.
+	faults.set(0, 0, false, 200*time.Millisecond)
+	c.want(create("slow"), http.StatusCreated, "create on a slow S3", &session)
+	for n := 1; n <= 3; n++ {
+		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d", n), nil)
+	}
+	complete()
+	if status, _ := c.readyz(0); status != http.StatusOK {
+		t.Fatalf("/readyz on an S3 slowed by 200ms: %d, want 200", status)
+	}
+	faults.set(0, 0, false, 6*time.Second)
+	if status, storage := c.readyz(0); status != http.StatusServiceUnavailable || storage != "unavailable" {
+		t.Fatalf("/readyz on an S3 slower than its 5s timeout: %d, storage %q; want 503, storage unavailable", status, storage)
+	}
+	faults.set(0, 0, false, 0)
 }
