@@ -13,7 +13,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -352,4 +357,191 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 		t.Fatalf("/readyz on an S3 slower than its 5s timeout: %d, storage %q; want 503, storage unavailable", status, storage)
 	}
 	faults.set(0, 0, false, 0)
+}
+
+// privatePostgres is a PostgreSQL server of the test's own, which it may stop and start: the
+// machine's server is shared with every other test. It runs Debian's binaries (the postgresql
+// package, which .ci/run installs), as the user postgres when the test runs as root, since
+// postgres refuses to run as root.
+type privatePostgres struct {
+	t          *testing.T
+	bin, dir   string
+	port       int
+	asPostgres []string // the command prefix that runs a binary as the user postgres; none when not root
+}
+
+// startPrivatePostgres initialises a cluster in a temporary directory and starts it on a free port
+// of 127.0.0.1; it is stopped and removed when the test ends.
+func startPrivatePostgres(t *testing.T) *privatePostgres {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(bins) == 0 {
+		t.Fatal("no /usr/lib/postgresql/*/bin/pg_ctl: install Debian's postgresql package (.ci/run does)")
+	}
+	slices.Sort(bins) // the newest version last, as long as they have as many digits
+	pg := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1])}
+	// Under /tmp itself, not t.TempDir(), whose parent only root may enter.
+	dir, err := os.MkdirTemp("", "ingest-e2e-postgres-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	pg.dir = dir
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, the test runs PostgreSQL as the user postgres: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		pg.asPostgres = []string{"runuser", "-u", "postgres", "--"}
+	}
+	port, err := strconv.Atoi(freeAddr(t)[len("127.0.0.1:"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.port = port
+	pg.run("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+	pg.start()
+	t.Cleanup(func() {
+		// A test that failed between a stop and a start leaves nothing to stop.
+		argv := append(slices.Clone(pg.asPostgres), filepath.Join(pg.bin, "pg_ctl"), "stop", "-m", "immediate", "-D", filepath.Join(dir, "data"))
+		_ = exec.Command(argv[0], argv[1:]...).Run()
+	})
+	return pg
+}
+
+// URL is the URL of the server's database postgres.
+func (pg *privatePostgres) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.port)
+}
+
+// run runs a binary of the server's, as its user, and fails the test if it fails.
+func (pg *privatePostgres) run(name string, args ...string) {
+	pg.t.Helper()
+	argv := append(append(slices.Clone(pg.asPostgres), filepath.Join(pg.bin, name)), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = pg.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		pg.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+}
+
+// start starts the server and waits until it takes connections.
+func (pg *privatePostgres) start() {
+	pg.t.Helper()
+	pg.run("pg_ctl", "start", "-w", "-D", filepath.Join(pg.dir, "data"), "-l", filepath.Join(pg.dir, "log"),
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", pg.port, pg.dir))
+}
+
+// stop stops the server at once, as a crash would: no checkpoint, the clients' connections cut;
+// what was committed survives in the write-ahead log.
+func (pg *privatePostgres) stop() {
+	pg.t.Helper()
+	pg.run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", filepath.Join(pg.dir, "data"))
+}
+
+// TestPostgreSQLRestartLosesNoAcknowledgedUpload stores files from several clients while the
+// portal's PostgreSQL server stops at once and starts again. Requests fail meanwhile (5xx, which
+// a client sends again) and /readyz names the database; the portal reconnects by itself, and every
+// file answered 2xx, before, during or after, is STORED with its bytes and has its event.
+func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
+	t.Parallel()
+	pg := startPrivatePostgres(t)
+	p := startPortal(t, buildIngest(t), pg.URL())
+	c := newSpread(t, []*portal{p})
+
+	var mu sync.Mutex
+	var stored []sent
+	failures := 0
+	storedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(stored)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				data := randomData(4096 + i)
+				a, err := c.once(p.URL, "POST", fmt.Sprintf("/api/v1/files?filename=w%d-%d.bin", w, i), data)
+				mu.Lock()
+				switch {
+				case err == nil && a.status == http.StatusCreated:
+					var file struct {
+						ID string `json:"id"`
+					}
+					if err := json.Unmarshal(a.body, &file); err != nil {
+						t.Errorf("a 201 with %q: %v", a.body, err)
+					}
+					stored = append(stored, sent{fileID: file.ID, data: data})
+				case err == nil && a.status < 500:
+					t.Errorf("a store answered %d %s, neither 201 nor a failure to send again", a.status, a.body)
+				default:
+					failures++
+				}
+				mu.Unlock()
+				if err != nil || a.status >= 500 {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	waitStored := func(n int, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(clusterWait); storedCount() < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(stop)
+				t.Fatalf("%d files stored, want %d %s within %v\n%s", storedCount(), n, what, clusterWait, p.Log())
+			}
+		}
+	}
+	waitStored(10, "before the restart")
+	pg.stop()
+	before := storedCount()
+	time.Sleep(300 * time.Millisecond) // the clients keep sending to a portal without its database
+	if a, err := c.once(p.URL, "GET", "/readyz", nil); err != nil || a.status != http.StatusServiceUnavailable ||
+		!strings.Contains(string(a.body), `"database":"unavailable"`) {
+		t.Errorf("/readyz without the database: %v %d %s; want 503 naming the database", err, a.status, a.body)
+	}
+	pg.start()
+	restarted := time.Now()
+	waitStored(before+10, "after the restart")
+	t.Logf("stored again %v after PostgreSQL started again", time.Since(restarted).Round(time.Millisecond))
+	close(stop)
+	wg.Wait()
+	t.Logf("%d files stored, %d failed requests sent again", len(stored), failures)
+	if failures == 0 {
+		t.Fatal("no request failed: the restart went unnoticed, the test proved nothing")
+	}
+	c.checkFiles(stored)
+	// Each file's event is in its transaction: the default sink, the data directory's events file,
+	// receives every one.
+	events := filepath.Join(p.dataDir, "events.jsonl")
+	for deadline := time.Now().Add(clusterWait); ; time.Sleep(50 * time.Millisecond) {
+		raw, _ := os.ReadFile(events)
+		missing := 0
+		for _, f := range stored {
+			if !strings.Contains(string(raw), `"subject":"`+f.fileID+`"`) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d stored files have no event in %s after %v", missing, events, clusterWait)
+		}
+	}
 }
