@@ -380,5 +380,6 @@ func TestClusterLosesNothingWhenAnInstanceIsKilled(t *testing.T) {
 		len(files), time.Since(began).Round(time.Millisecond), killAt, c.retries.Load())
 	c.checkFiles(files)
 	waitForEvents(t, nats, files)
+	instances[0].waitDelivered(files)
 	t.Logf("checked, with one event each, %v after the first upload began", time.Since(began).Round(time.Millisecond))
 }

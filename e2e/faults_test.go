@@ -54,6 +54,26 @@ func (p *portal) outbox() map[string]outboxEvent {
 	return events
 }
 
+// waitDelivered waits until the event of every file is DELIVERED in the outbox: the relay marks
+// it so once the sink has acknowledged it, a moment after a test sees it there.
+func (p *portal) waitDelivered(files []sent) {
+	p.t.Helper()
+	for deadline := time.Now().Add(clusterWait); ; time.Sleep(100 * time.Millisecond) {
+		events, waiting := p.outbox(), 0
+		for _, f := range files {
+			if events[f.fileID].Status != "DELIVERED" {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%d of %d events are not DELIVERED in the outbox after %v", waiting, len(files), clusterWait)
+		}
+	}
+}
+
 // storeSmall stores a small file in one request on the instance at, and returns it.
 func (c *spread) storeSmall(at int, name string) sent {
 	c.t.Helper()
@@ -116,21 +136,7 @@ func TestNATSDownThenUpLosesNoEvent(t *testing.T) {
 	up := time.Now()
 	files = append(files, c.storeSmall(0, "after.txt"))
 	waitForEvents(t, nats, files)
-	// The relay marks an event DELIVERED once the stream has acknowledged it: a moment later.
-	for deadline := time.Now().Add(clusterWait); ; time.Sleep(100 * time.Millisecond) {
-		events, waiting := p.outbox(), 0
-		for _, f := range files {
-			if events[f.fileID].Status != "DELIVERED" {
-				waiting++
-			}
-		}
-		if waiting == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events in the stream are not DELIVERED in the outbox after %v", waiting, clusterWait)
-		}
-	}
+	p.waitDelivered(files)
 	t.Logf("every event delivered %v after NATS came back", time.Since(up).Round(time.Millisecond))
 }
 
