@@ -276,6 +276,30 @@ func (c *spread) checkFiles(files []sent) {
 	}
 }
 
+// wantOnlyStored fails unless the user's STORED files are files and no others: a request sent
+// again to another instance made no second file.
+func (c *spread) wantOnlyStored(files []sent) {
+	c.t.Helper()
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	c.want(c.do(0, "GET", "/api/v1/files?status=STORED&limit=100", nil), http.StatusOK, "list the files", &page)
+	want := map[string]bool{}
+	for _, f := range files {
+		want[f.fileID] = true
+	}
+	for _, f := range page.Items {
+		if !want[f.ID] {
+			c.t.Errorf("file %s is STORED, and is none of the %d the test stored", f.ID, len(files))
+		}
+	}
+	if len(page.Items) != len(files) {
+		c.t.Fatalf("%d files are STORED, want the %d the test stored", len(page.Items), len(files))
+	}
+}
+
 // waitForEvents waits until the stream INGEST holds a file.stored event of every file, then
 // fails unless it holds exactly one message per file and nothing else.
 func waitForEvents(t *testing.T, srv *natstest.Server, files []sent) {
@@ -379,6 +403,7 @@ func TestClusterLosesNothingWhenAnInstanceIsKilled(t *testing.T) {
 	t.Logf("%d files stored over 3 instances in %v, one killed after %d acknowledgements; %d requests sent again",
 		len(files), time.Since(began).Round(time.Millisecond), killAt, c.retries.Load())
 	c.checkFiles(files)
+	c.wantOnlyStored(files)
 	waitForEvents(t, nats, files)
 	instances[0].waitDelivered(files)
 	t.Logf("checked, with one event each, %v after the first upload began", time.Since(began).Round(time.Millisecond))
