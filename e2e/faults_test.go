@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,15 +142,16 @@ func TestNATSDownThenUpLosesNoEvent(t *testing.T) {
 }
 
 // s3Faults is a reverse proxy in front of an S3 server that fails or slows the requests a test
-// asks it to: the next few with a status of S3's own (500 InternalError, 503 SlowDown), all of them
-// while down, each after a delay. It keeps the Host header, which SigV4 signs, so the server
+// asks it to: the next few of a kind with a status of S3's own (500 InternalError, 503 SlowDown),
+// all of them while down, each after a delay. It keeps the Host header, which SigV4 signs, so the server
 // accepts what it passes on.
 type s3Faults struct {
 	URL   string
 	proxy *httputil.ReverseProxy
 
 	mu         sync.Mutex
-	failNext   int // requests still to fail with failStatus
+	failNext   int            // requests matching failOnly still to fail with failStatus
+	failOnly   *regexp.Regexp // of "METHOD /path?query"
 	failStatus int
 	down       bool          // fail every request with 503
 	delay      time.Duration // before each request
@@ -177,7 +179,7 @@ func (f *s3Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f.down:
 		status = http.StatusServiceUnavailable
-	case f.failNext > 0:
+	case f.failNext > 0 && f.failOnly.MatchString(r.Method+" "+r.URL.RequestURI()):
 		f.failNext--
 		status = f.failStatus
 	}
@@ -200,11 +202,21 @@ func (f *s3Faults) record(r *http.Request, status int) {
 	f.log = append(f.log, fmt.Sprintf("%s %s -> %d", r.Method, r.URL.RequestURI(), status))
 }
 
-// set changes the faults and clears the log of requests.
-func (f *s3Faults) set(failNext, failStatus int, down bool, delay time.Duration) {
+// The kinds of request a test fails: what the portal sends to create a multipart upload, write a
+// part and complete the upload.
+var (
+	createRequest   = regexp.MustCompile(`^POST \S*[?&]uploads(=|&|$)`)
+	partRequest     = regexp.MustCompile(`^PUT \S*[?&]partNumber=`)
+	completeRequest = regexp.MustCompile(`^POST \S*[?&]uploadId=`)
+	anyRequest      = regexp.MustCompile(``)
+)
+
+// set changes the faults and clears the log of requests: the next failNext requests that match
+// only fail with failStatus, every request fails while down, each waits delay first.
+func (f *s3Faults) set(failNext int, only *regexp.Regexp, failStatus int, down bool, delay time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.failNext, f.failStatus, f.down, f.delay, f.log = failNext, failStatus, down, delay, nil
+	f.failNext, f.failOnly, f.failStatus, f.down, f.delay, f.log = failNext, only, failStatus, down, delay, nil
 }
 
 // requests returns the requests seen since the last set.
@@ -293,11 +305,12 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 			t.Fatalf("complete: %+v, want STORED with SHA-256 %s", file, sha256Hex(data))
 		}
 	}
-	// tries counts the requests of the log that contain what and were answered with status.
-	tries := func(what string, status int) int {
+	// tries counts the requests of the log of a kind that were answered with status (0: passed on).
+	tries := func(kind *regexp.Regexp, status int) int {
 		n := 0
 		for _, r := range faults.requests() {
-			if strings.Contains(r, what) && strings.HasSuffix(r, fmt.Sprintf("-> %d", status)) {
+			req, answered, _ := strings.Cut(r, " -> ")
+			if kind.MatchString(req) && answered == strconv.Itoa(status) {
 				n++
 			}
 		}
@@ -305,40 +318,40 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	}
 
 	// Two 503s on the creation of the multipart upload: retried, unseen.
-	faults.set(2, http.StatusServiceUnavailable, false, 0)
+	faults.set(2, createRequest, http.StatusServiceUnavailable, false, 0)
 	c.want(create("transient"), http.StatusCreated, "create with two 503s from S3", &session)
-	if failed, passed := tries("?uploads", 503), tries("?uploads", 0); failed != 2 || passed != 1 {
+	if failed, passed := tries(createRequest, 503), tries(createRequest, 0); failed != 2 || passed != 1 {
 		t.Fatalf("S3 saw %d failed and %d passed creations, want 2 and 1: %q", failed, passed, faults.requests())
 	}
 	// A 500 on a part: its streamed body is not sent again by the portal; the client sends it.
-	faults.set(1, http.StatusInternalServerError, false, 0)
+	faults.set(1, partRequest, http.StatusInternalServerError, false, 0)
 	wantInternalError(t, "a part S3 failed", part(1))
-	if n := len(faults.requests()); n != 1 {
+	if n := tries(partRequest, 500) + tries(partRequest, 0); n != 1 {
 		t.Fatalf("S3 saw %d requests for one part, want 1: %q", n, faults.requests())
 	}
 	for n := 1; n <= 3; n++ {
 		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d", n), nil)
 	}
 	// Two 500s on the completion: retried, unseen.
-	faults.set(2, http.StatusInternalServerError, false, 0)
+	faults.set(2, completeRequest, http.StatusInternalServerError, false, 0)
 	complete()
-	if failed := tries("?uploadId=", 500); failed != 2 {
+	if failed := tries(completeRequest, 500); failed != 2 {
 		t.Fatalf("S3 saw %d failed completions, want 2: %q", failed, faults.requests())
 	}
 
 	// S3 down: the tries end, the answer says nothing of S3, and /readyz names the storage.
-	faults.set(0, 0, true, 0)
+	faults.set(0, anyRequest, 0, true, 0)
 	began := time.Now()
 	wantInternalError(t, "a creation while S3 is down", create("later"))
-	if n := tries("?uploads", 503); n < 2 || n > 3 {
+	if n := tries(createRequest, 503); n < 2 || n > 3 {
 		t.Fatalf("S3 saw %d tries of one creation while down, want 2 or 3 (the SDK's standard retryer): %q", n, faults.requests())
 	}
-	t.Logf("S3 down: a creation answered 500 after %d tries in %v", tries("?uploads", 503), time.Since(began).Round(time.Millisecond))
+	t.Logf("S3 down: a creation answered 500 after %d tries in %v", tries(createRequest, 503), time.Since(began).Round(time.Millisecond))
 	if status, storage := c.readyz(0); status != http.StatusServiceUnavailable || storage != "unavailable" {
 		t.Fatalf("/readyz while S3 is down: %d, storage %q; want 503, storage unavailable", status, storage)
 	}
 	// S3 back: ready again, and the same request, with the same key, succeeds.
-	faults.set(0, 0, false, 0)
+	faults.set(0, anyRequest, 0, false, 0)
 	if status, storage := c.readyz(0); status != http.StatusOK || storage != "ok" {
 		t.Fatalf("/readyz once S3 is back: %d, storage %q; want 200, storage ok", status, storage)
 	}
@@ -349,7 +362,7 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	complete()
 
 	// S3 slow: everything takes longer and still works; slower than /readyz waits, it is not ready.
-	faults.set(0, 0, false, 200*time.Millisecond)
+	faults.set(0, anyRequest, 0, false, 200*time.Millisecond)
 	c.want(create("slow"), http.StatusCreated, "create on a slow S3", &session)
 	for n := 1; n <= 3; n++ {
 		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d", n), nil)
@@ -358,11 +371,11 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	if status, _ := c.readyz(0); status != http.StatusOK {
 		t.Fatalf("/readyz on an S3 slowed by 200ms: %d, want 200", status)
 	}
-	faults.set(0, 0, false, 6*time.Second)
+	faults.set(0, anyRequest, 0, false, 6*time.Second)
 	if status, storage := c.readyz(0); status != http.StatusServiceUnavailable || storage != "unavailable" {
 		t.Fatalf("/readyz on an S3 slower than its 5s timeout: %d, storage %q; want 503, storage unavailable", status, storage)
 	}
-	faults.set(0, 0, false, 0)
+	faults.set(0, anyRequest, 0, false, 0)
 }
 
 // privatePostgres is a PostgreSQL server of the test's own, which it may stop and start: the
