@@ -362,10 +362,12 @@ func TestClusterLosesNothingWhenAnInstanceIsKilled(t *testing.T) {
 		}
 	}
 	restarted := make(chan struct{})
+	var uploadsDone, killedLate atomic.Bool
 	go func() {
 		defer close(restarted)
 		<-killed
 		victim := instances[1]
+		killedLate.Store(uploadsDone.Load())
 		victim.kill()
 		time.Sleep(time.Second) // the others take the traffic meanwhile
 		victim.restart()
@@ -392,13 +394,18 @@ func TestClusterLosesNothingWhenAnInstanceIsKilled(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	uploadsDone.Store(true)
 	if t.Failed() {
 		return
 	}
 	select {
 	case <-restarted:
 	case <-time.After(clusterWait):
-		t.Fatal("the instance was not killed and restarted during the uploads")
+		t.Fatal("the instance was not killed and restarted")
+	}
+	if killedLate.Load() || c.retries.Load() == 0 {
+		t.Fatalf("the instance was killed after the uploads (%v), or no request found it dead (%d sent again): the kill proved nothing",
+			killedLate.Load(), c.retries.Load())
 	}
 	t.Logf("%d files stored over 3 instances in %v, one killed after %d acknowledgements; %d requests sent again",
 		len(files), time.Since(began).Round(time.Millisecond), killAt, c.retries.Load())
