@@ -36,7 +36,8 @@ const s3Part = 5 << 20
 // the uploads and events of a killed instance are taken over soon.
 var clusterFlags = []string{"--chunk-size", "5MiB", "--stream-lease", "2s", "--relay-lease", "2s"}
 
-// s3Env is what serve needs to reach the gateway, and the --storage of a fresh bucket on it.
+// s3Storage returns what serve needs in its environment to reach the gateway, and the --storage of
+// a new bucket on it, reached at endpoint (the gateway's, or a proxy's in front of it).
 func s3Storage(t *testing.T, gw *versitygw.Server, endpoint string) ([]string, string) {
 	t.Helper()
 	env := []string{"AWS_ACCESS_KEY_ID=" + gw.AccessKey, "AWS_SECRET_ACCESS_KEY=" + gw.SecretKey}
@@ -96,8 +97,8 @@ func retryable(status int) bool {
 	return status >= 500 || status == http.StatusLocked
 }
 
-// do sends the request built by build to instance at (mod the instances), then to the next ones
-// while the answer is retryable, and returns the first other answer.
+// do sends the request to instance at (mod the instances), then to the next ones while the
+// answer is retryable, and returns the first other answer.
 func (c *spread) do(at int, method, path string, body []byte, headers ...string) answer {
 	c.t.Helper()
 	deadline := time.Now().Add(clusterWait)
