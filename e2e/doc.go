@@ -9,5 +9,9 @@
 //   - tus-js-client under node --test (tusjs/), and a serve killed in the middle of a tus PATCH,
 //     to check that nothing it acknowledged is lost.
 //
+// It also runs the portal as a cluster, three serve on one PostgreSQL schema, S3 (versitygw) and
+// NATS, one of them killed mid-run, and under failures of PostgreSQL, S3 and NATS
+// (docs/durability.md, "Cluster and faults").
+//
 // The package has no code of its own outside its tests.
 package e2e
