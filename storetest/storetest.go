@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Streams", testStreams},
 		{"Grants", testGrants},
 		{"PartSizes", testPartSizes},
+		{"Quotas", testQuotas},
 	}
 	for _, s := range suites {
 		// Each test opens a store of its own, so the suites share nothing and run side by side.

@@ -61,6 +61,20 @@ func serveCommand() *cli.Command {
 				Usage:   "requests per second allowed to each user, bursts of twice that (0: no limit)",
 				Sources: cli.EnvVars("INGEST_RATE_LIMIT"),
 			},
+			&cli.Float64Flag{
+				Name:    "bad-token-limit",
+				Usage:   "requests with an unknown, revoked or expired token allowed to each client address a minute, in bursts of as many; past it the address's token requests get 429 until its allowance refills (0: no limit)",
+				Value:   d.BadTokenLimit,
+				Sources: cli.EnvVars("INGEST_BAD_TOKEN_LIMIT"),
+			},
+			&cli.IntFlag{
+				Name:    "max-open-sessions-per-user",
+				Usage:   "the most upload sessions in progress one user (not an admin) may hold; more get 429 QUOTA_EXCEEDED (0: no limit)",
+				Value:   d.Upload.MaxOpenSessions,
+				Sources: cli.EnvVars("INGEST_MAX_OPEN_SESSIONS_PER_USER"),
+			},
+			sizeFlag("max-bytes-in-flight-per-user", "INGEST_MAX_BYTES_IN_FLIGHT_PER_USER", "4TiB",
+				"the most `BYTES` the uploads in progress of one user (not an admin) may declare in all; more get 429 QUOTA_EXCEEDED (0: no limit)"),
 			&cli.DurationFlag{
 				Name:    "auth-cache-ttl",
 				Usage:   "trust a token that authenticated for this long without asking the database (0: ask every time); a revoked token works until then",
@@ -135,6 +149,7 @@ type serveConfig struct {
 	MaxConnections     int     // 0 for no limit
 	RateLimit          float64 // requests per second per user; 0 for no limit
 	AuthCacheTTL       time.Duration
+	BadTokenLimit      float64 // requests with a bad token per client address a minute; 0 for no limit
 	SweepInterval      time.Duration
 	AdminSessionTTL    time.Duration
 	AdminSecureCookies bool
@@ -160,6 +175,7 @@ func defaultServeConfig() serveConfig {
 		MinPartRate:     16 << 10,
 		MaxConnections:  4096,
 		AuthCacheTTL:    time.Second,
+		BadTokenLimit:   30,
 		SweepInterval:   time.Minute,
 		AdminSessionTTL: 12 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,
@@ -190,6 +206,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 		{"max-single-upload", &c.Upload.MaxSingleUpload},
 		{"chunk-size", &c.Upload.DefaultChunk},
 		{"min-part-rate", &c.MinPartRate},
+		{"max-bytes-in-flight-per-user", &c.Upload.MaxBytesInFlight},
 	} {
 		if *size.dst, err = parseSize(size.flag, cmd.String(size.flag)); err != nil {
 			return c, err
@@ -199,6 +216,8 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 	c.MaxConnections = cmd.Int("max-connections")
 	c.RateLimit = cmd.Float64("rate-limit")
 	c.AuthCacheTTL = cmd.Duration("auth-cache-ttl")
+	c.BadTokenLimit = cmd.Float64("bad-token-limit")
+	c.Upload.MaxOpenSessions = cmd.Int("max-open-sessions-per-user")
 	c.SweepInterval = cmd.Duration("sweep-interval")
 	c.AdminSessionTTL = cmd.Duration("admin-session-ttl")
 	c.AdminSecureCookies = cmd.Bool("admin-secure-cookies")
@@ -255,6 +274,8 @@ func (c serveConfig) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "--min-part-rate cannot be negative")
 	case c.MaxConnections < 0:
 		return ingest.Errorf(ingest.EValidation, "--max-connections cannot be negative")
+	case c.BadTokenLimit < 0:
+		return ingest.Errorf(ingest.EValidation, "--bad-token-limit cannot be negative")
 	}
 	return nil
 }

@@ -169,8 +169,9 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		MinPartRate:     s.cfg.MinPartRate,
 		RateLimit:       s.cfg.RateLimit,
 		// The console's upload page calls the API with its session cookie and CSRF token.
-		SessionAuth:  console.AuthenticateAPI,
-		AuthCacheTTL: s.cfg.AuthCacheTTL,
+		SessionAuth:        console.AuthenticateAPI,
+		AuthCacheTTL:       s.cfg.AuthCacheTTL,
+		BadTokensPerMinute: s.cfg.BadTokenLimit,
 		Checks: []httpapi.Check{
 			{Name: "database", Probe: s.store.Ping},
 			{Name: "schema", Probe: s.schemaReady},
