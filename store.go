@@ -19,6 +19,21 @@ type Store interface {
 	OutboxStore
 	OutboxOps
 	GrantStore
+	ReconcileStore
+}
+
+// ReconcileStore tells the reconciler (ingest gc) which of the objects and temporary data a blob
+// store holds (BlobInventory) a row still needs. Each method answers for at most MaxPageLimit at
+// once.
+type ReconcileStore interface {
+	// ObjectsInUse returns, of objects (object keys, each with the id of the file it is the object
+	// of, as ParseObjectKey reads it), the keys a row needs: the storage key of a STORED file, or
+	// the object of a file still UPLOADING, which its upload makes before the file is recorded
+	// STORED (and which a partial upload keeps while it is open).
+	ObjectsInUse(ctx context.Context, objects map[string]uuid.UUID) (map[string]bool, error)
+	// ActiveUploads returns, of ids, those that are the id of an upload session INIT or
+	// IN_PROGRESS, or of such a session's file.
+	ActiveUploads(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 }
 
 // UserStore keeps users and their API tokens.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/durable"
+	"github.com/ingest-portal/ingest/reconcile"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -88,6 +89,13 @@ func serveCommand() *cli.Command {
 				Sources: cli.EnvVars("INGEST_SWEEP_INTERVAL"),
 			},
 			&cli.DurationFlag{
+				Name:    "gc-interval",
+				Usage:   "how often objects no file points to and the temporary data of ended uploads are removed, as ingest gc does (0: never)",
+				Value:   d.GCInterval,
+				Sources: cli.EnvVars("INGEST_GC_INTERVAL"),
+			},
+			gcGraceFlag(),
+			&cli.DurationFlag{
 				Name:    "admin-session-ttl",
 				Usage:   "how long a sign-in to the admin console at /admin/ lasts",
 				Value:   d.AdminSessionTTL,
@@ -151,6 +159,8 @@ type serveConfig struct {
 	AuthCacheTTL       time.Duration
 	BadTokenLimit      float64 // requests with a bad token per client address a minute; 0 for no limit
 	SweepInterval      time.Duration
+	GCInterval         time.Duration // 0 for no reconciler
+	GCGrace            time.Duration
 	AdminSessionTTL    time.Duration
 	AdminSecureCookies bool
 	PublicURL          string   // "" for relative tus Locations
@@ -177,6 +187,8 @@ func defaultServeConfig() serveConfig {
 		AuthCacheTTL:    time.Second,
 		BadTokenLimit:   30,
 		SweepInterval:   time.Minute,
+		GCInterval:      time.Hour,
+		GCGrace:         reconcile.DefaultGrace,
 		AdminSessionTTL: 12 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,
 		Relay:           true,
@@ -219,6 +231,8 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 	c.BadTokenLimit = cmd.Float64("bad-token-limit")
 	c.Upload.MaxOpenSessions = cmd.Int("max-open-sessions-per-user")
 	c.SweepInterval = cmd.Duration("sweep-interval")
+	c.GCInterval = cmd.Duration("gc-interval")
+	c.GCGrace = cmd.Duration("gc-grace")
 	c.AdminSessionTTL = cmd.Duration("admin-session-ttl")
 	c.AdminSecureCookies = cmd.Bool("admin-secure-cookies")
 	c.PublicURL = cmd.String("public-url")
@@ -263,6 +277,7 @@ func (c serveConfig) Validate() error {
 	if err := checkOrigins(c.CORSAllowedOrigins); err != nil {
 		return err
 	}
+
 	switch {
 	case c.SigningKey != "" && len(c.SigningKey) < 32:
 		return ingest.Errorf(ingest.EValidation, "--signing-key must be at least 32 characters")
@@ -274,6 +289,8 @@ func (c serveConfig) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "--min-part-rate cannot be negative")
 	case c.MaxConnections < 0:
 		return ingest.Errorf(ingest.EValidation, "--max-connections cannot be negative")
+	case c.GCInterval < 0 || c.GCGrace < 0:
+		return ingest.Errorf(ingest.EValidation, "--gc-interval and --gc-grace cannot be negative")
 	case c.BadTokenLimit < 0:
 		return ingest.Errorf(ingest.EValidation, "--bad-token-limit cannot be negative")
 	}
