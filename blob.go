@@ -149,10 +149,45 @@ func ObjectKey(prefix string, fileID uuid.UUID, created time.Time) string {
 	return path.Join(prefix, fmt.Sprintf("%04d/%02d/%02d", created.Year(), created.Month(), created.Day()), fileID.String())
 }
 
+// ParseObjectKey returns the file id of key if it is the object key ObjectKey makes for that file
+// under prefix, and false for any other key.
+func ParseObjectKey(prefix, key string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(path.Base(key))
+	if err != nil || id.Version() != 7 || ObjectKey(prefix, id, IDTime(id)) != key {
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
 // UploadPrefix returns the key prefix under which a session's temporary data lives:
 // prefix/.uploads/session_id.
 func UploadPrefix(prefix string, sessionID uuid.UUID) string {
 	return path.Join(prefix, ".uploads", sessionID.String())
+}
+
+// BlobInventory is the optional capability of listing what a BlobStore holds, for the reconciler
+// (ingest gc) that removes what no row points to. Listings may run while uploads go on: an entry
+// may be gone, or new ones made, by the time the caller looks at it.
+type BlobInventory interface {
+	// ListObjects calls fn with every object under the store's prefix, outside the temporary data
+	// of uploads, and the time it was last written. An error of fn stops the listing and is
+	// returned.
+	ListObjects(ctx context.Context, fn func(key string, modified time.Time) error) error
+	// ListTemporary calls fn with every piece of temporary data of uploads the store holds (local:
+	// a session's directory; S3: a multipart upload, the tails of a session's parts).
+	ListTemporary(ctx context.Context, fn func(TemporaryData) error) error
+	// RemoveTemporary removes a piece ListTemporary listed; one already gone is no error.
+	RemoveTemporary(ctx context.Context, t TemporaryData) error
+}
+
+// TemporaryData is a piece of the temporary data of one upload in a blob store. It names its
+// upload by its session (SessionID), or by the object key the upload becomes (Key), whichever
+// the store knows.
+type TemporaryData struct {
+	SessionID uuid.UUID // uuid.Nil when the store knows the key instead
+	Key       string    // "" when the store knows the session instead
+	Handle    string    // the store's own name for it (an S3 multipart upload id)
+	Modified  time.Time // when it was last written (an S3 multipart upload: begun)
 }
 
 // PartLimiter is the optional capability of a store that limits the size of parts (S3: 5 MiB to

@@ -37,6 +37,10 @@ const (
 	// EGrantLimitReached: an upload grant has no file, or not enough bytes, left for the upload.
 	EGrantLimitReached Code = "GRANT_LIMIT_REACHED"
 
+	// EQuotaExceeded: the user already has as many uploads in progress, or as many bytes declared
+	// by them, as the portal lets one user have at once (UploadQuota); it passes as they finish.
+	EQuotaExceeded Code = "QUOTA_EXCEEDED"
+
 	// EConflict: a unique value (a username, a token hash) is already taken, or a fenced update
 	// lost its lease to a newer attempt.
 	EConflict Code = "CONFLICT"

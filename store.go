@@ -19,6 +19,21 @@ type Store interface {
 	OutboxStore
 	OutboxOps
 	GrantStore
+	ReconcileStore
+}
+
+// ReconcileStore tells the reconciler (ingest gc) which of the objects and temporary data a blob
+// store holds (BlobInventory) a row still needs. Each method answers for at most MaxPageLimit at
+// once.
+type ReconcileStore interface {
+	// ObjectsInUse returns, of objects (object keys, each with the id of the file it is the object
+	// of, as ParseObjectKey reads it), the keys a row needs: the storage key of a STORED file, or
+	// the object of a file still UPLOADING, which its upload makes before the file is recorded
+	// STORED (and which a partial upload keeps while it is open).
+	ObjectsInUse(ctx context.Context, objects map[string]uuid.UUID) (map[string]bool, error)
+	// ActiveUploads returns, of ids, those that are the id of an upload session INIT or
+	// IN_PROGRESS, or of such a session's file.
+	ActiveUploads(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 }
 
 // UserStore keeps users and their API tokens.
@@ -67,7 +82,17 @@ type UploadStore interface {
 	// (ValidateUpload, or no expiry), ENotFound for a missing uploader or batch, and EBatchNotOpen
 	// when the batch is not OPEN. When the user already used the session's idempotency key it
 	// returns EIdempotencyConflict; the caller finds that session with SessionByIdempotencyKey.
-	CreateUpload(ctx context.Context, f *File, s *UploadSession) error
+	// It returns EQuotaExceeded when the uploader's sessions in progress and reservations
+	// (ReserveUpload), with this one, are more than q allows; racing creations of one user, from
+	// any number of instances, are counted one after the other.
+	CreateUpload(ctx context.Context, f *File, s *UploadSession, q UploadQuota) error
+	// ReserveUpload holds, until until, a place for an upload of size bytes by the user that has no
+	// session yet (a single-request upload whose body is streaming in) among what q allows: it counts
+	// against q as a session in progress would, in CreateUpload and ReserveUpload alike, until it is
+	// released or runs out. It returns the reservation's id, EQuotaExceeded and ENotFound.
+	ReserveUpload(ctx context.Context, userID uuid.UUID, size int64, until time.Time, q UploadQuota) (uuid.UUID, error)
+	// ReleaseReservation ends a reservation; ending one that ran out or was ended is no error.
+	ReleaseReservation(ctx context.Context, id uuid.UUID) error
 	// File returns the file with the id, or ENotFound.
 	File(ctx context.Context, id uuid.UUID) (*File, error)
 	// UploadSession returns the session with the id, or ENotFound.
@@ -158,7 +183,8 @@ type StreamStore interface {
 	// are extended. It returns the session as recorded, ENotFound, EUploadLocked when owner no
 	// longer holds the lease, EOffsetMismatch when the session is not at p.From, EValidation for
 	// progress that does not fit the session, and a *TransitionError (SESSION_NOT_ACTIVE) when the
-	// session has ended.
+	// session has ended. A deferred length declared beyond what p.Quota allows the uploader
+	// returns EQuotaExceeded.
 	RecordStream(ctx context.Context, sessionID uuid.UUID, owner string, p StreamProgress) (*UploadSession, error)
 }
 
@@ -170,6 +196,7 @@ type StreamProgress struct {
 	HashState  []byte         // the SHA-256 state after To bytes
 	TailCRC32C uint32         // the CRC32C of the bytes of the part in progress at To
 	Length     *int64         // the upload's size, declared now; nil if it is not
+	Quota      UploadQuota    // the uploader's, checked when Length is declared
 	ExpiresAt  time.Time
 	LeaseUntil time.Time
 }

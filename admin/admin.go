@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/attempts"
 	"github.com/ingest-portal/ingest/internal/reqtext"
 	"github.com/ingest-portal/ingest/readmodel"
 	"github.com/ingest-portal/ingest/upload"
@@ -95,8 +96,8 @@ type Handler struct {
 	logger    *slog.Logger
 	pages     map[string]*template.Template
 	static    http.Handler
-	signIns   *attemptLimiter // per client address
-	passwords *attemptLimiter // password attempts per username
+	signIns   *attempts.Limiter // per client address
+	passwords *attempts.Limiter // password attempts per username
 }
 
 // New returns the console's handler.
@@ -120,7 +121,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.PasswordLockout = 15 * time.Minute
 	}
 	if cfg.SignInTableSize == 0 {
-		cfg.SignInTableSize = defaultLimiterKeys
+		cfg.SignInTableSize = attempts.DefaultKeys
 	}
 	if cfg.SignInsPerMinute < 0 || cfg.PasswordLockout < 0 || cfg.SignInTableSize < 0 {
 		return nil, ingest.Errorf(ingest.EValidation, "the console's sign-in limits must be positive")
@@ -143,8 +144,8 @@ func New(cfg Config) (*Handler, error) {
 		logger:    cfg.Logger,
 		pages:     pages,
 		static:    http.StripPrefix("/admin/static/", filesOnly(static)),
-		signIns:   newAttemptLimiter(cfg.SignInsPerMinute, time.Minute, cfg.SignInTableSize),
-		passwords: newAttemptLimiter(cfg.SignInsPerMinute, cfg.PasswordLockout, cfg.SignInTableSize),
+		signIns:   attempts.New(cfg.SignInsPerMinute, time.Minute, cfg.SignInTableSize),
+		passwords: attempts.New(cfg.SignInsPerMinute, cfg.PasswordLockout, cfg.SignInTableSize),
 	}
 	h.routes()
 	return h, nil

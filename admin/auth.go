@@ -2,7 +2,6 @@ package admin
 
 import (
 	"crypto/subtle"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -123,16 +122,6 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 		Secure:   h.secure(r),
 		SameSite: http.SameSiteLaxMode,
 	})
-}
-
-// clientAddress is the address sign-in attempts are limited by: the connection's peer. A header
-// set by a proxy is not trusted, since any client can send one.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // localPath returns next when it is a path of the console, and the dashboard otherwise, so the

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/attempts"
 	"github.com/ingest-portal/ingest/internal/reqtext"
 )
 
@@ -63,15 +64,15 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	// password counts against its username as well, a token does not: the username's lockout
 	// stops guessing its password, and a valid API token of the admin still signs in.
 	now := h.cfg.Now()
-	if !h.signIns.allow(addressKey(clientAddress(r)), now) {
+	if !h.signIns.Allow(attempts.AddressKey(attempts.ClientAddress(r)), now) {
 		p.Error = "Too many sign-in attempts; wait a minute and try again."
-		h.logger.Warn("admin: sign-in rate limited", "username", username, "addr", clientAddress(r))
+		h.logger.Warn("admin: sign-in rate limited", "username", username, "addr", attempts.ClientAddress(r))
 		h.showSignIn(w, r, http.StatusTooManyRequests, p)
 		return
 	}
-	if !isToken(secret) && !h.passwords.allow(usernameKey(username), now) {
+	if !isToken(secret) && !h.passwords.Allow(attempts.UsernameKey(username), now) {
 		p.Error = "Too many wrong passwords for this username; wait a few minutes, or sign in with an API token."
-		h.logger.Warn("admin: password sign-in locked", "username", username, "addr", clientAddress(r))
+		h.logger.Warn("admin: password sign-in locked", "username", username, "addr", attempts.ClientAddress(r))
 		h.showSignIn(w, r, http.StatusTooManyRequests, p)
 		return
 	}
@@ -87,7 +88,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			h.logger.Error("admin: sign-in", "err", err)
 			p.Error = "The sign-in failed on our side; try again later."
 		}
-		h.logger.Info("admin: sign-in refused", "username", username, "addr", clientAddress(r), "code", ingest.ErrorCode(err))
+		h.logger.Info("admin: sign-in refused", "username", username, "addr", attempts.ClientAddress(r), "code", ingest.ErrorCode(err))
 		h.showSignIn(w, r, status, p)
 		return
 	}
@@ -98,7 +99,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setCookie(w, r, signInCookie, "", -1)
 	h.setCookie(w, r, sessionCookie, cookie, int(h.cfg.SessionTTL.Seconds()))
-	h.logger.Info("admin: signed in", "admin_id", u.ID, "admin", u.Username, "addr", clientAddress(r))
+	h.logger.Info("admin: signed in", "admin_id", u.ID, "admin", u.Username, "addr", attempts.ClientAddress(r))
 	http.Redirect(w, r, localPath(p.Next), http.StatusSeeOther)
 }
 

@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 		{"an object put with the wrong size is not made", testPutObjectWrongSize},
 		{"an object put with its flush deferred reads back once synced", testPutObjectDeferred},
 		{"the store answers a ping", testPing},
+		{"the store lists its objects and temporary data, and removes the latter", testInventory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, h) })

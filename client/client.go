@@ -1,8 +1,8 @@
 // Package client is a typed Go client of Ingest Portal's HTTP API v1 (docs/api.md).
 //
 // It retries what is safe to repeat — reads, part uploads (a part is idempotent), completions,
-// aborts and creations that carry an Idempotency-Key — on network errors, 5xx and 429 answers,
-// with capped exponential backoff and jitter, honouring Retry-After. Every wait ends with the
+// aborts and creations that carry an Idempotency-Key — on network errors, 5xx and 429 answers
+// (but QUOTA_EXCEEDED), with capped exponential backoff and jitter, honouring Retry-After. Every wait ends with the
 // context. An error answer is returned as *Error with the server's code, message and details.
 //
 // The package depends on the portal's root package only, for its codes and statuses.
@@ -282,8 +282,8 @@ func decodeError(resp *http.Response) *Error {
 	return &Error{Status: resp.StatusCode, Code: code, Message: "the server answered " + resp.Status}
 }
 
-// retryable decides whether a failed attempt is tried again, and after how long. A 429 is always
-// retried: the rate limiter refused the request before doing anything. A 5xx or a network error
+// retryable decides whether a failed attempt is tried again, and after how long. A 429 is
+// retried, but for QUOTA_EXCEEDED: the rate limiter refused the request before doing anything. A 5xx or a network error
 // is retried only for an idempotent request, since the first attempt may have done its work.
 func (c *Client) retryable(req request, err error, attempt int) (time.Duration, bool) {
 	if attempt >= c.retry.Attempts {
@@ -291,6 +291,12 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 	}
 	var perm *permanentError
 	if errors.As(err, &perm) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return 0, false
+	}
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.Code == ingest.EQuotaExceeded {
+		// The user's own uploads in progress hold the quota; only their ending frees it, which no
+		// wait of ours foresees.
 		return 0, false
 	}
 	backoff := c.backoff(attempt)
@@ -301,7 +307,6 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 		}
 		return 0, false
 	}
-	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		switch {
 		case apiErr.Status == http.StatusTooManyRequests:

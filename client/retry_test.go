@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ingest-portal/ingest"
 )
 
 // The waits themselves are not timed in tests; these check the decisions behind them.
@@ -25,6 +27,21 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 	}
 	if _, ok := c.retryable(request{}, busy, 5); ok {
 		t.Error("retried after the last attempt")
+	}
+}
+
+func TestAQuotaExceededIsNotRetried(t *testing.T) {
+	t.Parallel()
+	c := &Client{retry: Retry{Attempts: 5, Base: time.Millisecond, Max: time.Second, MaxRetryAfter: 10 * time.Second}}
+	quota := &Error{Status: http.StatusTooManyRequests, Code: ingest.EQuotaExceeded}
+	if _, ok := c.retryable(request{idempotent: true}, quota, 1); ok {
+		t.Error("a 429 QUOTA_EXCEEDED is retried")
+	}
+	if _, ok := c.retryable(request{idempotent: true}, &retryAfterError{api: quota, after: time.Second}, 1); ok {
+		t.Error("a 429 QUOTA_EXCEEDED with a Retry-After is retried")
+	}
+	if _, ok := c.retryable(request{}, &Error{Status: http.StatusTooManyRequests, Code: ingest.ERateLimited}, 1); !ok {
+		t.Error("a 429 RATE_LIMITED is not retried")
 	}
 }
 

@@ -47,6 +47,8 @@ type portalOptions struct {
 	sessionAuth func(*http.Request) (*ingest.User, error)
 	authCache   time.Duration
 	logs        io.Writer // where the API logs, as text; nowhere when nil
+	badTokens   float64   // per client address a minute
+	now         func() time.Time
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -84,9 +86,11 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Users: store, Grants: store, Logger: logger, RateLimit: opts.rateLimit, IdleReadTimeout: opts.idleTimeout,
 		MinPartRate: opts.minRate, MinRateWindow: opts.rateWindow,
-		SessionAuth:  opts.sessionAuth,
-		AuthCacheTTL: opts.authCache,
-		Checks:       []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
+		SessionAuth:        opts.sessionAuth,
+		AuthCacheTTL:       opts.authCache,
+		BadTokensPerMinute: opts.badTokens,
+		Now:                opts.now,
+		Checks:             []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

@@ -4,12 +4,14 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/attempts"
 	"github.com/ingest-portal/ingest/internal/httperr"
 	"github.com/ingest-portal/ingest/internal/reqtext"
 	"github.com/ingest-portal/ingest/upload"
@@ -53,6 +55,15 @@ type Config struct {
 	// 0 means every request asks. A token revoked, or a user disabled, meanwhile still works until
 	// then.
 	AuthCacheTTL time.Duration
+	// BadTokensPerMinute bounds the requests with an unknown, revoked or expired token that each
+	// client address (an IPv6 /64) may send, in bursts of as many; once its bucket is empty, every
+	// request with a token from that address is refused with RATE_LIMITED before the token is looked
+	// up, a valid one too, until the bucket refills. 0 means no limit.
+	BadTokensPerMinute float64
+	// BadTokenTableSize bounds the addresses that limit remembers; 0 means attempts.DefaultKeys.
+	BadTokenTableSize int
+	// Now is the clock of the rate limits; nil means time.Now.
+	Now func() time.Time
 }
 
 // GrantAuthenticator finds the active upload grant of a secret's hash and its creator
@@ -68,6 +79,8 @@ type Server struct {
 	logger  *slog.Logger
 	limiter *rateLimiter
 	tokens  *tokenCache
+	// badTokens counts the failed authentications of each client address (nil: no limit).
+	badTokens *attempts.Limiter
 }
 
 // route is one endpoint. The table is also what the OpenAPI test checks the document against.
@@ -119,8 +132,14 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), logger: cfg.Logger, limiter: newRateLimiter(cfg.RateLimit),
 		tokens: newTokenCache(cfg.AuthCacheTTL)}
+	if cfg.BadTokensPerMinute > 0 {
+		s.badTokens = attempts.New(cfg.BadTokensPerMinute, time.Minute, cmp.Or(cfg.BadTokenTableSize, attempts.DefaultKeys))
+	}
 	for _, rt := range routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.endpoint(rt))
 	}
@@ -167,10 +186,15 @@ func (s *Server) AdmitUpload(w http.ResponseWriter, r *http.Request) (*ingest.Us
 // admit is Admit for a route that an upload grant may use, or not. A grant's requests share one
 // rate limit per grant, not its creator's.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, grant bool) (*ingest.User, error) {
+	address := attempts.AddressKey(attempts.ClientAddress(r))
+	if wait := s.badTokenWait(r, address); wait > 0 {
+		return nil, rateLimited(w, wait, "bad_tokens")
+	}
 	actor, err := s.authenticate(r)
 	if err != nil {
 		if ingest.ErrorCode(err) == ingest.EUnauthenticated {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
+			s.countBadToken(r, address)
 		}
 		return nil, err
 	}
@@ -182,12 +206,36 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, grant bool) (*ing
 		}
 		limited = actor.Grant.ID
 	}
-	if wait, ok := s.limiter.allow(limited, time.Now()); !ok {
-		w.Header().Set("Retry-After", retryAfter(wait))
-		return nil, &ingest.Error{Code: ingest.ERateLimited, Message: "too many requests; slow down",
-			Details: map[string]any{"retry_after_seconds": wait.Seconds()}}
+	if wait, ok := s.limiter.allow(limited, s.cfg.Now()); !ok {
+		return nil, rateLimited(w, wait, "requests")
 	}
 	return actor, nil
+}
+
+// badTokenWait returns how long the client address must wait before a request of its with a
+// bearer token is looked at again, 0 when it need not. A request without one costs no lookup and
+// is not limited here.
+func (s *Server) badTokenWait(r *http.Request, address string) time.Duration {
+	if s.badTokens == nil || r.Header.Get("Authorization") == "" {
+		return 0
+	}
+	return s.badTokens.Wait(address, s.cfg.Now())
+}
+
+// countBadToken takes one attempt of the address's bucket for a request whose bearer token
+// authenticated nobody.
+func (s *Server) countBadToken(r *http.Request, address string) {
+	if s.badTokens != nil && r.Header.Get("Authorization") != "" {
+		s.badTokens.Allow(address, s.cfg.Now())
+	}
+}
+
+// rateLimited is the RATE_LIMITED answer with its Retry-After; reason says which limit
+// ("requests" of a user, "bad_tokens" of a client address).
+func rateLimited(w http.ResponseWriter, wait time.Duration, reason string) error {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	return &ingest.Error{Code: ingest.ERateLimited, Message: "too many requests; slow down",
+		Details: map[string]any{"retry_after_seconds": wait.Seconds(), "reason": reason}}
 }
 
 // ObserveRequest records an answered request in the request metrics and the request log: the

@@ -32,7 +32,7 @@ func TestANameSearchReadsOneWindowOfRowsAPage(t *testing.T) {
 			for _, name := range []string{"match-a", "match-b", "other-1", "other-2", "other-3", "other-4", "other-5", "other-6", "other-7"} {
 				f := &ingest.File{SizeBytes: 1, OriginalFilename: name, UploadedByID: u.ID}
 				sess := &ingest.UploadSession{ChunkSizeBytes: 1, TotalParts: 1, UploadedByID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}
-				if err := s.CreateUpload(ctx, f, sess); err != nil {
+				if err := s.CreateUpload(ctx, f, sess, ingest.UploadQuota{}); err != nil {
 					t.Fatal(err)
 				}
 				ids[name] = f.ID

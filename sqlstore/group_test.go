@@ -86,7 +86,7 @@ func TestGroupedWriteFailsAlone(t *testing.T) {
 			t.Parallel()
 			f := newGroupFixture(t, dialect)
 			first, firstSess := f.newUpload("taken")
-			if err := f.store.CreateUpload(f.ctx, first, firstSess); err != nil {
+			if err := f.store.CreateUpload(f.ctx, first, firstSess, ingest.UploadQuota{}); err != nil {
 				t.Fatal(err)
 			}
 			release := sqlstore.HoldWriters(f.store)
@@ -101,7 +101,7 @@ func TestGroupedWriteFailsAlone(t *testing.T) {
 				}
 				file, sess := f.newUpload(key)
 				files[i] = file
-				wg.Go(func() { errs[i] = f.store.CreateUpload(f.ctx, file, sess) })
+				wg.Go(func() { errs[i] = f.store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}) })
 			}
 			f.awaitQueued(n)
 			release()
@@ -142,7 +142,7 @@ func TestManyConcurrentWritesAllFinish(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range n {
 				file, sess := f.newUpload(fmt.Sprintf("key-%d", i))
-				wg.Go(func() { errs[i] = f.store.CreateUpload(f.ctx, file, sess) })
+				wg.Go(func() { errs[i] = f.store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}) })
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil {
@@ -230,9 +230,9 @@ func TestCancelledWriteLeavesItsGroup(t *testing.T) {
 			keptFile, keptSess := f.newUpload("")
 			var goneErr, keptErr error
 			var wg sync.WaitGroup
-			wg.Go(func() { goneErr = f.store.CreateUpload(gone, goneFile, goneSess) })
+			wg.Go(func() { goneErr = f.store.CreateUpload(gone, goneFile, goneSess, ingest.UploadQuota{}) })
 			f.awaitQueued(1)
-			wg.Go(func() { keptErr = f.store.CreateUpload(f.ctx, keptFile, keptSess) })
+			wg.Go(func() { keptErr = f.store.CreateUpload(f.ctx, keptFile, keptSess, ingest.UploadQuota{}) })
 			f.awaitQueued(2)
 			cancel()
 			release()

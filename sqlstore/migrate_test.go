@@ -18,7 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden schema dumps in testdata/")
 
-var portalTables = []string{"admin_sessions", "api_tokens", "ingest_files", "portal_event_outbox", "upload_batches", "upload_grants", "upload_parts", "upload_sessions", "uppy_part_sizes", "users"}
+var portalTables = []string{"admin_sessions", "api_tokens", "ingest_files", "portal_event_outbox", "upload_batches", "upload_grants", "upload_parts", "upload_reservations", "upload_sessions", "uppy_part_sizes", "users"}
 
 // tables lists the tables of the store's schema, leaving out goose's own.
 func tables(t *testing.T, s *sqlstore.Store) []string {
@@ -160,7 +160,7 @@ func TestFailureCodesAreBackfilledFromReasons(t *testing.T) {
 				t.Helper()
 				f := &ingest.File{SizeBytes: 4, OriginalFilename: "f.bin", UploadedByID: u.ID}
 				sess := &ingest.UploadSession{ChunkSizeBytes: 4, TotalParts: 1, UploadedByID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}
-				if err := s.CreateUpload(ctx, f, sess); err != nil {
+				if err := s.CreateUpload(ctx, f, sess, ingest.UploadQuota{}); err != nil {
 					t.Fatal(err)
 				}
 				return f, sess

@@ -89,6 +89,9 @@ func (s *Store) RecordStream(ctx context.Context, sessionID uuid.UUID, owner str
 		}
 		length, total, deferred := int64(-1), cur.TotalParts, cur.LengthDeferred
 		if p.Length != nil {
+			if err := s.checkQuota(ctx, tx, cur.UploadedByID, cur.ID, *p.Length, p.Quota, false); err != nil {
+				return err
+			}
 			length, total, deferred = *p.Length, ingest.TotalParts(*p.Length, cur.ChunkSizeBytes), false
 			if _, err := tx.ExecContext(ctx, `UPDATE ingest_files SET size_bytes = $1, updated_at = $2 WHERE id = $3`,
 				length, now, cur.FileID); err != nil {

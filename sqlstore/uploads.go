@@ -50,7 +50,7 @@ func scanPart(row interface{ Scan(...any) error }) (*ingest.Part, error) {
 }
 
 // CreateUpload implements ingest.UploadStore.
-func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.UploadSession) error {
+func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.UploadSession, q ingest.UploadQuota) error {
 	if err := ingest.ValidateUpload(f, sess); err != nil {
 		return err
 	}
@@ -77,6 +77,9 @@ func (s *Store) CreateUpload(ctx context.Context, f *ingest.File, sess *ingest.U
 	sess.ExpiresAt = ingest.Timestamp(sess.ExpiresAt)
 
 	return s.inTx(ctx, func(tx *txn) error {
+		if err := s.checkQuota(ctx, tx, f.UploadedByID, uuid.Nil, f.SizeBytes, q, true); err != nil {
+			return err
+		}
 		if f.BatchID != nil {
 			if err := s.addToBatch(ctx, tx, *f.BatchID); err != nil {
 				return err

@@ -149,7 +149,7 @@ func testBatches(t *testing.T, open Opener) {
 		_, err = f.Store.StoreFile(f.ctx, s2.ID, object(6))
 		wantTransitionError(t, err, "ABORTED", ingest.ESessionNotActive)
 		file, sess := newUpload(f, u, b, 6, 4)
-		wantCode(t, f.Store.CreateUpload(f.ctx, file, sess), ingest.EBatchNotOpen)
+		wantCode(t, f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}), ingest.EBatchNotOpen)
 	})
 
 	t.Run("a file joins only an open batch", func(t *testing.T) {
@@ -161,7 +161,7 @@ func testBatches(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		file, sess := newUpload(f, u, b, 1, 4)
-		wantCode(t, f.Store.CreateUpload(f.ctx, file, sess), ingest.EBatchNotOpen)
+		wantCode(t, f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}), ingest.EBatchNotOpen)
 		if got := f.getBatch(b.ID).TotalFiles; got != 1 {
 			t.Errorf("total_files = %d after a refused file, want 1", got)
 		}
@@ -171,6 +171,6 @@ func testBatches(t *testing.T, open Opener) {
 		missing := uuid.New()
 		file, sess = newUpload(f, u, nil, 1, 4)
 		file.BatchID = &missing
-		wantCode(t, f.Store.CreateUpload(f.ctx, file, sess), ingest.ENotFound)
+		wantCode(t, f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}), ingest.ENotFound)
 	})
 }

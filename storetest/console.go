@@ -91,7 +91,7 @@ func testConsole(t *testing.T, open Opener) {
 		a := f.store(u, nil, 10)
 		bFile, bSess := newUpload(f, u, nil, 10, 4)
 		bFile.OriginalFilename = "Quarterly_100%.PDF"
-		if err := f.Store.CreateUpload(f.ctx, bFile, bSess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, bFile, bSess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		find := func(term string) []uuid.UUID {
@@ -110,7 +110,7 @@ func testConsole(t *testing.T, open Opener) {
 		cFile, cSess := newUpload(f, u, nil, 10, 4)
 		cFile.OriginalFilename = "scan.tif"
 		cFile.Metadata = map[string]string{"relative_path": "Archive/Größe 100%/scan.tif", "source": "Scanner-7"}
-		if err := f.Store.CreateUpload(f.ctx, cFile, cSess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, cFile, cSess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		wantIDs(t, "by part of a metadata value, any ASCII case", find("scanner-7"), []uuid.UUID{cFile.ID})

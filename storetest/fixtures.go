@@ -48,7 +48,7 @@ func (f *fixture) batch(owner *ingest.User) *ingest.Batch {
 func (f *fixture) upload(owner *ingest.User, batch *ingest.Batch, size, chunk int64) (*ingest.File, *ingest.UploadSession) {
 	f.t.Helper()
 	file, sess := newUpload(f, owner, batch, size, chunk)
-	if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+	if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 		f.t.Fatalf("CreateUpload: %v", err)
 	}
 	return file, sess

@@ -214,7 +214,7 @@ func testGrants(t *testing.T, open Opener) {
 
 		file, sess := newUpload(f, u, nil, 8, 4)
 		file.GrantID = &active.ID
-		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		f.store(u, nil, 3)
@@ -240,7 +240,7 @@ func testGrants(t *testing.T, open Opener) {
 		g, _ := f.grant(u, ingest.GrantRequest{})
 		file, sess := newUpload(f, u, nil, 8, 4)
 		file.GrantID = &g.ID
-		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.getFile(file.ID); got.GrantID == nil || *got.GrantID != g.ID {
@@ -252,7 +252,7 @@ func testGrants(t *testing.T, open Opener) {
 		missing := uuid.New()
 		file, sess = newUpload(f, u, nil, 8, 4)
 		file.GrantID = &missing
-		if err := f.Store.CreateUpload(f.ctx, file, sess); err == nil {
+		if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err == nil {
 			t.Errorf("a file of a grant that does not exist was recorded")
 		}
 	})

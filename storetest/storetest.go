@@ -50,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"Streams", testStreams},
 		{"Grants", testGrants},
 		{"PartSizes", testPartSizes},
+		{"Quotas", testQuotas},
+		{"Reconcile", testReconcile},
 	}
 	for _, s := range suites {
 		// Each test opens a store of its own, so the suites share nothing and run side by side.

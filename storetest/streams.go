@@ -16,7 +16,7 @@ func (f *fixture) streamed(owner *ingest.User, size, chunk int64, partial bool) 
 	if size < 0 {
 		sess.LengthDeferred, sess.TotalParts = true, ingest.MaxParts
 	}
-	if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+	if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 		f.t.Fatalf("CreateUpload: %v", err)
 	}
 	return file, sess
@@ -39,7 +39,7 @@ func testStreams(t *testing.T, open Opener) {
 			file, sess := newUpload(f, f.user(false), nil, 0, 10)
 			sess.Streamed, sess.Partial, file.Partial = true, true, true
 			sess.LengthDeferred, sess.TotalParts, sess.TusMetadata = true, ingest.MaxParts, "filename YS5iaW4=,team b3Bz"
-			if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+			if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 				t.Fatal(err)
 			}
 			got := f.getSession(sess.ID)

@@ -22,7 +22,7 @@ func testUploads(t *testing.T, open Opener) {
 		file, sess := newUpload(f, u, b, 10, 4)
 		sess.IdempotencyKey = "key-1"
 		sess.DeclaredSHA256 = hashOf("declared")
-		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		gotFile, gotSess := f.getFile(file.ID), f.getSession(sess.ID)
@@ -66,7 +66,7 @@ func testUploads(t *testing.T, open Opener) {
 		} {
 			file, sess := newUpload(f, u, nil, 10, 4)
 			mutate(file, sess)
-			err := f.Store.CreateUpload(f.ctx, file, sess)
+			err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{})
 			if err == nil {
 				t.Errorf("%s: accepted", name)
 			}
@@ -99,18 +99,18 @@ func testUploads(t *testing.T, open Opener) {
 		alice, bob := f.user(false), f.user(false)
 		file, sess := newUpload(f, alice, nil, 10, 4)
 		sess.IdempotencyKey = "same"
-		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		again, againSess := newUpload(f, alice, nil, 10, 4)
 		againSess.IdempotencyKey = "same"
-		wantCode(t, f.Store.CreateUpload(f.ctx, again, againSess), ingest.EIdempotencyConflict)
+		wantCode(t, f.Store.CreateUpload(f.ctx, again, againSess, ingest.UploadQuota{}), ingest.EIdempotencyConflict)
 		if n := f.count(`SELECT count(*) FROM ingest_files`); n != 1 {
 			t.Errorf("a refused duplicate left its file: %d files", n)
 		}
 		other, otherSess := newUpload(f, bob, nil, 10, 4)
 		otherSess.IdempotencyKey = "same"
-		if err := f.Store.CreateUpload(f.ctx, other, otherSess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, other, otherSess, ingest.UploadQuota{}); err != nil {
 			t.Errorf("another user's key collides: %v", err)
 		}
 		found, err := f.Store.SessionByIdempotencyKey(f.ctx, alice.ID, "same")
@@ -564,7 +564,7 @@ func testUploads(t *testing.T, open Opener) {
 			"a.b_c-D": strings.Repeat("ü", ingest.MaxMetadataValueBytes/2)}
 		file, sess := newUpload(f, u, nil, 8, 4)
 		file.Metadata = want
-		if err := f.Store.CreateUpload(f.ctx, file, sess); err != nil {
+		if err := f.Store.CreateUpload(f.ctx, file, sess, ingest.UploadQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.getFile(file.ID).Metadata; !reflect.DeepEqual(got, want) {

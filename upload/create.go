@@ -87,7 +87,7 @@ func (s *Service) CreateSession(ctx context.Context, actor *ingest.User, req Cre
 		ExpiresAt:      s.now().Add(s.cfg.SessionTTL),
 		DeclaredSHA256: req.SHA256,
 	}
-	if err := s.register(ctx, file, sess); err != nil {
+	if err := s.register(ctx, file, sess, s.quota(actor)); err != nil {
 		if !errors.Is(err, ingest.ErrOutcomeUnknown) {
 			release()
 		}
@@ -125,8 +125,8 @@ func (s *Service) clean(req *CreateRequest) error {
 }
 
 // register validates a new file and its session, prepares the upload in the blob store and records
-// both. When the record fails, the blob store's upload is discarded again.
-func (s *Service) register(ctx context.Context, file *ingest.File, sess *ingest.UploadSession) error {
+// both, within the uploader's quota q. When the record fails, the blob store's upload is discarded again.
+func (s *Service) register(ctx context.Context, file *ingest.File, sess *ingest.UploadSession, q ingest.UploadQuota) error {
 	if err := ingest.ValidateUpload(file, sess); err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Service) register(ctx context.Context, file *ingest.File, sess *ingest.
 	if sess.StorageUploadID, err = s.blobs.CreateUpload(ctx, u); err != nil {
 		return err
 	}
-	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
+	if err := s.store.CreateUpload(ctx, file, sess, q); err != nil {
 		if !errors.Is(err, ingest.ErrOutcomeUnknown) { // else the session may exist: its data stays
 			u.StorageID = sess.StorageUploadID
 			s.discard(ctx, u)

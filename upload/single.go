@@ -97,6 +97,12 @@ func (s *Service) put(ctx context.Context, actor *ingest.User, req CreateRequest
 	if err != nil {
 		return nil, uuid.Nil, false, err
 	}
+	unhold, err := s.holdPlace(ctx, actor, req.SizeBytes)
+	if err != nil {
+		release()
+		return nil, uuid.Nil, false, err
+	}
+	defer unhold()
 	key := ingest.ObjectKey(s.blobs.Prefix(), file.ID, ingest.IDTime(file.ID))
 	sums := newPartSums(Digest{CRC32C: d.CRC32C}, newRunningHash())
 	flush, err := s.putObject(ctx, key, io.TeeReader(body, sums), req.SizeBytes)
@@ -182,7 +188,7 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 		return false
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.CreateUpload(ctx, file, sess); err != nil {
+	if err := s.store.CreateUpload(ctx, file, sess, ingest.UploadQuota{}); err != nil {
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 		return false
 	}
@@ -194,6 +200,25 @@ func (s *Service) recordFailure(ctx context.Context, file *ingest.File, sess *in
 		s.logger.Warn("record a failed single-request upload", "file", file.ID, "err", err)
 	}
 	return true
+}
+
+// holdPlace reserves a place in the actor's quota for a single-request upload of size bytes while
+// its body streams in, and returns what gives it back. A reservation its process did not give
+// back (a crash) holds its place for the session TTL, as an abandoned session would.
+func (s *Service) holdPlace(ctx context.Context, actor *ingest.User, size int64) (release func(), err error) {
+	q := s.quota(actor)
+	if !q.Limited() {
+		return func() {}, nil
+	}
+	id, err := s.store.ReserveUpload(ctx, actor.ID, size, s.now().Add(s.cfg.SessionTTL), q)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := s.store.ReleaseReservation(context.WithoutCancel(ctx), id); err != nil {
+			s.logger.Warn("give back a single-request upload's place in its user's quota", "user", actor.ID, "err", err)
+		}
+	}, nil
 }
 
 // putObject stores the body as the object at key. Where the blob store can, it leaves the flush

@@ -75,7 +75,7 @@ func (s *Service) CreateStream(ctx context.Context, actor *ingest.User, req Stre
 	if req.LengthDeferred {
 		sess.TotalParts = ingest.MaxParts
 	}
-	if err := s.register(ctx, file, sess); err != nil {
+	if err := s.register(ctx, file, sess, s.quota(actor)); err != nil {
 		if !errors.Is(err, ingest.ErrOutcomeUnknown) {
 			release()
 		}
@@ -208,7 +208,7 @@ func (s *Service) Append(ctx context.Context, actor *ingest.User, id uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.newStreamWrite(ctx, st, owner, req)
+	w, err := s.newStreamWrite(ctx, st, owner, req, s.quota(actor))
 	if err != nil {
 		release()
 		return nil, err
@@ -330,9 +330,11 @@ type streamWrite struct {
 	// progress (never, at first: its first whole part is recorded at once, so that a HEAD soon
 	// shows the upload moving).
 	renewed, recorded time.Time
+	// quota is the uploader's, which a deferred length declared by this Append must fit.
+	quota ingest.UploadQuota
 }
 
-func (s *Service) newStreamWrite(_ context.Context, st *StreamState, owner string, req AppendRequest) (*streamWrite, error) {
+func (s *Service) newStreamWrite(_ context.Context, st *StreamState, owner string, req AppendRequest, q ingest.UploadQuota) (*streamWrite, error) {
 	writer, ok := s.blobs.(ingest.StreamWriter)
 	if !ok {
 		return nil, ingest.Errorf(ingest.EValidation, "this portal's storage does not take streamed uploads")
@@ -350,7 +352,7 @@ func (s *Service) newStreamWrite(_ context.Context, st *StreamState, owner strin
 	}
 	w := &streamWrite{s: s, st: st, owner: owner, writer: writer, u: s.blobUpload(st.Session, size), req: req,
 		running: running, crc: st.Session.TailCRC32C, offset: st.Session.OffsetBytes, length: req.DeclaredLength,
-		renewed: s.now()}
+		renewed: s.now(), quota: q}
 	if req.Checksum != nil {
 		w.check = req.Checksum.Hash
 	}
@@ -451,7 +453,7 @@ func (w *streamWrite) record(ctx context.Context) error {
 	}
 	now := w.s.now()
 	p := ingest.StreamProgress{From: sess.OffsetBytes, To: w.offset, Parts: w.pending, HashState: w.running.State(),
-		TailCRC32C: w.crc, Length: w.length, ExpiresAt: now.Add(w.s.cfg.SessionTTL), LeaseUntil: now.Add(w.s.cfg.StreamLease)}
+		TailCRC32C: w.crc, Length: w.length, Quota: w.quota, ExpiresAt: now.Add(w.s.cfg.SessionTTL), LeaseUntil: now.Add(w.s.cfg.StreamLease)}
 	recorded, err := w.s.store.RecordStream(context.WithoutCancel(ctx), sess.ID, w.owner, p)
 	if err != nil {
 		return err

@@ -34,6 +34,11 @@ type Config struct {
 	// it streams. A part that arrives sooner is recorded once, RECEIVED; a crash before that
 	// loses nothing the client was answered, and it sends the part again.
 	PendingAfter time.Duration
+	// MaxOpenSessions and MaxBytesInFlight are the quota of every user but admins
+	// (ingest.UploadQuota): how many uploads one user may have in progress at once, and how many
+	// bytes they may declare in all. 0 is no cap.
+	MaxOpenSessions  int
+	MaxBytesInFlight int64
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §3 and §6.
@@ -50,6 +55,8 @@ func DefaultConfig() Config {
 		// and one part again; nothing it was answered is lost.
 		StreamRecordInterval: time.Second,
 		PendingAfter:         time.Second,
+		MaxOpenSessions:      100,
+		MaxBytesInFlight:     4 << 40,
 	}
 }
 
@@ -68,6 +75,8 @@ func (c Config) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "the stream record interval cannot be negative")
 	case c.PendingAfter < 0:
 		return ingest.Errorf(ingest.EValidation, "the delay before a part is recorded pending cannot be negative")
+	case c.MaxOpenSessions < 0 || c.MaxBytesInFlight < 0:
+		return ingest.Errorf(ingest.EValidation, "a user's upload quota cannot be negative")
 	}
 	return nil
 }
@@ -80,7 +89,9 @@ type Store interface {
 	ingest.StreamStore
 	ingest.GrantStore
 
-	CreateUpload(ctx context.Context, f *ingest.File, s *ingest.UploadSession) error
+	CreateUpload(ctx context.Context, f *ingest.File, s *ingest.UploadSession, q ingest.UploadQuota) error
+	ReserveUpload(ctx context.Context, userID uuid.UUID, size int64, until time.Time, q ingest.UploadQuota) (uuid.UUID, error)
+	ReleaseReservation(ctx context.Context, id uuid.UUID) error
 	File(ctx context.Context, id uuid.UUID) (*ingest.File, error)
 	UploadSession(ctx context.Context, id uuid.UUID) (*ingest.UploadSession, error)
 	UploadSessionForPart(ctx context.Context, id uuid.UUID, n int) (*ingest.UploadSession, *ingest.File, *ingest.Part, error)
@@ -175,6 +186,15 @@ func (s *Service) session(ctx context.Context, actor *ingest.User, id uuid.UUID)
 		return nil, notFound("upload session", id)
 	}
 	return sess, nil
+}
+
+// quota is what actor may have in flight: admins are not held to the users' quota (operators
+// moving data in bulk, who can change it anyway); anyone else, through an upload grant too, is.
+func (s *Service) quota(actor *ingest.User) ingest.UploadQuota {
+	if actor.IsAdmin && actor.Grant == nil {
+		return ingest.UploadQuota{}
+	}
+	return ingest.UploadQuota{MaxOpenSessions: s.cfg.MaxOpenSessions, MaxBytesInFlight: s.cfg.MaxBytesInFlight}
 }
 
 // blobUpload names the session's upload in the blob store. The object key follows from the file

@@ -56,7 +56,8 @@ type portal struct {
 	Token string // the admin's API token
 }
 
-func newPortal(t *testing.T, b backend) *portal {
+// newPortal starts a portal on the backend, its upload service configured by configure.
+func newPortal(t *testing.T, b backend, configure ...func(*upload.Config)) *portal {
 	t.Helper()
 	store := testdb.Store(t, b.dialect)
 	var blobs ingest.BlobStore
@@ -71,7 +72,11 @@ func newPortal(t *testing.T, b backend) *portal {
 		blobs = s3.New(gw.Client(), gw.NewBucket(t), "portal")
 	}
 	c := &testclock.Offset{}
-	svc, err := upload.New(store, blobs, upload.DefaultConfig(), upload.WithClock(c.Now))
+	cfg := upload.DefaultConfig()
+	for _, f := range configure {
+		f(&cfg)
+	}
+	svc, err := upload.New(store, blobs, cfg, upload.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

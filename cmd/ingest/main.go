@@ -95,6 +95,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			serveCommand(),
 			migrateCommand(),
 			checkCommand(),
+			gcCommand(),
 			userCommand(),
 			tokenCommand(),
 			relayCommand(),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/durable"
+	"github.com/ingest-portal/ingest/reconcile"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -61,6 +62,20 @@ func serveCommand() *cli.Command {
 				Usage:   "requests per second allowed to each user, bursts of twice that (0: no limit)",
 				Sources: cli.EnvVars("INGEST_RATE_LIMIT"),
 			},
+			&cli.Float64Flag{
+				Name:    "bad-token-limit",
+				Usage:   "requests with an unknown, revoked or expired token allowed to each client address a minute, in bursts of as many; past it the address's token requests get 429 until its allowance refills (0: no limit)",
+				Value:   d.BadTokenLimit,
+				Sources: cli.EnvVars("INGEST_BAD_TOKEN_LIMIT"),
+			},
+			&cli.IntFlag{
+				Name:    "max-open-sessions-per-user",
+				Usage:   "the most upload sessions in progress one user (not an admin) may hold; more get 429 QUOTA_EXCEEDED (0: no limit)",
+				Value:   d.Upload.MaxOpenSessions,
+				Sources: cli.EnvVars("INGEST_MAX_OPEN_SESSIONS_PER_USER"),
+			},
+			sizeFlag("max-bytes-in-flight-per-user", "INGEST_MAX_BYTES_IN_FLIGHT_PER_USER", "4TiB",
+				"the most `BYTES` the uploads in progress of one user (not an admin) may declare in all; more get 429 QUOTA_EXCEEDED (0: no limit)"),
 			&cli.DurationFlag{
 				Name:    "auth-cache-ttl",
 				Usage:   "trust a token that authenticated for this long without asking the database (0: ask every time); a revoked token works until then",
@@ -73,6 +88,13 @@ func serveCommand() *cli.Command {
 				Value:   d.SweepInterval,
 				Sources: cli.EnvVars("INGEST_SWEEP_INTERVAL"),
 			},
+			&cli.DurationFlag{
+				Name:    "gc-interval",
+				Usage:   "how often objects no file points to and the temporary data of ended uploads are removed, as ingest gc does (0: never)",
+				Value:   d.GCInterval,
+				Sources: cli.EnvVars("INGEST_GC_INTERVAL"),
+			},
+			gcGraceFlag(),
 			&cli.DurationFlag{
 				Name:    "admin-session-ttl",
 				Usage:   "how long a sign-in to the admin console at /admin/ lasts",
@@ -135,7 +157,10 @@ type serveConfig struct {
 	MaxConnections     int     // 0 for no limit
 	RateLimit          float64 // requests per second per user; 0 for no limit
 	AuthCacheTTL       time.Duration
+	BadTokenLimit      float64 // requests with a bad token per client address a minute; 0 for no limit
 	SweepInterval      time.Duration
+	GCInterval         time.Duration // 0 for no reconciler
+	GCGrace            time.Duration
 	AdminSessionTTL    time.Duration
 	AdminSecureCookies bool
 	PublicURL          string   // "" for relative tus Locations
@@ -160,7 +185,10 @@ func defaultServeConfig() serveConfig {
 		MinPartRate:     16 << 10,
 		MaxConnections:  4096,
 		AuthCacheTTL:    time.Second,
+		BadTokenLimit:   30,
 		SweepInterval:   time.Minute,
+		GCInterval:      time.Hour,
+		GCGrace:         reconcile.DefaultGrace,
 		AdminSessionTTL: 12 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,
 		Relay:           true,
@@ -190,6 +218,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 		{"max-single-upload", &c.Upload.MaxSingleUpload},
 		{"chunk-size", &c.Upload.DefaultChunk},
 		{"min-part-rate", &c.MinPartRate},
+		{"max-bytes-in-flight-per-user", &c.Upload.MaxBytesInFlight},
 	} {
 		if *size.dst, err = parseSize(size.flag, cmd.String(size.flag)); err != nil {
 			return c, err
@@ -199,7 +228,11 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 	c.MaxConnections = cmd.Int("max-connections")
 	c.RateLimit = cmd.Float64("rate-limit")
 	c.AuthCacheTTL = cmd.Duration("auth-cache-ttl")
+	c.BadTokenLimit = cmd.Float64("bad-token-limit")
+	c.Upload.MaxOpenSessions = cmd.Int("max-open-sessions-per-user")
 	c.SweepInterval = cmd.Duration("sweep-interval")
+	c.GCInterval = cmd.Duration("gc-interval")
+	c.GCGrace = cmd.Duration("gc-grace")
 	c.AdminSessionTTL = cmd.Duration("admin-session-ttl")
 	c.AdminSecureCookies = cmd.Bool("admin-secure-cookies")
 	c.PublicURL = cmd.String("public-url")
@@ -244,6 +277,7 @@ func (c serveConfig) Validate() error {
 	if err := checkOrigins(c.CORSAllowedOrigins); err != nil {
 		return err
 	}
+
 	switch {
 	case c.SigningKey != "" && len(c.SigningKey) < 32:
 		return ingest.Errorf(ingest.EValidation, "--signing-key must be at least 32 characters")
@@ -255,6 +289,10 @@ func (c serveConfig) Validate() error {
 		return ingest.Errorf(ingest.EValidation, "--min-part-rate cannot be negative")
 	case c.MaxConnections < 0:
 		return ingest.Errorf(ingest.EValidation, "--max-connections cannot be negative")
+	case c.GCInterval < 0 || c.GCGrace < 0:
+		return ingest.Errorf(ingest.EValidation, "--gc-interval and --gc-grace cannot be negative")
+	case c.BadTokenLimit < 0:
+		return ingest.Errorf(ingest.EValidation, "--bad-token-limit cannot be negative")
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ingest-portal/ingest/httpapi"
 	"github.com/ingest-portal/ingest/internal/cors"
 	"github.com/ingest-portal/ingest/internal/durable"
+	"github.com/ingest-portal/ingest/reconcile"
 	"github.com/ingest-portal/ingest/relay"
 	"github.com/ingest-portal/ingest/sqlstore"
 	"github.com/ingest-portal/ingest/tus"
@@ -169,8 +170,9 @@ func (s *server) openServices(ctx context.Context) (http.Handler, error) {
 		MinPartRate:     s.cfg.MinPartRate,
 		RateLimit:       s.cfg.RateLimit,
 		// The console's upload page calls the API with its session cookie and CSRF token.
-		SessionAuth:  console.AuthenticateAPI,
-		AuthCacheTTL: s.cfg.AuthCacheTTL,
+		SessionAuth:        console.AuthenticateAPI,
+		AuthCacheTTL:       s.cfg.AuthCacheTTL,
+		BadTokensPerMinute: s.cfg.BadTokenLimit,
 		Checks: []httpapi.Check{
 			{Name: "database", Probe: s.store.Ping},
 			{Name: "schema", Probe: s.schemaReady},
@@ -234,6 +236,20 @@ func (s *server) createFirstAdmin(ctx context.Context) error {
 	return err
 }
 
+// collectGarbage runs the reconciler every --gc-interval until ctx ends; a storage that cannot list
+// what it holds is logged once and left alone.
+func (s *server) collectGarbage(ctx context.Context) {
+	if s.cfg.GCInterval == 0 {
+		return
+	}
+	rec, err := reconcile.New(s.store, s.blobs, s.cfg.GCGrace, reconcile.WithLogger(s.logger))
+	if err != nil {
+		s.logger.Warn("gc: not running", "err", err)
+		return
+	}
+	rec.RunEvery(ctx, s.cfg.GCInterval)
+}
+
 // url is where the server listens, once open.
 func (s *server) url() string {
 	return "http://" + s.ln.Addr().String()
@@ -247,10 +263,13 @@ func (s *server) run(ctx context.Context) error {
 	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
 	swept := make(chan struct{})
 	go func() { defer close(swept); s.svc.RunSweeper(sweepCtx, s.cfg.SweepInterval) }()
+	collected := make(chan struct{})
+	go func() { defer close(collected); s.collectGarbage(sweepCtx) }()
 	stopRelay := startServeRelay(ctx, s.relay, s.logger)
 	s.stopWorkers = func() {
 		stopSweeping()
 		<-swept
+		<-collected
 		stopRelay()
 	}
 	s.logger.Info("listening", "url", s.url(), "database", s.store.Dialect(),

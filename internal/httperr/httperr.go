@@ -45,6 +45,7 @@ var statuses = map[ingest.Code]int{
 	ingest.EConflict:            http.StatusConflict,
 	ingest.EInvalidTransition:   http.StatusConflict,
 	ingest.EGrantLimitReached:   http.StatusForbidden,
+	ingest.EQuotaExceeded:       http.StatusTooManyRequests,
 	MethodNotAllowed:            http.StatusMethodNotAllowed,
 	RangeNotSatisfiable:         http.StatusRequestedRangeNotSatisfiable,
 }

@@ -179,6 +179,15 @@ table upload_parts constraint upload_parts_size_bytes_check CHECK ((size_bytes >
 table upload_parts constraint upload_parts_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'RECEIVED'::text, 'FAILED'::text])))
 index upload_parts_pkey CREATE UNIQUE INDEX upload_parts_pkey ON upload_parts USING btree (id)
 index upload_parts_session_part_unique CREATE UNIQUE INDEX upload_parts_session_part_unique ON upload_parts USING btree (session_id, part_number)
+table upload_reservations column id uuid NOT NULL
+table upload_reservations column user_id uuid NOT NULL
+table upload_reservations column size_bytes bigint NOT NULL
+table upload_reservations column expires_at timestamp with time zone NOT NULL
+table upload_reservations constraint upload_reservations_pkey PRIMARY KEY (id)
+table upload_reservations constraint upload_reservations_size_bytes_check CHECK ((size_bytes >= 0))
+table upload_reservations constraint upload_reservations_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
+index upload_reservations_pkey CREATE UNIQUE INDEX upload_reservations_pkey ON upload_reservations USING btree (id)
+index upload_reservations_user_idx CREATE INDEX upload_reservations_user_idx ON upload_reservations USING btree (user_id, expires_at)
 table upload_sessions column id uuid NOT NULL
 table upload_sessions column created_at timestamp with time zone NOT NULL
 table upload_sessions column updated_at timestamp with time zone NOT NULL
@@ -223,6 +232,7 @@ table upload_sessions constraint upload_sessions_tus_concat_check CHECK (((lengt
 table upload_sessions constraint upload_sessions_tus_metadata_check CHECK (((length(tus_metadata) >= 1) AND (length(tus_metadata) <= 16384)))
 table upload_sessions constraint upload_sessions_uploaded_by_id_fkey FOREIGN KEY (uploaded_by_id) REFERENCES users(id)
 index upload_sessions_active_expires_at_idx CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions USING btree (expires_at) WHERE (status = ANY (ARRAY['INIT'::text, 'IN_PROGRESS'::text]))
+index upload_sessions_active_uploader_idx CREATE INDEX upload_sessions_active_uploader_idx ON upload_sessions USING btree (uploaded_by_id) WHERE (status = ANY (ARRAY['INIT'::text, 'IN_PROGRESS'::text]))
 index upload_sessions_file_id_key CREATE UNIQUE INDEX upload_sessions_file_id_key ON upload_sessions USING btree (file_id)
 index upload_sessions_idempotency_key_unique CREATE UNIQUE INDEX upload_sessions_idempotency_key_unique ON upload_sessions USING btree (uploaded_by_id, idempotency_key)
 index upload_sessions_pkey CREATE UNIQUE INDEX upload_sessions_pkey ON upload_sessions USING btree (id)

@@ -33,8 +33,13 @@ index upload_batches_status_idx
 CREATE INDEX upload_batches_status_idx ON upload_batches (status, id)
 index upload_grants_created_by_id_idx
 CREATE INDEX upload_grants_created_by_id_idx ON upload_grants (created_by_id, id)
+index upload_reservations_user_idx
+CREATE INDEX upload_reservations_user_idx ON upload_reservations (user_id, expires_at)
 index upload_sessions_active_expires_at_idx
 CREATE INDEX upload_sessions_active_expires_at_idx ON upload_sessions (expires_at)
+    WHERE status IN ('INIT', 'IN_PROGRESS')
+index upload_sessions_active_uploader_idx
+CREATE INDEX upload_sessions_active_uploader_idx ON upload_sessions (uploaded_by_id)
     WHERE status IN ('INIT', 'IN_PROGRESS')
 index upload_sessions_status_idx
 CREATE INDEX upload_sessions_status_idx ON upload_sessions (status, id)
@@ -167,6 +172,13 @@ CREATE TABLE upload_parts (
     sha256      TEXT    CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'), etag TEXT,
     CONSTRAINT upload_parts_received_check CHECK (status <> 'RECEIVED' OR crc32c IS NOT NULL),
     CONSTRAINT upload_parts_session_part_unique UNIQUE (session_id, part_number)
+) STRICT
+table upload_reservations
+CREATE TABLE upload_reservations (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+    expires_at TEXT    NOT NULL
 ) STRICT
 table upload_sessions
 CREATE TABLE upload_sessions (
