@@ -6,15 +6,9 @@
 //
 // Environment: INGEST_URL, INGEST_ADMIN_TOKEN, INGEST_CHROMIUM (the browser's path).
 import { chromium } from 'playwright-core';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, requiredEnv } from './chromium.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    throw new Error(`${name} is not set`);
-  }
-  return v;
-};
+const env = requiredEnv;
 const base = env('INGEST_URL');
 const { browser, close } = await launchChromium(chromium, env('INGEST_CHROMIUM'), 'ingest-layout-', 30_000);
 const page = browser.pages()[0] || await browser.newPage();

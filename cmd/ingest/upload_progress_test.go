@@ -10,6 +10,8 @@ import (
 
 	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
+
+	"github.com/ingest-portal/ingest/storetest"
 )
 
 // screen is a terminal's screen, as far as the progress bars drive it: text, "\r", "\n", cursor up
@@ -103,35 +105,17 @@ func (t *fakeTerminal) Flush(lines int) error {
 	return t.Writer.Flush(lines)
 }
 
-// stoppedClock is a clock that moves only when told.
-type stoppedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stoppedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stoppedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // barRig drives the bars on a fake terminal, drawing a frame when the test says.
 type barRig struct {
 	screen screen
 	term   *fakeTerminal
-	clock  *stoppedClock
+	clock  *storetest.Clock
 	redraw chan any
 	bars   *barProgress
 }
 
 func newBarRig(planned map[string]int64) *barRig {
-	r := &barRig{clock: &stoppedClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, redraw: make(chan any)}
+	r := &barRig{clock: storetest.NewClock(), redraw: make(chan any)}
 	r.term = newFakeTerminal(&r.screen)
 	r.bars = newBarProgress(&r.screen, r.term, planned, r.clock.Now, mpb.WithManualRefresh(r.redraw))
 	return r
