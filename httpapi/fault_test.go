@@ -146,7 +146,9 @@ func (s faultStore) FindFiles(ctx context.Context, q readmodel.ListQuery) (*read
 	return s.Store.FindFiles(ctx, q)
 }
 
-// faultBlobs is a blob store failing every call while its switch is on.
+// faultBlobs is a blob store failing every call while its switch is on. It has none of the
+// optional interfaces of the store it wraps (ingest.DeferredPutter, ingest.PartReader), so the
+// handler with faults takes the plain paths; the one without keeps the local store's own.
 type faultBlobs struct {
 	ingest.BlobStore
 	*faultSwitch
