@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,12 +56,14 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 	for _, f := range []struct {
 		name, value string
 		into        **uuid.UUID
-	}{{"batch", q.Batch, &s.BatchID}, {"user", q.User, &s.UserID}, {"file", q.File, &s.FileID},
-		{"session", q.Session, &s.SessionID}, {"grant", q.Grant, &s.GrantID}, {"after", get("after"), &s.Cursor.After}, {"before", get("before"), &s.Cursor.Before}} {
+	}{{"file", q.File, &s.FileID}, {"session", q.Session, &s.SessionID}, {"grant", q.Grant, &s.GrantID},
+		{"after", get("after"), &s.Cursor.After}, {"before", get("before"), &s.Cursor.Before}} {
 		if *f.into, err = optionalID(f.name, f.value); err != nil {
 			return q, err
 		}
 	}
+	s.BatchID, s.BatchName = idOrName(q.Batch)
+	s.UserID, s.Username = idOrName(q.User)
 	s.Cursor.Last = get("last") == "1"
 	if s.CreatedFrom, err = optionalDate("from", q.From, 0); err != nil {
 		return q, err
@@ -75,6 +78,15 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		}
 	}
 	return q, nil
+}
+
+// idOrName reads the batch or user filter, which takes an id or a name.
+func idOrName(value string) (*uuid.UUID, string) {
+	value = strings.TrimSpace(value)
+	if id, err := uuid.Parse(value); err == nil {
+		return &id, ""
+	}
+	return nil, value
 }
 
 func optionalID(name, value string) (*uuid.UUID, error) {
@@ -119,6 +131,7 @@ type columnDef struct {
 // filterDef is an input of a list's filter form besides search and status.
 type filterDef struct {
 	Label, Name string
+	Hint        string // the input's placeholder; "" is "id"
 	Date        bool
 }
 
@@ -135,8 +148,8 @@ type modelList struct {
 }
 
 var (
-	filterBatch     = filterDef{Label: "Batch", Name: "batch"}
-	filterUser      = filterDef{Label: "User", Name: "user"}
+	filterBatch     = filterDef{Label: "Batch", Name: "batch", Hint: "name or id"}
+	filterUser      = filterDef{Label: "User", Name: "user", Hint: "username or id"}
 	filterFile      = filterDef{Label: "File", Name: "file"}
 	filterSession   = filterDef{Label: "Session", Name: "session"}
 	filterGrant     = filterDef{Label: "Grant", Name: "grant"}
@@ -427,27 +440,51 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// userNames resolves the user ids a page shows to usernames, one read per distinct user.
-type userNames struct {
-	h     *Handler
-	ctx   context.Context
+// names resolves the ids of users or batches a page shows to their names, one read per distinct
+// id, each shown as a link to the row with its id as the title. Operators know batches and users
+// by name, not by id.
+type names struct {
+	kind  string // the rows' path under /admin/
+	read  func(uuid.UUID) (string, error)
 	names map[uuid.UUID]string
 }
 
-func (h *Handler) userNames(ctx context.Context) *userNames {
-	return &userNames{h: h, ctx: ctx, names: map[uuid.UUID]string{}}
+func (h *Handler) userNames(ctx context.Context) *names {
+	return &names{kind: "users", names: map[uuid.UUID]string{}, read: func(id uuid.UUID) (string, error) {
+		u, err := h.store.User(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return u.Username, nil
+	}}
 }
 
-func (u *userNames) cell(id uuid.UUID) cell {
-	name, ok := u.names[id]
-	if !ok {
-		name = shortID(id)
-		if user, err := u.h.store.User(u.ctx, id); err == nil {
-			name = user.Username
+func (h *Handler) batchNames(ctx context.Context) *names {
+	return &names{kind: "batches", names: map[uuid.UUID]string{}, read: func(id uuid.UUID) (string, error) {
+		b, err := h.store.Batch(ctx, id)
+		if err != nil {
+			return "", err
 		}
-		u.names[id] = name
+		return b.Name, nil
+	}}
+}
+
+func (n *names) cell(id uuid.UUID) cell {
+	name, ok := n.names[id]
+	if !ok {
+		name, _ = n.read(id)
+		name = orID(name, id)
+		n.names[id] = name
 	}
-	return cell{Text: name, Href: "/admin/users/" + id.String(), Title: id.String()}
+	return cell{Text: name, Href: "/admin/" + n.kind + "/" + id.String(), Title: id.String()}
+}
+
+// optionalCell is cell, or a dash for no id.
+func (n *names) optionalCell(id *uuid.UUID) cell {
+	if id == nil {
+		return cell{Text: "—"}
+	}
+	return n.cell(*id)
 }
 
 var modelLists = []*modelList{
@@ -472,10 +509,10 @@ var modelLists = []*modelList{
 			{"Batch", ""}, {"Uploaded by", ""}, {"Created", readmodel.SortCreated}, {"Stored", ""}},
 		rows: func(h *Handler, ctx context.Context, q readmodel.ListQuery) (*renderedPage, error) {
 			l, err := h.store.FindFiles(ctx, q)
-			users := h.userNames(ctx)
+			users, batches := h.userNames(ctx), h.batchNames(ctx)
 			return pageOf(l, err, func(f *ingest.File) uuid.UUID { return f.ID }, func(f *ingest.File) []cell {
 				return []cell{idCell("files", f.ID), {Text: f.OriginalFilename, Href: "/admin/files/" + f.ID.String(), Class: "name"},
-					statusCell(string(f.Status)), bytesCell(f.SizeBytes), hashCell(f.SHA256), optionalIDCell("batches", f.BatchID),
+					statusCell(string(f.Status)), bytesCell(f.SizeBytes), hashCell(f.SHA256), batches.optionalCell(f.BatchID),
 					users.cell(f.UploadedByID), timeCell(f.CreatedAt), optionalTimeCell(f.StoredAt)}
 			})
 		},

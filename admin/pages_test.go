@@ -143,7 +143,7 @@ func TestListsFilterSearchSortAndPage(t *testing.T) {
 		}
 		b.get("/admin/events?status=FAILED&event_type=file.stored").want(t, http.StatusOK).contains(t, w.failed.ID.String())
 		b.get("/admin/files?from=2000-01-01&to=2000-01-02").want(t, http.StatusOK).contains(t, "Nothing matches.")
-		b.get("/admin/files?batch=not-an-id").want(t, http.StatusBadRequest).contains(t, `batch &#34;not-an-id&#34; is not an id`)
+		b.get("/admin/files?file=not-an-id").want(t, http.StatusBadRequest).contains(t, `file &#34;not-an-id&#34; is not an id`)
 		b.get("/admin/files?status=BOGUS").want(t, http.StatusBadRequest)
 
 		// Sorted by size, largest first, one file a page: big.bin, photo.jpg, report.csv.
@@ -158,6 +158,33 @@ func TestListsFilterSearchSortAndPage(t *testing.T) {
 		b.get("/admin/files?sort=size&order=asc&limit=1").want(t, http.StatusOK).contains(t, "report.csv")
 		b.get("/admin/files?sort=size&limit=1&last=1").want(t, http.StatusOK).contains(t, "report.csv")
 		b.get("/admin/files?sort=name").want(t, http.StatusBadRequest)
+	})
+}
+
+// TestBatchesAndUsersGoByName: the files list and a file's page name its batch (the id is the
+// link's title), and the batch and user filters take a name as well as an id.
+func TestBatchesAndUsersGoByName(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		w := e.world()
+		b := e.signedIn()
+		batchLink := `<a href="/admin/batches/` + w.batch.ID.String() + `" title="` + w.batch.ID.String() + `">monthly reports</a>`
+		b.get("/admin/files").want(t, http.StatusOK).contains(t, batchLink)
+		b.get("/admin/files?q=report").want(t, http.StatusOK).contains(t, batchLink)
+		b.get("/admin/files/"+w.stored.ID.String()).want(t, http.StatusOK).contains(t, batchLink)
+
+		for _, query := range []string{"batch=monthly+reports", "batch=" + w.batch.ID.String()} {
+			page := b.get("/admin/files?"+query).want(t, http.StatusOK).contains(t, "report.csv", "big.bin")
+			if strings.Contains(page.body, "photo.jpg") {
+				t.Errorf("%s lists a file outside the batch", query)
+			}
+		}
+		b.get("/admin/files?batch=weekly+reports").want(t, http.StatusOK).contains(t, "Nothing matches.")
+		b.get("/admin/files?user=alice").want(t, http.StatusOK).contains(t, "report.csv", "photo.jpg")
+		b.get("/admin/files?user=bob").want(t, http.StatusOK).contains(t, "Nothing matches.")
+		b.get("/admin/batches?user=alice").want(t, http.StatusOK).contains(t, "monthly reports")
+		b.get("/admin/tokens?user=alice").want(t, http.StatusOK).contains(t, "laptop")
+		b.get("/admin/files").contains(t, `name="batch" value="" size="12" placeholder="name or id"`)
 	})
 }
 

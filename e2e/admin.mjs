@@ -12,14 +12,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { requiredEnv } from './chromium.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    throw new Error(`${name} is not set`);
-  }
-  return v;
-};
+const env = requiredEnv;
 const base = env('INGEST_URL');
 const token = env('INGEST_ADMIN_TOKEN');
 const uploads = env('INGEST_UPLOADS').split(path.delimiter);

@@ -1,7 +1,8 @@
 // launchChromium starts Debian's Chromium (at executablePath) headless through playwright-core's
 // chromium (passed in, so that each npm project of e2e/ uses its own copy), with a new empty
 // profile: no downloaded browser, nothing of a previous run. close() ends it and removes the
-// profile. Shared by the browser scripts of e2e/.
+// profile. requiredEnv reads a variable the script cannot run without. Shared by the browser
+// scripts of e2e/.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,4 +23,12 @@ export async function launchChromium(chromium, executablePath, prefix, timeout) 
       fs.rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+export function requiredEnv(name) {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(`${name} is not set`);
+  }
+  return v;
 }

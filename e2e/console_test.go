@@ -83,7 +83,8 @@ func TestAdminConsoleInChromium(t *testing.T) {
 			if dialect == "sqlite" && os.Getenv(screenshotsEnv) == "1" {
 				shots = screenshotDir
 			}
-			res := runScript(t, p, map[string]string{
+			var res scriptResult
+			runScript(t, p, "admin.mjs", &res, map[string]string{
 				"INGEST_URL":          p.URL,
 				"INGEST_ADMIN_TOKEN":  p.Token,
 				"INGEST_UPLOADS":      strings.Join(paths, string(os.PathListSeparator)),
@@ -108,6 +109,27 @@ func TestAdminConsoleInChromium(t *testing.T) {
 			}
 			checkScreenshots(t, shots, res.Screenshots)
 		})
+	}
+}
+
+// TestConsoleLayoutInChromium measures the console's pages in Chromium (e2e/layout.mjs): the
+// dashboard's cards and charts aligned on a wide window, and on a 420 px wide one no page wider
+// than the window and the whole navigation on the screen and usable. Layout reads nothing of the
+// database's own, so SQLite alone serves.
+func TestConsoleLayoutInChromium(t *testing.T) {
+	t.Parallel()
+	ensureTools(t)
+	p := startPortal(t, buildIngest(t), testdb.MigratedURL(t, "sqlite"))
+	// A long name and a row of every column, for the lists measured at 420 px.
+	p.call("POST", "/api/v1/files?filename="+strings.Repeat("quarterly-measurements-", 4)+"final.csv", strings.NewReader("a,b\n"), 201, nil)
+	var res struct {
+		Measured []string `json:"measured"`
+	}
+	runScript(t, p, "layout.mjs", &res, map[string]string{
+		"INGEST_URL": p.URL, "INGEST_ADMIN_TOKEN": p.Token, "INGEST_CHROMIUM": chromiumPath,
+	})
+	if len(res.Measured) != 4 {
+		t.Errorf("layout.mjs measured %v, want four pages", res.Measured)
 	}
 }
 
@@ -156,12 +178,13 @@ func openStore(t *testing.T, dbURL string) *sqlstore.Store {
 	return store
 }
 
-// runScript runs admin.mjs in Node with env and returns what it reports.
-func runScript(t *testing.T, p *portal, env map[string]string) scriptResult {
+// runScript runs a browser script of e2e/ in Node with env and decodes the JSON it reports, its
+// last line, into res.
+func runScript(t *testing.T, p *portal, script string, res any, env map[string]string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "admin.mjs")
+	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -169,14 +192,12 @@ func runScript(t *testing.T, p *portal, env map[string]string) scriptResult {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node admin.mjs: %v\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- server ---\n%s", err, stdout.String(), stderr.String(), p.Log())
+		t.Fatalf("node %s: %v\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- server ---\n%s", script, err, stdout.String(), stderr.String(), p.Log())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var res scriptResult
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("admin.mjs reported %q: %v", stdout.String(), err)
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), res); err != nil {
+		t.Fatalf("%s reported %q: %v", script, stdout.String(), err)
 	}
-	return res
 }
 
 // checkBatch checks through the API that the browser stored the files, whole, in one batch that

@@ -75,6 +75,8 @@ type ListQuery struct {
 	Status    string     // the row's status
 	BatchID   *uuid.UUID // files of the batch
 	UserID    *uuid.UUID // the uploader, the creator or the owner of the row
+	BatchName string     // files of every batch of the name (names need not be unique)
+	Username  string     // as UserID, by the user's name: operators know names, not ids
 	GrantID   *uuid.UUID // files uploaded with the upload grant
 	FileID    *uuid.UUID // the file's session or events
 	SessionID *uuid.UUID // the session's parts

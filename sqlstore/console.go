@@ -206,6 +206,20 @@ func (t *consoleTable) filters(s *Store, q readmodel.ListQuery) (*where, error) 
 		}
 		w.add(col+" = ?", *c.id)
 	}
+	names := []struct {
+		f           filter
+		name, query string
+	}{{byBatch, q.BatchName, "SELECT id FROM upload_batches WHERE name = ?"}, {byUser, q.Username, "SELECT id FROM users WHERE username = ?"}}
+	for _, c := range names {
+		if c.name == "" {
+			continue
+		}
+		col, ok := t.columns[c.f]
+		if !ok {
+			return nil, ingest.Errorf(ingest.EValidation, "%s cannot be filtered that way", t.model)
+		}
+		w.add(col+" IN ("+c.query+")", c.name)
+	}
 	if q.Status != "" {
 		if err := t.addStatus(s, &w, q.Status); err != nil {
 			return nil, err

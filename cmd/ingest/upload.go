@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,12 +99,12 @@ func uploadFiles(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(stderr, "batch %s %q (%s)\n", batch.ID, batch.Name, batch.Status)
 	}
 	start := time.Now()
-	progress := newUploadProgress(stderr)
+	progress := newUploadProgress(stderr, plan.sizes())
 	lines := stdout
 	if bars, ok := progress.(*barProgress); ok && isTerminal(stdout) {
 		lines = bars.p // prints above the bars instead of through them
 	}
-	results := runUploads(ctx, c, plan, batch, progress, func(o outcome) {
+	results, sent := runUploads(ctx, c, plan, batch, progress, func(o outcome) {
 		if cmd.Bool(jsonFlag) {
 			_ = writeJSONLine(lines, o)
 		} else if o.Error == nil {
@@ -113,7 +114,7 @@ func uploadFiles(ctx context.Context, cmd *cli.Command) error {
 		}
 	})
 	progress.finish()
-	return summarise(ctx, cmd, c, batch, results, time.Since(start))
+	return summarise(ctx, cmd, c, batch, results, sent, time.Since(start))
 }
 
 // planUpload reads the arguments and flags.
@@ -207,6 +208,17 @@ func (p *uploadPlan) metadata(abs string) map[string]string {
 	return nil
 }
 
+// sizes is each file's size now, before the upload starts.
+func (p *uploadPlan) sizes() map[string]int64 {
+	sizes := make(map[string]int64, len(p.files))
+	for _, f := range p.files {
+		if info, err := os.Stat(f); err == nil {
+			sizes[f] = info.Size()
+		}
+	}
+	return sizes
+}
+
 // relativePathKey is the metadata key of a file's path inside the uploaded directory.
 const relativePathKey = "relative_path"
 
@@ -267,9 +279,9 @@ func openBatchNamed(ctx context.Context, c *client.Client, name string) (*client
 
 // runUploads uploads the plan's files, up to parallel at a time, with at most parallel parts in
 // flight in all, and calls done as each file ends. It returns every file's outcome, in the plan's
-// order.
+// order, and the bytes it sent: not those the server already had.
 func runUploads(ctx context.Context, c *client.Client, plan *uploadPlan, batch *client.Batch, progress uploadProgress,
-	done func(outcome)) []outcome {
+	done func(outcome)) ([]outcome, int64) {
 	var batchID *uuid.UUID
 	if batch != nil {
 		batchID = &batch.ID
@@ -279,6 +291,7 @@ func runUploads(ctx context.Context, c *client.Client, plan *uploadPlan, batch *
 	next := make(chan int)
 	var mu sync.Mutex // done writes to the output
 	var wg sync.WaitGroup
+	var sent atomic.Int64
 	for range min(plan.parallel, len(plan.files)) {
 		wg.Go(func() {
 			for i := range next {
@@ -286,7 +299,7 @@ func runUploads(ctx context.Context, c *client.Client, plan *uploadPlan, batch *
 				res, err := c.UploadFile(ctx, client.FileUpload{Path: path, BatchID: batchID, ChunkSize: plan.chunkSize,
 					Metadata: plan.metadata(path), Parallel: plan.parallel, Slots: slots,
 					Started:  func(resumed, size int64) { progress.started(path, resumed, size) },
-					Progress: func(n int64) { progress.sent(path, n) }})
+					Progress: func(n int64) { sent.Add(n); progress.sent(path, n) }})
 				results[i] = fileOutcome(path, res, err)
 				progress.ended(path, err == nil)
 				mu.Lock()
@@ -300,7 +313,7 @@ func runUploads(ctx context.Context, c *client.Client, plan *uploadPlan, batch *
 	}
 	close(next)
 	wg.Wait()
-	return results
+	return results, sent.Load()
 }
 
 func fileOutcome(path string, res *client.FileResult, err error) outcome {
@@ -335,8 +348,10 @@ func failureMessage(err error) string {
 }
 
 // summarise prints the summary, seals the batch when every file is stored (unless --keep-open),
-// and returns an error naming the failed files.
-func summarise(ctx context.Context, cmd *cli.Command, c *client.Client, batch *client.Batch, results []outcome, took time.Duration) error {
+// and returns an error naming the failed files. Its rate is of the bytes sent, so that resuming
+// a file is no speed.
+func summarise(ctx context.Context, cmd *cli.Command, c *client.Client, batch *client.Batch, results []outcome, sent int64,
+	took time.Duration) error {
 	out := cmd.Root().Writer
 	if cmd.Bool(jsonFlag) {
 		out = cmd.Root().ErrWriter // standard output holds only the files' JSON
@@ -355,8 +370,8 @@ func summarise(ctx context.Context, cmd *cli.Command, c *client.Client, batch *c
 			resumed++
 		}
 	}
-	fmt.Fprintf(out, "%d of %d files stored (%s in %s, %s/s; %d resumed), %d failed\n", stored, len(results),
-		humanBytes(bytes), took.Round(time.Millisecond), humanBytes(int64(float64(bytes)/max(took.Seconds(), 1e-3))), resumed, len(failed))
+	fmt.Fprintf(out, "%d of %d files stored (%s in %s, %s sent at %s; %d resumed), %d failed\n", stored, len(results),
+		humanBytes(bytes), took.Round(time.Millisecond), humanBytes(sent), rate(sent, took), resumed, len(failed))
 	for _, o := range failed {
 		fmt.Fprintf(out, "  failed: %s: %s\n", o.Path, o.Error.Message)
 	}

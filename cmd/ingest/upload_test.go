@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -290,6 +291,12 @@ func TestUploadResumesAfterTheCommandIsKilled(t *testing.T) {
 		if got := receivedBytes(r); got >= 2*bigUploadSize {
 			t.Errorf("the server received %d bytes in all for a file of %d: the second run sent parts again", got, bigUploadSize)
 		}
+		// The rate is of the bytes sent: the resumed ones are no speed.
+		if m := regexp.MustCompile(`, (\S+ \S+) sent at \S+ \S+/s;`).FindStringSubmatch(res.stderr); m == nil {
+			t.Errorf("the summary does not say how much was sent at what rate:\n%s", res.stderr)
+		} else if m[1] == humanBytes(bigUploadSize) {
+			t.Errorf("the summary says %s sent, the whole file, though parts were resumed:\n%s", m[1], res.stderr)
+		}
 	})
 }
 
@@ -382,7 +389,7 @@ func TestUploadReportsAFileThatChangedAndFails(t *testing.T) {
 func TestPlainProgressLogsEachQuarterOnce(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	p := newUploadProgress(&out) // a buffer is no terminal: plain lines
+	p := newUploadProgress(&out, nil) // a buffer is no terminal: plain lines
 	p.started("/data/a.bin", 1024, 4096)
 	for range 12 {
 		p.sent("/data/a.bin", 256)
