@@ -61,11 +61,11 @@ func (s faultStore) SealBatch(ctx context.Context, id uuid.UUID) (*ingest.Batch,
 	return s.Store.SealBatch(ctx, id)
 }
 
-func (s faultStore) CreateUpload(ctx context.Context, f *ingest.File, u *ingest.UploadSession) error {
+func (s faultStore) CreateUpload(ctx context.Context, f *ingest.File, u *ingest.UploadSession, q ingest.UploadQuota) error {
 	if err := s.fault(); err != nil {
 		return err
 	}
-	return s.Store.CreateUpload(ctx, f, u)
+	return s.Store.CreateUpload(ctx, f, u, q)
 }
 
 func (s faultStore) File(ctx context.Context, id uuid.UUID) (*ingest.File, error) {
