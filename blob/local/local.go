@@ -70,8 +70,10 @@ type Store struct {
 	// flusher makes objects durable (WithFlusher); volume is its flushes of the files under root.
 	flusher *durable.Flusher
 	volume  durable.Volume
-	// directBuffers are the aligned buffers of direct writes (copyStream), kept between streams.
+	// directBuffers are the aligned buffers of direct writes (copyStream), kept between streams;
+	// directStreams holds a token per stream writing directly, at most maxDirectStreams.
 	directBuffers sync.Pool
+	directStreams chan struct{}
 }
 
 // Option configures a Store.
@@ -92,7 +94,8 @@ func New(root string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
-	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default()}
+	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default(),
+		directStreams: make(chan struct{}, maxDirectStreams)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -182,7 +185,7 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	}
 	defer f.Close()
 	size := u.PartSize(n)
-	if err := copyPart(ctx, f, u.PartOffset(n), size, r); err != nil {
+	if err := s.copyPart(ctx, f, u.PartOffset(n), size, r); err != nil {
 		return ingest.WrittenPart{}, fmt.Errorf("write part %d: %w", n, err)
 	}
 	// The bytes are durable before WritePart answers, so before the caller records the part
@@ -197,9 +200,32 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	return ingest.WrittenPart{Number: n, Size: size}, nil
 }
 
-// copyPart writes exactly size bytes from r to f at off. It asks r for one byte more than size,
+// copyPart writes exactly size bytes from r to f at off, as a stream is written (copyStream),
+// then asks r for one byte more, so that a body longer than the part is noticed; none of the
+// excess is written.
+func (s *Store) copyPart(ctx context.Context, f *os.File, off, size int64, r io.Reader) error {
+	written, err := s.copyStream(ctx, f, off, size, r)
+	var readErr *bodyError
+	switch {
+	case errors.As(err, &readErr):
+		return fmt.Errorf("read body: %w", readErr.err)
+	case err != nil:
+		return err
+	case written < size:
+		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has %d bytes, %d expected", written, size)
+	}
+	var extra [1]byte
+	if n, err := fill(r, extra[:]); n > 0 {
+		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has more than the %d bytes expected", size)
+	} else if err != nil && err != io.EOF {
+		return fmt.Errorf("read body: %w", err)
+	}
+	return nil
+}
+
+// copyExact writes exactly size bytes from r to f at off. It asks r for one byte more than size,
 // so that a body longer than the part is noticed, and writes none of the excess.
-func copyPart(ctx context.Context, f *os.File, off, size int64, r io.Reader) error {
+func copyExact(ctx context.Context, f *os.File, off, size int64, r io.Reader) error {
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	remaining := size
@@ -394,7 +420,7 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 			os.Remove(obj)
 		}
 	}()
-	if err := copyPart(ctx, f, 0, size, r); err != nil {
+	if err := copyExact(ctx, f, 0, size, r); err != nil {
 		return nil, fmt.Errorf("put object: %w", err)
 	}
 	flush, err := s.volume.CloseNew(f)

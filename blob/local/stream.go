@@ -187,13 +187,17 @@ const (
 	// for 3 × 1 MiB (more handoffs between the two goroutines) and no better for 2 × 4 MiB.
 	directBufferSize = 2 << 20
 	directDepth      = 2
+	// maxDirectStreams bounds the streams written directly at once, and so their buffers
+	// (32 MiB); the others go through the page cache with a smaller buffer (copyAt). Parts are
+	// streams too: 64 parts in flight would hold 256 MiB of direct buffers.
+	maxDirectStreams = 8
 )
 
 // copyStream writes at most limit bytes of r to f from off, until r ends, and returns how many,
 // as copyAt does. Bytes from the first aligned offset on are written with direct I/O (O_DIRECT) by
 // this goroutine while another reads the body ahead, so that receiving and hashing the next
 // buffer overlaps the device writing the last one; unaligned edges go through f. It falls back to
-// copyAt where direct I/O is not available.
+// copyAt where direct I/O is not available, and while maxDirectStreams others use it.
 //
 // Direct I/O changes nothing of durability: the caller still fdatasyncs f, which flushes the
 // device's cache and the block allocations. It spares the copy into the page cache, which cost
@@ -201,6 +205,12 @@ const (
 // cache is costly to touch), and the writeback that fdatasync would otherwise wait for.
 func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
 	if limit < directAlign {
+		return copyAt(ctx, f, off, limit, r)
+	}
+	select {
+	case s.directStreams <- struct{}{}:
+		defer func() { <-s.directStreams }()
+	default:
 		return copyAt(ctx, f, off, limit, r)
 	}
 	direct := openDirect(f.Name())
