@@ -35,20 +35,14 @@ const (
 	dirMode  fs.FileMode = 0o750
 	fileMode fs.FileMode = 0o640
 
-	// bufferSize is what WritePart reads from the body before each write. 256 KiB makes an 8 MiB
+	// bufferSize is what a write through the page cache (copyAt) reads from the body before each
+	// write. 256 KiB makes an 8 MiB
 	// part 32 writes, few enough that system calls do not show, while 64 parts in flight hold
 	// 16 MiB. With 1 MiB, once group commit stopped the database from spacing parts out, 64
 	// parts in flight held 64 MiB of buffers and the garbage collector let the heap grow to twice
 	// that: the memory scenario peaked at 120–137 MiB instead of 60.
 	bufferSize = 256 << 10
 )
-
-// buffers are WritePart's copy buffers, shared by every store because they hold nothing between
-// uses; pooling them keeps a busy server from allocating 1 MiB per part.
-var buffers = sync.Pool{New: func() any {
-	b := make([]byte, bufferSize)
-	return &b
-}}
 
 var (
 	_ ingest.BlobStore          = (*Store)(nil)
@@ -70,8 +64,11 @@ type Store struct {
 	// flusher makes objects durable (WithFlusher); volume is its flushes of the files under root.
 	flusher *durable.Flusher
 	volume  durable.Volume
-	// directBuffers are the aligned buffers of direct writes (copyStream), kept between streams;
+	// buffers are the copy buffers of writes through the page cache (copyAt), pooled so that a
+	// busy server does not allocate one per part; directBuffers are the aligned buffers of direct
+	// writes (copyStream), kept between streams;
 	// directStreams holds a token per stream writing directly, at most maxDirectStreams.
+	buffers       sync.Pool
 	directBuffers sync.Pool
 	directStreams chan struct{}
 }
@@ -96,6 +93,10 @@ func New(root string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default(),
 		directStreams: make(chan struct{}, maxDirectStreams)}
+	s.buffers.New = func() any {
+		b := make([]byte, bufferSize)
+		return &b
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -164,8 +165,9 @@ func (s *Store) createData(u ingest.BlobUpload) error {
 	return durable.SyncDir(dir)
 }
 
-// WritePart writes part n at its offset in the upload's data file, reading the body through a
-// pooled buffer, and syncs it. It returns EValidation for a part number outside the upload,
+// WritePart writes part n at its offset in the upload's data file, as a stream is written
+// (directly where it can: the part is not read again but by a hash that did not follow it), and
+// syncs it. It returns EValidation for a part number outside the upload,
 // ENotFound when the upload is gone and EPartSizeMismatch when the body is shorter or longer than
 // the part. A body longer than the part is detected before a byte past the part is written, so it
 // never reaches the next part; any refused write leaves the part's bytes undefined until it is
@@ -185,7 +187,7 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	}
 	defer f.Close()
 	size := u.PartSize(n)
-	if err := s.copyPart(ctx, f, u.PartOffset(n), size, r); err != nil {
+	if err := copyExact(ctx, f, u.PartOffset(n), size, r, s.copyStream); err != nil {
 		return ingest.WrittenPart{}, fmt.Errorf("write part %d: %w", n, err)
 	}
 	// The bytes are durable before WritePart answers, so before the caller records the part
@@ -200,11 +202,12 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	return ingest.WrittenPart{Number: n, Size: size}, nil
 }
 
-// copyPart writes exactly size bytes from r to f at off, as a stream is written (copyStream),
-// then asks r for one byte more, so that a body longer than the part is noticed; none of the
-// excess is written.
-func (s *Store) copyPart(ctx context.Context, f *os.File, off, size int64, r io.Reader) error {
-	written, err := s.copyStream(ctx, f, off, size, r)
+// copyExact writes exactly size bytes from r to f at off with write (copyAt or copyStream), then
+// asks r for one byte more, so that a body longer than size is noticed; none of the excess is
+// written.
+func copyExact(ctx context.Context, f *os.File, off, size int64, r io.Reader,
+	write func(context.Context, *os.File, int64, int64, io.Reader) (int64, error)) error {
+	written, err := write(ctx, f, off, size, r)
 	var readErr *bodyError
 	switch {
 	case errors.As(err, &readErr):
@@ -219,40 +222,6 @@ func (s *Store) copyPart(ctx context.Context, f *os.File, off, size int64, r io.
 		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has more than the %d bytes expected", size)
 	} else if err != nil && err != io.EOF {
 		return fmt.Errorf("read body: %w", err)
-	}
-	return nil
-}
-
-// copyExact writes exactly size bytes from r to f at off. It asks r for one byte more than size,
-// so that a body longer than the part is noticed, and writes none of the excess.
-func copyExact(ctx context.Context, f *os.File, off, size int64, r io.Reader) error {
-	bp := buffers.Get().(*[]byte)
-	defer buffers.Put(bp)
-	remaining := size
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		buf := (*bp)[:min(int64(len(*bp)), remaining+1)]
-		nr, rerr := fill(r, buf)
-		if int64(nr) > remaining {
-			return ingest.Errorf(ingest.EPartSizeMismatch, "the part has more than the %d bytes expected", size)
-		}
-		if nr > 0 {
-			if _, err := f.WriteAt(buf[:nr], off); err != nil {
-				return err
-			}
-			off += int64(nr)
-			remaining -= int64(nr)
-		}
-		if rerr == io.EOF {
-			break
-		} else if rerr != nil {
-			return fmt.Errorf("read body: %w", rerr)
-		}
-	}
-	if remaining > 0 {
-		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has %d bytes, %d expected", size-remaining, size)
 	}
 	return nil
 }
@@ -420,7 +389,7 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 			os.Remove(obj)
 		}
 	}()
-	if err := copyExact(ctx, f, 0, size, r); err != nil {
+	if err := copyExact(ctx, f, 0, size, r, s.copyAt); err != nil {
 		return nil, fmt.Errorf("put object: %w", err)
 	}
 	flush, err := s.volume.CloseNew(f)

@@ -70,9 +70,9 @@ func (e *bodyError) Error() string { return e.err.Error() }
 // copyAt writes at most limit bytes of r to f from off, until r ends, and returns how many. When
 // reading r fails (or ctx ends) it returns a *bodyError with the bytes written before; when a
 // write fails, nothing written counts.
-func copyAt(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
-	bp := buffers.Get().(*[]byte)
-	defer buffers.Put(bp)
+func (s *Store) copyAt(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
+	bp := s.buffers.Get().(*[]byte)
+	defer s.buffers.Put(bp)
 	var written int64
 	for written < limit {
 		if err := ctx.Err(); err != nil {
@@ -205,23 +205,23 @@ const (
 // cache is costly to touch), and the writeback that fdatasync would otherwise wait for.
 func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
 	if limit < directAlign {
-		return copyAt(ctx, f, off, limit, r)
+		return s.copyAt(ctx, f, off, limit, r)
 	}
 	select {
 	case s.directStreams <- struct{}{}:
 		defer func() { <-s.directStreams }()
 	default:
-		return copyAt(ctx, f, off, limit, r)
+		return s.copyAt(ctx, f, off, limit, r)
 	}
 	direct := openDirect(f.Name())
 	if direct == nil {
-		return copyAt(ctx, f, off, limit, r)
+		return s.copyAt(ctx, f, off, limit, r)
 	}
 	defer direct.Close()
 	// The bytes before the first aligned offset go through the page cache.
 	var written int64
 	if head := (directAlign - off%directAlign) % directAlign; head > 0 {
-		n, err := copyAt(ctx, f, off, head, r)
+		n, err := s.copyAt(ctx, f, off, head, r)
 		if err != nil || n < head {
 			return n, err
 		}
