@@ -261,6 +261,9 @@ func (s *Store) ReadPart(ctx context.Context, u ingest.BlobUpload, n int) (io.Re
 		f.Close()
 		return nil, fmt.Errorf("read part %d: %w", n, err)
 	}
+	if rc.off%directAlign == 0 {
+		return &directSection{section: rc, store: s}, nil
+	}
 	return rc, nil
 }
 
@@ -708,7 +711,8 @@ func syncDirs(dir, top string) error {
 // sendfile(2), without passing through user space.
 type section struct {
 	io.LimitedReader
-	f *os.File
+	f   *os.File
+	off int64 // where the section starts in f
 }
 
 // newSection returns the n bytes of f from off. f's offset is its own: every reader opens the file
@@ -717,7 +721,7 @@ func newSection(f *os.File, off, n int64) (*section, error) {
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return &section{LimitedReader: io.LimitedReader{R: f, N: n}, f: f}, nil
+	return &section{LimitedReader: io.LimitedReader{R: f, N: n}, f: f, off: off}, nil
 }
 
 // WriteTo hands w the limited file itself, which is what lets w use sendfile(2).

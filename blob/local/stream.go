@@ -213,7 +213,7 @@ func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r 
 	default:
 		return s.copyAt(ctx, f, off, limit, r)
 	}
-	direct := openDirect(f.Name())
+	direct := openDirect(f.Name(), os.O_WRONLY)
 	if direct == nil {
 		return s.copyAt(ctx, f, off, limit, r)
 	}
@@ -333,4 +333,85 @@ func (s *Store) directBuffer() *[]byte {
 	}
 	b := raw[skip : skip+directBufferSize : skip+directBufferSize]
 	return &b
+}
+
+// directSection is a section of a data file whose WriteTo reads with direct I/O where it can,
+// into two aligned buffers, one read while w takes the other. The parts of an upload are written
+// directly (WritePart), so the page cache does not hold them, and the one reader after their
+// writer (the running hash) gains nothing from a copy there.
+type directSection struct {
+	*section
+	store *Store
+}
+
+// WriteTo writes the section to w. Where the file refuses direct reads, it reads it as a section
+// does.
+func (d *directSection) WriteTo(w io.Writer) (int64, error) {
+	direct := openDirect(d.f.Name(), os.O_RDONLY)
+	if direct == nil {
+		return d.section.WriteTo(w)
+	}
+	defer direct.Close()
+	free := make(chan *[]byte, directDepth)
+	for range directDepth {
+		free <- d.store.directBuffer()
+	}
+	full := make(chan filled, directDepth)
+	stop := make(chan struct{})
+	go readDirect(direct, d.off, d.N, free, full, stop)
+	var written int64
+	var err error
+	for c := range full {
+		if err == nil {
+			switch {
+			case c.err != nil:
+				err = c.err
+			default:
+				var n int
+				n, err = w.Write((*c.buf)[:c.n])
+				written += int64(n)
+			}
+			if err != nil {
+				close(stop)
+			}
+		}
+		free <- c.buf
+	}
+	for range directDepth {
+		d.store.directBuffers.Put(<-free)
+	}
+	if directRefused(err) && written == 0 {
+		return d.section.WriteTo(w)
+	}
+	d.N -= written
+	return written, err
+}
+
+// readDirect reads n bytes of f from off, which is aligned, into the buffers it is given, and
+// hands them over in order; a read past n is rounded up to the alignment and cut back. It stops
+// after a failed read (that buffer carries the error), when stop is closed, or at n; then it
+// closes full.
+func readDirect(f *os.File, off, n int64, free <-chan *[]byte, full chan<- filled, stop <-chan struct{}) {
+	defer close(full)
+	for n > 0 {
+		var buf *[]byte
+		select {
+		case buf = <-free:
+		case <-stop:
+			return
+		}
+		want := min(int64(len(*buf)), n)
+		got, err := f.ReadAt((*buf)[:(want+directAlign-1)&^(directAlign-1)], off)
+		if int64(got) >= want {
+			got, err = int(want), nil
+		} else if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		full <- filled{buf: buf, n: got, err: err}
+		if err != nil {
+			return
+		}
+		off += want
+		n -= want
+	}
 }
