@@ -65,12 +65,13 @@ type Store struct {
 	flusher *durable.Flusher
 	volume  durable.Volume
 	// buffers are the copy buffers of writes through the page cache (copyAt), pooled so that a
-	// busy server does not allocate one per part; directBuffers are the aligned buffers of direct
-	// writes (copyStream), kept between streams;
-	// directStreams holds a token per stream writing directly, at most maxDirectStreams.
+	// busy server does not allocate one per part. directStreams holds a token per stream written
+	// or read directly, at most maxDirectStreams, and directBuffers their aligned buffers, made
+	// on first use and kept for good (a sync.Pool would drop them at each collection, and the
+	// garbage of 2 MiB buffers made again doubled the heap of 64 parts in flight).
 	buffers       sync.Pool
-	directBuffers sync.Pool
 	directStreams chan struct{}
+	directBuffers chan *[]byte
 }
 
 // Option configures a Store.
@@ -92,7 +93,7 @@ func New(root string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
 	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default(),
-		directStreams: make(chan struct{}, maxDirectStreams)}
+		directStreams: make(chan struct{}, maxDirectStreams), directBuffers: make(chan *[]byte, maxDirectStreams*directDepth)}
 	s.buffers.New = func() any {
 		b := make([]byte, bufferSize)
 		return &b

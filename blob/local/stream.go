@@ -187,10 +187,10 @@ const (
 	// for 3 × 1 MiB (more handoffs between the two goroutines) and no better for 2 × 4 MiB.
 	directBufferSize = 2 << 20
 	directDepth      = 2
-	// maxDirectStreams bounds the streams written directly at once, and so their buffers
-	// (32 MiB); the others go through the page cache with a smaller buffer (copyAt). Parts are
-	// streams too: 64 parts in flight would hold 256 MiB of direct buffers.
-	maxDirectStreams = 8
+	// maxDirectStreams bounds the streams written or read directly at once, and so their buffers
+	// (24 MiB); the others go through the page cache with a smaller buffer (copyAt) or none
+	// (section). Parts are streams too: 64 parts in flight would hold 256 MiB of direct buffers.
+	maxDirectStreams = 6
 )
 
 // copyStream writes at most limit bytes of r to f from off, until r ends, and returns how many,
@@ -254,7 +254,7 @@ func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r 
 	}
 	// The reader has returned (it closed full): every buffer is back in free.
 	for range directDepth {
-		s.directBuffers.Put(<-free)
+		s.keepDirectBuffer(<-free)
 	}
 	if writeErr != nil {
 		return 0, writeErr // as copyAt: when a write fails, nothing written counts
@@ -321,10 +321,14 @@ func writeChunk(f, direct *os.File, useDirect bool, p []byte, off int64) (bool, 
 	return useDirect, nil
 }
 
-// directBuffer returns a buffer of directBufferSize whose memory is aligned for direct I/O.
+// directBuffer returns a buffer of directBufferSize whose memory is aligned for direct I/O: a kept
+// one, or a new one. Only the holders of a directStreams token take them, so there are never more
+// than the store keeps.
 func (s *Store) directBuffer() *[]byte {
-	if b, ok := s.directBuffers.Get().(*[]byte); ok {
+	select {
+	case b := <-s.directBuffers:
 		return b
+	default:
 	}
 	raw := make([]byte, directBufferSize+directAlign)
 	skip := 0
@@ -333,6 +337,14 @@ func (s *Store) directBuffer() *[]byte {
 	}
 	b := raw[skip : skip+directBufferSize : skip+directBufferSize]
 	return &b
+}
+
+// keepDirectBuffer keeps b for the next direct stream.
+func (s *Store) keepDirectBuffer(b *[]byte) {
+	select {
+	case s.directBuffers <- b:
+	default: // cannot happen while only token holders take buffers; dropped if it does
+	}
 }
 
 // directSection is a section of a data file whose WriteTo reads with direct I/O where it can,
@@ -344,9 +356,15 @@ type directSection struct {
 	store *Store
 }
 
-// WriteTo writes the section to w. Where the file refuses direct reads, it reads it as a section
-// does.
+// WriteTo writes the section to w. Where the file refuses direct reads, or while
+// maxDirectStreams others hold direct buffers, it reads it as a section does.
 func (d *directSection) WriteTo(w io.Writer) (int64, error) {
+	select {
+	case d.store.directStreams <- struct{}{}:
+		defer func() { <-d.store.directStreams }()
+	default:
+		return d.section.WriteTo(w)
+	}
 	direct := openDirect(d.f.Name(), os.O_RDONLY)
 	if direct == nil {
 		return d.section.WriteTo(w)
@@ -378,7 +396,7 @@ func (d *directSection) WriteTo(w io.Writer) (int64, error) {
 		free <- c.buf
 	}
 	for range directDepth {
-		d.store.directBuffers.Put(<-free)
+		d.store.keepDirectBuffer(<-free)
 	}
 	if directRefused(err) && written == 0 {
 		return d.section.WriteTo(w)
