@@ -48,3 +48,39 @@ func (m *keyedMutex[K]) release(key K, l *keyedLock) {
 		delete(m.locks, key)
 	}
 }
+
+// handoff lets one caller at a time do the work of a key for everyone: a caller that finds the
+// work in hand leaves it to the one doing it, who goes round again before letting go.
+type handoff[K comparable] struct {
+	mu    sync.Mutex
+	state map[K]bool // present while a caller works on the key; true when asked to go round again
+}
+
+// begin reports whether the caller is now the one to work on key; if someone else is, it asks
+// them to go round again and returns false.
+func (h *handoff[K]) begin(key K) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, busy := h.state[key]; busy {
+		h.state[key] = true
+		return false
+	}
+	if h.state == nil {
+		h.state = map[K]bool{}
+	}
+	h.state[key] = false
+	return true
+}
+
+// again reports whether the worker of key was asked to go round again since it began or last
+// asked; when not, the worker is done and the key is free.
+func (h *handoff[K]) again(key K) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state[key] {
+		h.state[key] = false
+		return true
+	}
+	delete(h.state, key)
+	return false
+}

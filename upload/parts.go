@@ -271,16 +271,32 @@ func (p *partSums) verify(d Digest, size int64) (ingest.PartReceipt, error) {
 }
 
 // foldReceived folds parts that arrived out of order into the running hash as soon as the parts
-// before them are in, reading them back from a store that can (local disk: from the page cache),
-// so that completing a file sent in parallel has little left to read. Without the capability
-// (S3) the rest is read from the finished object at completion. sess is the session as the
-// part's receipt left it: when the hash covers every part received, as it does for a file sent
-// in order, there is nothing to fold and nothing is read.
+// before them are in, reading them back from a store that can, so that completing a file sent in
+// parallel has little left to read. Without the capability (S3) the rest is read from the
+// finished object at completion. sess is the session as the part's receipt left it: when the
+// hash covers every part received, as it does for a file sent in order, there is nothing to fold
+// and nothing is read.
+//
+// One request of the process folds a session at a time, for all of them: a part received while
+// another request folds is left to that one, which goes round again, and its own request answers
+// at once instead of queueing for the hash to read parts the folder reads anyway. The fold
+// outlives a folder whose client went away, for it folds the others' parts too.
 func (s *Service) foldReceived(ctx context.Context, sess *ingest.UploadSession, u ingest.BlobUpload) {
 	pr, ok := s.blobs.(ingest.PartReader)
-	if !ok || sess.HashedParts == sess.ReceivedPartsCount {
+	if !ok || sess.HashedParts == sess.ReceivedPartsCount || !s.folds.begin(sess.ID) {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
+	for {
+		s.foldOnce(ctx, pr, sess, u)
+		if !s.folds.again(sess.ID) {
+			return
+		}
+	}
+}
+
+// foldOnce folds the received parts that follow the running hash into it.
+func (s *Service) foldOnce(ctx context.Context, pr ingest.PartReader, sess *ingest.UploadSession, u ingest.BlobUpload) {
 	unlock, err := s.hashes.Lock(ctx, sess.ID)
 	if err != nil {
 		s.logger.Warn("fold received parts into the running hash: wait for the hash", "session", sess.ID, "err", err)

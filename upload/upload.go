@@ -123,6 +123,9 @@ type Service struct {
 	// two writers of a part must never overlap; across processes S3's ETags fence instead.
 	parts  keyedMutex[partKey]
 	hashes keyedMutex[uuid.UUID]
+	// folds are the sessions whose received parts a request of this process is folding into
+	// the running hash (foldReceived).
+	folds handoff[uuid.UUID]
 }
 
 type partKey struct {

@@ -35,20 +35,14 @@ const (
 	dirMode  fs.FileMode = 0o750
 	fileMode fs.FileMode = 0o640
 
-	// bufferSize is what WritePart reads from the body before each write. 256 KiB makes an 8 MiB
+	// bufferSize is what a write through the page cache (copyAt) reads from the body before each
+	// write. 256 KiB makes an 8 MiB
 	// part 32 writes, few enough that system calls do not show, while 64 parts in flight hold
 	// 16 MiB. With 1 MiB, once group commit stopped the database from spacing parts out, 64
 	// parts in flight held 64 MiB of buffers and the garbage collector let the heap grow to twice
 	// that: the memory scenario peaked at 120–137 MiB instead of 60.
 	bufferSize = 256 << 10
 )
-
-// buffers are WritePart's copy buffers, shared by every store because they hold nothing between
-// uses; pooling them keeps a busy server from allocating 1 MiB per part.
-var buffers = sync.Pool{New: func() any {
-	b := make([]byte, bufferSize)
-	return &b
-}}
 
 var (
 	_ ingest.BlobStore          = (*Store)(nil)
@@ -70,8 +64,14 @@ type Store struct {
 	// flusher makes objects durable (WithFlusher); volume is its flushes of the files under root.
 	flusher *durable.Flusher
 	volume  durable.Volume
-	// directBuffers are the aligned buffers of direct writes (copyStream), kept between streams.
-	directBuffers sync.Pool
+	// buffers are the copy buffers of writes through the page cache (copyAt), pooled so that a
+	// busy server does not allocate one per part. directStreams holds a token per stream written
+	// or read directly, at most maxDirectStreams, and directBuffers their aligned buffers, made
+	// on first use and kept for good (a sync.Pool would drop them at each collection, and the
+	// garbage of 2 MiB buffers made again doubled the heap of 64 parts in flight).
+	buffers       sync.Pool
+	directStreams chan struct{}
+	directBuffers chan *[]byte
 }
 
 // Option configures a Store.
@@ -92,7 +92,12 @@ func New(root string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local blob store %q: %w", root, err)
 	}
-	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default()}
+	s := &Store{root: abs, uploads: filepath.Join(abs, uploadsDir), flusher: durable.Default(),
+		directStreams: make(chan struct{}, maxDirectStreams), directBuffers: make(chan *[]byte, maxDirectStreams*directDepth)}
+	s.buffers.New = func() any {
+		b := make([]byte, bufferSize)
+		return &b
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -161,8 +166,9 @@ func (s *Store) createData(u ingest.BlobUpload) error {
 	return durable.SyncDir(dir)
 }
 
-// WritePart writes part n at its offset in the upload's data file, reading the body through a
-// pooled buffer, and syncs it. It returns EValidation for a part number outside the upload,
+// WritePart writes part n at its offset in the upload's data file, as a stream is written
+// (directly where it can: the part is not read again but by a hash that did not follow it), and
+// syncs it. It returns EValidation for a part number outside the upload,
 // ENotFound when the upload is gone and EPartSizeMismatch when the body is shorter or longer than
 // the part. A body longer than the part is detected before a byte past the part is written, so it
 // never reaches the next part; any refused write leaves the part's bytes undefined until it is
@@ -182,7 +188,7 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	}
 	defer f.Close()
 	size := u.PartSize(n)
-	if err := copyPart(ctx, f, u.PartOffset(n), size, r); err != nil {
+	if err := copyExact(ctx, f, u.PartOffset(n), size, r, s.copyStream); err != nil {
 		return ingest.WrittenPart{}, fmt.Errorf("write part %d: %w", n, err)
 	}
 	// The bytes are durable before WritePart answers, so before the caller records the part
@@ -197,36 +203,26 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 	return ingest.WrittenPart{Number: n, Size: size}, nil
 }
 
-// copyPart writes exactly size bytes from r to f at off. It asks r for one byte more than size,
-// so that a body longer than the part is noticed, and writes none of the excess.
-func copyPart(ctx context.Context, f *os.File, off, size int64, r io.Reader) error {
-	bp := buffers.Get().(*[]byte)
-	defer buffers.Put(bp)
-	remaining := size
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		buf := (*bp)[:min(int64(len(*bp)), remaining+1)]
-		nr, rerr := fill(r, buf)
-		if int64(nr) > remaining {
-			return ingest.Errorf(ingest.EPartSizeMismatch, "the part has more than the %d bytes expected", size)
-		}
-		if nr > 0 {
-			if _, err := f.WriteAt(buf[:nr], off); err != nil {
-				return err
-			}
-			off += int64(nr)
-			remaining -= int64(nr)
-		}
-		if rerr == io.EOF {
-			break
-		} else if rerr != nil {
-			return fmt.Errorf("read body: %w", rerr)
-		}
+// copyExact writes exactly size bytes from r to f at off with write (copyAt or copyStream), then
+// asks r for one byte more, so that a body longer than size is noticed; none of the excess is
+// written.
+func copyExact(ctx context.Context, f *os.File, off, size int64, r io.Reader,
+	write func(context.Context, *os.File, int64, int64, io.Reader) (int64, error)) error {
+	written, err := write(ctx, f, off, size, r)
+	var readErr *bodyError
+	switch {
+	case errors.As(err, &readErr):
+		return fmt.Errorf("read body: %w", readErr.err)
+	case err != nil:
+		return err
+	case written < size:
+		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has %d bytes, %d expected", written, size)
 	}
-	if remaining > 0 {
-		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has %d bytes, %d expected", size-remaining, size)
+	var extra [1]byte
+	if n, err := fill(r, extra[:]); n > 0 {
+		return ingest.Errorf(ingest.EPartSizeMismatch, "the part has more than the %d bytes expected", size)
+	} else if err != nil && err != io.EOF {
+		return fmt.Errorf("read body: %w", err)
 	}
 	return nil
 }
@@ -265,6 +261,9 @@ func (s *Store) ReadPart(ctx context.Context, u ingest.BlobUpload, n int) (io.Re
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("read part %d: %w", n, err)
+	}
+	if rc.off%directAlign == 0 {
+		return &directSection{section: rc, store: s}, nil
 	}
 	return rc, nil
 }
@@ -394,7 +393,7 @@ func (s *Store) PutObjectDeferred(ctx context.Context, key string, r io.Reader, 
 			os.Remove(obj)
 		}
 	}()
-	if err := copyPart(ctx, f, 0, size, r); err != nil {
+	if err := copyExact(ctx, f, 0, size, r, s.copyAt); err != nil {
 		return nil, fmt.Errorf("put object: %w", err)
 	}
 	flush, err := s.volume.CloseNew(f)
@@ -713,7 +712,8 @@ func syncDirs(dir, top string) error {
 // sendfile(2), without passing through user space.
 type section struct {
 	io.LimitedReader
-	f *os.File
+	f   *os.File
+	off int64 // where the section starts in f
 }
 
 // newSection returns the n bytes of f from off. f's offset is its own: every reader opens the file
@@ -722,7 +722,7 @@ func newSection(f *os.File, off, n int64) (*section, error) {
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return &section{LimitedReader: io.LimitedReader{R: f, N: n}, f: f}, nil
+	return &section{LimitedReader: io.LimitedReader{R: f, N: n}, f: f, off: off}, nil
 }
 
 // WriteTo hands w the limited file itself, which is what lets w use sendfile(2).

@@ -70,9 +70,9 @@ func (e *bodyError) Error() string { return e.err.Error() }
 // copyAt writes at most limit bytes of r to f from off, until r ends, and returns how many. When
 // reading r fails (or ctx ends) it returns a *bodyError with the bytes written before; when a
 // write fails, nothing written counts.
-func copyAt(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
-	bp := buffers.Get().(*[]byte)
-	defer buffers.Put(bp)
+func (s *Store) copyAt(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
+	bp := s.buffers.Get().(*[]byte)
+	defer s.buffers.Put(bp)
 	var written int64
 	for written < limit {
 		if err := ctx.Err(); err != nil {
@@ -187,13 +187,17 @@ const (
 	// for 3 × 1 MiB (more handoffs between the two goroutines) and no better for 2 × 4 MiB.
 	directBufferSize = 2 << 20
 	directDepth      = 2
+	// maxDirectStreams bounds the streams written or read directly at once, and so their buffers
+	// (24 MiB); the others go through the page cache with a smaller buffer (copyAt) or none
+	// (section). Parts are streams too: 64 parts in flight would hold 256 MiB of direct buffers.
+	maxDirectStreams = 6
 )
 
 // copyStream writes at most limit bytes of r to f from off, until r ends, and returns how many,
 // as copyAt does. Bytes from the first aligned offset on are written with direct I/O (O_DIRECT) by
 // this goroutine while another reads the body ahead, so that receiving and hashing the next
 // buffer overlaps the device writing the last one; unaligned edges go through f. It falls back to
-// copyAt where direct I/O is not available.
+// copyAt where direct I/O is not available, and while maxDirectStreams others use it.
 //
 // Direct I/O changes nothing of durability: the caller still fdatasyncs f, which flushes the
 // device's cache and the block allocations. It spares the copy into the page cache, which cost
@@ -201,17 +205,23 @@ const (
 // cache is costly to touch), and the writeback that fdatasync would otherwise wait for.
 func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r io.Reader) (int64, error) {
 	if limit < directAlign {
-		return copyAt(ctx, f, off, limit, r)
+		return s.copyAt(ctx, f, off, limit, r)
 	}
-	direct := openDirect(f.Name())
+	select {
+	case s.directStreams <- struct{}{}:
+		defer func() { <-s.directStreams }()
+	default:
+		return s.copyAt(ctx, f, off, limit, r)
+	}
+	direct := openDirect(f.Name(), os.O_WRONLY)
 	if direct == nil {
-		return copyAt(ctx, f, off, limit, r)
+		return s.copyAt(ctx, f, off, limit, r)
 	}
 	defer direct.Close()
 	// The bytes before the first aligned offset go through the page cache.
 	var written int64
 	if head := (directAlign - off%directAlign) % directAlign; head > 0 {
-		n, err := copyAt(ctx, f, off, head, r)
+		n, err := s.copyAt(ctx, f, off, head, r)
 		if err != nil || n < head {
 			return n, err
 		}
@@ -244,7 +254,7 @@ func (s *Store) copyStream(ctx context.Context, f *os.File, off, limit int64, r 
 	}
 	// The reader has returned (it closed full): every buffer is back in free.
 	for range directDepth {
-		s.directBuffers.Put(<-free)
+		s.keepDirectBuffer(<-free)
 	}
 	if writeErr != nil {
 		return 0, writeErr // as copyAt: when a write fails, nothing written counts
@@ -311,10 +321,14 @@ func writeChunk(f, direct *os.File, useDirect bool, p []byte, off int64) (bool, 
 	return useDirect, nil
 }
 
-// directBuffer returns a buffer of directBufferSize whose memory is aligned for direct I/O.
+// directBuffer returns a buffer of directBufferSize whose memory is aligned for direct I/O: a kept
+// one, or a new one. Only the holders of a directStreams token take them, so there are never more
+// than the store keeps.
 func (s *Store) directBuffer() *[]byte {
-	if b, ok := s.directBuffers.Get().(*[]byte); ok {
+	select {
+	case b := <-s.directBuffers:
 		return b
+	default:
 	}
 	raw := make([]byte, directBufferSize+directAlign)
 	skip := 0
@@ -323,4 +337,99 @@ func (s *Store) directBuffer() *[]byte {
 	}
 	b := raw[skip : skip+directBufferSize : skip+directBufferSize]
 	return &b
+}
+
+// keepDirectBuffer keeps b for the next direct stream.
+func (s *Store) keepDirectBuffer(b *[]byte) {
+	select {
+	case s.directBuffers <- b:
+	default: // cannot happen while only token holders take buffers; dropped if it does
+	}
+}
+
+// directSection is a section of a data file whose WriteTo reads with direct I/O where it can,
+// into two aligned buffers, one read while w takes the other. The parts of an upload are written
+// directly (WritePart), so the page cache does not hold them, and the one reader after their
+// writer (the running hash) gains nothing from a copy there.
+type directSection struct {
+	*section
+	store *Store
+}
+
+// WriteTo writes the section to w. Where the file refuses direct reads, or while
+// maxDirectStreams others hold direct buffers, it reads it as a section does.
+func (d *directSection) WriteTo(w io.Writer) (int64, error) {
+	select {
+	case d.store.directStreams <- struct{}{}:
+		defer func() { <-d.store.directStreams }()
+	default:
+		return d.section.WriteTo(w)
+	}
+	direct := openDirect(d.f.Name(), os.O_RDONLY)
+	if direct == nil {
+		return d.section.WriteTo(w)
+	}
+	defer direct.Close()
+	free := make(chan *[]byte, directDepth)
+	for range directDepth {
+		free <- d.store.directBuffer()
+	}
+	full := make(chan filled, directDepth)
+	stop := make(chan struct{})
+	go readDirect(direct, d.off, d.N, free, full, stop)
+	var written int64
+	var err error
+	for c := range full {
+		if err == nil {
+			switch {
+			case c.err != nil:
+				err = c.err
+			default:
+				var n int
+				n, err = w.Write((*c.buf)[:c.n])
+				written += int64(n)
+			}
+			if err != nil {
+				close(stop)
+			}
+		}
+		free <- c.buf
+	}
+	for range directDepth {
+		d.store.keepDirectBuffer(<-free)
+	}
+	if directRefused(err) && written == 0 {
+		return d.section.WriteTo(w)
+	}
+	d.N -= written
+	return written, err
+}
+
+// readDirect reads n bytes of f from off, which is aligned, into the buffers it is given, and
+// hands them over in order; a read past n is rounded up to the alignment and cut back. It stops
+// after a failed read (that buffer carries the error), when stop is closed, or at n; then it
+// closes full.
+func readDirect(f *os.File, off, n int64, free <-chan *[]byte, full chan<- filled, stop <-chan struct{}) {
+	defer close(full)
+	for n > 0 {
+		var buf *[]byte
+		select {
+		case buf = <-free:
+		case <-stop:
+			return
+		}
+		want := min(int64(len(*buf)), n)
+		got, err := f.ReadAt((*buf)[:(want+directAlign-1)&^(directAlign-1)], off)
+		if int64(got) >= want {
+			got, err = int(want), nil
+		} else if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		full <- filled{buf: buf, n: got, err: err}
+		if err != nil {
+			return
+		}
+		off += want
+		n -= want
+	}
 }

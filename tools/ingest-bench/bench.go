@@ -76,6 +76,11 @@ func newBench(cfg config, cmdLine []string, out io.Writer) (*bench, error) {
 // run runs the configured scenarios in order and prints the summary. It stops at the first error.
 func (b *bench) run(ctx context.Context) error {
 	b.printHeader(ctx)
+	if b.cfg.needsTusd() && b.cfg.tusd == "" {
+		if err := b.buildTusd(ctx); err != nil {
+			return err
+		}
+	}
 	if size := b.cfg.datasetSize(); size > 0 {
 		start := time.Now()
 		data, err := writeDataset(ctx, filepath.Join(b.work, "dataset.bin"), size)
@@ -245,6 +250,15 @@ func (b *bench) stopAll(servers ...*server) error {
 
 func (b *bench) record(r result) { b.results = append(b.results, r) }
 
+// compare prints the portal/peer ratios of what (higher is better for the portal) with their
+// median, and records the median against target as the summary's line name.
+func (b *bench) compare(name, peer, what string, ratios []float64, target float64) {
+	ratio := median(ratios)
+	fmt.Fprintf(b.out, "portal/%s %s: %s per round; median %.2f× (target ≥ %.2f×)\n", peer, what, formatRatios(ratios), ratio, target)
+	b.record(result{scenario: name, met: ratio >= target, target: fmt.Sprintf("≥ %.2f× %s", target, peer),
+		measured: fmt.Sprintf("%.2f× (median of %d; %s)", ratio, len(ratios), formatRatios(ratios))})
+}
+
 func (b *bench) printHeader(ctx context.Context) {
 	m := describeMachine(ctx, b.cfg.ingest, b.work)
 	fmt.Fprintf(b.out, "command:   %s\n", shellQuote(b.cmdLine))
@@ -326,16 +340,15 @@ func timed(fn func() error) func() (time.Duration, error) {
 	}
 }
 
-// inOrder runs the round's two measurements, alternating which goes first from round to round,
-// so that neither always has the warmer (or the more written-back) machine.
-func inOrder(round int, first, second func() error) error {
-	if round%2 == 0 {
-		first, second = second, first
+// inOrder runs the round's measurements, rotating which goes first from round to round, so that
+// none always has the warmer (or the more written-back) machine.
+func inOrder(round int, runs ...func() error) error {
+	for i := range runs {
+		if err := runs[(i+round-1)%len(runs)](); err != nil {
+			return err
+		}
 	}
-	if err := first(); err != nil {
-		return err
-	}
-	return second()
+	return nil
 }
 
 // group runs functions concurrently and returns the first error, which cancels the others.
@@ -430,8 +443,8 @@ func orUnknown(s string) string {
 
 // targets are the scenarios' targets, as the summary prints them.
 var targets = map[string]string{
-	scenarioLarge:    fmt.Sprintf("≥ %.2f×", largeTarget),
-	scenarioSmall:    fmt.Sprintf("≥ %.2f×", smallTarget),
+	scenarioLarge:    fmt.Sprintf("≥ %.2f× reference", largeTarget),
+	scenarioSmall:    fmt.Sprintf("≥ %.2f× reference", smallTarget),
 	scenarioMemory:   fmt.Sprintf("≤ %d MiB", memoryTarget>>20),
 	scenarioComplete: fmt.Sprintf("< %d ms", completeTarget.Milliseconds()),
 	scenarioCLI:      fmt.Sprintf("≥ %.2f×, < %d MiB", cliTarget, cliRSSTarget>>20),

@@ -212,20 +212,29 @@ func TestTusScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.needsTusd() || strings.Join(cfg.scenarios, ",") != "large,small,memory,complete,cli" {
-		t.Errorf("the default run is %v; want every scenario but the tus ones, which need tusd", cfg.scenarios)
+	if !cfg.needsTusd() || strings.Join(cfg.scenarios, ",") != "large,small,memory,complete,cli" {
+		t.Errorf("the default run is %v; want every scenario but the tus ones, large and small against tusd too", cfg.scenarios)
+	}
+	if want := filepath.FromSlash(tusdModuleDir); !strings.HasSuffix(cfg.tusdModule, want) {
+		t.Errorf("without --tusd the bench builds tusd from %q; want the repository's %s", cfg.tusdModule, want)
+	}
+	cfg, err = parseFlags([]string{"--ingest", self, "--scenario", "memory,complete"}, io.Discard)
+	if err != nil || cfg.needsTusd() || cfg.tusdModule != "" {
+		t.Errorf("memory and complete: %v, needs tusd %v, builds it from %q; want no tusd", err, cfg.needsTusd(), cfg.tusdModule)
 	}
 	cfg, err = parseFlags([]string{"--ingest", self, "--tusd", self, "--scenario", "tus,small", "--quick"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cfg.scenarios, ",") != "small,tus-large,tus-small" || cfg.datasetSize() != 128<<20 {
-		t.Errorf("--scenario tus,small --quick: %v, dataset %d; want small, tus-large, tus-small and 128MiB", cfg.scenarios, cfg.datasetSize())
+	if strings.Join(cfg.scenarios, ",") != "small,tus-large,tus-small" || cfg.datasetSize() != 128<<20 || cfg.tusdModule != "" {
+		t.Errorf("--scenario tus,small --quick: %v, dataset %d, tusd built from %q; want small, tus-large, tus-small, 128MiB and the tusd given", cfg.scenarios, cfg.datasetSize(), cfg.tusdModule)
 	}
+	outside := t.TempDir()
 	for _, args := range [][]string{
-		{"--ingest", self, "--scenario", "tus-small"}, // no --tusd
+		{"--ingest", self, "--scenario", "tus-small"}, // no --tusd, outside the repository
 		{"--ingest", self, "--scenario", "tus-large", "--tusd", filepath.Join(t.TempDir(), "tusd")},
 	} {
+		t.Chdir(outside)
 		if _, err := parseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), "--tusd") {
 			t.Errorf("parseFlags(%q) = %v; want an error about --tusd", args, err)
 		}

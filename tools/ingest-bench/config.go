@@ -38,15 +38,16 @@ var scenarioGroups = map[string][]string{
 
 // config is the bench's configuration, read from its flags.
 type config struct {
-	ingest    string   // the ingest binary
-	tusd      string   // the tusd binary, for the tus scenarios
-	scenarios []string // in run order
-	dir       string   // where the run's temporary directory is made; "" for the system's
-	keep      bool     // keep the work directory
-	profiles  string   // where the portal's CPU profiles go; "" for none
-	quick     bool
-	rounds    int // measurements of each of large, small and complete
-	timeout   time.Duration
+	ingest     string   // the ingest binary
+	tusd       string   // the tusd binary, for large, small and the tus scenarios; "" to build one
+	tusdModule string   // where tusd is built from when tusd is ""
+	scenarios  []string // in run order
+	dir        string   // where the run's temporary directory is made; "" for the system's
+	keep       bool     // keep the work directory
+	profiles   string   // where the portal's CPU profiles go; "" for none
+	quick      bool
+	rounds     int // measurements of each of large, small and complete
+	timeout    time.Duration
 
 	partSize int64 // large, memory and complete
 
@@ -107,9 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	scenarios := "all"
 	fs.StringVar(&cfg.ingest, "ingest", "", "the `PATH` of the ingest binary to measure (required)")
-	fs.StringVar(&cfg.tusd, "tusd", "", "the `PATH` of a tusd binary, for the tus scenarios (see docs/performance.md for its build)")
+	fs.StringVar(&cfg.tusd, "tusd", "", "the `PATH` of a tusd binary, for large, small and the tus scenarios (default: build it from "+tusdModuleDir+")")
 	fs.StringVar(&scenarios, "scenario", scenarios, "the scenarios to run, comma-separated: "+strings.Join(knownScenarios, ", ")+
-		"; all (every scenario but the tus ones) or tus (tus-large, tus-small, which need --tusd)")
+		"; all (every scenario but the tus ones) or tus (tus-large, tus-small)")
 	fs.StringVar(&cfg.dir, "dir", "", "the `DIR` in which the run's work directory is made (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data, server logs) after the run")
 	fs.StringVar(&cfg.profiles, "cpuprofile", "", "write a CPU profile of the portal in each scenario to `DIR`/SCENARIO.pprof (serve --cpuprofile)")
@@ -155,6 +156,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("--cpuprofile: %w", err)
 		}
 	}
+	if cfg.needsTusd() && cfg.tusd == "" {
+		if cfg.tusdModule, err = findTusdModule(); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, cfg.validate()
 }
 
@@ -191,10 +197,7 @@ func (c config) validate() error {
 	if err := checkExecutable("ingest", c.ingest); err != nil {
 		return err
 	}
-	if c.needsTusd() {
-		if c.tusd == "" {
-			return errors.New("--tusd is required by tus-large and tus-small: build tusd as docs/performance.md says, then --tusd /tmp/tusd")
-		}
+	if c.needsTusd() && c.tusd != "" {
 		if err := checkExecutable("tusd", c.tusd); err != nil {
 			return err
 		}
@@ -232,7 +235,9 @@ func checkExecutable(flag, path string) error {
 
 // needsTusd reports whether a chosen scenario measures against tusd.
 func (c config) needsTusd() bool {
-	return slices.ContainsFunc(c.scenarios, func(s string) bool { return slices.Contains(scenarioGroups["tus"], s) })
+	return slices.ContainsFunc(c.scenarios, func(s string) bool {
+		return slices.Contains([]string{scenarioLarge, scenarioSmall, scenarioTusLarge, scenarioTusSmall}, s)
+	})
 }
 
 // datasetSize is the size of the random file the scenarios read their bytes from.

@@ -1,29 +1,29 @@
 // Command ingest-bench measures an ingest portal ("ingest serve", SQLite and local storage, as a
 // subprocess with a fresh data directory) against a minimal reference ingest server that the
 // bench itself runs as a subprocess (body → SHA-256 → file → fsync → rename, one request per
-// file, no database), or against tusd for the tus scenarios, on the same machine in the same run,
-// so that their ratio means something on a noisy machine. Scenarios:
+// file, no database), and against tusd v2, on the same machine in the same run, so that their
+// ratios mean something on a noisy machine. Scenarios:
 //
-//   - large: one 1 GiB file, 8 MiB parts, 4 in flight, against the reference's one stream (MB/s);
-//   - small: 3,000 single-request uploads of 4 KiB, 16 at once, against the same (files/s);
+//   - large: one 1 GiB file, 8 MiB parts, 4 in flight, against the reference's one stream and
+//     tusd's one PATCH (MB/s);
+//   - small: 3,000 single-request uploads of 4 KiB, 16 at once, against the same (files/s; tusd:
+//     creation-with-upload);
 //   - memory: 32 uploads of 256 MiB at once; the portal's peak resident memory;
 //   - complete: a 1 GiB upload sent in order, then how long completing it takes;
 //   - cli: "ingest upload" of the large file against the bench's own client;
-//   - tus-large, tus-small: the portal's tus server (/tus/) against tusd v2 (--tusd): one 1 GiB
-//     PATCH, and 3,000 creations-with-upload of 4 KiB, 16 at once.
+//   - tus-large, tus-small: the portal's tus server (/tus/) against tusd: one 1 GiB PATCH, and
+//     3,000 creations-with-upload of 4 KiB, 16 at once.
 //
 // Usage:
 //
 //	go build -o /tmp/ingest ./cmd/ingest
 //	go run ./tools/ingest-bench --ingest /tmp/ingest [--scenario large,small] [--quick]
-//	go -C tools/ingest-bench/tusd build -o /tmp/tusd github.com/tus/tusd/v2/cmd/tusd
-//	go run ./tools/ingest-bench --ingest /tmp/ingest --tusd /tmp/tusd --scenario tus
+//	go run ./tools/ingest-bench --ingest /tmp/ingest --scenario tus [--tusd /tmp/tusd]
 //
-// tusd is built in a module of its own (tools/ingest-bench/tusd), so that the portal's module never
-// depends on it.
-//
-// The bench builds nothing; it checks every status and every SHA-256 and stops at the first
-// failure. It runs on Linux (it reads /proc).
+// Without --tusd the bench builds tusd from its module in the repository (tools/ingest-bench/tusd,
+// which requires only tusd, so that the portal's module never depends on it); that is all it
+// builds. It checks every status and every SHA-256 and stops at the first failure. It runs on
+// Linux (it reads /proc).
 package main
 
 import (

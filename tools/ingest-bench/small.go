@@ -13,8 +13,11 @@ import (
 	"github.com/ingest-portal/ingest/internal/bytesize"
 )
 
-// smallTarget is the least portal/reference files-per-second ratio for small files.
-const smallTarget = 0.7
+// The least portal/reference and portal/tusd files-per-second ratios for small files.
+const (
+	smallTarget     = 0.7
+	smallTusdTarget = 1.0
+)
 
 // smallFiles are the small scenario's files, in memory, with their SHA-256s.
 type smallFiles struct {
@@ -34,8 +37,9 @@ func makeSmallFiles(count int, size int64) smallFiles {
 	return files
 }
 
-// small uploads many small files, each in one request, concurrently, to the portal and to the
-// reference, once per round, and compares the files per second.
+// small uploads many small files, each in one request, concurrently, to the portal, to the
+// reference and to tusd (creation-with-upload), once each per round, and compares the files per
+// second.
 func (b *bench) small(ctx context.Context) (err error) {
 	cfg := b.cfg
 	files := makeSmallFiles(cfg.smallCount, cfg.smallSize)
@@ -47,18 +51,22 @@ func (b *bench) small(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	tusd, err := b.startTusd(ctx, scenarioSmall)
 	defer func() {
-		if stopErr := b.stopAll(portal, ref); err == nil {
+		if stopErr := b.stopAll(portal, ref, tusd); err == nil {
 			err = stopErr
 		}
 	}()
-	fmt.Fprintf(b.out, "%d files of %s, %d in flight: portal POST /api/v1/files; reference POST /files\n\n",
-		cfg.smallCount, bytesize.Format(cfg.smallSize), cfg.smallConcurrency)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "%d files of %s, %d in flight: portal POST /api/v1/files; reference POST /files; tusd POST %s with the whole body\n\n",
+		cfg.smallCount, bytesize.Format(cfg.smallSize), cfg.smallConcurrency, tusd.tusPath)
 
 	t := newTable(b.out, "round", "server", "seconds", "files/s", "p50 ms", "p99 ms", "max ms", "server CPU ms/file", "client CPU s")
-	var ratios []float64
+	var ratios, tusdRatios []float64
 	for round := 1; round <= cfg.rounds; round++ {
-		var pm, rm smallRun
+		var pm, rm, tm smallRun
 		onPortal := func() (err error) {
 			pm, err = measureSmall(ctx, portal, cfg, func(ctx context.Context, i int) error {
 				return portal.api.putFile(ctx, fmt.Sprintf("small-%d-%05d.bin", round, i), files.data[i], files.sums[i])
@@ -71,18 +79,23 @@ func (b *bench) small(ctx context.Context) (err error) {
 			})
 			return err
 		}
-		if err := inOrder(round, onPortal, onReference); err != nil {
+		onTusd := func() (err error) {
+			tm, err = measureTusdSmall(ctx, tusd, cfg, files, fmt.Sprintf("small-%d", round))
+			return err
+		}
+		if err := inOrder(round, onPortal, onReference, b.settled(onTusd)); err != nil {
 			return fmt.Errorf("round %d: %w", round, err)
 		}
 		ratios = append(ratios, pm.rate()/rm.rate())
+		tusdRatios = append(tusdRatios, pm.rate()/tm.rate())
 		t.row(pm.row(round, "portal")...)
 		t.row(rm.row(round, "reference")...)
+		t.row(tm.row(round, "tusd")...)
 	}
 	t.flush()
-	ratio := median(ratios)
-	fmt.Fprintf(b.out, "\nportal/reference files per second: %s per round; median %.2f× (target ≥ %.2f×)\n", formatRatios(ratios), ratio, smallTarget)
-	b.record(result{scenario: scenarioSmall, met: ratio >= smallTarget, target: targets[scenarioSmall],
-		measured: fmt.Sprintf("%.2f× (median of %d; %s)", ratio, len(ratios), formatRatios(ratios))})
+	fmt.Fprintln(b.out)
+	b.compare(scenarioSmall, "reference", "files per second", ratios, smallTarget)
+	b.compare(scenarioSmall+"/tusd", "tusd", "files per second", tusdRatios, smallTusdTarget)
 	return nil
 }
 

@@ -36,6 +36,50 @@ const (
 	tusBodyType = "application/offset+octet-stream"
 )
 
+// tusdModuleDir is tusd's module in the repository: it requires only tusd (a tool directive),
+// so that the portal's own module never depends on it.
+const tusdModuleDir = "tools/ingest-bench/tusd"
+
+// findTusdModule finds tusdModuleDir in the working directory or one of its parents, so that the
+// bench run from anywhere in the repository builds tusd itself.
+func findTusdModule() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		mod := filepath.Join(dir, filepath.FromSlash(tusdModuleDir))
+		if _, err := os.Stat(filepath.Join(mod, "go.mod")); err == nil {
+			return mod, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("--tusd: large, small and the tus scenarios measure against tusd, and %s is not in this directory or above it: run the bench from the repository, or build tusd as docs/performance.md says and give --tusd", tusdModuleDir)
+		}
+		dir = parent
+	}
+}
+
+// buildTusd builds tusd from its module into the work directory, with its version in its
+// -version, and makes it the run's tusd. The go command's caches make a second build quick.
+func (b *bench) buildTusd(ctx context.Context) error {
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "go", "-C", b.cfg.tusdModule, "list", "-m", "-f", "{{.Version}}", "github.com/tus/tusd/v2").Output()
+	if err != nil {
+		return fmt.Errorf("build tusd: read its version from %s: %w", b.cfg.tusdModule, err)
+	}
+	version := strings.TrimSpace(string(out))
+	bin := filepath.Join(b.work, "tusd")
+	build := exec.CommandContext(ctx, "go", "-C", b.cfg.tusdModule, "build", "-o", bin,
+		"-ldflags", "-X github.com/tus/tusd/v2/cmd/tusd/cli.VersionName="+version, "github.com/tus/tusd/v2/cmd/tusd")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build tusd %s from %s: %w\n%s", version, b.cfg.tusdModule, err, out)
+	}
+	b.cfg.tusd = bin
+	fmt.Fprintf(b.out, "tusd:      %s built from %s in %.1f s\n", version, b.cfg.tusdModule, time.Since(start).Seconds())
+	return nil
+}
+
 // startTusd starts tusd v2 (--tusd) with its file store in the work directory, on a free port,
 // and takes its upload URL from its start-up log. Everything else is tusd's default.
 func (b *bench) startTusd(ctx context.Context, scenario string) (*server, error) {
@@ -275,15 +319,8 @@ func (b *bench) tusLarge(ctx context.Context) (err error) {
 			return checkPortalFile(ctx, portal, a.fileID, src.size, src.sha256)
 		}
 		onTusd := func() (err error) {
-			var a tusAnswer
-			tm, err = measure(tusd.proc.pid(), timed(func() (err error) {
-				a, err = tusUploadLarge(ctx, tusd, fmt.Sprintf("tus-large-%d.bin", round), src)
-				return err
-			}))
-			if err != nil {
-				return err
-			}
-			return checkTusdLarge(tusd, a.location, src)
+			tm, err = measureTusdLarge(ctx, tusd, fmt.Sprintf("tus-large-%d.bin", round), src)
+			return err
 		}
 		if err := inOrder(round, b.settled(onPortal), b.settled(onTusd)); err != nil {
 			return fmt.Errorf("round %d: %w", round, err)
@@ -293,11 +330,22 @@ func (b *bench) tusLarge(ctx context.Context) (err error) {
 		t.row(largeRow(round, "tusd", tm, src.size, "")...)
 	}
 	t.flush()
-	ratio := median(ratios)
-	fmt.Fprintf(b.out, "\nportal/tusd throughput: %s per round; median %.2f× (target ≥ %.2f×)\n", formatRatios(ratios), ratio, tusLargeTarget)
-	b.record(result{scenario: scenarioTusLarge, met: ratio >= tusLargeTarget, target: targets[scenarioTusLarge],
-		measured: fmt.Sprintf("%.2f× (median of %d; %s)", ratio, len(ratios), formatRatios(ratios))})
+	fmt.Fprintln(b.out)
+	b.compare(scenarioTusLarge, "tusd", "throughput", ratios, tusLargeTarget)
 	return nil
+}
+
+// measureTusdLarge uploads src to tusd as tusLarge does, times it, and checks tusd's file (untimed).
+func measureTusdLarge(ctx context.Context, tusd *server, name string, src source) (measurement, error) {
+	var a tusAnswer
+	m, err := measure(tusd.proc.pid(), timed(func() (err error) {
+		a, err = tusUploadLarge(ctx, tusd, name, src)
+		return err
+	}))
+	if err != nil {
+		return m, err
+	}
+	return m, checkTusdLarge(tusd, a.location, src)
 }
 
 // tusUploadLarge creates an upload of src and sends it whole in one PATCH, from the dataset file
@@ -357,22 +405,8 @@ func (b *bench) tusSmall(ctx context.Context) (err error) {
 			return err
 		}
 		onTusd := func() (err error) {
-			locations := make([]string, cfg.smallCount)
-			tm, err = measureSmall(ctx, tusd, cfg, func(ctx context.Context, i int) error {
-				a, err := tusCreate(ctx, tusd, fmt.Sprintf("tus-small-%d-%05d.bin", round, i), cfg.smallSize, bytes.NewReader(files.data[i]))
-				locations[i] = a.location
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			// Untimed: tusd answers no hash, so its files are read back and compared.
-			for i, loc := range locations {
-				if err := checkTusdFile(tusd, loc, files.data[i]); err != nil {
-					return err
-				}
-			}
-			return nil
+			tm, err = measureTusdSmall(ctx, tusd, cfg, files, fmt.Sprintf("tus-small-%d", round))
+			return err
 		}
 		if err := inOrder(round, b.settled(onPortal), b.settled(onTusd)); err != nil {
 			return fmt.Errorf("round %d: %w", round, err)
@@ -382,11 +416,29 @@ func (b *bench) tusSmall(ctx context.Context) (err error) {
 		t.row(tm.row(round, "tusd")...)
 	}
 	t.flush()
-	ratio := median(ratios)
-	fmt.Fprintf(b.out, "\nportal/tusd files per second: %s per round; median %.2f× (target ≥ %.2f×)\n", formatRatios(ratios), ratio, tusSmallTarget)
-	b.record(result{scenario: scenarioTusSmall, met: ratio >= tusSmallTarget, target: targets[scenarioTusSmall],
-		measured: fmt.Sprintf("%.2f× (median of %d; %s)", ratio, len(ratios), formatRatios(ratios))})
+	fmt.Fprintln(b.out)
+	b.compare(scenarioTusSmall, "tusd", "files per second", ratios, tusSmallTarget)
 	return nil
+}
+
+// measureTusdSmall sends the small files to tusd, each in one creation-with-upload named
+// prefix-NNNNN.bin, and then (untimed, as tusd answers no hash) reads them back and compares them.
+func measureTusdSmall(ctx context.Context, tusd *server, cfg config, files smallFiles, prefix string) (smallRun, error) {
+	locations := make([]string, cfg.smallCount)
+	run, err := measureSmall(ctx, tusd, cfg, func(ctx context.Context, i int) error {
+		a, err := tusCreate(ctx, tusd, fmt.Sprintf("%s-%05d.bin", prefix, i), cfg.smallSize, bytes.NewReader(files.data[i]))
+		locations[i] = a.location
+		return err
+	})
+	if err != nil {
+		return run, err
+	}
+	for i, loc := range locations {
+		if err := checkTusdFile(tusd, loc, files.data[i]); err != nil {
+			return run, err
+		}
+	}
+	return run, nil
 }
 
 // tusdVersion asks the tusd binary for its version, for the header.
