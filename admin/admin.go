@@ -289,6 +289,8 @@ func statusOf(code ingest.Code) int {
 		return http.StatusNotFound
 	case ingest.ERateLimited:
 		return http.StatusTooManyRequests
+	case ingest.EStorageUnavailable:
+		return http.StatusServiceUnavailable
 	case ingest.EInternal, ingest.EConstraintViolation:
 		return http.StatusInternalServerError
 	}

@@ -283,8 +283,9 @@ func decodeError(resp *http.Response) *Error {
 }
 
 // retryable decides whether a failed attempt is tried again, and after how long. A 429 is always
-// retried: the rate limiter refused the request before doing anything. A 5xx or a network error
-// is retried only for an idempotent request, since the first attempt may have done its work.
+// retried: the rate limiter refused the request before doing anything. So is STORAGE_UNAVAILABLE:
+// the storage failed before the request could take effect. Another 5xx or a network error is
+// retried only for an idempotent request, since the first attempt may have done its work.
 func (c *Client) retryable(req request, err error, attempt int) (time.Duration, bool) {
 	if attempt >= c.retry.Attempts {
 		return 0, false
@@ -296,7 +297,7 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 	backoff := c.backoff(attempt)
 	var ra *retryAfterError
 	if errors.As(err, &ra) {
-		if ra.api.Status == http.StatusTooManyRequests || (ra.api.Status >= 500 && req.idempotent) {
+		if didNothing(ra.api) || (ra.api.Status >= 500 && req.idempotent) {
 			return min(ra.after, c.retry.MaxRetryAfter), true
 		}
 		return 0, false
@@ -304,7 +305,7 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		switch {
-		case apiErr.Status == http.StatusTooManyRequests:
+		case didNothing(apiErr):
 			return backoff, true
 		case apiErr.Status >= 500 && req.idempotent:
 			return backoff, true
@@ -312,6 +313,12 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 		return 0, false
 	}
 	return backoff, req.idempotent
+}
+
+// didNothing tells whether an error answer says that the request took no effect, but may later.
+func didNothing(e *Error) bool {
+	return e.Status == http.StatusTooManyRequests ||
+		e.Status == http.StatusServiceUnavailable && e.Code == ingest.EStorageUnavailable
 }
 
 // backoff is the wait before attempt+1: Base doubled per attempt, capped at Max, the upper half
