@@ -289,7 +289,7 @@ func statusOf(code ingest.Code) int {
 		return http.StatusNotFound
 	case ingest.ERateLimited:
 		return http.StatusTooManyRequests
-	case ingest.EStorageUnavailable:
+	case ingest.EStorageUnavailable, ingest.EDatabaseUnavailable:
 		return http.StatusServiceUnavailable
 	case ingest.EInternal, ingest.EConstraintViolation:
 		return http.StatusInternalServerError

@@ -295,6 +295,17 @@ func wantStorageUnavailable(t *testing.T, what string, a answer) {
 	}
 }
 
+// errorCode returns the code of an error answer, "" when it has none.
+func errorCode(a answer) string {
+	var body struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(a.body, &body)
+	return body.Error.Code
+}
+
 // storageTimeout is the --storage-timeout of the S3 fault test: how long the portal waits for a
 // silent S3.
 const storageTimeout = 2 * time.Second
@@ -554,7 +565,7 @@ func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
 
 	var mu sync.Mutex
 	var stored []sent
-	failures := 0
+	failures, unavailable := 0, 0
 	storedCount := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -588,6 +599,14 @@ func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
 					t.Errorf("a store answered %d %s, neither 201 nor a failure to send again", a.status, a.body)
 				default:
 					failures++
+					if err == nil {
+						switch code := errorCode(a); {
+						case a.status == http.StatusServiceUnavailable && code == "DATABASE_UNAVAILABLE" && a.header.Get("Retry-After") != "":
+							unavailable++
+						case a.status != http.StatusInternalServerError || code != "INTERNAL":
+							t.Errorf("a store answered %d %s, want 503 DATABASE_UNAVAILABLE with Retry-After, or 500 INTERNAL", a.status, a.body)
+						}
+					}
 				}
 				mu.Unlock()
 				if err != nil || a.status >= 500 {
@@ -619,9 +638,12 @@ func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
 	t.Logf("stored again %v after PostgreSQL started again", time.Since(restarted).Round(time.Millisecond))
 	close(stop)
 	wg.Wait()
-	t.Logf("%d files stored, %d failed requests sent again", len(stored), failures)
+	t.Logf("%d files stored, %d failed requests sent again, %d of them answered 503 DATABASE_UNAVAILABLE", len(stored), failures, unavailable)
 	if failures == 0 {
 		t.Fatal("no request failed: the restart went unnoticed, the test proved nothing")
+	}
+	if unavailable == 0 {
+		t.Error("no request answered 503 DATABASE_UNAVAILABLE while the database was away")
 	}
 	c.checkFiles(stored)
 	// Each file's event is in its transaction: the default sink, the data directory's events file,

@@ -23,6 +23,7 @@ func TestEveryCodeAnswersItsDesignedStatus(t *testing.T) {
 		"MISSING_PARTS": 409, "BATCH_NOT_OPEN": 409, "SESSION_EXPIRED": 410, "CHECKSUM_MISMATCH": 422, "RATE_LIMITED": 429,
 		"CONFLICT": 409, "INVALID_TRANSITION": 409,
 		"STORAGE_UNAVAILABLE": 503,
+		"DATABASE_UNAVAILABLE": 503,
 	} {
 		s := httpapi.New(httpapi.Config{})
 		rec := httptest.NewRecorder()

@@ -46,6 +46,7 @@ var statuses = map[ingest.Code]int{
 	ingest.EInvalidTransition:   http.StatusConflict,
 	ingest.EGrantLimitReached:   http.StatusForbidden,
 	ingest.EStorageUnavailable:  http.StatusServiceUnavailable,
+	ingest.EDatabaseUnavailable: http.StatusServiceUnavailable,
 	MethodNotAllowed:            http.StatusMethodNotAllowed,
 	RangeNotSatisfiable:         http.StatusRequestedRangeNotSatisfiable,
 }
@@ -89,7 +90,7 @@ const UnavailableRetryAfter = "5"
 // Write answers an error with status and its JSON body; an answer to HEAD has no body. An answer
 // saying that a dependency is unavailable tells the client when to try again.
 func Write(w http.ResponseWriter, r *http.Request, status int, f Fields) {
-	if f.Code == ingest.EStorageUnavailable && w.Header().Get("Retry-After") == "" {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", UnavailableRetryAfter)
 	}
 	w.Header().Set("Content-Type", "application/json")
