@@ -307,6 +307,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a *actor, err err
 		h.logger.Error("admin: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error"
 	}
+	if status == http.StatusServiceUnavailable { // a dependency is down: the operator needs the cause
+		h.logger.Error("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 	v := view{Title: http.StatusText(status), Data: errorPage{Status: status, Message: msg, Back: backLink(r)}}
 	if a != nil {
 		v.User, v.CSRF = a.user, a.session.CSRFToken
