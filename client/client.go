@@ -2,7 +2,8 @@
 //
 // It retries what is safe to repeat — reads, part uploads (a part is idempotent), completions,
 // aborts and creations that carry an Idempotency-Key — on network errors, 5xx and 429 answers,
-// with capped exponential backoff and jitter, honouring Retry-After. Every wait ends with the
+// and any request answered 429 or 503 STORAGE_UNAVAILABLE, which took no effect, with capped
+// exponential backoff and jitter, honouring Retry-After. Every wait ends with the
 // context. An error answer is returned as *Error with the server's code, message and details.
 //
 // The package depends on the portal's root package only, for its codes and statuses.
