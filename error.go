@@ -34,6 +34,13 @@ const (
 	// EUploadLocked: another request is writing to the streamed upload now; retry later.
 	EUploadLocked Code = "UPLOAD_LOCKED"
 
+	// EStorageUnavailable: the blob storage failed, or did not answer in time, after the retries
+	// its client makes; nothing of the request was recorded, so the client sends it again later.
+	EStorageUnavailable Code = "STORAGE_UNAVAILABLE"
+	// EDatabaseUnavailable: the database server refused, or did not answer, a new connection. The
+	// statement that needed it did not run, but others of the same request may have committed.
+	EDatabaseUnavailable Code = "DATABASE_UNAVAILABLE"
+
 	// EGrantLimitReached: an upload grant has no file, or not enough bytes, left for the upload.
 	EGrantLimitReached Code = "GRANT_LIMIT_REACHED"
 

@@ -195,8 +195,8 @@ func (h *Handler) offered(ctx context.Context, a *actor, m readmodel.Model, id u
 		switch err := act.check(h, ctx, a, id); ingest.ErrorCode(err) {
 		case "":
 			links = append(links, actionLink{Label: act.label + "…", Href: act.path(id), Danger: act.danger})
-		case ingest.EInternal, ingest.EConstraintViolation:
-			return nil, err
+		case ingest.EInternal, ingest.EConstraintViolation, ingest.EDatabaseUnavailable, ingest.EStorageUnavailable:
+			return nil, err // a failure, not a refusal of the action
 		}
 	}
 	return links, nil

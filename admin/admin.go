@@ -290,6 +290,8 @@ func statusOf(code ingest.Code) int {
 		return http.StatusNotFound
 	case ingest.ERateLimited:
 		return http.StatusTooManyRequests
+	case ingest.EStorageUnavailable, ingest.EDatabaseUnavailable:
+		return http.StatusServiceUnavailable
 	case ingest.EInternal, ingest.EConstraintViolation:
 		return http.StatusInternalServerError
 	}
@@ -305,6 +307,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a *actor, err err
 	if status == http.StatusInternalServerError {
 		h.logger.Error("admin: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error"
+	}
+	if status == http.StatusServiceUnavailable { // a dependency is down: the operator needs the cause
+		h.logger.Error("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	v := view{Title: http.StatusText(status), Data: errorPage{Status: status, Message: msg, Back: backLink(r)}}
 	if a != nil {

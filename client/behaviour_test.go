@@ -97,6 +97,27 @@ func TestA429IsRetriedAfterRetryAfter(t *testing.T) {
 	}
 }
 
+func TestStorageUnavailableIsRetriedForAnyRequest(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			writeAPIError(w, http.StatusServiceUnavailable, "STORAGE_UNAVAILABLE")
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":"`+uuid.NewString()+`","status":"PENDING","total_parts":1}`)
+	}))
+	// A creation without an idempotency key, which another 5xx would not repeat.
+	if _, _, err := c.CreateUpload(t.Context(), client.CreateUploadRequest{Filename: "f", SizeBytes: 1}); err != nil {
+		t.Fatalf("CreateUpload after one 503 STORAGE_UNAVAILABLE: %v", err)
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d requests, want 2", got)
+	}
+}
+
 func TestErrorsCarryTheServersCodeMessageAndDetails(t *testing.T) {
 	t.Parallel()
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,8 +2,9 @@
 //
 // It retries what is safe to repeat — reads, part uploads (a part is idempotent), completions,
 // aborts and creations that carry an Idempotency-Key — on network errors, 5xx and 429 answers
-// (but QUOTA_EXCEEDED), with capped exponential backoff and jitter, honouring Retry-After. Every wait ends with the
-// context. An error answer is returned as *Error with the server's code, message and details.
+// (but QUOTA_EXCEEDED), and any request answered 429 RATE_LIMITED or 503 STORAGE_UNAVAILABLE,
+// which took no effect, with capped exponential backoff and jitter, honouring Retry-After. Every
+// wait ends with the context. An error answer is returned as *Error with the server's code, message and details.
 //
 // The package depends on the portal's root package only, for its codes and statuses.
 package client
@@ -283,8 +284,10 @@ func decodeError(resp *http.Response) *Error {
 }
 
 // retryable decides whether a failed attempt is tried again, and after how long. A 429 is
-// retried, but for QUOTA_EXCEEDED: the rate limiter refused the request before doing anything. A 5xx or a network error
-// is retried only for an idempotent request, since the first attempt may have done its work.
+// retried, but for QUOTA_EXCEEDED: the rate limiter refused the request before doing anything. So
+// is STORAGE_UNAVAILABLE: the storage failed before the request could take effect. Another 5xx or
+// a network error is retried only for an idempotent request, since the first attempt may have done
+// its work.
 func (c *Client) retryable(req request, err error, attempt int) (time.Duration, bool) {
 	if attempt >= c.retry.Attempts {
 		return 0, false
@@ -302,14 +305,14 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 	backoff := c.backoff(attempt)
 	var ra *retryAfterError
 	if errors.As(err, &ra) {
-		if ra.api.Status == http.StatusTooManyRequests || (ra.api.Status >= 500 && req.idempotent) {
+		if didNothing(ra.api) || (ra.api.Status >= 500 && req.idempotent) {
 			return min(ra.after, c.retry.MaxRetryAfter), true
 		}
 		return 0, false
 	}
 	if errors.As(err, &apiErr) {
 		switch {
-		case apiErr.Status == http.StatusTooManyRequests:
+		case didNothing(apiErr):
 			return backoff, true
 		case apiErr.Status >= 500 && req.idempotent:
 			return backoff, true
@@ -317,6 +320,12 @@ func (c *Client) retryable(req request, err error, attempt int) (time.Duration, 
 		return 0, false
 	}
 	return backoff, req.idempotent
+}
+
+// didNothing tells whether an error answer says that the request took no effect, but may later.
+func didNothing(e *Error) bool {
+	return e.Status == http.StatusTooManyRequests ||
+		e.Status == http.StatusServiceUnavailable && e.Code == ingest.EStorageUnavailable
 }
 
 // backoff is the wait before attempt+1: Base doubled per attempt, capped at Max, the upper half

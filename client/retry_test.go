@@ -25,6 +25,13 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 	if _, ok := c.retryable(request{}, long, 1); ok {
 		t.Error("a 503 of a request that is not idempotent is retried")
 	}
+	storage := &retryAfterError{api: &Error{Status: http.StatusServiceUnavailable, Code: ingest.EStorageUnavailable}, after: 5 * time.Second}
+	if got, ok := c.retryable(request{}, storage, 1); !ok || got != 5*time.Second {
+		t.Errorf("503 STORAGE_UNAVAILABLE with Retry-After 5 s of a request that is not idempotent: wait %v, retry %v; want 5s, true", got, ok)
+	}
+	if _, ok := c.retryable(request{}, storage.api, 1); !ok {
+		t.Error("503 STORAGE_UNAVAILABLE without Retry-After of a request that is not idempotent is not retried")
+	}
 	if _, ok := c.retryable(request{}, busy, 5); ok {
 		t.Error("retried after the last attempt")
 	}

@@ -143,8 +143,8 @@ func TestNATSDownThenUpLosesNoEvent(t *testing.T) {
 
 // s3Faults is a reverse proxy in front of an S3 server that fails or slows the requests a test
 // asks it to: the next few of a kind with a status of S3's own (500 InternalError, 503 SlowDown),
-// all of them while down, each after a delay. It keeps the Host header, which SigV4 signs, so the server
-// accepts what it passes on.
+// all of them while down, each after a delay, or none ever answered while hung. It keeps the Host
+// header, which SigV4 signs, so the server accepts what it passes on.
 type s3Faults struct {
 	URL   string
 	proxy *httputil.ReverseProxy
@@ -155,8 +155,12 @@ type s3Faults struct {
 	failStatus int
 	down       bool          // fail every request with 503
 	delay      time.Duration // before each request
-	log        []string      // each request: "METHOD /path?query -> status"
+	hung       chan struct{} // while not nil, a request waits for it to close, or for its client to leave
+	log        []string      // each request: "METHOD /path?query -> status", statusHung for a hung one
 }
+
+// statusHung is the status the log of s3Faults records for a request it never answered.
+const statusHung = -1
 
 func startS3Faults(t *testing.T, endpoint string) *s3Faults {
 	t.Helper()
@@ -169,13 +173,15 @@ func startS3Faults(t *testing.T, endpoint string) *s3Faults {
 	f.proxy.ErrorLog = log.New(io.Discard, "", 0)
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	// Before the server closes, which waits for every request: a hung one ends only so.
+	t.Cleanup(func() { f.set(0, anyRequest, 0, false, 0) })
 	f.URL = srv.URL
 	return f
 }
 
 func (f *s3Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	delay, status := f.delay, 0
+	delay, status, hung := f.delay, 0, f.hung
 	switch {
 	case f.down:
 		status = http.StatusServiceUnavailable
@@ -184,8 +190,19 @@ func (f *s3Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = f.failStatus
 	}
 	f.mu.Unlock()
-	time.Sleep(delay)
-	f.record(r, status)
+	if hung != nil {
+		f.record(r, statusHung)
+		// The client's leaving is seen only once its body has been read, which a hung S3 never
+		// does: a part waits for the test to end the hang.
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+		status = http.StatusServiceUnavailable // for a client that still waits, if any
+	} else {
+		time.Sleep(delay)
+		f.record(r, status)
+	}
 	if status == 0 {
 		f.proxy.ServeHTTP(w, r)
 		return
@@ -211,12 +228,27 @@ var (
 	anyRequest      = regexp.MustCompile(``)
 )
 
-// set changes the faults and clears the log of requests: the next failNext requests that match
-// only fail with failStatus, every request fails while down, each waits delay first.
+// set changes the faults, ends a hang and clears the log of requests: the next failNext requests
+// that match only fail with failStatus, every request fails while down, each waits delay first.
 func (f *s3Faults) set(failNext int, only *regexp.Regexp, failStatus int, down bool, delay time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failNext, f.failOnly, f.failStatus, f.down, f.delay, f.log = failNext, only, failStatus, down, delay, nil
+	if f.hung != nil {
+		close(f.hung)
+		f.hung = nil
+	}
+}
+
+// hang makes every request wait, unanswered, until the next set: an S3 that takes connections
+// and never answers. It clears the log of requests.
+func (f *s3Faults) hang() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = nil
+	if f.hung == nil {
+		f.hung = make(chan struct{})
+	}
 }
 
 // requests returns the requests seen since the last set.
@@ -242,8 +274,9 @@ func (c *spread) readyz(at int) (int, string) {
 	return a.status, body.Checks["storage"]
 }
 
-// wantInternalError fails unless a is the API's 500 INTERNAL, which says nothing of its cause.
-func wantInternalError(t *testing.T, what string, a answer) {
+// wantStorageUnavailable fails unless a is the API's 503 STORAGE_UNAVAILABLE with a Retry-After,
+// which says nothing of its cause.
+func wantStorageUnavailable(t *testing.T, what string, a answer) {
 	t.Helper()
 	var body struct {
 		Error struct {
@@ -252,24 +285,46 @@ func wantInternalError(t *testing.T, what string, a answer) {
 			Details map[string]any `json:"details"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(a.body, &body); err != nil || a.status != http.StatusInternalServerError ||
-		body.Error.Code != "INTERNAL" || body.Error.Message != "internal error" || body.Error.Details != nil {
-		t.Fatalf("%s: %d %s, want 500 INTERNAL with the message \"internal error\" alone", what, a.status, a.body)
+	const message = "the storage is unavailable; try again later"
+	if err := json.Unmarshal(a.body, &body); err != nil || a.status != http.StatusServiceUnavailable ||
+		body.Error.Code != "STORAGE_UNAVAILABLE" || body.Error.Message != message || body.Error.Details != nil {
+		t.Fatalf("%s: %d %s, want 503 STORAGE_UNAVAILABLE with the message %q alone", what, a.status, a.body, message)
+	}
+	if after, err := strconv.Atoi(a.header.Get("Retry-After")); err != nil || after < 1 {
+		t.Fatalf("%s: Retry-After %q, want a number of seconds", what, a.header.Get("Retry-After"))
 	}
 }
 
+// errorCode returns the code of an error answer, "" when it has none.
+func errorCode(a answer) string {
+	var body struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(a.body, &body)
+	return body.Error.Code
+}
+
+// storageTimeout is the --storage-timeout of the S3 fault test: how long the portal waits for a
+// silent S3.
+const storageTimeout = 2 * time.Second
+
 // TestS3FaultsAreRetriedWithinLimitsAndReported puts a fault-injecting proxy between serve and
 // versitygw. A few 500s and 503s are retried by the portal's S3 client, unseen by the API's
-// client, except on a part, whose streamed body cannot be sent twice: that part answers 500 and is
-// sent again. S3 down: a request answers 500 INTERNAL after a bounded number of tries, /readyz
-// answers 503 naming the storage, and the same request succeeds once S3 is back. S3 slow: uploads
-// still complete, and /readyz gives up on a storage slower than its timeout.
+// client, except on a part, whose streamed body cannot be sent twice: that part answers 503
+// STORAGE_UNAVAILABLE and is sent again. S3 down: a request answers 503 STORAGE_UNAVAILABLE after
+// a bounded number of tries, /readyz answers 503 naming the storage, and the same request succeeds
+// once S3 is back. S3 hung (taking connections, never answering): a part and a creation answer 503
+// STORAGE_UNAVAILABLE within --storage-timeout a try, and the upload resumes once S3 answers again.
+// S3 slow: uploads still complete, and /readyz gives up on a storage slower than its timeout.
 func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	t.Parallel()
 	gw := versitygw.Start(t)
 	faults := startS3Faults(t, gw.Endpoint)
 	env, storage := s3Storage(t, gw, faults.URL)
-	p := startInstances(t, 1, testdb.MigratedURL(t, "postgres"), env, append([]string{"--storage", storage}, clusterFlags...)...)[0]
+	p := startInstances(t, 1, testdb.MigratedURL(t, "postgres"), env,
+		append([]string{"--storage", storage, "--storage-timeout", storageTimeout.String()}, clusterFlags...)...)[0]
 	c := newSpread(t, []*portal{p})
 	data := randomData(2*s3Part + 4321)
 	create := func(key string) answer {
@@ -325,7 +380,7 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	}
 	// A 500 on a part: its streamed body is not sent again by the portal; the client sends it.
 	faults.set(1, partRequest, http.StatusInternalServerError, false, 0)
-	wantInternalError(t, "a part S3 failed", part(1))
+	wantStorageUnavailable(t, "a part S3 failed", part(1))
 	if n := tries(partRequest, 500) + tries(partRequest, 0); n != 1 {
 		t.Fatalf("S3 saw %d requests for one part, want 1: %q", n, faults.requests())
 	}
@@ -342,11 +397,11 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	// S3 down: the tries end, the answer says nothing of S3, and /readyz names the storage.
 	faults.set(0, anyRequest, 0, true, 0)
 	began := time.Now()
-	wantInternalError(t, "a creation while S3 is down", create("later"))
+	wantStorageUnavailable(t, "a creation while S3 is down", create("later"))
 	if n := tries(createRequest, 503); n < 2 || n > 3 {
 		t.Fatalf("S3 saw %d tries of one creation while down, want 2 or 3 (the SDK's standard retryer): %q", n, faults.requests())
 	}
-	t.Logf("S3 down: a creation answered 500 after %d tries in %v", tries(createRequest, 503), time.Since(began).Round(time.Millisecond))
+	t.Logf("S3 down: a creation answered 503 after %d tries in %v", tries(createRequest, 503), time.Since(began).Round(time.Millisecond))
 	if status, storage := c.readyz(0); status != http.StatusServiceUnavailable || storage != "unavailable" {
 		t.Fatalf("/readyz while S3 is down: %d, storage %q; want 503, storage unavailable", status, storage)
 	}
@@ -358,6 +413,41 @@ func TestS3FaultsAreRetriedWithinLimitsAndReported(t *testing.T) {
 	c.want(create("later"), http.StatusCreated, "the creation again once S3 is back", &session)
 	for n := 1; n <= 3; n++ {
 		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d", n), nil)
+	}
+	complete()
+
+	// S3 hung: it takes connections and never answers. A part, whose streamed body has one try,
+	// and a creation, which has the SDK's tries, each end within --storage-timeout a try, with a
+	// 503 the client can act on. Once S3 answers again, the upload resumes where it was.
+	c.want(create("hung"), http.StatusCreated, "create before S3 hangs", &session)
+	c.want(part(1), http.StatusOK, "part 1 before S3 hangs", nil)
+	faults.hang()
+	began = time.Now()
+	wantStorageUnavailable(t, "a part while S3 hangs", part(2))
+	if took := time.Since(began); took > storageTimeout+5*time.Second {
+		t.Fatalf("a part while S3 hangs answered after %v, want about the storage timeout of %v", took, storageTimeout)
+	}
+	if n := tries(partRequest, statusHung); n != 1 {
+		t.Fatalf("S3 saw %d tries of one part while hung, want 1: %q", n, faults.requests())
+	}
+	t.Logf("S3 hung: a part answered 503 after %v", time.Since(began).Round(time.Millisecond))
+	began = time.Now()
+	wantStorageUnavailable(t, "a creation while S3 hangs", create("hung-again"))
+	n := tries(createRequest, statusHung)
+	if n < 2 || n > 3 {
+		t.Fatalf("S3 saw %d tries of one creation while hung, want 2 or 3 (the SDK's standard retryer): %q", n, faults.requests())
+	}
+	// Each try waits the timeout; the retryer's backoff between tries is under 20s in all.
+	if took := time.Since(began); took > time.Duration(n)*storageTimeout+20*time.Second {
+		t.Fatalf("a creation while S3 hangs answered after %v, want at most %d tries of %v and their backoff", took, n, storageTimeout)
+	}
+	t.Logf("S3 hung: a creation answered 503 after %d tries in %v", n, time.Since(began).Round(time.Millisecond))
+	if status, storage := c.readyz(0); status != http.StatusServiceUnavailable || storage != "unavailable" {
+		t.Fatalf("/readyz while S3 hangs: %d, storage %q; want 503, storage unavailable", status, storage)
+	}
+	faults.set(0, anyRequest, 0, false, 0)
+	for n := 2; n <= 3; n++ {
+		c.want(part(n), http.StatusOK, fmt.Sprintf("part %d once S3 answers again", n), nil)
 	}
 	complete()
 
@@ -475,7 +565,7 @@ func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
 
 	var mu sync.Mutex
 	var stored []sent
-	failures := 0
+	failures, unavailable := 0, 0
 	storedCount := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -509,6 +599,14 @@ func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
 					t.Errorf("a store answered %d %s, neither 201 nor a failure to send again", a.status, a.body)
 				default:
 					failures++
+					if err == nil {
+						switch code := errorCode(a); {
+						case a.status == http.StatusServiceUnavailable && code == "DATABASE_UNAVAILABLE" && a.header.Get("Retry-After") != "":
+							unavailable++
+						case a.status != http.StatusInternalServerError || code != "INTERNAL":
+							t.Errorf("a store answered %d %s, want 503 DATABASE_UNAVAILABLE with Retry-After, or 500 INTERNAL", a.status, a.body)
+						}
+					}
 				}
 				mu.Unlock()
 				if err != nil || a.status >= 500 {
@@ -540,9 +638,12 @@ func TestPostgreSQLRestartLosesNoAcknowledgedUpload(t *testing.T) {
 	t.Logf("stored again %v after PostgreSQL started again", time.Since(restarted).Round(time.Millisecond))
 	close(stop)
 	wg.Wait()
-	t.Logf("%d files stored, %d failed requests sent again", len(stored), failures)
+	t.Logf("%d files stored, %d failed requests sent again, %d of them answered 503 DATABASE_UNAVAILABLE", len(stored), failures, unavailable)
 	if failures == 0 {
 		t.Fatal("no request failed: the restart went unnoticed, the test proved nothing")
+	}
+	if unavailable == 0 {
+		t.Error("no request answered 503 DATABASE_UNAVAILABLE while the database was away")
 	}
 	c.checkFiles(stored)
 	// Each file's event is in its transaction: the default sink, the data directory's events file,

@@ -22,6 +22,8 @@ func TestEveryCodeAnswersItsDesignedStatus(t *testing.T) {
 		"PAYLOAD_TOO_LARGE": 413, "IDEMPOTENCY_CONFLICT": 409, "PART_ALREADY_RECEIVED": 409, "SESSION_NOT_ACTIVE": 409,
 		"MISSING_PARTS": 409, "BATCH_NOT_OPEN": 409, "SESSION_EXPIRED": 410, "CHECKSUM_MISMATCH": 422, "RATE_LIMITED": 429,
 		"CONFLICT": 409, "INVALID_TRANSITION": 409,
+		"STORAGE_UNAVAILABLE":  503,
+		"DATABASE_UNAVAILABLE": 503,
 	} {
 		s := httpapi.New(httpapi.Config{})
 		rec := httptest.NewRecorder()
@@ -40,6 +42,23 @@ func TestEveryCodeAnswersItsDesignedStatus(t *testing.T) {
 		if rec.Code != want || body.Error.Code != string(code) || body.Error.Message != "the message" || body.Error.Details["missing"] == nil {
 			t.Errorf("%s: %d %s, want %d with code, message and details", code, rec.Code, rec.Body, want)
 		}
+	}
+}
+
+func TestStorageUnavailableAnswers503WithRetryAfterAndNoCause(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	s := httpapi.New(httpapi.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rec := httptest.NewRecorder()
+	err := &ingest.Error{Code: ingest.EStorageUnavailable, Message: "the storage is unavailable; try again later",
+		Err: errors.New("s3: write part 1: dial tcp 10.0.0.7:9000: connection refused")}
+	s.WriteError(rec, httptest.NewRequest("PUT", "/api/v1/uploads/x/parts/1", nil), err)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "5" ||
+		strings.TrimSpace(rec.Body.String()) != `{"error":{"code":"STORAGE_UNAVAILABLE","message":"the storage is unavailable; try again later"}}` {
+		t.Errorf("answered %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if !strings.Contains(logs.String(), "10.0.0.7") {
+		t.Errorf("the log lacks the cause: %s", logs.String())
 	}
 }
 

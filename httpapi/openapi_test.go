@@ -277,6 +277,16 @@ func TestOpenAPIErrorCodesAreTheAPIs(t *testing.T) {
 	}
 }
 
+// storageRoutes are the routes whose answer waits for the blob storage, and so can be
+// STORAGE_UNAVAILABLE.
+var storageRoutes = map[string]bool{
+	"POST /api/v1/uploads":               true,
+	"PUT /api/v1/uploads/{id}/parts/{n}": true,
+	"POST /api/v1/uploads/{id}/complete": true,
+	"POST /api/v1/files":                 true,
+	"GET /api/v1/files/{id}/content":     true,
+}
+
 // backquotedCode finds the codes a response's description names, written `LIKE_THIS`.
 var backquotedCode = regexp.MustCompile("`([A-Z][A-Z_]+)`")
 
@@ -291,14 +301,19 @@ func TestOpenAPIErrorResponsesNameCodesOfTheirStatus(t *testing.T) {
 	for _, o := range doc.operations() {
 		name := o.method + " " + o.path
 		responses := object(o.op["responses"])
-		// The endpoint wrapper can answer these on every route that takes a token, and pathID
-		// answers 404 on every route with an id.
+		// The endpoint wrapper can answer these on every route that takes a token (503: the
+		// database that knows the token is down), and pathID answers 404 on every route with an
+		// id.
 		var must []string
 		if !public[name] {
-			must = append(must, "401", "403", "429", "500")
+			must = append(must, "401", "403", "429", "500", "503")
 		}
 		if strings.Contains(o.path, "{id}") {
 			must = append(must, "404")
+		}
+		if resp, err := doc.resolve(responses["503"]); err == nil && storageRoutes[name] &&
+			!strings.Contains(fmt.Sprint(resp["description"]), "`STORAGE_UNAVAILABLE`") {
+			t.Errorf("%s waits for the storage, but its 503 does not name STORAGE_UNAVAILABLE", name)
 		}
 		for _, status := range must {
 			if _, ok := responses[status]; !ok {

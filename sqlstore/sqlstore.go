@@ -131,7 +131,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		}
 		s.flush = volume.SharedFlush()
 	}
-	db, err := sql.Open(dialect.driver, dialect.dsn(url, path, s.flush != nil))
+	db, err := openDB(dialect, dialect.dsn(url, path, s.flush != nil))
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", name, err)
 	}

@@ -488,6 +488,9 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.Is(err, upload.ErrAppendChecksum) {
 		status = StatusChecksumMismatch
 	}
+	if status >= 500 { // a dependency failed (STORAGE_UNAVAILABLE): the operator needs the cause
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
 	if code == ingest.EUploadLocked {
 		w.Header().Set("Retry-After", "1")
 	}

@@ -354,6 +354,9 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 		httperr.Write(w, r, http.StatusInternalServerError, httperr.Fields{Code: ingest.EInternal, Message: "internal error"})
 		return
 	}
+	if status >= 500 { // a dependency failed (STORAGE_UNAVAILABLE): the operator needs the cause
+		s.logger.Error("request failed", "method", r.Method, "path", redact(r.URL.Path), "code", code, "err", err)
+	}
 	if code == ingest.EUploadLocked {
 		w.Header().Set("Retry-After", "1")
 	}

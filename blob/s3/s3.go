@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -68,16 +69,35 @@ const DefaultRegion = "us-east-1"
 
 // Store is an ingest.BlobStore on one bucket of S3-compatible storage.
 type Store struct {
-	client S3API
-	bucket string
-	prefix string
+	client  S3API
+	bucket  string
+	prefix  string
+	timeout time.Duration // how long a body may wait for S3 to take or give bytes, or to answer
+}
+
+// Option changes a Store that New or Open makes.
+type Option func(*Store)
+
+// WithTimeout sets how long S3 may stay silent: to answer a request (each attempt of it; Open's
+// client only), and to take the next bytes of a part or give the next bytes of a download. A
+// transfer that keeps moving has no time limit. The default is DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.timeout = d
+		}
+	}
 }
 
 // New returns a store that keeps objects in bucket through client, with keys under prefix
 // (slashes at its ends are dropped; "" for none). Any client will do: WritePart sets, for its own
 // requests, what streaming a part needs (see streamBody).
-func New(client S3API, bucket, prefix string) *Store {
-	return &Store{client: client, bucket: bucket, prefix: strings.Trim(prefix, "/")}
+func New(client S3API, bucket, prefix string, opts ...Option) *Store {
+	s := &Store{client: client, bucket: bucket, prefix: strings.Trim(prefix, "/"), timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Open returns a store for a URL of the form
@@ -91,7 +111,7 @@ func New(client S3API, bucket, prefix string) *Store {
 //
 // It returns EValidation for a URL it cannot use and when credentials are missing. Its errors
 // never repeat the URL, which could hold a secret.
-func Open(_ context.Context, rawURL string) (*Store, error) {
+func Open(_ context.Context, rawURL string, storeOpts ...Option) (*Store, error) {
 	loc, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -114,7 +134,10 @@ func Open(_ context.Context, rawURL string) (*Store, error) {
 		// A server addressed by IP address or a plain host name has no per-bucket host names.
 		opts.UsePathStyle = true
 	}
-	return New(s3.New(opts), loc.bucket, loc.prefix), nil
+	store := New(nil, loc.bucket, loc.prefix, storeOpts...)
+	opts.HTTPClient = withTimeout(store.timeout)
+	store.client = s3.New(opts)
+	return store, nil
 }
 
 // location is what a storage URL says.
@@ -212,7 +235,7 @@ func (s *Store) CreateUpload(ctx context.Context, u ingest.BlobUpload) (string, 
 		Key:    aws.String(u.Key),
 	})
 	if err != nil {
-		return "", fmt.Errorf("s3: create multipart upload: %w", err)
+		return "", translate(ctx, err, "create multipart upload")
 	}
 	if aws.ToString(out.UploadId) == "" {
 		return "", errors.New("s3: create multipart upload: the server returned no upload id")
@@ -231,8 +254,9 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 		return ingest.WrittenPart{}, ingest.Errorf(ingest.EValidation, "part %d is outside 1..%d", n, total)
 	}
 	size := u.PartSize(n)
-	body := &partBody{r: r, part: n, size: size, left: size}
-	out, err := s.client.UploadPart(body.trace(ctx), &s3.UploadPartInput{
+	body := &partBody{r: r, part: n, size: size, left: size, guard: guard(ctx, s.timeout)}
+	defer body.guard.end()
+	out, err := s.client.UploadPart(body.trace(body.guard.ctx), &s3.UploadPartInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(u.Key),
 		UploadId:      aws.String(u.StorageID),
@@ -245,7 +269,7 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 		return ingest.WrittenPart{}, berr
 	}
 	if err != nil {
-		return ingest.WrittenPart{}, translate(err, fmt.Sprintf("write part %d", n))
+		return ingest.WrittenPart{}, translate(ctx, err, fmt.Sprintf("write part %d", n))
 	}
 	if aws.ToString(out.ETag) == "" {
 		return ingest.WrittenPart{}, fmt.Errorf("s3: write part %d: the server returned no ETag", n)
@@ -260,8 +284,9 @@ func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int
 	if size < 0 || size > ingest.MaxPartSize {
 		return ingest.Errorf(ingest.EValidation, "S3 takes objects of 0 to %d bytes in one request, not %d", int64(ingest.MaxPartSize), size)
 	}
-	body := &partBody{r: r, part: 1, size: size, left: size}
-	_, err := s.client.PutObject(body.trace(ctx), &s3.PutObjectInput{
+	body := &partBody{r: r, part: 1, size: size, left: size, guard: guard(ctx, s.timeout)}
+	defer body.guard.end()
+	_, err := s.client.PutObject(body.trace(body.guard.ctx), &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
 		ContentLength: aws.Int64(size),
@@ -271,7 +296,7 @@ func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int
 		return berr
 	}
 	if err != nil {
-		return translate(err, "put object")
+		return translate(ctx, err, "put object")
 	}
 	return nil
 }
@@ -306,6 +331,8 @@ type partBody struct {
 	size int64 // the bytes the part must have
 	left int64 // the bytes still to come
 
+	guard *stallGuard // runs while S3 has the turn: between reads, and after the last
+
 	mu   sync.Mutex // guards err and conn, which the SDK's goroutines and WritePart share
 	err  error
 	conn net.Conn // the connection carrying the body, once the HTTP client has one
@@ -323,6 +350,8 @@ func (b *partBody) trace(ctx context.Context) context.Context {
 }
 
 func (b *partBody) Read(p []byte) (int, error) {
+	b.guard.waitOther()
+	defer b.guard.waitS3()
 	if err := b.failure(); err != nil {
 		return 0, err
 	}
@@ -433,7 +462,7 @@ func (s *Store) CompleteUpload(ctx context.Context, u ingest.BlobUpload, parts [
 	case code == "EntityTooSmall":
 		return &ingest.Error{Code: ingest.EValidation, Message: "a part other than the last is smaller than S3's minimum of 5 MiB", Err: err}
 	}
-	return fmt.Errorf("s3: complete multipart upload: %w", err)
+	return translate(ctx, err, "complete multipart upload")
 }
 
 // completeEmpty makes the empty object of an empty file and aborts its upload. The upload is
@@ -450,14 +479,14 @@ func (s *Store) completeEmpty(ctx context.Context, u ingest.BlobUpload) error {
 		return s.completedBefore(ctx, u, err)
 	}
 	if err != nil {
-		return fmt.Errorf("s3: complete empty upload: list parts: %w", err)
+		return translate(ctx, err, "complete empty upload: list parts")
 	}
 	if _, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(u.Key),
 		ContentLength: aws.Int64(0),
 	}); err != nil {
-		return fmt.Errorf("s3: complete empty upload: put object: %w", err)
+		return translate(ctx, err, "complete empty upload: put object")
 	}
 	return s.AbortUpload(ctx, u)
 }
@@ -488,7 +517,7 @@ func (s *Store) AbortUpload(ctx context.Context, u ingest.BlobUpload) error {
 		UploadId: aws.String(u.StorageID),
 	})
 	if err != nil && apiCode(err) != "NoSuchUpload" {
-		return fmt.Errorf("s3: abort multipart upload: %w", err)
+		return translate(ctx, err, "abort multipart upload")
 	}
 	return nil
 }
@@ -513,22 +542,14 @@ func (s *Store) ReadObject(ctx context.Context, key string, offset, length int64
 	case offset > 0:
 		in.Range = aws.String("bytes=" + strconv.FormatInt(offset, 10) + "-")
 	}
-	out, err := s.client.GetObject(ctx, in)
-	if apiCode(err) == "InvalidRange" {
-		// S3 refuses a range that starts at or past the end; a missing object is NoSuchKey.
-		return io.NopCloser(strings.NewReader("")), nil
-	}
-	if err != nil {
-		return nil, translate(err, "read object")
-	}
-	return out.Body, nil
+	return s.getObject(ctx, in, "read object")
 }
 
 // StatObject returns the size of the object at key.
 func (s *Store) StatObject(ctx context.Context, key string) (int64, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		return 0, translate(err, "stat object")
+		return 0, translate(ctx, err, "stat object")
 	}
 	if out.ContentLength == nil {
 		return 0, errors.New("s3: stat object: the server returned no size")
@@ -540,7 +561,7 @@ func (s *Store) StatObject(ctx context.Context, key string) (int64, error) {
 func (s *Store) DeleteObject(ctx context.Context, key string) error {
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("s3: delete object: %w", err)
+		return translate(ctx, err, "delete object")
 	}
 	return nil
 }
@@ -608,10 +629,32 @@ func isNotFound(err error) bool {
 	return false
 }
 
-// translate turns a not-found answer into ENotFound and wraps any other error with what failed.
-func translate(err error, what string) error {
-	if isNotFound(err) {
+// translate turns a not-found answer into ENotFound, a failing or silent S3 into
+// EStorageUnavailable unless ctx, the caller's, has ended, and wraps any other error with what
+// failed.
+func translate(ctx context.Context, err error, what string) error {
+	switch {
+	case isNotFound(err):
 		return &ingest.Error{Code: ingest.ENotFound, Message: what + ": not found in storage", Err: err}
+	case ctx.Err() == nil && isUnavailable(err):
+		return unavailable(err, what)
 	}
 	return fmt.Errorf("s3: %s: %w", what, err)
+}
+
+// getObject sends a GetObject request and returns its body, guarded against S3 going silent
+// while it is read. S3 refuses a range that starts at or past the end (a missing object is
+// NoSuchKey): that reads nothing, as a file does.
+func (s *Store) getObject(ctx context.Context, in *s3.GetObjectInput, what string) (io.ReadCloser, error) {
+	g := guard(ctx, s.timeout)
+	out, err := s.client.GetObject(g.ctx, in)
+	if err != nil {
+		g.end()
+		if apiCode(err) == "InvalidRange" {
+			return io.NopCloser(strings.NewReader("")), nil
+		}
+		return nil, translate(ctx, err, what)
+	}
+	g.waitOther()
+	return &guardedBody{ReadCloser: out.Body, g: g}, nil
 }

@@ -91,11 +91,8 @@ func (s *Store) openTail(ctx context.Context, u ingest.BlobUpload, n int, from i
 	if from == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.tailKey(u, n, from))})
-	if err != nil {
-		return nil, translate(err, fmt.Sprintf("read the tail of part %d", n))
-	}
-	return out.Body, nil
+	return s.getObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.tailKey(u, n, from))},
+		fmt.Sprintf("read the tail of part %d", n))
 }
 
 // removeTails deletes the tails of a streamed upload. It is tidying: a failure leaves garbage under
@@ -151,7 +148,7 @@ func (s *Store) ConcatObjects(ctx context.Context, dst string, srcs []string, si
 func (s *Store) copyParts(ctx context.Context, dst string, srcs []string) error {
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(dst)})
 	if err != nil {
-		return fmt.Errorf("s3: concatenate: %w", err)
+		return translate(ctx, err, "concatenate")
 	}
 	abort := func() {
 		_, _ = s.client.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
@@ -168,7 +165,7 @@ func (s *Store) copyParts(ctx context.Context, dst string, srcs []string) error 
 		})
 		if err != nil {
 			abort()
-			return translate(err, "concatenate: copy "+src)
+			return translate(ctx, err, "concatenate: copy "+src)
 		}
 		if out.CopyPartResult == nil || aws.ToString(out.CopyPartResult.ETag) == "" {
 			abort()
@@ -182,7 +179,7 @@ func (s *Store) copyParts(ctx context.Context, dst string, srcs []string) error 
 	})
 	if err != nil {
 		abort()
-		return fmt.Errorf("s3: concatenate: %w", err)
+		return translate(ctx, err, "concatenate")
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func gcCommand() *cli.Command {
 		Usage: "remove objects no file points to and the temporary data of ended uploads, once older than --gc-grace",
 		Flags: append(databaseFlags(),
 			storageFlag(),
+			storageTimeoutFlag(),
 			gcGraceFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be removed, and remove nothing"},
 		),
@@ -45,7 +46,7 @@ func gc(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)
 	}
-	blobs, err := openStorage(ctx, storageURL(cmd.String("storage"), cmd.String(dataDirFlag)), flusher)
+	blobs, err := openStorage(ctx, storageURL(cmd.String("storage"), cmd.String(dataDirFlag)), cmd.Duration("storage-timeout"), flusher)
 	if err != nil {
 		return fmt.Errorf("gc: storage: %w", err)
 	}

@@ -126,12 +126,12 @@ func usageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
 }
 
 // errorLine renders err on one line for the operator: the message of a portal error, or the
-// whole chain of an internal one, whose detail (the driver's, the network's) is what someone at
-// the terminal of their own server needs.
+// whole chain of an internal one or of a dependency's failure, whose detail (the driver's, the
+// network's) is what someone at the terminal of their own server needs.
 func errorLine(err error) string {
 	msg := ingest.ErrorMessage(err)
 	switch ingest.ErrorCode(err) {
-	case ingest.EInternal, ingest.EConstraintViolation:
+	case ingest.EInternal, ingest.EConstraintViolation, ingest.EStorageUnavailable, ingest.EDatabaseUnavailable:
 		msg = err.Error()
 	}
 	return strings.Join(strings.Fields(msg), " ")

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/internal/durable"
 	"github.com/ingest-portal/ingest/reconcile"
 	"github.com/ingest-portal/ingest/relay"
@@ -34,6 +35,7 @@ func serveCommand() *cli.Command {
 				Sources: cli.EnvVars("INGEST_ADDR"),
 			},
 			storageFlag(),
+			storageTimeoutFlag(),
 			&cli.DurationFlag{
 				Name:    "session-ttl",
 				Usage:   "an upload session expires this long after its last activity",
@@ -148,7 +150,9 @@ type serveConfig struct {
 	Database databaseConfig
 	Flush    durable.Mode // how SQLite commits, file:// objects and a file:// sink are made durable
 	Storage  string       // the blob store's URL
-	Addr     string       // HOST:PORT to listen on
+	// StorageTimeout is how long S3 may stay silent (blob/s3.WithTimeout).
+	StorageTimeout time.Duration
+	Addr           string // HOST:PORT to listen on
 
 	Upload upload.Config
 
@@ -180,6 +184,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Flush:           durable.DefaultMode(),
 		Addr:            "127.0.0.1:8080",
+		StorageTimeout:  s3.DefaultTimeout,
 		Upload:          upload.DefaultConfig(),
 		IdleReadTimeout: time.Minute,
 		MinPartRate:     16 << 10,
@@ -207,6 +212,7 @@ func serveConfigFrom(cmd *cli.Command) (serveConfig, error) {
 		return c, err
 	}
 	c.Storage = storageURL(cmd.String("storage"), cmd.String(dataDirFlag))
+	c.StorageTimeout = cmd.Duration("storage-timeout")
 	c.Addr = cmd.String("addr")
 	c.Upload.SessionTTL = cmd.Duration("session-ttl")
 	c.Upload.StreamLease = cmd.Duration("stream-lease")
@@ -281,6 +287,8 @@ func (c serveConfig) Validate() error {
 	switch {
 	case c.SigningKey != "" && len(c.SigningKey) < 32:
 		return ingest.Errorf(ingest.EValidation, "--signing-key must be at least 32 characters")
+	case c.StorageTimeout <= 0:
+		return ingest.Errorf(ingest.EValidation, "--storage-timeout must be positive")
 	case c.SweepInterval <= 0:
 		return ingest.Errorf(ingest.EValidation, "--sweep-interval must be positive")
 	case c.ShutdownTimeout < 0:

@@ -68,7 +68,7 @@ func (s *server) open(ctx context.Context) error {
 	if err := s.openDatabase(ctx); err != nil {
 		return err
 	}
-	blobs, err := openStorage(ctx, s.cfg.Storage, s.flusher)
+	blobs, err := openStorage(ctx, s.cfg.Storage, s.cfg.StorageTimeout, s.flusher)
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}

@@ -140,6 +140,7 @@ func TestServeConfigValidate(t *testing.T) {
 		"a public URL with a query":   func(c *serveConfig) { c.PublicURL = "https://upload.example.com/?x=1" },
 		"an origin with a path":       func(c *serveConfig) { c.CORSAllowedOrigins = []string{"https://app.example.com/page"} },
 		"a zero sweep interval":       func(c *serveConfig) { c.SweepInterval = 0 },
+		"a zero storage timeout":      func(c *serveConfig) { c.StorageTimeout = 0 },
 		"a negative shutdown timeout": func(c *serveConfig) { c.ShutdownTimeout = -time.Second },
 		"too many relay workers":      func(c *serveConfig) { c.RelayConfig.Workers = 65 },
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -21,6 +22,16 @@ func storageFlag() cli.Flag {
 		Usage:       "where files are stored: file://DIR or s3://BUCKET/PREFIX?endpoint=…&region=…",
 		DefaultText: "file://<data-dir>/blobs",
 		Sources:     cli.EnvVars("INGEST_STORAGE"),
+	}
+}
+
+// storageTimeoutFlag is --storage-timeout, shared by serve and gc.
+func storageTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{
+		Name:    "storage-timeout",
+		Usage:   "how long S3 storage may stay silent: to answer a request (each try), or to take or give the next bytes of a body",
+		Value:   s3.DefaultTimeout,
+		Sources: cli.EnvVars("INGEST_STORAGE_TIMEOUT"),
 	}
 }
 
@@ -47,15 +58,16 @@ func checkStorageURL(url string) error {
 }
 
 // openStorage opens the blob store at url; flusher makes a file:// store's objects durable. S3
-// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-func openStorage(ctx context.Context, url string, flusher *durable.Flusher) (ingest.BlobStore, error) {
+// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; S3 may stay silent for
+// timeout.
+func openStorage(ctx context.Context, url string, timeout time.Duration, flusher *durable.Flusher) (ingest.BlobStore, error) {
 	if err := checkStorageURL(url); err != nil {
 		return nil, err
 	}
 	if dir, ok := strings.CutPrefix(url, "file://"); ok {
 		return local.New(dir, local.WithFlusher(flusher))
 	}
-	return s3.Open(ctx, url)
+	return s3.Open(ctx, url, s3.WithTimeout(timeout))
 }
 
 // parseSize reads a size such as 64MiB, 5GiB, 1TB or 1048576 (bytes).

@@ -46,6 +46,8 @@ var statuses = map[ingest.Code]int{
 	ingest.EInvalidTransition:   http.StatusConflict,
 	ingest.EGrantLimitReached:   http.StatusForbidden,
 	ingest.EQuotaExceeded:       http.StatusTooManyRequests,
+	ingest.EStorageUnavailable:  http.StatusServiceUnavailable,
+	ingest.EDatabaseUnavailable: http.StatusServiceUnavailable,
 	MethodNotAllowed:            http.StatusMethodNotAllowed,
 	RangeNotSatisfiable:         http.StatusRequestedRangeNotSatisfiable,
 }
@@ -81,8 +83,17 @@ type Fields struct {
 	Details map[string]any `json:"details,omitempty"`
 }
 
-// Write answers an error with status and its JSON body; an answer to HEAD has no body.
+// UnavailableRetryAfter is the Retry-After, in seconds, of an answer saying that a dependency of
+// the portal is unavailable: long enough for a retried burst not to add to an outage, short
+// enough for a client to notice its end soon.
+const UnavailableRetryAfter = "5"
+
+// Write answers an error with status and its JSON body; an answer to HEAD has no body. An answer
+// saying that a dependency is unavailable tells the client when to try again.
 func Write(w http.ResponseWriter, r *http.Request, status int, f Fields) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", UnavailableRetryAfter)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
