@@ -47,15 +47,8 @@ func TestARelayThatDiesBetweenPublishAndMarkPublishesOnce(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			clock := storetest.NewClock()
-			url := testdb.URL(t, dialect)
+			url := testdb.MigratedURL(t, dialect)
 			survivor := openStore(t, url, clock)
-			m, err := survivor.Migrator()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.Up(ctx); err != nil {
-				t.Fatal(err)
-			}
 			owner, err := outboxseed.Owner(ctx, survivor)
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -10,11 +11,23 @@ import (
 // with their columns and constraints, indexes and triggers. The drift test compares it with a
 // committed copy, so a migration cannot change the schema unnoticed. Goose's own table is left out.
 func (s *Store) DumpSchema(ctx context.Context) (string, error) {
-	return s.dumpLines(ctx, s.dialect.schemaDump)
+	return dumpLines(ctx, s.db, s.dialect.schemaDump)
 }
 
-func (s *Store) dumpLines(ctx context.Context, query string) (string, error) {
-	rows, err := s.db.QueryContext(ctx, query)
+// Querier runs a query: a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// DumpSchemaOn is DumpSchema of the dialect's schema that q's session is in (PostgreSQL: its
+// current_schema), for a session that is not a store's: a test's pool of schemas checks, on a
+// connection it already has, that a schema is still the template's.
+func DumpSchemaOn(ctx context.Context, q Querier, d Dialect) (string, error) {
+	return dumpLines(ctx, q, dialectOf(d).schemaDump)
+}
+
+func dumpLines(ctx context.Context, q Querier, query string) (string, error) {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return "", fmt.Errorf("dump schema: %w", err)
 	}

@@ -219,10 +219,9 @@ func wantEveryEvent(t *testing.T, ids []uuid.UUID, files ...string) {
 	t.Logf("%d events delivered as %d lines (%d sent again: at least once)", len(ids), lines, lines-len(ids))
 }
 
-// seedOutbox migrates the database at url and fills it with n pending events.
+// seedOutbox fills the migrated database at url with n pending events.
 func seedOutbox(t *testing.T, url string, n int) (*sql.DB, []uuid.UUID) {
 	t.Helper()
-	mustSucceed(t, "migrate", "up", "--database-url", url)
 	db := openDB(t, url)
 	ids, err := outboxseed.Bulk(context.Background(), db, n)
 	if err != nil {
@@ -275,7 +274,7 @@ func TestThreeRelaysOnOnePostgreSQLShareTheWork(t *testing.T) {
 	t.Parallel()
 	bin := buildIngest(t)
 	const total = 10000
-	url := testdb.URL(t, "postgres")
+	url := testdb.MigratedURL(t, "postgres")
 	db, ids := seedOutbox(t, url, total)
 	dir := t.TempDir()
 	var relays []*relayProc
@@ -367,7 +366,7 @@ func getMetrics(t *testing.T, url string) (int, []byte) {
 
 func TestARelayApartServesItsMetrics(t *testing.T) {
 	bin := buildIngest(t)
-	url := testdb.URL(t, "sqlite")
+	url := testdb.MigratedURL(t, "sqlite")
 	const total = 50
 	db, _ := seedOutbox(t, url, total)
 	events := filepath.Join(t.TempDir(), "events.jsonl")

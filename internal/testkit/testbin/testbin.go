@@ -1,5 +1,11 @@
-// Package testbin builds a Go program once per test binary, for the tests that run the real
-// thing: linking it takes seconds, and many tests run it.
+// Package testbin gives the tests that run a real Go program (the ingest binary) its executable,
+// linked once for every test binary and every run rather than once per test binary: linking it
+// costs seconds of CPU, and several packages run it.
+//
+// The program comes from "go run", which since Go 1.24 keeps the executables it links in the build
+// cache, keyed by everything that goes into them: a change to any source of the program links it
+// anew, and otherwise the cached executable serves cmd/ingest's tests, e2e's, and the next run's.
+// "go build -o" would link it again every time.
 package testbin
 
 import (
@@ -11,7 +17,7 @@ import (
 	"testing"
 )
 
-// Program is a Go program built on first use into a temporary directory, which Remove deletes.
+// Program is a Go program copied on first use into a temporary directory, which Remove deletes.
 type Program struct {
 	pkg  string
 	once sync.Once
@@ -20,12 +26,12 @@ type Program struct {
 	err  error
 }
 
-// New returns the program of the package at pkg (a path as go build takes it, relative to the
+// New returns the program of the package at pkg (a path as go run takes it, relative to the
 // test's package directory).
 func New(pkg string) *Program { return &Program{pkg: pkg} }
 
-// Path returns the path of the built program, building it on the first call; it fails the test
-// when the build fails.
+// Path returns the path of the program's executable, building it on the first call; it fails the
+// test when the build fails.
 func (p *Program) Path(t testing.TB) string {
 	t.Helper()
 	p.once.Do(func() {
@@ -37,9 +43,11 @@ func (p *Program) Path(t testing.TB) string {
 			p.err = err
 			return
 		}
-		bin := filepath.Join(p.dir, filepath.Base(abs)) // "." in ./cmd/ingest builds "ingest"
-		if out, err := exec.Command("go", "build", "-o", bin, p.pkg).CombinedOutput(); err != nil {
-			p.err = fmt.Errorf("go build %s: %v\n%s", p.pkg, err, out)
+		bin := filepath.Join(p.dir, filepath.Base(abs)) // "." in ./cmd/ingest is "ingest"
+		// go run runs "cp EXECUTABLE bin" instead of the program: a copy of the cached executable
+		// (or of the one just linked, which go run caches), that no cache trim can take away.
+		if out, err := exec.Command("go", "run", "-exec", "cp", p.pkg, bin).CombinedOutput(); err != nil {
+			p.err = fmt.Errorf("go run -exec cp %s: %v\n%s", p.pkg, err, out)
 			return
 		}
 		p.path = bin
@@ -50,7 +58,7 @@ func (p *Program) Path(t testing.TB) string {
 	return p.path
 }
 
-// Remove deletes what was built; TestMain calls it once the tests have run.
+// Remove deletes the copy; TestMain calls it once the tests have run.
 func (p *Program) Remove() {
 	if p.dir != "" {
 		os.RemoveAll(p.dir)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 
 	"github.com/ingest-portal/ingest/sqlstore"
@@ -24,23 +23,22 @@ import (
 // is reused only if its definition is the template's (see shapeOf): one a test altered, or one
 // made by other migrations (an older checkout), is dropped.
 type schemaPool struct {
-	mu     sync.Mutex
-	server url.URL // the test server, as sqlstore opens it
-	db     *sql.DB
-	locks  *sql.Conn // the session whose advisory locks are the schemas this binary holds
-	free   []string  // schemas this binary holds, emptied, that no test uses
+	mu    sync.Mutex
+	db    *sql.DB
+	locks *sql.Conn // the session whose advisory locks are the schemas this binary holds
+	free  []string  // schemas this binary holds, emptied, that no test uses
 }
 
 // poolPrefix begins the name of every pooled schema.
 const poolPrefix = "ingest_pooled_"
 
 // newSchemaPool opens the session that holds the binary's schemas.
-func newSchemaPool(ctx context.Context, server url.URL, db *sql.DB) (*schemaPool, error) {
+func newSchemaPool(ctx context.Context, db *sql.DB) (*schemaPool, error) {
 	locks, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &schemaPool{server: server, db: db, locks: locks}, nil
+	return &schemaPool{db: db, locks: locks}, nil
 }
 
 // take returns an empty schema with the template's definition: one this binary holds, one no
@@ -144,20 +142,22 @@ func (p *schemaPool) drop(ctx context.Context, name string) error {
 var errChanged = errors.New("the schema's definition is not the template's")
 
 // reset deletes every row of the schema but the migrations', children before the rows they
-// reference, in one transaction, once its definition is found to be the template's.
+// reference, in one transaction, once its definition is found to be the template's. It runs on a
+// connection of the binary's, not a new session: checking the definition on a session of its own
+// cost the server a backend start and a cold catalog cache per test.
 func (p *schemaPool) reset(ctx context.Context, name string, template postgresScript) error {
-	shape, err := shapeOf(ctx, p.server, name)
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	shape, err := shapeOf(ctx, tx, name)
 	if err != nil {
 		return err
 	}
 	if shape != template.shape {
 		return errChanged
 	}
-	tx, err := p.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	// A session of the test that is still going away (a killed process's) may hold a row lock.
 	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
 		return err
@@ -174,19 +174,18 @@ func (p *schemaPool) reset(ctx context.Context, name string, template postgresSc
 const gooseTable = "goose_db_version"
 
 // shapeOf returns the schema's definition as the drift check dumps it (sqlstore's DumpSchema:
-// columns, constraints, indexes, triggers, functions), and the migrations it records.
-func shapeOf(ctx context.Context, server url.URL, schema string) (string, error) {
-	s, err := sqlstore.Open(ctx, inSchema(&server, schema))
-	if err != nil {
+// columns, constraints, indexes, triggers, functions), and the migrations it records. It sets the
+// transaction's search_path to the schema.
+func shapeOf(ctx context.Context, tx *sql.Tx, schema string) (string, error) {
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, schema); err != nil {
 		return "", err
 	}
-	defer s.Close()
-	dump, err := s.DumpSchema(ctx)
+	dump, err := sqlstore.DumpSchemaOn(ctx, tx, sqlstore.Postgres)
 	if err != nil {
 		return "", err
 	}
 	var migrations string
-	err = s.DB().QueryRowContext(ctx, `SELECT coalesce(string_agg(version_id::text || ':' || is_applied::text, ',' ORDER BY id), '')
+	err = tx.QueryRowContext(ctx, `SELECT coalesce(string_agg(version_id::text || ':' || is_applied::text, ',' ORDER BY id), '')
 		FROM `+gooseTable).Scan(&migrations)
 	return dump + "migrations " + migrations, err
 }

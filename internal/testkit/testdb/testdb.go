@@ -252,7 +252,7 @@ var postgresAdmin = sync.OnceValues(func() (postgresConn, error) {
 		return postgresConn{}, err
 	}
 	db.SetMaxIdleConns(8)
-	pool, err := newSchemaPool(ctx, *u, db)
+	pool, err := newSchemaPool(ctx, db)
 	if err != nil {
 		db.Close()
 		return postgresConn{}, err
@@ -318,7 +318,7 @@ func makePostgresTemplate() (postgresScript, error) {
 	if err := migrate(inSchema(u, schema), nil); err != nil {
 		return postgresScript{}, err
 	}
-	shape, err := shapeOf(ctx, *u, schema)
+	shape, err := templateShape(ctx, admin, schema)
 	if err != nil {
 		return postgresScript{}, fmt.Errorf("the template's definition: %w", err)
 	}
@@ -342,6 +342,16 @@ func makePostgresTemplate() (postgresScript, error) {
 		}
 	}
 	return postgresScript{script: script.String(), schema: schema, shape: shape, tables: tables}, nil
+}
+
+// templateShape returns shapeOf the template's schema, read in a transaction of its own.
+func templateShape(ctx context.Context, db *sql.DB, schema string) (string, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	return shapeOf(ctx, tx, schema)
 }
 
 func randomHex(n int) string {
