@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -73,15 +74,33 @@ func TestBrowserExample(t *testing.T) {
 			dbURL := testdb.MigratedURL(t, dialect)
 			// The backend listens on 127.0.0.1; the portal allows its page as localhost only, so
 			// the same page at 127.0.0.1 is on an origin the portal does not allow.
-			addr := freeAddr(t)
-			_, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				t.Fatal(err)
+			var p *portal
+			var token, allowed, blocked string
+			for attempt := 1; ; attempt++ {
+				// The port is chosen free before the portal starts, for the portal must allow the
+				// page's origin; another process may take it before the backend listens.
+				_, port, err := net.SplitHostPort(freeAddr(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				allowed, blocked = "http://localhost:"+port, "http://127.0.0.1:"+port
+				if p == nil {
+					p = startPortal(t, bin, dbURL, "--cors-allowed-origins", allowed)
+					token = createUserToken(t, bin, dbURL, "example-"+dialect)
+				} else {
+					p.args = []string{"--cors-allowed-origins", allowed}
+					p.restart()
+				}
+				err = startExampleBackend(t, p, token, port)
+				if err == nil {
+					break
+				}
+				p.kill()
+				if !errors.Is(err, errPortTaken) || attempt == 3 {
+					t.Fatal(err)
+				}
+				t.Logf("%v; trying another port", err)
 			}
-			allowed, blocked := "http://localhost:"+port, "http://127.0.0.1:"+port
-			p := startPortal(t, bin, dbURL, "--cors-allowed-origins", allowed)
-			token := createUserToken(t, bin, dbURL, "example-"+dialect)
-			startExampleBackend(t, p, token, port)
 
 			data, paths := randomFiles(t, exampleSizes, dialect, 17)
 			res := runExampleScript(t, p, map[string]any{
@@ -155,9 +174,12 @@ func buildExample(t *testing.T) {
 	run(t, ctx, exampleDir, "npm", "run", "build")
 }
 
+// errPortTaken is startExampleBackend's error when its port was taken meanwhile.
+var errPortTaken = errors.New("the port was taken")
+
 // startExampleBackend starts the example's backend.mjs on 127.0.0.1:port, minting grants from p
 // with token, and waits until it listens.
-func startExampleBackend(t *testing.T, p *portal, token, port string) {
+func startExampleBackend(t *testing.T, p *portal, token, port string) error {
 	t.Helper()
 	cmd := exec.Command("node", "backend.mjs")
 	cmd.Dir = exampleDir
@@ -180,9 +202,16 @@ func startExampleBackend(t *testing.T, p *portal, token, port string) {
 	})
 	sc := bufio.NewScanner(stdout)
 	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "listening on http://127.0.0.1:"+port) {
-		t.Fatalf("backend.mjs printed %q, want it listening on port %s; stderr:\n%s", sc.Text(), port, stderr.String())
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // its stderr is whole
+		err := fmt.Errorf("backend.mjs printed %q, want it listening on port %s; stderr:\n%s", sc.Text(), port, stderr.String())
+		if strings.Contains(stderr.String(), "EADDRINUSE") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+		return err
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return nil
 }
 
 // runExampleScript runs example.mjs in Node with plan and returns what it reports.
