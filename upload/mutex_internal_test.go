@@ -16,8 +16,10 @@ func TestHandoffGoesRoundForARequestMadeMeanwhile(t *testing.T) {
 	if !h.begin("b") {
 		t.Fatal("another key's caller was not given its work")
 	}
-	if h.begin("a") || h.begin("a") {
-		t.Fatal("a caller was given work already in hand")
+	for range 2 {
+		if h.begin("a") {
+			t.Fatal("a caller was given work already in hand")
+		}
 	}
 	if !h.again("a") {
 		t.Fatal("the worker was not sent round again for the requests made meanwhile")
