@@ -137,12 +137,13 @@ func (h *FS) CutAtSync(n int, cut func()) {
 // Freeze is the instant of the power cut: from now on nothing more becomes durable, and every
 // fsync fails. An answer the process under test gives after Freeze proves nothing.
 func (h *FS) Freeze() {
-	h.mu.Lock()
-	h.frozen = true
-	h.mu.Unlock()
-	// Wait for a capture of directories in progress, which began before the cut.
+	// Under the lock of names, so that a capture of directories in progress, which began before
+	// the cut, ends first.
 	h.ns.Lock()
-	h.ns.Unlock() //nolint:staticcheck // an empty critical section: waiting is the point
+	defer h.ns.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.frozen = true
 }
 
 // Sync makes everything written so far durable, as sync(2) would.
