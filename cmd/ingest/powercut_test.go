@@ -11,9 +11,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,11 +52,7 @@ func powerCutCuts(t *testing.T) int {
 // TestPowerCut: in every flush mode that can be the default, nothing acknowledged is lost at a
 // power cut, and every upload the cut interrupted can be finished.
 func TestPowerCut(t *testing.T) {
-	modes := []durable.Mode{durable.Files}
-	if durable.FSSupported {
-		modes = append(modes, durable.Filesystem)
-	}
-	for _, mode := range modes {
+	for _, mode := range durable.Modes() {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			pc := newPowerCutRig(t, mode, powercut.Options{})
@@ -328,8 +322,8 @@ func (p *powerCutLoad) ackFile(a answer, data []byte, also func()) bool {
 		p.t.Error(err)
 		return false
 	}
-	if f.SHA256 != powerCutSHA256(data) && !p.l.isCut() {
-		p.t.Errorf("file %s answered sha256 %s, want %s", f.ID, f.SHA256, powerCutSHA256(data))
+	if f.SHA256 != crashSHA256(data) && !p.l.isCut() {
+		p.t.Errorf("file %s answered sha256 %s, want %s", f.ID, f.SHA256, crashSHA256(data))
 	}
 	return p.l.ack(func() {
 		if p.l.files == nil {
@@ -467,14 +461,14 @@ func (c *powerCutChecker) stored(id string, data []byte, what string) {
 		SizeBytes int64  `json:"size_bytes"`
 	}
 	_ = json.Unmarshal(a.body, &f)
-	want := powerCutSHA256(data)
+	want := crashSHA256(data)
 	if a.status != http.StatusOK || f.Status != "STORED" || f.SHA256 != want || f.SizeBytes != int64(len(data)) {
 		c.lose("%s file %s: %d %s, want STORED with sha256 %s and %d bytes", what, id, a.status, a.body, want, len(data))
 		return
 	}
 	if got := c.do("GET", "/api/v1/files/"+id+"/content", nil); !bytes.Equal(got.body, data) {
 		c.lose("%s file %s: its content has %d bytes (sha256 %s), want %d (sha256 %s)",
-			what, id, len(got.body), powerCutSHA256(got.body), len(data), want)
+			what, id, len(got.body), crashSHA256(got.body), len(data), want)
 		return
 	}
 	c.pc.verified[id] = want
@@ -608,9 +602,9 @@ func (c *powerCutChecker) allStored() {
 				continue
 			}
 			got := c.do("GET", "/api/v1/files/"+f.ID+"/content", nil)
-			if got.status != http.StatusOK || powerCutSHA256(got.body) != f.SHA256 || int64(len(got.body)) != f.SizeBytes {
+			if got.status != http.StatusOK || crashSHA256(got.body) != f.SHA256 || int64(len(got.body)) != f.SizeBytes {
 				c.lose("file %s is STORED with sha256 %s and %d bytes, but its object answers %d with %d bytes (sha256 %s)",
-					f.ID, f.SHA256, f.SizeBytes, got.status, len(got.body), powerCutSHA256(got.body))
+					f.ID, f.SHA256, f.SizeBytes, got.status, len(got.body), crashSHA256(got.body))
 				continue
 			}
 			c.pc.verified[f.ID] = f.SHA256
@@ -673,9 +667,4 @@ func (c *powerCutChecker) missingEvents() []string {
 func powerCutPart(data []byte, n int) []byte {
 	from := (n - 1) * powerCutChunk
 	return data[from:min(from+powerCutChunk, len(data))]
-}
-
-func powerCutSHA256(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
 }

@@ -7,18 +7,10 @@ import (
 	"testing"
 )
 
-// modes returns the modes this OS has.
-func modes() []Mode {
-	if FSSupported {
-		return []Mode{Files, Filesystem}
-	}
-	return []Mode{Files}
-}
-
 // TestBeforeSyncfsIsToldOfEachSyncfs: the seam of the power-cut tests hears of every syncfs before
 // it runs, and of nothing else: a directory's fsync reaches a FUSE server by itself.
 func TestBeforeSyncfsIsToldOfEachSyncfs(t *testing.T) {
-	for _, mode := range modes() {
+	for _, mode := range Modes() {
 		t.Run(string(mode), func(t *testing.T) {
 			f, err := New(mode)
 			if err != nil {
