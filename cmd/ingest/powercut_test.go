@@ -67,8 +67,8 @@ func TestPowerCut(t *testing.T) {
 						i+1, cuts, pc.how, strings.Join(lost, "\n"), pc.r.log())
 				}
 			}
-			t.Logf("%d cuts: %d files, %d parts and %d tus offsets acknowledged before a cut, all kept; %d interrupted uploads finished after it, %d failed cleanly",
-				cuts, pc.stats.files, pc.stats.parts, pc.stats.offsets, pc.stats.resumed, pc.stats.failed)
+			t.Logf("%d cuts (%v): %d files, %d parts and %d tus offsets acknowledged before a cut, all kept; %d interrupted uploads finished after it, %d failed cleanly",
+				cuts, pc.stats.cuts, pc.stats.files, pc.stats.parts, pc.stats.offsets, pc.stats.resumed, pc.stats.failed)
 		})
 	}
 }
@@ -97,7 +97,10 @@ type powerCutRig struct {
 	r        *serveRig
 	how      string            // how the last cut came
 	verified map[string]string // STORED files checked since: id → sha256
-	stats    struct{ files, parts, offsets, resumed, failed int }
+	stats    struct {
+		files, parts, offsets, resumed, failed int
+		cuts                                   map[string]int // by powerCutKind
+	}
 }
 
 func newPowerCutRig(t *testing.T, mode durable.Mode, opts powercut.Options) *powerCutRig {
@@ -114,7 +117,9 @@ func newPowerCutRig(t *testing.T, mode durable.Mode, opts powercut.Options) *pow
 	if err := h.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	return &powerCutRig{t: t, fs: h, r: r, verified: map[string]string{}}
+	pc := &powerCutRig{t: t, fs: h, r: r, verified: map[string]string{}}
+	pc.stats.cuts = map[string]int{}
+	return pc
 }
 
 // cycle runs the load, cuts the power, restarts the portal and returns what was lost.
@@ -132,7 +137,7 @@ func (pc *powerCutRig) cycle() []string {
 		})
 	}
 	atSync := pc.fs.Syncs() + 1 + rand.IntN(300)
-	pc.fs.CutAtSync(atSync, func() { cut(fmt.Sprintf("in fsync or syncfs #%d", atSync)) })
+	pc.fs.CutAtSync(atSync, func(what string) { cut("in " + what) })
 
 	load := &powerCutLoad{t: pc.t, client: pc.r.client, url: srv.url, token: pc.r.token, l: l}
 	var workers sync.WaitGroup
@@ -146,7 +151,7 @@ func (pc *powerCutRig) cycle() []string {
 	after := time.Duration(100+rand.IntN(1400)) * time.Millisecond
 	select {
 	case <-time.After(after):
-		cut(fmt.Sprintf("after %v", after))
+		cut(fmt.Sprintf("after %v, between flushes", after))
 	case <-srv.done:
 	}
 	workers.Wait()
@@ -155,12 +160,32 @@ func (pc *powerCutRig) cycle() []string {
 	l.mu.Lock()
 	pc.how = l.how
 	l.mu.Unlock()
+	pc.stats.cuts[powerCutKind(pc.how)]++
 	if err := pc.fs.Cut(); err != nil {
 		pc.t.Fatalf("cut: %v", err)
 	}
 	unsound := pc.integrity()
 	pc.r.start()
 	return append(unsound, pc.check(l)...)
+}
+
+// powerCutKind sorts the cuts for the test's summary: when no flush ran, or inside which one.
+func powerCutKind(how string) string {
+	switch {
+	case strings.HasPrefix(how, "after"):
+		return "between flushes"
+	case how == "in syncfs":
+		return "in a syncfs"
+	case strings.HasPrefix(how, "in directory fsync"):
+		return "in a directory fsync"
+	case strings.Contains(how, "ingest.db"):
+		return "in an SQLite fsync"
+	case strings.Contains(how, "events.jsonl"):
+		return "in an event log fsync"
+	case strings.Contains(how, "/.uploads/"):
+		return "in an upload's fsync"
+	}
+	return "in an object's fsync"
 }
 
 // powerCutLedger is what the portal acknowledged before the cut.

@@ -52,7 +52,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 		return nil, nil, 0, errno
 	}
 	r := n.h.newRecord(ch.StableAttr().Ino, false)
-	f, errno := n.h.wrap(fh, r)
+	f, errno := n.h.wrap(fh, r, ch)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
@@ -64,7 +64,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	f, errno := n.h.wrap(fh, n.h.recordOf(n.StableAttr().Ino, false))
+	f, errno := n.h.wrap(fh, n.h.recordOf(n.StableAttr().Ino, false), n.EmbeddedInode())
 	return f, fuseFlags, errno
 }
 
@@ -137,12 +137,13 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, 
 // fsync captures it.
 type file struct {
 	*fs.LoopbackFile
-	h   *FS
-	rec *record
-	ro  *os.File // the same file, for captures, however it was opened
+	h     *FS
+	rec   *record
+	inode *fs.Inode
+	ro    *os.File // the same file, for captures, however it was opened
 }
 
-func (h *FS) wrap(fh fs.FileHandle, r *record) (*file, syscall.Errno) {
+func (h *FS) wrap(fh fs.FileHandle, r *record, inode *fs.Inode) (*file, syscall.Errno) {
 	lf := fh.(*fs.LoopbackFile)
 	fd, _ := lf.PassthroughFd()
 	ro, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", fd))
@@ -150,7 +151,7 @@ func (h *FS) wrap(fh fs.FileHandle, r *record) (*file, syscall.Errno) {
 		lf.Release(context.Background())
 		return nil, fs.ToErrno(err)
 	}
-	return &file{LoopbackFile: lf, h: h, rec: r, ro: ro}, 0
+	return &file{LoopbackFile: lf, h: h, rec: r, inode: inode, ro: ro}, 0
 }
 
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
@@ -178,9 +179,9 @@ func (f *file) Fsync(context.Context, uint32) syscall.Errno {
 		if f.h.ignore {
 			return 0
 		}
-		return f.h.fsync(f.h.captureAll)
+		return f.h.fsync("syncfs", f.h.captureAll)
 	}
-	return f.h.fsync(func() error { return f.h.captureFile(f.rec, f.ro) })
+	return f.h.fsync("fsync "+f.inode.Path(nil), func() error { return f.h.captureFile(f.rec, f.ro) })
 }
 
 // PassthroughFd says no: passthrough I/O would bypass the harness.
@@ -210,5 +211,5 @@ func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {
 }
 
 func (d *dirHandle) Fsyncdir(context.Context, uint32) syscall.Errno {
-	return d.n.h.fsync(func() error { return d.n.h.captureDir(d.n.backing()) })
+	return d.n.h.fsync("directory fsync "+d.n.Path(nil), func() error { return d.n.h.captureDir(d.n.backing()) })
 }

@@ -56,8 +56,8 @@ type FS struct {
 	marker  *record
 	frozen  bool
 	syncs   int    // fsync requests seen since the last cut (the marker's among them)
-	cutAt   int    // the sync request that cuts the power, 0 for none
-	onCutAt func() // run in place of that request
+	cutAt   int               // the sync request that cuts the power, 0 for none
+	onCutAt func(what string) // run in place of that request
 }
 
 // record is one inode of the backing directory and what of it is durable.
@@ -126,9 +126,10 @@ func (h *FS) Syncs() int {
 
 // CutAtSync makes the n-th sync request since the mount or the last cut (counted as Syncs counts
 // them) run cut in place of making anything durable, and fail: the power goes off in the middle
-// of that flush. cut must Freeze the file system and stop the process under test, without
-// waiting for it to exit (it runs inside the file system's handler).
-func (h *FS) CutAtSync(n int, cut func()) {
+// of that flush. cut is told what the request was ("syncfs", "fsync <path>" or "directory fsync
+// <path>", paths relative to Dir); it must Freeze the file system and stop the process under
+// test, without waiting for it to exit (it runs inside the file system's handler).
+func (h *FS) CutAtSync(n int, cut func(what string)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cutAt, h.onCutAt = n, cut
@@ -313,9 +314,9 @@ func (h *FS) restore(r *record, path string, seen map[*record]bool) error {
 	return nil
 }
 
-// fsync is an fsync request: unless the file system is frozen, or the request is the one that
-// cuts the power, capture makes its target durable.
-func (h *FS) fsync(capture func() error) syscall.Errno {
+// fsync is an fsync request (what, as CutAtSync tells it): unless the file system is frozen, or
+// the request is the one that cuts the power, capture makes its target durable.
+func (h *FS) fsync(what string, capture func() error) syscall.Errno {
 	h.mu.Lock()
 	if h.frozen {
 		h.mu.Unlock()
@@ -326,7 +327,7 @@ func (h *FS) fsync(capture func() error) syscall.Errno {
 	onCut := h.onCutAt
 	h.mu.Unlock()
 	if cut {
-		onCut()
+		onCut(what)
 		return syscall.EIO
 	}
 	if err := capture(); err != nil {
