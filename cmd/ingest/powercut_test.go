@@ -136,8 +136,7 @@ func (pc *powerCutRig) cycle() []string {
 			_ = srv.cmd.Process.Kill()
 		})
 	}
-	atSync := pc.fs.Syncs() + 1 + rand.IntN(300)
-	pc.fs.CutAtSync(atSync, func(what string) { cut("in " + what) })
+	pc.fs.CutWhen(powerCutAtFlush(cut))
 
 	load := &powerCutLoad{t: pc.t, client: pc.r.client, url: srv.url, token: pc.r.token, l: l}
 	var workers sync.WaitGroup
@@ -167,6 +166,31 @@ func (pc *powerCutRig) cycle() []string {
 	unsound := pc.integrity()
 	pc.r.start()
 	return append(unsound, pc.check(l)...)
+}
+
+// powerCutAtFlush returns what cuts the power in the middle of a flush chosen at random: the
+// n-th of any kind, or the n-th that makes SQLite commits durable (a syncfs, or an fsync of the
+// WAL), which is inside a group commit and often a completion.
+func powerCutAtFlush(cut func(how string)) func(what string) bool {
+	commitsOnly := rand.IntN(2) == 0
+	n := 1 + rand.IntN(200)
+	if commitsOnly {
+		n = 1 + rand.IntN(40)
+	}
+	var mu sync.Mutex
+	return func(what string) bool {
+		if commitsOnly && what != "syncfs" && !strings.HasSuffix(what, "ingest.db-wal") {
+			return false
+		}
+		mu.Lock()
+		n--
+		now := n == 0
+		mu.Unlock()
+		if now {
+			cut("in " + what)
+		}
+		return now
+	}
 }
 
 // powerCutKind sorts the cuts for the test's summary: when no flush ran, or inside which one.

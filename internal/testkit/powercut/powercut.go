@@ -55,9 +55,8 @@ type FS struct {
 	root    *record
 	marker  *record
 	frozen  bool
-	syncs   int    // fsync requests seen since the last cut (the marker's among them)
-	cutAt   int               // the sync request that cuts the power, 0 for none
-	onCutAt func(what string) // run in place of that request
+	syncs   int                    // fsync requests seen since the last cut (the marker's among them)
+	cutWhen func(what string) bool // see CutWhen; nil for none
 }
 
 // record is one inode of the backing directory and what of it is durable.
@@ -124,15 +123,16 @@ func (h *FS) Syncs() int {
 	return h.syncs
 }
 
-// CutAtSync makes the n-th sync request since the mount or the last cut (counted as Syncs counts
-// them) run cut in place of making anything durable, and fail: the power goes off in the middle
-// of that flush. cut is told what the request was ("syncfs", "fsync <path>" or "directory fsync
-// <path>", paths relative to Dir); it must Freeze the file system and stop the process under
-// test, without waiting for it to exit (it runs inside the file system's handler).
-func (h *FS) CutAtSync(n int, cut func(what string)) {
+// CutWhen makes the file system ask cut, at every sync request from now until the next cut and
+// before making anything durable, whether the power goes off in the middle of that request; if
+// cut answers true, it must already have frozen the file system (Freeze) and stopped the process
+// under test, without waiting for it to exit, and the request fails. cut is told what the
+// request is: "syncfs", "fsync <path>" or "directory fsync <path>", paths relative to Dir. It is
+// called by several goroutines at once.
+func (h *FS) CutWhen(cut func(what string) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.cutAt, h.onCutAt = n, cut
+	h.cutWhen = cut
 }
 
 // Freeze is the instant of the power cut: from now on nothing more becomes durable, and every
@@ -187,7 +187,7 @@ func (h *FS) dirs(gen int) (live, shadows string) {
 // start records the backing directory as wholly durable and mounts it.
 func (h *FS) start() error {
 	h.mu.Lock()
-	h.byIno, h.nextID, h.frozen, h.syncs, h.cutAt, h.onCutAt = map[uint64]*record{}, 0, false, 0, 0, nil
+	h.byIno, h.nextID, h.frozen, h.syncs, h.cutWhen = map[uint64]*record{}, 0, false, 0, nil
 	h.mu.Unlock()
 	root, err := h.register(h.live)
 	if err != nil {
@@ -314,7 +314,7 @@ func (h *FS) restore(r *record, path string, seen map[*record]bool) error {
 	return nil
 }
 
-// fsync is an fsync request (what, as CutAtSync tells it): unless the file system is frozen, or
+// fsync is an fsync request (what, as CutWhen tells it): unless the file system is frozen, or
 // the request is the one that cuts the power, capture makes its target durable.
 func (h *FS) fsync(what string, capture func() error) syscall.Errno {
 	h.mu.Lock()
@@ -323,11 +323,9 @@ func (h *FS) fsync(what string, capture func() error) syscall.Errno {
 		return syscall.EIO
 	}
 	h.syncs++
-	cut := h.cutAt != 0 && h.syncs == h.cutAt
-	onCut := h.onCutAt
+	cut := h.cutWhen
 	h.mu.Unlock()
-	if cut {
-		onCut(what)
+	if cut != nil && cut(what) {
 		return syscall.EIO
 	}
 	if err := capture(); err != nil {

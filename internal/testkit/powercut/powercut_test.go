@@ -124,12 +124,19 @@ func TestTheMarkerMakesEverythingDurable(t *testing.T) {
 	}
 }
 
-// TestCutAtSyncFailsThatSync: the power goes off in the middle of the chosen flush, which then
+// TestCutWhenFailsThatSync: the power goes off in the middle of the chosen flush, which then
 // makes nothing durable.
-func TestCutAtSyncFailsThatSync(t *testing.T) {
+func TestCutWhenFailsThatSync(t *testing.T) {
 	h := powercut.Mount(t, powercut.Options{})
-	var cuts []string
-	h.CutAtSync(3, func(what string) { cuts = append(cuts, what); h.Freeze() })
+	var asked []string
+	h.CutWhen(func(what string) bool {
+		asked = append(asked, what)
+		if len(asked) < 3 {
+			return false
+		}
+		h.Freeze()
+		return true
+	})
 	path := filepath.Join(h.Dir(), "file")
 	write(t, path, "first", true)
 	syncPath(t, h.Dir())
@@ -144,8 +151,8 @@ func TestCutAtSyncFailsThatSync(t *testing.T) {
 		t.Error("the fsync after the cut succeeded")
 	}
 	f.Close()
-	if want := []string{"fsync file"}; !slices.Equal(cuts, want) {
-		t.Errorf("the cut ran at %q, want %q", cuts, want)
+	if want := []string{"fsync file", "directory fsync ", "fsync file"}; !slices.Equal(asked, want) {
+		t.Errorf("the cut was asked about %q, want %q", asked, want)
 	}
 	if err := h.Cut(); err != nil {
 		t.Fatal(err)
