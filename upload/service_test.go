@@ -1130,3 +1130,47 @@ func TestACompletionThatLosesARaceWithAnAbortSaysSo(t *testing.T) {
 		}
 	})
 }
+
+// storeFileFails is a store whose StoreFile fails while fail is set: a portal that stops between
+// making a file's bytes durable and storing it.
+type storeFileFails struct {
+	*sqlstore.Store
+	fail bool
+}
+
+func (s *storeFileFails) StoreFile(ctx context.Context, sessionID uuid.UUID, obj ingest.StoredObject) (*ingest.File, error) {
+	if s.fail {
+		return nil, errors.New("the portal stopped before storing the file")
+	}
+	return s.Store.StoreFile(ctx, sessionID, obj)
+}
+
+// TestAStreamWithAllItsBytesButNoFileIsCompletedWhenLookedAt: a tus client that finds an upload's
+// offset at its size (HEAD) sends nothing more, so the look itself stores the file.
+func TestAStreamWithAllItsBytesButNoFileIsCompletedWhenLookedAt(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		store := &storeFileFails{Store: e.store, fail: true}
+		stopping, err := upload.New(store, e.blobs, upload.DefaultConfig(), upload.WithClock(e.clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := random(t, 2*chunk+5)
+		sess, err := stopping.CreateStream(e.ctx, e.alice, upload.StreamRequest{CreateRequest: upload.CreateRequest{
+			Filename: "stream.bin", SizeBytes: int64(len(data))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stopping.Append(e.ctx, e.alice, sess.ID, upload.AppendRequest{Body: bytes.NewReader(data), Length: int64(len(data))}); err == nil {
+			t.Fatal("the Append stored its file although storing fails")
+		}
+		store.fail = false
+		st, err := stopping.Stream(e.ctx, e.alice, sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Session.Status != ingest.SessionComplete || st.File.Status != ingest.FileStored || st.File.SHA256 != sha(data) {
+			t.Errorf("after a look: session %s, file %s %s; want COMPLETE, STORED, %s", st.Session.Status, st.File.Status, st.File.SHA256, sha(data))
+		}
+	})
+}

@@ -138,7 +138,8 @@ func (st *StreamState) Offset() int64 {
 // Stream returns a streamed upload the actor can see. A session that completed, streamed or not,
 // is one too (its offset is its size). It returns ENotFound for an upload that does not exist,
 // is not streamed, or was aborted; ESessionExpired for one that expired and ESessionNotActive for
-// one that failed.
+// one that failed. An upload that holds all its bytes but whose file was not stored (its portal
+// stopped in between) is completed first, as Complete does, and returns what Complete returns.
 func (s *Service) Stream(ctx context.Context, actor *ingest.User, id uuid.UUID) (*StreamState, error) {
 	sess, err := s.session(ctx, actor, id)
 	if err != nil {
@@ -155,6 +156,17 @@ func (s *Service) Stream(ctx context.Context, actor *ingest.User, id uuid.UUID) 
 		if err := s.expired(ctx, sess); err != nil {
 			return nil, err
 		}
+		// A portal stopped between making an upload's last bytes durable and storing its file
+		// (a crash, a power cut, a failed commit) leaves an upload whose offset is its size. A tus
+		// client takes such an upload for complete and sends nothing more: finish it here, or
+		// its file would never be stored.
+		st := &StreamState{Session: sess, File: file}
+		if !sess.Partial {
+			if err := s.finishStream(ctx, actor, st); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
 	case sess.Status != ingest.SessionComplete:
 		if _, err := s.ended(sess, file); err != nil {
 			return nil, err

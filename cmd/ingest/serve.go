@@ -321,6 +321,7 @@ func serve(ctx context.Context, cmd *cli.Command) (err error) {
 	defer func() { err = errors.Join(err, stopProfile()) }()
 	logger := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, nil))
 	srv := newServer(cfg, logger, cmd.Root().Writer)
+	srv.beforeSyncfs = powerCutSeam(os.Getenv(powerCutMarkerEnv))
 	if err := srv.open(ctx); err != nil {
 		srv.close()
 		return err

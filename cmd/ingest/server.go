@@ -37,14 +37,16 @@ type server struct {
 	// flusher makes the writes of the database, a file:// store and a file:// sink durable: one
 	// for them all, so that their writes of the moment share flushes.
 	flusher *durable.Flusher
-	store   *sqlstore.Store
-	schema  *sqlstore.Migrator // for /readyz: the schema this binary needs is still there
-	blobs   ingest.BlobStore
-	svc     *upload.Service
-	relay   *relay.Relay // nil without --relay
-	sink    ingest.Sink  // the relay's
-	ln      net.Listener
-	http    *http.Server
+	// beforeSyncfs is the flusher's seam for the power-cut test (powerCutSeam); nil otherwise.
+	beforeSyncfs func() error
+	store        *sqlstore.Store
+	schema       *sqlstore.Migrator // for /readyz: the schema this binary needs is still there
+	blobs        ingest.BlobStore
+	svc          *upload.Service
+	relay        *relay.Relay // nil without --relay
+	sink         ingest.Sink  // the relay's
+	ln           net.Listener
+	http         *http.Server
 
 	served      chan error // Serve's result while it runs; nil before run and once read
 	stopWorkers func()     // stops the sweeper and the relay and waits for them; nil until run
@@ -64,6 +66,7 @@ func (s *server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	flusher.BeforeSyncfs = s.beforeSyncfs
 	s.flusher = flusher
 	if err := s.openDatabase(ctx); err != nil {
 		return err

@@ -14,10 +14,13 @@ type Flusher struct {
 	// flushes are shared per filesystem ("dev:" and its device number) and per directory ("dir:"
 	// and its path).
 	flushes Shared
-	// BeforeFlush, when set, is called before each shared flush begins, by the goroutine about to
-	// run it: the seam where a test of power cuts learns that what was written so far is about to
-	// become durable. Tests set it before the first write; the product leaves it nil.
-	BeforeFlush func()
+	// BeforeSyncfs, when set, is called before each syncfs(2) of the Filesystem mode begins, by the
+	// goroutine about to run it; its error fails that flush. It is the seam where the power-cut
+	// test (internal/testkit/powercut) learns that what was written so far is about to become
+	// durable: Linux does not forward syncfs to a FUSE server, whereas the fsyncs of files and
+	// directories reach it on their own, and are not told here, so that the test does not take a
+	// directory's fsync for a flush of everything. The product leaves it nil.
+	BeforeSyncfs func() error
 }
 
 // New returns a Flusher of mode m ("" is DefaultMode). See ParseMode for the modes it refuses.
@@ -129,23 +132,20 @@ type filesystemMark struct {
 // Wait returns once a syncfs of the filesystem that began after the mark has succeeded, leading
 // one if none has begun since.
 func (m filesystemMark) Wait() error {
-	return m.v.flusher.after(m.v.key, m.n, func() error { return syncFilesystem(m.v.path) })
+	return m.v.flusher.flushes.After(m.v.key, m.n, func() error {
+		if before := m.v.flusher.BeforeSyncfs; before != nil {
+			if err := before(); err != nil {
+				return err
+			}
+		}
+		return syncFilesystem(m.v.path)
+	})
 }
 
 // syncDir is SyncDir(dir), shared with the callers of the moment.
 func (f *Flusher) syncDir(dir string) error {
 	key := "dir:" + dir
-	return f.after(key, f.flushes.Mark(key), func() error { return SyncDir(dir) })
-}
-
-// after is Shared.After on the flusher's flushes, telling BeforeFlush before each flush it runs.
-func (f *Flusher) after(key string, mark uint64, flush func() error) error {
-	return f.flushes.After(key, mark, func() error {
-		if f.BeforeFlush != nil {
-			f.BeforeFlush()
-		}
-		return flush()
-	})
+	return f.flushes.After(key, f.flushes.Mark(key), func() error { return SyncDir(dir) })
 }
 
 // SyncDir makes the entries of dir durable: a new file or directory in it, a rename into it, a

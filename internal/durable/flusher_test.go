@@ -1,30 +1,23 @@
 package durable
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// modes returns the modes this OS has.
-func modes() []Mode {
-	if FSSupported {
-		return []Mode{Files, Filesystem}
-	}
-	return []Mode{Files}
-}
-
-// TestBeforeFlushIsToldOfEachSharedFlush: the seam of the power-cut tests hears of every flush
-// that a Flusher shares, before it runs, in every mode.
-func TestBeforeFlushIsToldOfEachSharedFlush(t *testing.T) {
-	for _, mode := range modes() {
+// TestBeforeSyncfsIsToldOfEachSyncfs: the seam of the power-cut tests hears of every syncfs before
+// it runs, and of nothing else: a directory's fsync reaches a FUSE server by itself.
+func TestBeforeSyncfsIsToldOfEachSyncfs(t *testing.T) {
+	for _, mode := range Modes() {
 		t.Run(string(mode), func(t *testing.T) {
 			f, err := New(mode)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var told int
-			f.BeforeFlush = func() { told++ }
+			f.BeforeSyncfs = func() error { told++; return nil }
 			dir := t.TempDir()
 			v, err := f.Volume(dir)
 			if err != nil {
@@ -41,16 +34,41 @@ func TestBeforeFlushIsToldOfEachSharedFlush(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if told != 1 {
-				t.Errorf("a new file's flush was told %d times, want once", told)
+			want := 0
+			if mode == Filesystem {
+				want = 1
+			}
+			if told != want {
+				t.Errorf("a new file's flush was told %d times, want %d", told, want)
 			}
 			if err := v.SyncDir(dir); err != nil {
 				t.Fatal(err)
 			}
-			if told != 2 {
-				t.Errorf("after a directory's flush BeforeFlush was told %d times, want 2", told)
+			if told != want {
+				t.Errorf("after a directory's fsync BeforeSyncfs was told %d times, want %d still", told, want)
 			}
 		})
+	}
+}
+
+// TestBeforeSyncfsFailsTheFlush: a seam that fails fails the flush it was told of, so that a
+// harness which cannot make the writes durable never lets them be acknowledged.
+func TestBeforeSyncfsFailsTheFlush(t *testing.T) {
+	if !FSSupported {
+		t.Skip("no syncfs(2) here")
+	}
+	f, err := New(Filesystem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused")
+	f.BeforeSyncfs = func() error { return refused }
+	v, err := f.Volume(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.SharedFlush()(); !errors.Is(err, refused) {
+		t.Errorf("the shared flush returned %v, want the seam's error", err)
 	}
 }
 

@@ -29,6 +29,14 @@ func DefaultMode() Mode {
 	return Files
 }
 
+// Modes returns the modes this OS has, any of which can be chosen (and be the default).
+func Modes() []Mode {
+	if FSSupported {
+		return []Mode{Files, Filesystem}
+	}
+	return []Mode{Files}
+}
+
 // ParseMode reads a Mode; "" is DefaultMode.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
