@@ -98,7 +98,7 @@ func (p *portal) upload(token string, data []byte, extra map[string]any) map[str
 func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testdb.Dialects() {
-		for _, storage := range []string{"local", "s3"} {
+		for _, storage := range []string{"local", "s3", "gcs"} {
 			t.Run(dialect+"/"+storage, func(t *testing.T) {
 				t.Parallel()
 				p := newPortal(t, dialect, portalOptions{storage: storage})
@@ -526,6 +526,29 @@ func TestDownloads(t *testing.T) {
 	fileOf := p.Do("GET", "/api/v1/uploads/"+unfinished, token, nil).str(t, "file_id")
 	if got := p.Do("GET", "/api/v1/files/"+fileOf+"/content", token, nil); got.Status != 404 {
 		t.Errorf("content of an unfinished file: %d", got.Status)
+	}
+}
+
+func TestEndedUploadsLeaveNoPartInGCS(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, "sqlite", portalOptions{storage: "gcs", config: func(c *upload.Config) { c.SessionTTL = time.Second }})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 6<<20)
+	aborted, chunk := p.session(token, data, nil)
+	p.putPart(token, aborted, data, chunk, 1).must(t, 200)
+	expired, _ := p.session(token, data, nil)
+	p.putPart(token, expired, data, chunk, 1).must(t, 200)
+	temporary := func() int { return len(p.GCS.Objects(t, p.Bucket, "portal/.uploads/")) }
+	if n := temporary(); n != 4 {
+		t.Fatalf("temporary objects = %d, want a marker and a part for each of 2 uploads", n)
+	}
+	p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
+	time.Sleep(1100 * time.Millisecond)
+	if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
+	}
+	if n := temporary(); n != 0 {
+		t.Errorf("temporary objects left after an abort and an expiry: %d", n)
 	}
 }
 

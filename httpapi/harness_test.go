@@ -13,8 +13,10 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/blob/local"
+	"github.com/ingest-portal/ingest/blob/gcs"
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/testkit/fakegcs"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 	"github.com/ingest-portal/ingest/sqlstore"
@@ -31,14 +33,16 @@ type portal struct {
 	Blobs   ingest.BlobStore
 	Service *upload.Service
 	Admin   string // an admin's token
-	// S3 and Bucket are the gateway and bucket behind an "s3" portal.
+	// S3 and Bucket are the gateway and bucket behind an "s3" portal; GCS and Bucket the server
+	// and bucket behind a "gcs" one.
 	S3     *versitygw.Server
+	GCS    *fakegcs.Server
 	Bucket string
 }
 
 // portalOptions tune newPortal.
 type portalOptions struct {
-	storage     string // "local" (default) or "s3"
+	storage     string // "local" (default), "s3" or "gcs"
 	rateLimit   float64
 	idleTimeout time.Duration
 	minRate     int64         // bytes per second
@@ -56,6 +60,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	var blobs ingest.BlobStore
 	var err error
 	var gw *versitygw.Server
+	var gcsServer *fakegcs.Server
 	var bucket string
 	switch opts.storage {
 	case "", "local":
@@ -66,6 +71,12 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		gw = versitygw.Start(t)
 		bucket = gw.NewBucket(t)
 		blobs = s3.New(gw.Client(), bucket, "portal")
+	case "gcs":
+		gcsServer = fakegcs.Start(t)
+		bucket = gcsServer.Bucket(t)
+		if blobs, err = gcs.Open(context.Background(), "gs://"+bucket+"/portal?endpoint="+gcsServer.URL); err != nil {
+			t.Fatal(err)
+		}
 	default:
 		t.Fatalf("unknown storage %q", opts.storage)
 	}
@@ -90,7 +101,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}
+	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, GCS: gcsServer, Bucket: bucket}
 	p.Admin = p.NewUser("admin", true)
 	return p
 }

@@ -426,7 +426,7 @@ func (s *Store) CompleteUpload(ctx context.Context, u ingest.BlobUpload, parts [
 		s.removeTails(ctx, u)
 		return nil
 	case code == "NoSuchUpload":
-		return s.completedBefore(ctx, u, err)
+		return ingest.CompletedBefore(ctx, s, u, err)
 	case code == "InvalidPart":
 		return &ingest.Error{Code: ingest.ENotFound, Message: "a part of the upload is not in storage", Err: err}
 	case code == "EntityTooSmall":
@@ -446,7 +446,7 @@ func (s *Store) completeEmpty(ctx context.Context, u ingest.BlobUpload) error {
 		MaxParts: aws.Int32(1),
 	})
 	if apiCode(err) == "NoSuchUpload" {
-		return s.completedBefore(ctx, u, err)
+		return ingest.CompletedBefore(ctx, s, u, err)
 	}
 	if err != nil {
 		return fmt.Errorf("s3: complete empty upload: list parts: %w", err)
@@ -459,19 +459,6 @@ func (s *Store) completeEmpty(ctx context.Context, u ingest.BlobUpload) error {
 		return fmt.Errorf("s3: complete empty upload: put object: %w", err)
 	}
 	return s.AbortUpload(ctx, u)
-}
-
-// completedBefore decides a completion whose upload is gone: it succeeded before when the object
-// is there with the upload's size; otherwise the upload was aborted or never existed.
-func (s *Store) completedBefore(ctx context.Context, u ingest.BlobUpload, cause error) error {
-	size, err := s.StatObject(ctx, u.Key)
-	switch {
-	case err == nil && size == u.Size:
-		return nil
-	case err != nil && ingest.ErrorCode(err) != ingest.ENotFound:
-		return err
-	}
-	return &ingest.Error{Code: ingest.ENotFound, Message: "upload not found", Err: cause}
 }
 
 // AbortUpload aborts u's multipart upload, which deletes its parts. An upload that is already gone

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/gcs"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/internal/bytesize"
@@ -18,7 +19,7 @@ import (
 func storageFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:        "storage",
-		Usage:       "where files are stored: file://DIR or s3://BUCKET/PREFIX?endpoint=…&region=…",
+		Usage:       "where files are stored: file://DIR, s3://BUCKET/PREFIX?endpoint=…&region=… or gs://BUCKET/PREFIX",
 		DefaultText: "file://<data-dir>/blobs",
 		Sources:     cli.EnvVars("INGEST_STORAGE"),
 	}
@@ -40,20 +41,24 @@ func checkStorageURL(url string) error {
 			return ingest.Errorf(ingest.EValidation, "--storage file:// needs a directory")
 		}
 		return nil
-	case strings.HasPrefix(url, "s3://"):
+	case strings.HasPrefix(url, "s3://"), strings.HasPrefix(url, "gs://"):
 		return nil
 	}
-	return ingest.Errorf(ingest.EValidation, "--storage must be file://DIR or s3://BUCKET/PREFIX")
+	return ingest.Errorf(ingest.EValidation, "--storage must be file://DIR, s3://BUCKET/PREFIX or gs://BUCKET/PREFIX")
 }
 
 // openStorage opens the blob store at url; flusher makes a file:// store's objects durable. S3
-// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, GCS credentials from
+// Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS).
 func openStorage(ctx context.Context, url string, flusher *durable.Flusher) (ingest.BlobStore, error) {
 	if err := checkStorageURL(url); err != nil {
 		return nil, err
 	}
 	if dir, ok := strings.CutPrefix(url, "file://"); ok {
 		return local.New(dir, local.WithFlusher(flusher))
+	}
+	if strings.HasPrefix(url, "gs://") {
+		return gcs.Open(ctx, url)
 	}
 	return s3.Open(ctx, url)
 }

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/gcs"
+	"github.com/ingest-portal/ingest/internal/testkit/fakegcs"
+)
+
+func TestOpenStorageGCSURL(t *testing.T) {
+	srv := fakegcs.Start(t)
+	bucket := srv.Bucket(t)
+	store, err := openStorage(context.Background(), "gs://"+bucket+"/ingest?endpoint="+srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.(*gcs.Store); !ok || store.Bucket() != bucket || store.Prefix() != "ingest" {
+		t.Fatalf("store = %T %s/%s, want the GCS bucket %s under ingest", store, store.Bucket(), store.Prefix(), bucket)
+	}
+	if err := store.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+func TestOpenStorageRefusesAnUnknownScheme(t *testing.T) {
+	for _, raw := range []string{"ftp://host/dir", "gcs://bucket", "file://"} {
+		if _, err := openStorage(context.Background(), raw, nil); ingest.ErrorCode(err) != ingest.EValidation {
+			t.Errorf("openStorage(%q) = %v, want VALIDATION_FAILED", raw, err)
+		}
+	}
+}
