@@ -19,6 +19,7 @@ import (
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ingest-portal/ingest/internal/testkit/syncbuf"
+	"github.com/ingest-portal/ingest/internal/testkit/testclock"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -98,7 +99,7 @@ func (p *portal) upload(token string, data []byte, extra map[string]any) map[str
 func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testdb.Dialects() {
-		for _, storage := range []string{"local", "s3", "gcs"} {
+		for _, storage := range []string{"local", "s3", "gcs", "azure"} {
 			t.Run(dialect+"/"+storage, func(t *testing.T) {
 				t.Parallel()
 				p := newPortal(t, dialect, portalOptions{storage: storage})
@@ -531,7 +532,8 @@ func TestDownloads(t *testing.T) {
 
 func TestEndedUploadsLeaveNoPartInGCS(t *testing.T) {
 	t.Parallel()
-	p := newPortal(t, "sqlite", portalOptions{storage: "gcs", config: func(c *upload.Config) { c.SessionTTL = time.Second }})
+	var clock testclock.Offset
+	p := newPortal(t, "sqlite", portalOptions{storage: "gcs", clock: clock.Now})
 	token := p.NewUser("alice", false)
 	data := randomBytes(t, 6<<20)
 	aborted, chunk := p.session(token, data, nil)
@@ -543,12 +545,37 @@ func TestEndedUploadsLeaveNoPartInGCS(t *testing.T) {
 		t.Fatalf("temporary objects = %d, want a marker and a part for each of 2 uploads", n)
 	}
 	p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
-	time.Sleep(1100 * time.Millisecond)
+	clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
 	if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
 	}
 	if n := temporary(); n != 0 {
 		t.Errorf("temporary objects left after an abort and an expiry: %d", n)
+	}
+}
+
+func TestEndedUploadsLeaveNoBlockInAzure(t *testing.T) {
+	t.Parallel()
+	var clock testclock.Offset
+	p := newPortal(t, "sqlite", portalOptions{storage: "azure", clock: clock.Now})
+	token := p.NewUser("alice", false)
+	data := randomBytes(t, 6<<20)
+	aborted, chunk := p.session(token, data, nil)
+	p.putPart(token, aborted, data, chunk, 1).must(t, 200)
+	expired, _ := p.session(token, data, nil)
+	p.putPart(token, expired, data, chunk, 1).must(t, 200)
+	// Each upload has its marker and a blob holding its uncommitted block.
+	left := func() int { return len(p.Azure.Blobs(t, p.Bucket, "portal/")) }
+	if n := left(); n != 4 {
+		t.Fatalf("blobs = %d, want a marker and a blob of uncommitted blocks for each of 2 uploads", n)
+	}
+	p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
+	clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
+	if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
+	}
+	if n := left(); n != 0 {
+		t.Errorf("blobs left after an abort and an expiry: %d", n)
 	}
 }
 

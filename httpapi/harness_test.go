@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
-	"github.com/ingest-portal/ingest/blob/local"
+	"github.com/ingest-portal/ingest/blob/azure"
 	"github.com/ingest-portal/ingest/blob/gcs"
+	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/testkit/azurite"
 	"github.com/ingest-portal/ingest/internal/testkit/fakegcs"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
@@ -34,15 +36,17 @@ type portal struct {
 	Service *upload.Service
 	Admin   string // an admin's token
 	// S3 and Bucket are the gateway and bucket behind an "s3" portal; GCS and Bucket the server
-	// and bucket behind a "gcs" one.
+	// and bucket behind a "gcs" one; Azure and Bucket the service and container behind an "azure"
+	// one.
 	S3     *versitygw.Server
 	GCS    *fakegcs.Server
+	Azure  *azurite.Server
 	Bucket string
 }
 
 // portalOptions tune newPortal.
 type portalOptions struct {
-	storage     string // "local" (default), "s3" or "gcs"
+	storage     string // "local" (default), "s3", "gcs" or "azure"
 	rateLimit   float64
 	idleTimeout time.Duration
 	minRate     int64         // bytes per second
@@ -50,7 +54,8 @@ type portalOptions struct {
 	config      func(*upload.Config)
 	sessionAuth func(*http.Request) (*ingest.User, error)
 	authCache   time.Duration
-	logs        io.Writer // where the API logs, as text; nowhere when nil
+	logs        io.Writer        // where the API logs, as text; nowhere when nil
+	clock       func() time.Time // the upload service's clock; the real one when nil
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -61,6 +66,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	var err error
 	var gw *versitygw.Server
 	var gcsServer *fakegcs.Server
+	var azureServer *azurite.Server
 	var bucket string
 	switch opts.storage {
 	case "", "local":
@@ -77,6 +83,14 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		if blobs, err = gcs.Open(context.Background(), "gs://"+bucket+"/portal?endpoint="+gcsServer.URL); err != nil {
 			t.Fatal(err)
 		}
+	case "azure":
+		azureServer = azurite.Start(t)
+		bucket = azureServer.Container(t)
+		client, err := azureServer.Client(t, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = azure.New(client, bucket, "portal")
 	default:
 		t.Fatalf("unknown storage %q", opts.storage)
 	}
@@ -84,7 +98,11 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
-	svc, err := upload.New(store, blobs, cfg)
+	var svcOpts []upload.Option
+	if opts.clock != nil {
+		svcOpts = append(svcOpts, upload.WithClock(opts.clock))
+	}
+	svc, err := upload.New(store, blobs, cfg, svcOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +119,7 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, GCS: gcsServer, Bucket: bucket}
+	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, GCS: gcsServer, Azure: azureServer, Bucket: bucket}
 	p.Admin = p.NewUser("admin", true)
 	return p
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/streambody"
 )
 
 var _ ingest.BlobStore = (*Store)(nil)
@@ -190,12 +191,12 @@ func (s *Store) put(ctx context.Context, obj *storage.ObjectHandle, r io.Reader,
 	defer cancel()
 	w := obj.NewWriter(ctx)
 	w.ChunkSize = 0 // one request streamed from r: no buffer of the part, no retry
-	body := &exactReader{r: r, size: size, left: size, what: what}
-	if _, err := io.Copy(w, body); err != nil || body.err != nil {
+	body := streambody.New(r, size, what)
+	if _, err := io.Copy(w, body); err != nil || body.Failure() != nil {
 		cancel()
 		_ = w.Close() // fails: the request was cancelled before it ended
-		if body.err != nil {
-			return body.err
+		if berr := body.Failure(); berr != nil {
+			return berr
 		}
 		return fmt.Errorf("gcs: %s: %w", what, err)
 	}
@@ -203,54 +204,6 @@ func (s *Store) put(ctx context.Context, obj *storage.ObjectHandle, r io.Reader,
 		return translate(err, what)
 	}
 	return nil
-}
-
-// exactReader yields the size bytes of r and fails, instead of handing over its last bytes, when
-// r holds fewer or more. Its verdict stays in err, since the GCS writer reports a failed body
-// only as a failed request.
-type exactReader struct {
-	r          io.Reader
-	size, left int64
-	what       string
-	err        error
-}
-
-func (b *exactReader) Read(p []byte) (int, error) {
-	if b.err != nil {
-		return 0, b.err
-	}
-	if b.left == 0 {
-		var one [1]byte
-		for range 100 { // as bufio does, give up on a reader that keeps returning nothing
-			n, err := b.r.Read(one[:])
-			switch {
-			case n > 0:
-				return 0, b.fail(ingest.Errorf(ingest.EPartSizeMismatch, "%s: more than %d bytes", b.what, b.size))
-			case err == io.EOF:
-				return 0, io.EOF
-			case err != nil:
-				return 0, b.fail(fmt.Errorf("gcs: %s: read body: %w", b.what, err))
-			}
-		}
-		return 0, b.fail(fmt.Errorf("gcs: %s: read body: %w", b.what, io.ErrNoProgress))
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= int64(n)
-	switch {
-	case err == io.EOF && b.left > 0:
-		return 0, b.fail(ingest.Errorf(ingest.EPartSizeMismatch, "%s: %d bytes, want %d", b.what, b.size-b.left, b.size))
-	case err != nil && err != io.EOF:
-		return 0, b.fail(fmt.Errorf("gcs: %s: read body: %w", b.what, err))
-	}
-	return n, nil
-}
-
-func (b *exactReader) fail(err error) error {
-	b.err = err
-	return err
 }
 
 // CompleteUpload composes u's parts into the object u.Key and deletes its temporary objects.
