@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/storeurl"
 	"github.com/ingest-portal/ingest/internal/streambody"
 )
 
@@ -90,54 +91,19 @@ type location struct {
 
 // parseURL reads an azblob:// URL. Its errors describe what is wrong without quoting the URL.
 func parseURL(rawURL string) (location, error) {
-	invalid := func(format string, args ...any) (location, error) {
-		return location{}, ingest.Errorf(ingest.EValidation, "azblob storage URL: "+format, args...)
+	u, err := storeurl.Parse(rawURL, "azblob", "AZURE_STORAGE_KEY", "account", "endpoint")
+	if err != nil {
+		return location{}, err
 	}
-	u, err := url.Parse(rawURL)
-	switch {
-	case err != nil:
-		return invalid("not a URL")
-	case u.Scheme != "azblob":
-		return invalid("the scheme must be azblob")
-	case u.User != nil:
-		return invalid("the account key belongs in AZURE_STORAGE_KEY, not in the URL")
-	case u.Opaque != "" || u.Host == "":
-		return invalid("no container; want azblob://container/prefix?account=NAME")
-	case strings.Contains(u.Host, ":"):
-		return invalid("a container name has no port")
-	case u.Fragment != "":
-		return invalid("unexpected fragment")
-	}
-	loc := location{container: u.Host, prefix: strings.Trim(u.Path, "/")}
-	if loc.prefix != "" {
-		for seg := range strings.SplitSeq(loc.prefix, "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return invalid("the prefix must not have empty, . or .. segments")
-			}
-		}
-	}
-	for name, values := range u.Query() {
-		if len(values) != 1 || values[0] == "" {
-			return invalid("each query parameter needs exactly one value")
-		}
-		switch name {
-		case "account":
-			loc.account = values[0]
-		case "endpoint":
-			e, err := url.Parse(values[0])
-			if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || e.User != nil || e.RawQuery != "" || e.Fragment != "" {
-				return invalid("the endpoint must be the account's http(s) blob service URL, without a query")
-			}
-			loc.endpoint = strings.TrimSuffix(values[0], "/")
-		default:
-			return invalid("unknown query parameter; known are account and endpoint")
-		}
-	}
+	loc := location{container: u.Container, prefix: u.Prefix, account: u.Query["account"]}
 	if loc.account == "" {
-		return invalid("no account; add ?account=NAME")
+		return location{}, storeurl.Errorf("azblob", "no account; add ?account=NAME")
 	}
-	if loc.endpoint == "" {
-		loc.endpoint = "https://" + loc.account + ".blob.core.windows.net"
+	loc.endpoint = "https://" + loc.account + ".blob.core.windows.net"
+	if e, ok := u.Query["endpoint"]; ok {
+		if loc.endpoint, err = storeurl.Endpoint("azblob", e, true); err != nil {
+			return location{}, err
+		}
 	}
 	return loc, nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/storeurl"
 	"github.com/ingest-portal/ingest/internal/streambody"
 )
 
@@ -77,45 +77,15 @@ type location struct {
 
 // parseURL reads a gs:// URL. Its errors describe what is wrong without quoting the URL.
 func parseURL(rawURL string) (location, error) {
-	invalid := func(format string, args ...any) (location, error) {
-		return location{}, ingest.Errorf(ingest.EValidation, "gs storage URL: "+format, args...)
+	u, err := storeurl.Parse(rawURL, "gs", "GOOGLE_APPLICATION_CREDENTIALS", "endpoint")
+	if err != nil {
+		return location{}, err
 	}
-	u, err := url.Parse(rawURL)
-	switch {
-	case err != nil:
-		return invalid("not a URL")
-	case u.Scheme != "gs":
-		return invalid("the scheme must be gs")
-	case u.User != nil:
-		return invalid("credentials belong in GOOGLE_APPLICATION_CREDENTIALS, not in the URL")
-	case u.Opaque != "" || u.Host == "":
-		return invalid("no bucket; want gs://bucket/prefix")
-	case strings.Contains(u.Host, ":"):
-		return invalid("a bucket name has no port")
-	case u.Fragment != "":
-		return invalid("unexpected fragment")
-	}
-	loc := location{bucket: u.Host, prefix: strings.Trim(u.Path, "/")}
-	if loc.prefix != "" {
-		for seg := range strings.SplitSeq(loc.prefix, "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return invalid("the prefix must not have empty, . or .. segments")
-			}
+	loc := location{bucket: u.Container, prefix: u.Prefix}
+	if e, ok := u.Query["endpoint"]; ok {
+		if loc.endpoint, err = storeurl.Endpoint("gs", e, false); err != nil {
+			return location{}, err
 		}
-	}
-	for name, values := range u.Query() {
-		if len(values) != 1 || values[0] == "" {
-			return invalid("each query parameter needs exactly one value")
-		}
-		if name != "endpoint" {
-			return invalid("unknown query parameter; the one known is endpoint")
-		}
-		e, err := url.Parse(values[0])
-		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || e.User != nil ||
-			strings.Trim(e.Path, "/") != "" || e.RawQuery != "" || e.Fragment != "" {
-			return invalid("the endpoint must be http(s)://host[:port] alone")
-		}
-		loc.endpoint = strings.TrimSuffix(values[0], "/")
 	}
 	return loc, nil
 }
