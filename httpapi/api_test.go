@@ -530,52 +530,36 @@ func TestDownloads(t *testing.T) {
 	}
 }
 
-func TestEndedUploadsLeaveNoPartInGCS(t *testing.T) {
+func TestEndedUploadsLeaveNothingBehindInGCSOrAzure(t *testing.T) {
 	t.Parallel()
-	var clock testclock.Offset
-	p := newPortal(t, "sqlite", portalOptions{storage: "gcs", clock: clock.Now})
-	token := p.NewUser("alice", false)
-	data := randomBytes(t, 6<<20)
-	aborted, chunk := p.session(token, data, nil)
-	p.putPart(token, aborted, data, chunk, 1).must(t, 200)
-	expired, _ := p.session(token, data, nil)
-	p.putPart(token, expired, data, chunk, 1).must(t, 200)
-	temporary := func() int { return len(p.GCS.Objects(t, p.Bucket, "portal/.uploads/")) }
-	if n := temporary(); n != 4 {
-		t.Fatalf("temporary objects = %d, want a marker and a part for each of 2 uploads", n)
-	}
-	p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
-	clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
-	if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
-		t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
-	}
-	if n := temporary(); n != 0 {
-		t.Errorf("temporary objects left after an abort and an expiry: %d", n)
-	}
-}
-
-func TestEndedUploadsLeaveNoBlockInAzure(t *testing.T) {
-	t.Parallel()
-	var clock testclock.Offset
-	p := newPortal(t, "sqlite", portalOptions{storage: "azure", clock: clock.Now})
-	token := p.NewUser("alice", false)
-	data := randomBytes(t, 6<<20)
-	aborted, chunk := p.session(token, data, nil)
-	p.putPart(token, aborted, data, chunk, 1).must(t, 200)
-	expired, _ := p.session(token, data, nil)
-	p.putPart(token, expired, data, chunk, 1).must(t, 200)
-	// Each upload has its marker and a blob holding its uncommitted block.
-	left := func() int { return len(p.Azure.Blobs(t, p.Bucket, "portal/")) }
-	if n := left(); n != 4 {
-		t.Fatalf("blobs = %d, want a marker and a blob of uncommitted blocks for each of 2 uploads", n)
-	}
-	p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
-	clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
-	if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
-		t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
-	}
-	if n := left(); n != 0 {
-		t.Errorf("blobs left after an abort and an expiry: %d", n)
+	// left counts what an upload in progress keeps: in GCS its marker and parts, in Azure its
+	// marker and the blob of its uncommitted blocks; two of them for each of 2 uploads.
+	for storage, left := range map[string]func(t *testing.T, p *portal) int{
+		"gcs":   func(t *testing.T, p *portal) int { return len(p.GCS.Objects(t, p.Bucket, "portal/.uploads/")) },
+		"azure": func(t *testing.T, p *portal) int { return len(p.Azure.Blobs(t, p.Bucket, "portal/")) },
+	} {
+		t.Run(storage, func(t *testing.T) {
+			t.Parallel()
+			var clock testclock.Offset
+			p := newPortal(t, "sqlite", portalOptions{storage: storage, clock: clock.Now})
+			token := p.NewUser("alice", false)
+			data := randomBytes(t, 6<<20)
+			aborted, chunk := p.session(token, data, nil)
+			p.putPart(token, aborted, data, chunk, 1).must(t, 200)
+			expired, _ := p.session(token, data, nil)
+			p.putPart(token, expired, data, chunk, 1).must(t, 200)
+			if n := left(t, p); n != 4 {
+				t.Fatalf("%d objects of uploads in progress, want 4", n)
+			}
+			p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
+			clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
+			if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
+				t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
+			}
+			if n := left(t, p); n != 0 {
+				t.Errorf("%d objects left after an abort and an expiry", n)
+			}
+		})
 	}
 }
 
