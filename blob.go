@@ -57,6 +57,21 @@ type BlobStore interface {
 	Ping(ctx context.Context) error
 }
 
+// CompletedBefore decides a completion of u whose upload the store no longer has: an earlier
+// completion made the object when it is there with u's size, and CompletedBefore returns nil;
+// otherwise the upload was aborted or never existed, and it returns ENotFound wrapping cause.
+// Stores whose completion removes the upload use it to make completing again succeed.
+func CompletedBefore(ctx context.Context, store BlobStore, u BlobUpload, cause error) error {
+	size, err := store.StatObject(ctx, u.Key)
+	switch {
+	case err == nil && size == u.Size:
+		return nil
+	case err != nil && ErrorCode(err) != ENotFound:
+		return err
+	}
+	return &Error{Code: ENotFound, Message: "upload not found", Err: cause}
+}
+
 // DeferredPutter is a BlobStore that can leave the flush of a put object to its caller.
 // PutObjectDeferred is PutObject without the wait for durability: it returns the object's pending
 // flush, nil if the object already is durable. The caller must see the flush succeed before it

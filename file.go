@@ -51,7 +51,15 @@ type StorageBackend string
 const (
 	StorageLocal StorageBackend = "local"
 	StorageS3    StorageBackend = "s3"
+	StorageGCS   StorageBackend = "gcs"   // Google Cloud Storage
+	StorageAzure StorageBackend = "azure" // Azure Blob Storage
 )
+
+// InBucket tells whether the backend keeps objects in named buckets (S3 and GCS buckets, Azure
+// containers), which a stored file must then name.
+func (b StorageBackend) InBucket() bool {
+	return b == StorageS3 || b == StorageGCS || b == StorageAzure
+}
 
 // File is one file a user sends: its metadata, and once STORED, where its verified bytes are.
 type File struct {
@@ -145,12 +153,12 @@ func (o StoredObject) Validate() error {
 	switch {
 	case o.SizeBytes < 0:
 		return Errorf(EValidation, "size %d is negative", o.SizeBytes)
-	case o.Backend != StorageLocal && o.Backend != StorageS3:
-		return Errorf(EValidation, "storage backend %q is neither %q nor %q", o.Backend, StorageLocal, StorageS3)
+	case o.Backend != StorageLocal && !o.Backend.InBucket():
+		return Errorf(EValidation, "storage backend %q is none of %q, %q, %q and %q", o.Backend, StorageLocal, StorageS3, StorageGCS, StorageAzure)
 	case o.Key == "":
 		return Errorf(EValidation, "a stored file needs a storage key")
-	case o.Backend == StorageS3 && o.Bucket == "":
-		return Errorf(EValidation, "a file stored in s3 needs a bucket")
+	case o.Backend.InBucket() && o.Bucket == "":
+		return Errorf(EValidation, "a file stored in %s needs a bucket", o.Backend)
 	}
 	return nil
 }

@@ -82,13 +82,17 @@ func TestStoredObjectEnforcesTheStoredInvariant(t *testing.T) {
 	ok := []ingest.StoredObject{
 		{SHA256: sha, SizeBytes: 0, Backend: ingest.StorageLocal, Key: "k"},
 		{SHA256: sha, SizeBytes: 5, Backend: ingest.StorageS3, Bucket: "b", Key: "k"},
+		{SHA256: sha, SizeBytes: 5, Backend: ingest.StorageGCS, Bucket: "b", Key: "k"},
+		{SHA256: sha, SizeBytes: 5, Backend: ingest.StorageAzure, Bucket: "c", Key: "k"},
 	}
 	bad := []ingest.StoredObject{
 		{SizeBytes: 1, Backend: ingest.StorageLocal, Key: "k"},
 		{SHA256: strings.ToUpper(sha), Backend: ingest.StorageLocal, Key: "k"},
 		{SHA256: sha[:62], Backend: ingest.StorageLocal, Key: "k"},
 		{SHA256: sha, SizeBytes: -1, Backend: ingest.StorageLocal, Key: "k"},
-		{SHA256: sha, Backend: "gcs", Key: "k"},
+		{SHA256: sha, Backend: "ftp", Key: "k"},
+		{SHA256: sha, Backend: ingest.StorageGCS, Key: "k"},
+		{SHA256: sha, Backend: ingest.StorageAzure, Key: "k"},
 		{SHA256: sha, Backend: ingest.StorageLocal},
 		{SHA256: sha, Backend: ingest.StorageS3, Key: "k"},
 	}

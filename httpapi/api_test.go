@@ -19,6 +19,7 @@ import (
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ingest-portal/ingest/internal/testkit/syncbuf"
+	"github.com/ingest-portal/ingest/internal/testkit/testclock"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/upload"
 )
@@ -98,7 +99,7 @@ func (p *portal) upload(token string, data []byte, extra map[string]any) map[str
 func TestUploadOverHTTPOnEveryDatabaseAndStorage(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testdb.Dialects() {
-		for _, storage := range []string{"local", "s3"} {
+		for _, storage := range []string{"local", "s3", "gcs", "azure"} {
 			t.Run(dialect+"/"+storage, func(t *testing.T) {
 				t.Parallel()
 				p := newPortal(t, dialect, portalOptions{storage: storage})
@@ -526,6 +527,39 @@ func TestDownloads(t *testing.T) {
 	fileOf := p.Do("GET", "/api/v1/uploads/"+unfinished, token, nil).str(t, "file_id")
 	if got := p.Do("GET", "/api/v1/files/"+fileOf+"/content", token, nil); got.Status != 404 {
 		t.Errorf("content of an unfinished file: %d", got.Status)
+	}
+}
+
+func TestEndedUploadsLeaveNothingBehindInGCSOrAzure(t *testing.T) {
+	t.Parallel()
+	// left counts what an upload in progress keeps: in GCS its marker and parts, in Azure its
+	// marker and the blob of its uncommitted blocks; two of them for each of 2 uploads.
+	for storage, left := range map[string]func(t *testing.T, p *portal) int{
+		"gcs":   func(t *testing.T, p *portal) int { return len(p.GCS.Objects(t, p.Bucket, "portal/.uploads/")) },
+		"azure": func(t *testing.T, p *portal) int { return len(p.Azure.Blobs(t, p.Bucket, "portal/")) },
+	} {
+		t.Run(storage, func(t *testing.T) {
+			t.Parallel()
+			var clock testclock.Offset
+			p := newPortal(t, "sqlite", portalOptions{storage: storage, clock: clock.Now})
+			token := p.NewUser("alice", false)
+			data := randomBytes(t, 6<<20)
+			aborted, chunk := p.session(token, data, nil)
+			p.putPart(token, aborted, data, chunk, 1).must(t, 200)
+			expired, _ := p.session(token, data, nil)
+			p.putPart(token, expired, data, chunk, 1).must(t, 200)
+			if n := left(t, p); n != 4 {
+				t.Fatalf("%d objects of uploads in progress, want 4", n)
+			}
+			p.Do("DELETE", "/api/v1/uploads/"+aborted, token, nil).must(t, 200)
+			clock.Advance(upload.DefaultConfig().SessionTTL + time.Minute)
+			if n, err := p.Service.Sweep(context.Background()); err != nil || n != 1 {
+				t.Fatalf("Sweep = %d, %v; want the expired session", n, err)
+			}
+			if n := left(t, p); n != 0 {
+				t.Errorf("%d objects left after an abort and an expiry", n)
+			}
+		})
 	}
 }
 

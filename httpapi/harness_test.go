@@ -12,9 +12,13 @@ import (
 	"time"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/azure"
+	"github.com/ingest-portal/ingest/blob/gcs"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/httpapi"
+	"github.com/ingest-portal/ingest/internal/testkit/azurite"
+	"github.com/ingest-portal/ingest/internal/testkit/fakegcs"
 	"github.com/ingest-portal/ingest/internal/testkit/testdb"
 	"github.com/ingest-portal/ingest/internal/testkit/versitygw"
 	"github.com/ingest-portal/ingest/sqlstore"
@@ -31,14 +35,18 @@ type portal struct {
 	Blobs   ingest.BlobStore
 	Service *upload.Service
 	Admin   string // an admin's token
-	// S3 and Bucket are the gateway and bucket behind an "s3" portal.
+	// S3 and Bucket are the gateway and bucket behind an "s3" portal; GCS and Bucket the server
+	// and bucket behind a "gcs" one; Azure and Bucket the service and container behind an "azure"
+	// one.
 	S3     *versitygw.Server
+	GCS    *fakegcs.Server
+	Azure  *azurite.Server
 	Bucket string
 }
 
 // portalOptions tune newPortal.
 type portalOptions struct {
-	storage     string // "local" (default) or "s3"
+	storage     string // "local" (default), "s3", "gcs" or "azure"
 	rateLimit   float64
 	idleTimeout time.Duration
 	minRate     int64         // bytes per second
@@ -46,9 +54,9 @@ type portalOptions struct {
 	config      func(*upload.Config)
 	sessionAuth func(*http.Request) (*ingest.User, error)
 	authCache   time.Duration
-	logs        io.Writer // where the API logs, as text; nowhere when nil
-	badTokens   float64   // per client address a minute
-	now         func() time.Time
+	logs        io.Writer        // where the API logs, as text; nowhere when nil
+	badTokens   float64          // per client address a minute
+	clock       func() time.Time // the upload service's and the API's clock; the real one when nil
 }
 
 // newPortal starts a portal on the database dialect ("sqlite" or "postgres").
@@ -58,6 +66,8 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	var blobs ingest.BlobStore
 	var err error
 	var gw *versitygw.Server
+	var gcsServer *fakegcs.Server
+	var azureServer *azurite.Server
 	var bucket string
 	switch opts.storage {
 	case "", "local":
@@ -68,6 +78,20 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		gw = versitygw.Start(t)
 		bucket = gw.NewBucket(t)
 		blobs = s3.New(gw.Client(), bucket, "portal")
+	case "gcs":
+		gcsServer = fakegcs.Start(t)
+		bucket = gcsServer.Bucket(t)
+		if blobs, err = gcs.Open(context.Background(), "gs://"+bucket+"/portal?endpoint="+gcsServer.URL); err != nil {
+			t.Fatal(err)
+		}
+	case "azure":
+		azureServer = azurite.Start(t)
+		bucket = azureServer.Container(t)
+		client, err := azureServer.Client(t, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = azure.New(client, bucket, "portal")
 	default:
 		t.Fatalf("unknown storage %q", opts.storage)
 	}
@@ -75,7 +99,11 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
-	svc, err := upload.New(store, blobs, cfg)
+	var svcOpts []upload.Option
+	if opts.clock != nil {
+		svcOpts = append(svcOpts, upload.WithClock(opts.clock))
+	}
+	svc, err := upload.New(store, blobs, cfg, svcOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +117,12 @@ func newPortal(t *testing.T, dialect string, opts portalOptions) *portal {
 		SessionAuth:        opts.sessionAuth,
 		AuthCacheTTL:       opts.authCache,
 		BadTokensPerMinute: opts.badTokens,
-		Now:                opts.now,
+		Now:                opts.clock,
 		Checks:             []httpapi.Check{{Name: "database", Probe: store.Ping}, {Name: "storage", Probe: blobs.Ping}},
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, Bucket: bucket}
+	p := &portal{t: t, URL: srv.URL, API: api, Store: store, Blobs: blobs, Service: svc, S3: gw, GCS: gcsServer, Azure: azureServer, Bucket: bucket}
 	p.Admin = p.NewUser("admin", true)
 	return p
 }

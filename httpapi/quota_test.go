@@ -123,7 +123,7 @@ func waitForRows(t *testing.T, p *portal, query string, want int) {
 func TestBadTokensAreLimitedPerAddressBeforeTheyAreLookedUp(t *testing.T) {
 	t.Parallel()
 	clock := &testclock.Offset{}
-	p := newPortal(t, "sqlite", portalOptions{badTokens: 3, now: clock.Now})
+	p := newPortal(t, "sqlite", portalOptions{badTokens: 3, clock: clock.Now})
 	alice := p.NewUser("alice", false)
 	p.Do("GET", "/api/v1/files", alice, nil).must(t, 200)
 	for i := range 3 {

@@ -187,6 +187,19 @@ func Event(n int) *ingest.OutboxEvent {
 	}
 }
 
+// Decode returns the CloudEvents of messages a downstream holds, each one a CloudEvent in
+// structured JSON mode: what a Harness's Received reads back from a stream or a topic.
+func Decode(t *testing.T, messages ...[]byte) []ingest.CloudEvent {
+	t.Helper()
+	got := make([]ingest.CloudEvent, len(messages))
+	for i, m := range messages {
+		if err := json.Unmarshal(m, &got[i]); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	return got
+}
+
 // mustSend sends events and fails the test unless every one is delivered.
 func mustSend(t *testing.T, sink ingest.Sink, events ...*ingest.OutboxEvent) {
 	t.Helper()

@@ -81,15 +81,17 @@ func testConstraints(t *testing.T, open Opener) {
 			storage_key = $4, stored_at = $5 WHERE id = $6`
 		sha := hashOf("x")
 		for name, args := range map[string][]any{
-			"no sha256":         {nil, "local", nil, "k", now},
-			"no backend":        {sha, nil, nil, "k", now},
-			"no key":            {sha, "local", nil, nil, now},
-			"empty key":         {sha, "local", nil, "", now},
-			"no stored_at":      {sha, "local", nil, "k", nil},
-			"s3 without bucket": {sha, "s3", nil, "k", now},
-			"unknown backend":   {sha, "ftp", nil, "k", now},
-			"upper-case sha256": {strings.ToUpper(sha), "local", nil, "k", now},
-			"short sha256":      {sha[:63], "local", nil, "k", now},
+			"no sha256":            {nil, "local", nil, "k", now},
+			"no backend":           {sha, nil, nil, "k", now},
+			"no key":               {sha, "local", nil, nil, now},
+			"empty key":            {sha, "local", nil, "", now},
+			"no stored_at":         {sha, "local", nil, "k", nil},
+			"s3 without bucket":    {sha, "s3", nil, "k", now},
+			"gcs without bucket":   {sha, "gcs", nil, "k", now},
+			"azure without bucket": {sha, "azure", "", "k", now},
+			"unknown backend":      {sha, "ftp", nil, "k", now},
+			"upper-case sha256":    {strings.ToUpper(sha), "local", nil, "k", now},
+			"short sha256":         {sha[:63], "local", nil, "k", now},
 		} {
 			file, _ := f.upload(u, nil, 1, 4)
 			if _, err := f.DB.ExecContext(f.ctx, store, append(args, file.ID)...); err == nil {
@@ -103,6 +105,10 @@ func testConstraints(t *testing.T, open Opener) {
 		f.refused(`UPDATE ingest_files SET status = 'STORED', size_bytes = NULL, sha256 = $1, storage_backend = 'local',
 			storage_key = 'k', stored_at = $2 WHERE id = $3`, sha, now, file.ID)
 		f.exec(store, sha, "s3", "bucket", "k", now, file.ID)
+		for _, backend := range []string{"gcs", "azure"} {
+			file, _ := f.upload(u, nil, 1, 4)
+			f.exec(store, sha, backend, "bucket", "k", now, file.ID)
+		}
 	})
 
 	t.Run("a file leaves STORED or FAILED", func(t *testing.T) {

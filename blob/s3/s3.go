@@ -15,7 +15,6 @@ import (
 	"math"
 	"net"
 	"net/http/httptrace"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/storeurl"
 )
 
 // S3API is the part of the S3 client the store uses. *s3.Client implements it; tests may wrap it.
@@ -147,69 +147,20 @@ type location struct {
 
 // parseURL reads an s3:// URL. Its errors describe what is wrong without quoting the URL.
 func parseURL(rawURL string) (location, error) {
-	invalid := func(format string, args ...any) (location, error) {
-		return location{}, ingest.Errorf(ingest.EValidation, "s3 storage URL: "+format, args...)
-	}
-	u, err := url.Parse(rawURL)
-	switch {
-	case err != nil:
-		return invalid("not a URL")
-	case u.Scheme != "s3":
-		return invalid("the scheme must be s3")
-	case u.User != nil:
-		return invalid("credentials belong in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL")
-	case u.Opaque != "" || u.Host == "":
-		return invalid("no bucket; want s3://bucket/prefix")
-	case u.Port() != "" || strings.Contains(u.Host, ":"):
-		return invalid("a bucket name has no port")
-	case u.Fragment != "":
-		return invalid("unexpected fragment")
-	}
-	loc := location{bucket: u.Host, prefix: strings.Trim(u.Path, "/"), region: DefaultRegion}
-	if loc.prefix != "" {
-		for seg := range strings.SplitSeq(loc.prefix, "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return invalid("the prefix must not have empty, . or .. segments")
-			}
-		}
-	}
-	query, err := url.ParseQuery(u.RawQuery)
+	u, err := storeurl.Parse(rawURL, "s3", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", "endpoint", "region")
 	if err != nil {
-		return invalid("malformed query")
+		return location{}, err
 	}
-	for name, values := range query {
-		if len(values) != 1 || values[0] == "" {
-			return invalid("each query parameter needs exactly one value")
+	loc := location{bucket: u.Container, prefix: u.Prefix, region: DefaultRegion}
+	if e, ok := u.Query["endpoint"]; ok {
+		if loc.endpoint, err = storeurl.Endpoint("s3", e, false); err != nil {
+			return location{}, err
 		}
-		switch name {
-		case "endpoint":
-			if err := checkEndpoint(values[0]); err != nil {
-				return location{}, err
-			}
-			loc.endpoint = strings.TrimSuffix(values[0], "/")
-		case "region":
-			loc.region = values[0]
-		default:
-			return invalid("unknown query parameter; known are endpoint and region")
-		}
+	}
+	if r, ok := u.Query["region"]; ok {
+		loc.region = r
 	}
 	return loc, nil
-}
-
-// checkEndpoint accepts the base URL of an S3 server.
-func checkEndpoint(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint is not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint must be an http or https URL")
-	case u.User != nil:
-		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint must not hold credentials")
-	case u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
-		return ingest.Errorf(ingest.EValidation, "s3 storage URL: the endpoint must be scheme://host[:port] alone")
-	}
-	return nil
 }
 
 // Backend returns ingest.StorageS3.
@@ -456,7 +407,7 @@ func (s *Store) CompleteUpload(ctx context.Context, u ingest.BlobUpload, parts [
 		s.removeTails(ctx, u)
 		return nil
 	case code == "NoSuchUpload":
-		return s.completedBefore(ctx, u, err)
+		return ingest.CompletedBefore(ctx, s, u, err)
 	case code == "InvalidPart":
 		return &ingest.Error{Code: ingest.ENotFound, Message: "a part of the upload is not in storage", Err: err}
 	case code == "EntityTooSmall":
@@ -476,7 +427,7 @@ func (s *Store) completeEmpty(ctx context.Context, u ingest.BlobUpload) error {
 		MaxParts: aws.Int32(1),
 	})
 	if apiCode(err) == "NoSuchUpload" {
-		return s.completedBefore(ctx, u, err)
+		return ingest.CompletedBefore(ctx, s, u, err)
 	}
 	if err != nil {
 		return translate(ctx, err, "complete empty upload: list parts")
@@ -489,19 +440,6 @@ func (s *Store) completeEmpty(ctx context.Context, u ingest.BlobUpload) error {
 		return translate(ctx, err, "complete empty upload: put object")
 	}
 	return s.AbortUpload(ctx, u)
-}
-
-// completedBefore decides a completion whose upload is gone: it succeeded before when the object
-// is there with the upload's size; otherwise the upload was aborted or never existed.
-func (s *Store) completedBefore(ctx context.Context, u ingest.BlobUpload, cause error) error {
-	size, err := s.StatObject(ctx, u.Key)
-	switch {
-	case err == nil && size == u.Size:
-		return nil
-	case err != nil && ingest.ErrorCode(err) != ingest.ENotFound:
-		return err
-	}
-	return &ingest.Error{Code: ingest.ENotFound, Message: "upload not found", Err: cause}
 }
 
 // AbortUpload aborts u's multipart upload, which deletes its parts. An upload that is already gone

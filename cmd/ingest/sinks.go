@@ -11,6 +11,7 @@ import (
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/durable"
 	filesink "github.com/ingest-portal/ingest/sink/file"
+	kafkasink "github.com/ingest-portal/ingest/sink/kafka"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sink/webhook"
 )
@@ -28,7 +29,7 @@ func sinkFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{
 			Name:        eventsSinkFlag,
-			Usage:       "where events go: file://PATH.jsonl, nats://HOST:PORT?stream=…&subject=…, or an http(s):// webhook URL",
+			Usage:       "where events go: file://PATH.jsonl, nats://HOST:PORT?stream=…&subject=…, kafka://HOST:PORT/TOPIC, or an http(s):// webhook URL",
 			DefaultText: "file://<data-dir>/events.jsonl",
 			Sources:     cli.EnvVars("INGEST_EVENTS_SINK"),
 		},
@@ -48,7 +49,7 @@ func sinkFlags() []cli.Flag {
 
 // sinkConfig names where events go.
 type sinkConfig struct {
-	URL            string   // file://, nats:// or http(s)://; "" when neither it nor a data directory is set
+	URL            string   // file://, nats://, kafka:// or http(s)://; "" when neither it nor a data directory is set
 	Source         string   // the CloudEvents source
 	WebhookSecrets []string // a webhook's signing secrets
 }
@@ -83,6 +84,8 @@ func openSink(ctx context.Context, cfg sinkConfig, flusher *durable.Flusher) (in
 		sink, err = openFileSink(raw, cfg.Source, flusher)
 	case "nats":
 		sink, err = natssink.Open(ctx, raw, cfg.Source)
+	case "kafka":
+		sink, err = kafkasink.Open(ctx, raw, cfg.Source)
 	case "http", "https":
 		sink, err = webhook.New(raw, cfg.WebhookSecrets, cfg.Source)
 	default:
@@ -115,5 +118,5 @@ func badSinkURL(raw string) error {
 	if u, err := url.Parse(raw); err == nil {
 		shown = u.Redacted()
 	}
-	return ingest.Errorf(ingest.EValidation, "--%s %q: want file://PATH.jsonl, nats://HOST:PORT?stream=…&subject=…, or an http(s):// URL", eventsSinkFlag, shown)
+	return ingest.Errorf(ingest.EValidation, "--%s %q: want file://PATH.jsonl, nats://HOST:PORT?stream=…&subject=…, kafka://HOST:PORT/TOPIC, or an http(s):// URL", eventsSinkFlag, shown)
 }

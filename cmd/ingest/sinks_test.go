@@ -12,8 +12,10 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/testkit/kafkatest"
 	"github.com/ingest-portal/ingest/internal/testkit/natstest"
 	filesink "github.com/ingest-portal/ingest/sink/file"
+	kafkasink "github.com/ingest-portal/ingest/sink/kafka"
 	natssink "github.com/ingest-portal/ingest/sink/nats"
 	"github.com/ingest-portal/ingest/sink/webhook"
 	"github.com/ingest-portal/ingest/sinktest"
@@ -100,6 +102,24 @@ func TestOpenSinkNATSURL(t *testing.T) {
 	}
 }
 
+func TestOpenSinkKafkaURL(t *testing.T) {
+	unsetIngestEnv(t)
+	cluster := kafkatest.Start(t, "cli-events")
+	sink, err := openSinkWith(t, "--events-sink", "kafka://"+cluster.Addr+"/cli-events", "--event-source", "/cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sink.(*kafkasink.Sink); !ok {
+		t.Fatalf("sink is a %T, want a Kafka sink", sink)
+	}
+	if err := sink.Send(context.Background(), []*ingest.OutboxEvent{sinktest.Event(1)})[0]; err != nil {
+		t.Errorf("Send: %v", err)
+	}
+	if got := len(cluster.Records(t, "cli-events")); got != 1 {
+		t.Errorf("the topic holds %d records, want 1", got)
+	}
+}
+
 func TestOpenSinkWebhookURLSignsWithEverySecret(t *testing.T) {
 	unsetIngestEnv(t)
 	var got http.Header
@@ -140,7 +160,7 @@ func TestOpenSinkWebhookNeedsASecret(t *testing.T) {
 
 func TestOpenSinkRefusesABadURL(t *testing.T) {
 	unsetIngestEnv(t)
-	for _, raw := range []string{"ftp://example.com/x", "events.jsonl", "file://", "amqp://user:hunter2@host/", "nats://user:hunter2@host:4222?stream=", "http://"} {
+	for _, raw := range []string{"ftp://example.com/x", "events.jsonl", "file://", "amqp://user:hunter2@host/", "nats://user:hunter2@host:4222?stream=", "kafka://user:hunter2@host:9092/t?sasl=kerberos", "http://"} {
 		t.Run(raw, func(t *testing.T) {
 			_, err := openSinkWith(t, "--events-sink", raw)
 			if ingest.ErrorCode(err) != ingest.EValidation {

@@ -9,6 +9,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/blob/azure"
+	"github.com/ingest-portal/ingest/blob/gcs"
 	"github.com/ingest-portal/ingest/blob/local"
 	"github.com/ingest-portal/ingest/blob/s3"
 	"github.com/ingest-portal/ingest/internal/bytesize"
@@ -19,7 +21,7 @@ import (
 func storageFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:        "storage",
-		Usage:       "where files are stored: file://DIR or s3://BUCKET/PREFIX?endpoint=…&region=…",
+		Usage:       "where files are stored: file://DIR, s3://BUCKET/PREFIX?endpoint=…&region=…, gs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX?account=…",
 		DefaultText: "file://<data-dir>/blobs",
 		Sources:     cli.EnvVars("INGEST_STORAGE"),
 	}
@@ -51,21 +53,28 @@ func checkStorageURL(url string) error {
 			return ingest.Errorf(ingest.EValidation, "--storage file:// needs a directory")
 		}
 		return nil
-	case strings.HasPrefix(url, "s3://"):
+	case strings.HasPrefix(url, "s3://"), strings.HasPrefix(url, "gs://"), strings.HasPrefix(url, "azblob://"):
 		return nil
 	}
-	return ingest.Errorf(ingest.EValidation, "--storage must be file://DIR or s3://BUCKET/PREFIX")
+	return ingest.Errorf(ingest.EValidation, "--storage must be file://DIR, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX?account=NAME")
 }
 
 // openStorage opens the blob store at url; flusher makes a file:// store's objects durable. S3
-// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; S3 may stay silent for
-// timeout.
+// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (S3 may stay silent for
+// timeout), GCS credentials from Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS),
+// the Azure account key from AZURE_STORAGE_KEY.
 func openStorage(ctx context.Context, url string, timeout time.Duration, flusher *durable.Flusher) (ingest.BlobStore, error) {
 	if err := checkStorageURL(url); err != nil {
 		return nil, err
 	}
 	if dir, ok := strings.CutPrefix(url, "file://"); ok {
 		return local.New(dir, local.WithFlusher(flusher))
+	}
+	if strings.HasPrefix(url, "gs://") {
+		return gcs.Open(ctx, url)
+	}
+	if strings.HasPrefix(url, "azblob://") {
+		return azure.Open(ctx, url)
 	}
 	return s3.Open(ctx, url, s3.WithTimeout(timeout))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ingest-portal/ingest"
+	"github.com/ingest-portal/ingest/internal/sendctx"
 )
 
 // The defaults of the URL's query parameters.
@@ -146,17 +147,10 @@ func (s *Sink) Name() string { return "nats" }
 // acknowledgement, so a batch costs one round trip rather than one per event. An event counts as
 // delivered when the stream acknowledged it, as new or as a duplicate of one it already holds.
 func (s *Sink) Send(ctx context.Context, events []*ingest.OutboxEvent) []error {
-	errs := make([]error, len(events))
-	if err := ctx.Err(); err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
+	errs, ctx, cancel, ended := sendctx.Start(ctx, len(events), ackTimeout)
+	defer cancel()
+	if ended {
 		return errs
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, ackTimeout)
-		defer cancel()
 	}
 	acks := make([]jetstream.PubAckFuture, len(events))
 	for i, e := range events {

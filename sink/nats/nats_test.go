@@ -2,7 +2,6 @@ package natssink_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +25,6 @@ func mustOpen(t *testing.T, rawURL string) *natssink.Sink {
 	return s
 }
 
-// cloudEvents decodes the stream's messages.
-func cloudEvents(t *testing.T, msgs []*jetstream.RawStreamMsg) []ingest.CloudEvent {
-	t.Helper()
-	var got []ingest.CloudEvent
-	for _, m := range msgs {
-		var ce ingest.CloudEvent
-		if err := json.Unmarshal(m.Data, &ce); err != nil {
-			t.Fatalf("message %d: %v", m.Sequence, err)
-		}
-		got = append(got, ce)
-	}
-	return got
-}
-
 func TestSink(t *testing.T) {
 	srv := natstest.Start(t)
 	n := 0
@@ -56,7 +41,11 @@ func TestSink(t *testing.T) {
 			Sink:   s,
 			Source: "/suite",
 			Received: func(t *testing.T) []ingest.CloudEvent {
-				return cloudEvents(t, srv.Messages(t, stream))
+				var data [][]byte
+				for _, m := range srv.Messages(t, stream) {
+					data = append(data, m.Data)
+				}
+				return sinktest.Decode(t, data...)
 			},
 			Deduplicates: true,
 		}

@@ -74,7 +74,7 @@ CREATE TABLE ingest_files (
     status            TEXT    NOT NULL DEFAULT 'UPLOADING' CHECK (status IN ('UPLOADING', 'STORED', 'FAILED')),
     sha256            TEXT    CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
     size_bytes        INTEGER NOT NULL CHECK (size_bytes >= 0),
-    storage_backend   TEXT    CHECK (storage_backend IN ('local', 's3')),
+    storage_backend   TEXT    CHECK (storage_backend IN ('local', 's3', 'gcs', 'azure')),
     storage_bucket    TEXT,
     storage_key       TEXT,
     original_filename TEXT    NOT NULL CHECK (length(original_filename) >= 1),
@@ -92,7 +92,7 @@ CREATE TABLE ingest_files (
         status <> 'STORED' OR (
             sha256 IS NOT NULL AND size_bytes IS NOT NULL AND storage_backend IS NOT NULL
             AND storage_key IS NOT NULL AND storage_key <> '' AND stored_at IS NOT NULL
-            AND (storage_backend <> 's3' OR (storage_bucket IS NOT NULL AND storage_bucket <> ''))
+            AND (storage_backend NOT IN ('s3', 'gcs', 'azure') OR (storage_bucket IS NOT NULL AND storage_bucket <> ''))
         )
     ),
     CONSTRAINT ingest_files_failed_check CHECK (status <> 'FAILED' OR failure_reason IS NOT NULL)
