@@ -1,13 +1,14 @@
 // Package azurite gives tests an Azure Blob Storage service of their own: Azurite, the Azure
 // Storage emulator from npm (pinned by package-lock.json beside this file; `npm ci --prefix
-// internal/testkit/azurite` installs it, as .ci/run does), run in memory on a free port of
-// 127.0.0.1 and stopped when the test ends.
+// internal/testkit/azurite` installs it, as .ci/run does, and the first test to need it does when
+// it is missing), run in memory on a free port of 127.0.0.1 and stopped when the test ends.
 package azurite
 
 import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"golang.org/x/sys/unix"
 )
 
 // Azurite's well-known development account, which every Azurite accepts.
@@ -42,7 +44,9 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(file), "node_modules", ".bin", "azurite-blob")
+	dir := filepath.Dir(file)
+	bin := filepath.Join(dir, "node_modules", ".bin", "azurite-blob")
+	install(t, dir, bin)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--blobHost", "127.0.0.1", "--blobPort", "0",
 		"--inMemoryPersistence", "--skipApiVersionCheck", "--loose")
@@ -127,4 +131,32 @@ func (s *Server) Blobs(t testing.TB, name, prefix string) []string {
 		}
 	}
 	return names
+}
+
+// install runs npm ci in dir when bin is missing, so that go test ./... needs nothing installed by
+// hand. The test binaries of several packages may need Azurite at once: a lock file takes them in
+// turn, and those after the first find it installed.
+func install(t testing.TB, dir, bin string) {
+	t.Helper()
+	if _, err := os.Stat(bin); err == nil {
+		return
+	}
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "ingest-azurite-install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("azurite: install: %v", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatalf("azurite: install: %v", err)
+	}
+	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	if _, err := os.Stat(bin); err == nil {
+		return
+	}
+	t.Logf("azurite: installing it (npm ci in %s)", dir)
+	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("azurite: npm ci in %s: %v\n%s", dir, err, out)
+	}
 }
