@@ -139,6 +139,28 @@ type BlobUpload struct {
 	Streamed bool
 }
 
+// CheckShape returns EValidation for an upload no store can hold: without an object key, of a
+// negative size, or with a part size that is not positive (TotalParts would divide by zero). Each
+// store adds its own limits.
+func (u BlobUpload) CheckShape() error {
+	switch {
+	case u.Key == "":
+		return Errorf(EValidation, "the upload has no object key")
+	case u.Size < 0 || u.ChunkSize <= 0:
+		return Errorf(EValidation, "the upload's size %d or chunk size %d is out of range", u.Size, u.ChunkSize)
+	}
+	return nil
+}
+
+// CheckCreated returns EValidation for an upload a store's CreateUpload cannot have returned: one
+// without its storage id, or of a shape CheckShape refuses.
+func (u BlobUpload) CheckCreated() error {
+	if u.StorageID == "" {
+		return Errorf(EValidation, "the upload has no storage id")
+	}
+	return u.CheckShape()
+}
+
 // TotalParts returns the number of parts of u.
 func (u BlobUpload) TotalParts() int { return TotalParts(u.Size, u.ChunkSize) }
 

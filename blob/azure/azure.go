@@ -307,19 +307,18 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // checkUpload refuses an upload that CreateUpload cannot have returned.
 func checkUpload(u ingest.BlobUpload) error {
-	if u.StorageID == "" {
-		return ingest.Errorf(ingest.EValidation, "the upload has no storage id")
+	if err := u.CheckCreated(); err != nil {
+		return err
 	}
 	return checkShape(u)
 }
 
 // checkShape refuses an upload Azure cannot hold.
 func checkShape(u ingest.BlobUpload) error {
+	if err := u.CheckShape(); err != nil {
+		return err
+	}
 	switch {
-	case u.Key == "":
-		return ingest.Errorf(ingest.EValidation, "the upload has no object key")
-	case u.Size < 0 || u.ChunkSize <= 0:
-		return ingest.Errorf(ingest.EValidation, "the upload's size %d or chunk size %d is out of range", u.Size, u.ChunkSize)
 	case u.TotalParts() > maxBlocks:
 		return ingest.Errorf(ingest.EValidation, "the upload has %d parts; Azure allows %d", u.TotalParts(), maxBlocks)
 	case u.PartSize(1) > maxBlockSize:

@@ -332,19 +332,20 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // checkUpload refuses an upload that CreateUpload cannot have returned.
 func checkUpload(u ingest.BlobUpload) error {
-	if u.StorageID == "" {
-		return ingest.Errorf(ingest.EValidation, "the upload has no storage id")
+	if err := u.CheckCreated(); err != nil {
+		return err
 	}
 	return checkShape(u)
 }
 
 // checkShape refuses an upload the store cannot hold.
 func checkShape(u ingest.BlobUpload) error {
+	if err := u.CheckShape(); err != nil {
+		return err
+	}
 	switch {
-	case u.Key == "" || path.Clean(u.Key) != u.Key:
+	case path.Clean(u.Key) != u.Key:
 		return ingest.Errorf(ingest.EValidation, "the upload has no usable object key")
-	case u.Size < 0 || u.ChunkSize <= 0:
-		return ingest.Errorf(ingest.EValidation, "the upload's size %d or chunk size %d is out of range", u.Size, u.ChunkSize)
 	case u.PartSize(1) > ingest.MaxPartSize:
 		return ingest.Errorf(ingest.EValidation, "parts of %d bytes are larger than %d", u.ChunkSize, int64(ingest.MaxPartSize))
 	}

@@ -514,19 +514,18 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // checkUpload refuses an upload that CreateUpload cannot have returned.
 func checkUpload(u ingest.BlobUpload) error {
-	if u.StorageID == "" {
-		return ingest.Errorf(ingest.EValidation, "the upload has no storage id")
+	if err := u.CheckCreated(); err != nil {
+		return err
 	}
 	return checkShape(u)
 }
 
 // checkShape refuses an upload that S3 cannot hold.
 func checkShape(u ingest.BlobUpload) error {
+	if err := u.CheckShape(); err != nil {
+		return err
+	}
 	switch {
-	case u.Key == "":
-		return ingest.Errorf(ingest.EValidation, "the upload has no object key")
-	case u.Size < 0 || u.ChunkSize <= 0:
-		return ingest.Errorf(ingest.EValidation, "the upload's size %d or chunk size %d is out of range", u.Size, u.ChunkSize)
 	case u.TotalParts() > maxParts:
 		return ingest.Errorf(ingest.EValidation, "the upload has %d parts; S3 allows %d", u.TotalParts(), maxParts)
 	case u.TotalParts() > 1 && u.ChunkSize < minPartSize || u.PartSize(1) > ingest.MaxPartSize:
