@@ -8,17 +8,13 @@ package s3
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,6 +26,7 @@ import (
 
 	"github.com/ingest-portal/ingest"
 	"github.com/ingest-portal/ingest/internal/storeurl"
+	"github.com/ingest-portal/ingest/internal/streambody"
 )
 
 // S3API is the part of the S3 client the store uses. *s3.Client implements it; tests may wrap it.
@@ -205,9 +202,9 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 		return ingest.WrittenPart{}, ingest.Errorf(ingest.EValidation, "part %d is outside 1..%d", n, total)
 	}
 	size := u.PartSize(n)
-	body := &partBody{r: r, part: n, size: size, left: size, guard: guard(ctx, s.timeout)}
+	body := newPartBody(ctx, r, size, fmt.Sprintf("write part %d", n), s.timeout)
 	defer body.guard.end()
-	out, err := s.client.UploadPart(body.trace(body.guard.ctx), &s3.UploadPartInput{
+	out, err := s.client.UploadPart(body.trace(), &s3.UploadPartInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(u.Key),
 		UploadId:      aws.String(u.StorageID),
@@ -216,7 +213,7 @@ func (s *Store) WritePart(ctx context.Context, u ingest.BlobUpload, n int, r io.
 		Body:          body,
 	}, streamBody)
 	// The body's own verdict comes first: the SDK reports it only as a failed request.
-	if berr := body.failure(); berr != nil {
+	if berr := body.body.Failure(); berr != nil {
 		return ingest.WrittenPart{}, berr
 	}
 	if err != nil {
@@ -235,15 +232,15 @@ func (s *Store) PutObject(ctx context.Context, key string, r io.Reader, size int
 	if size < 0 || size > ingest.MaxPartSize {
 		return ingest.Errorf(ingest.EValidation, "S3 takes objects of 0 to %d bytes in one request, not %d", int64(ingest.MaxPartSize), size)
 	}
-	body := &partBody{r: r, part: 1, size: size, left: size, guard: guard(ctx, s.timeout)}
+	body := newPartBody(ctx, r, size, "put object", s.timeout)
 	defer body.guard.end()
-	_, err := s.client.PutObject(body.trace(body.guard.ctx), &s3.PutObjectInput{
+	_, err := s.client.PutObject(body.trace(), &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
 		ContentLength: aws.Int64(size),
 		Body:          body,
 	}, streamBody)
-	if berr := body.failure(); berr != nil {
+	if berr := body.body.Failure(); berr != nil {
 		return berr
 	}
 	if err != nil {
@@ -269,114 +266,26 @@ func streamBody(o *s3.Options) {
 	o.Retryer = aws.NopRetryer{}
 }
 
-// partBody yields the size bytes of one part from r and fails, instead of handing over its last
-// bytes, when r holds fewer or more. It hides any Seek or Len of r, so the SDK treats every body
-// alike: as a stream of the declared length.
-//
-// When the body fails, the connection it was going out on is reset rather than closed: a server
-// may take a connection closed normally in the middle of a body for the end of a shorter body and
-// store that as the part (versitygw does), while a reset is an error to every server.
+// partBody is the body of a part or an object: a streambody.Body, which fails instead of handing
+// over its last bytes when r holds fewer or more than declared and resets the connection then,
+// read with the stall guard, which times S3 while it has the turn. It hides the Body's Seek, so
+// the SDK treats every body alike: as a stream of the declared length.
 type partBody struct {
-	r    io.Reader
-	part int
-	size int64 // the bytes the part must have
-	left int64 // the bytes still to come
-
+	body  *streambody.Body
 	guard *stallGuard // runs while S3 has the turn: between reads, and after the last
-
-	mu   sync.Mutex // guards err and conn, which the SDK's goroutines and WritePart share
-	err  error
-	conn net.Conn // the connection carrying the body, once the HTTP client has one
 }
 
-// trace returns ctx with a hook that records the connection the body goes out on.
-func (b *partBody) trace(ctx context.Context) context.Context {
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			b.conn = info.Conn
-		},
-	})
+func newPartBody(ctx context.Context, r io.Reader, size int64, what string, timeout time.Duration) *partBody {
+	return &partBody{body: streambody.New(r, size, "s3: "+what), guard: guard(ctx, timeout)}
 }
+
+// trace returns the guard's context with the hook that lets the body reset its connection.
+func (b *partBody) trace() context.Context { return b.body.Trace(b.guard.ctx) }
 
 func (b *partBody) Read(p []byte) (int, error) {
 	b.guard.waitOther()
 	defer b.guard.waitS3()
-	if err := b.failure(); err != nil {
-		return 0, err
-	}
-	if b.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= int64(n)
-	if b.left > 0 {
-		switch {
-		case err == io.EOF:
-			return 0, b.fail(ingest.Errorf(ingest.EPartSizeMismatch,
-				"part %d has %d bytes, want %d", b.part, b.size-b.left, b.size))
-		case err != nil:
-			return 0, b.fail(fmt.Errorf("s3: write part %d: read body: %w", b.part, err))
-		}
-		return n, nil
-	}
-	// These bytes complete the part; they go out only when nothing follows them.
-	switch {
-	case err == nil:
-		err = b.atEnd()
-	case err != io.EOF:
-		err = fmt.Errorf("s3: write part %d: read body: %w", b.part, err)
-	}
-	if err != io.EOF {
-		return 0, b.fail(err)
-	}
-	return n, io.EOF
-}
-
-// atEnd returns io.EOF when r has nothing more to yield, EPartSizeMismatch when it has and the
-// read error otherwise.
-func (b *partBody) atEnd() error {
-	var one [1]byte
-	// As bufio does, give up on a reader that keeps returning nothing.
-	for range 100 {
-		n, err := b.r.Read(one[:])
-		if n > 0 {
-			return ingest.Errorf(ingest.EPartSizeMismatch, "part %d has more than %d bytes", b.part, b.size)
-		}
-		if err == io.EOF {
-			return io.EOF
-		}
-		if err != nil {
-			return fmt.Errorf("s3: write part %d: read body: %w", b.part, err)
-		}
-	}
-	return fmt.Errorf("s3: write part %d: read body: %w", b.part, io.ErrNoProgress)
-}
-
-// fail records err as the body's verdict and arranges for the HTTP client, which closes the
-// connection when the body fails, to reset it.
-func (b *partBody) fail(err error) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.err = err
-	conn := b.conn
-	if tc, ok := conn.(*tls.Conn); ok {
-		conn = tc.NetConn()
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0) // closing now sends RST and drops what has not been sent
-	}
-	return err
-}
-
-func (b *partBody) failure() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
+	return b.body.Read(p)
 }
 
 // CompleteUpload completes u's multipart upload from parts. An empty file, which S3 cannot make
